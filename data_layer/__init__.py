@@ -1,0 +1,119 @@
+"""The feedback store: threads, runs, run events and feedback, on DuckDB or PostgreSQL.
+
+    from data_layer import open_store
+    with open_store("data/feedback.duckdb") as store:
+        store.import_file("runs.jsonl")
+        store.feedback.upsert(thread_id=..., run_id=..., rating=1, owner_id="ana")
+
+Everything the pages, the REST API and the CLI do goes through this package; none of them
+writes SQL. Returned records are plain dicts with JSON-friendly values.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+
+from data_layer import config, ingest
+from data_layer.engines import open_engine
+from data_layer.events import EventRepo
+from data_layer.feedback import FeedbackRepo
+from data_layer.ingest import ImportReport
+from data_layer.runs import RunRepo
+from data_layer.schema import migrate
+from data_layer.threads import ThreadRepo
+
+__all__ = ["ImportReport", "Store", "open_store", "shared_store"]
+
+
+class Store:
+    """One database, opened and migrated; the repositories hang off it."""
+
+    def __init__(self, engine):
+        self.engine = engine
+        self.schema_version = migrate(engine)
+        self.seeded_demo = None
+        self.threads = ThreadRepo(engine)
+        self.runs = RunRepo(engine)
+        self.events = EventRepo(engine)
+        self.feedback = FeedbackRepo(engine)
+
+    @property
+    def url(self) -> str:
+        return config.redact(self.engine.url)
+
+    def ingest(self, records: Iterable[dict], *, progress: Callable[[int], None] | None = None) -> ImportReport:
+        """Import records in the import record format; atomic, idempotent, every bad record reported."""
+        return ingest.run_import(self.engine, enumerate(records, start=1), progress=progress)
+
+    def ingest_numbered(self, numbered, *, progress: Callable[[int], None] | None = None) -> ImportReport:
+        """Like `ingest`, for `(line, record)` pairs from a reader that numbers its own lines."""
+        return ingest.run_import(self.engine, numbered, progress=progress)
+
+    def import_file(self, path, *, progress: Callable[[int], None] | None = None) -> ImportReport:
+        """Import a `.jsonl`, `.jsonl.gz`, `.json` or `.parquet` file as one transaction."""
+        return ingest.run_import(self.engine, ingest.read_file(str(path)), progress=progress)
+
+    def import_deerflow(self, source, *, progress: Callable[[int], None] | None = None) -> ImportReport:
+        """Import a deer-flow gateway database (its SQLite file)."""
+        from data_layer import deerflow
+
+        return ingest.run_import(self.engine, deerflow.read(str(source)), progress=progress)
+
+    def is_empty(self) -> bool:
+        with self.engine.read() as conn:
+            return not conn.scalar("SELECT count(*) FROM (SELECT 1 FROM threads LIMIT 1) AS t")
+
+    def close(self) -> None:
+        self.engine.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def open_store(url: str | None = None) -> Store:
+    """Open (creating or migrating) the store at a DuckDB path, `:memory:` or a PostgreSQL URL.
+
+    Without an argument, `FEEDBACK_DB` or the default `data/feedback.duckdb` is used.
+    """
+    engine = open_engine(config.database_url(url))
+    try:
+        return Store(engine)
+    except BaseException:
+        engine.close()
+        raise
+
+
+_SHARED: dict[str, Store] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_store(url: str | None = None) -> Store:
+    """The process's one store for a database, shared by every page session and the REST API.
+
+    DuckDB lets one process hold a file, and `:memory:` exists once per connection, so the
+    dashboard and the API must use the same object. On first open, an empty database is seeded
+    with demo data unless `FEEDBACK_DEMO=0`; `store.seeded_demo` then holds the import report.
+    """
+    key = config.database_url(url)
+    with _SHARED_LOCK:
+        store = _SHARED.get(key)
+        if store is None:
+            store = open_store(key)
+            if config.demo_enabled() and store.is_empty():
+                from data_layer import demo
+
+                store.seeded_demo = demo.seed(store)
+            _SHARED[key] = store
+        return store
+
+
+def release_shared() -> None:
+    """Close every shared store (tests, and a server shutting down)."""
+    with _SHARED_LOCK:
+        for store in _SHARED.values():
+            store.close()
+        _SHARED.clear()

@@ -1,0 +1,27 @@
+"""Configuration read from the environment (the names are fixed in docs/interfaces)."""
+
+from __future__ import annotations
+
+import os
+
+DEFAULT_DB = "data/feedback.duckdb"
+
+
+def database_url(override: str | None = None) -> str:
+    """`--db` wins, then `FEEDBACK_DB`, then the embedded default file."""
+    return override or os.environ.get("FEEDBACK_DB") or DEFAULT_DB
+
+
+def demo_enabled() -> bool:
+    """Seed demo data into an empty database unless `FEEDBACK_DEMO=0`."""
+    return os.environ.get("FEEDBACK_DEMO", "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+def redact(url: str) -> str:
+    """A database URL safe to print: the password never appears in a message or a log line."""
+    if "://" not in url or "@" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    credentials, host = rest.rsplit("@", 1)
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}" if ":" in credentials else f"{scheme}://{user}@{host}"

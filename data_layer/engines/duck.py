@@ -1,0 +1,164 @@
+"""DuckDB engine: one root connection per process, a cursor per call, one writer at a time.
+
+DuckDB connections are not safe to share between threads, and concurrent transactions that
+touch the same row fail with a conflict at commit. Streamlit runs each browser session in its
+own thread, so every call takes its own cursor, and writes go through one process-wide lock
+(with a bounded retry as the safety net), as the engineering notes measured.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from data_layer.engines import bind
+from data_layer.errors import Conflict, InvalidInput, StoreUnavailable
+
+_LOCKS: dict[str, threading.RLock] = {}
+_LOCKS_GUARD = threading.Lock()
+_RETRIES = 8
+
+
+def _write_lock(key: str) -> threading.RLock:
+    with _LOCKS_GUARD:
+        return _LOCKS.setdefault(key, threading.RLock())
+
+
+def lock_message(path: str, error: Exception) -> str:
+    """Explain a DuckDB file lock held by another process, in the words a user can act on."""
+    text = str(error)
+    pid = re.search(r"PID (\d+)", text)
+    holder = re.search(r"held in (\S+)", text)
+    who = "another process"
+    if pid:
+        who = f"process {pid.group(1)}" + (f" ({os.path.basename(holder.group(1))})" if holder else "")
+    return (
+        f"database {path} is in use by {who}. DuckDB lets one process open a file at a time: "
+        "stop that process, point FEEDBACK_DB or --db at another file, "
+        "or use the running dashboard's REST API (or a PostgreSQL store) to share the data."
+    )
+
+
+class DuckConn:
+    """A cursor with the small query vocabulary the data layer uses."""
+
+    def __init__(self, cursor: duckdb.DuckDBPyConnection):
+        self.cursor = cursor
+
+    def _run(self, sql: str, params: dict | None):
+        text, args = bind(sql, params)
+        try:
+            return self.cursor.execute(text, args)
+        except duckdb.ConstraintException as error:
+            if "Duplicate key" in str(error):
+                raise Conflict(_short(error)) from error
+            raise InvalidInput(_short(error)) from error
+        except (duckdb.ConversionException, duckdb.OutOfRangeException) as error:
+            raise InvalidInput(_short(error)) from error
+
+    def all(self, sql: str, params: dict | None = None) -> list[dict]:
+        result = self._run(sql, params)
+        names = [column[0] for column in result.description]
+        return [dict(zip(names, row)) for row in result.fetchall()]
+
+    def one(self, sql: str, params: dict | None = None) -> dict | None:
+        rows = self.all(sql, params)
+        return rows[0] if rows else None
+
+    def scalar(self, sql: str, params: dict | None = None):
+        rows = self._run(sql, params).fetchall()
+        return rows[0][0] if rows else None
+
+    def execute(self, sql: str, params: dict | None = None) -> None:
+        self._run(sql, params).fetchall()
+
+    def arrow_batches(self, sql: str, params: dict | None = None, batch_size: int = 65536):
+        """Stream a query's result as Arrow record batches (exports never hold it all)."""
+        text, args = bind(sql, params)
+        reader = self.cursor.execute(text, args).to_arrow_reader(batch_size)
+        yield from reader
+
+    def load(self, table: str, data: pa.Table) -> None:
+        """Append an Arrow table to an existing table, columns matched by name."""
+        view = f"_load_{table}"
+        self.cursor.register(view, data)
+        try:
+            columns = ", ".join(data.column_names)
+            self.cursor.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {view}")
+        finally:
+            self.cursor.unregister(view)
+
+
+def _short(error: Exception) -> str:
+    return str(error).split("\n")[0]
+
+
+class DuckEngine:
+    name = "duckdb"
+
+    def __init__(self, path: str):
+        self.url = path
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._root = duckdb.connect(path)
+        except duckdb.IOException as error:
+            if "lock" in str(error).lower():
+                raise StoreUnavailable(lock_message(path, error)) from error
+            raise StoreUnavailable(f"cannot open database {path}: {_short(error)}") from error
+        except duckdb.Error as error:
+            raise StoreUnavailable(f"cannot open database {path}: {_short(error)}") from error
+        self._root.execute("SET GLOBAL TimeZone = 'UTC'")
+        # Stores on one file in one process share DuckDB's database instance, so they share a lock.
+        self._lock = threading.RLock() if path == ":memory:" else _write_lock(str(Path(path).resolve()))
+
+    @contextmanager
+    def read(self):
+        cursor = self._root.cursor()
+        try:
+            yield DuckConn(cursor)
+        finally:
+            cursor.close()
+
+    def write(self, fn):
+        """Run `fn(conn)` in one transaction; retry conflicts, then report them as `Conflict`."""
+        with self._lock:
+            for attempt in range(_RETRIES):
+                cursor = self._root.cursor()
+                try:
+                    cursor.begin()
+                    result = fn(DuckConn(cursor))
+                    cursor.commit()
+                    return result
+                except duckdb.TransactionException as error:
+                    _rollback(cursor)
+                    if attempt == _RETRIES - 1:
+                        raise Conflict(f"write conflict, try again: {_short(error)}") from error
+                    time.sleep(0.005 * (attempt + 1))
+                except BaseException:
+                    _rollback(cursor)
+                    raise
+                finally:
+                    cursor.close()
+        raise AssertionError("unreachable")
+
+    def checkpoint(self) -> None:
+        with self._lock, self.read() as conn:
+            conn.execute("CHECKPOINT")
+
+    def close(self) -> None:
+        self._root.close()
+
+
+def _rollback(cursor) -> None:
+    try:
+        cursor.rollback()
+    except duckdb.Error:
+        pass

@@ -1,0 +1,286 @@
+"""Feedback: votes on a run or on one of its messages, with the source system's rules.
+
+Rules kept from upstream: rating is +1 or -1; the run must exist and belong to the thread;
+the reviewer comes from the caller, never from a body; a vote may target one message of
+the run; one vote per (owner, run, message scope), replaced in place by `upsert`; delete
+answers False for an id of another thread or run. Added here: tags, updated_at, the source
+of the vote, and a thread's positive/negative tallies kept current on every write.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from data_layer import rules
+from data_layer.errors import Conflict, InvalidInput, NotFound
+from data_layer.rows import plain, plain_all
+
+COLUMNS = """feedback_id, thread_id, run_id, owner_id, message_id, rating, comment, tags, source,
+    created_at, updated_at"""
+
+_RUN_OF = "SELECT thread_id FROM runs WHERE run_id = $run_id"
+
+_MESSAGE_IN_RUN = """
+SELECT count(*) FROM run_events
+WHERE run_id = $run_id AND message_id = $message_id AND category = 'message'
+"""
+
+_INSERT = f"""
+INSERT INTO feedback (feedback_id, thread_id, run_id, owner_id, message_id, scope, rating, comment,
+                      tags, source, created_at, updated_at)
+VALUES ($feedback_id, $thread_id, $run_id, $owner_id, $message_id, $scope, $rating, $comment,
+        CAST($tags AS TEXT[]), $source, $now, $now)
+RETURNING {COLUMNS}
+"""
+
+_UPSERT = f"""
+INSERT INTO feedback (feedback_id, thread_id, run_id, owner_id, message_id, scope, rating, comment,
+                      tags, source, created_at, updated_at)
+VALUES ($feedback_id, $thread_id, $run_id, $owner_id, $message_id, $scope, $rating, $comment,
+        CAST($tags AS TEXT[]), $source, $now, $now)
+ON CONFLICT (run_id, owner_id, scope) DO UPDATE SET
+    rating = excluded.rating,
+    comment = excluded.comment,
+    tags = excluded.tags,
+    source = excluded.source,
+    updated_at = excluded.updated_at
+RETURNING {COLUMNS}
+"""
+
+_FIND_VOTE = f"""
+SELECT {COLUMNS} FROM feedback
+WHERE run_id = $run_id AND owner_id = $owner_id AND scope = $scope
+"""
+
+_REFRESH_TALLY = """
+UPDATE threads SET positive = s.positive, negative = s.negative
+FROM (
+    SELECT count(*) FILTER (WHERE rating = 1) AS positive,
+           count(*) FILTER (WHERE rating = -1) AS negative
+    FROM feedback WHERE thread_id = $thread_id
+) AS s
+WHERE threads.thread_id = $thread_id
+"""
+
+_GET = f"SELECT {COLUMNS} FROM feedback WHERE feedback_id = $feedback_id"
+
+_LIST_BY_RUN = f"""
+SELECT {COLUMNS} FROM feedback
+WHERE thread_id = $thread_id AND run_id = $run_id
+ORDER BY created_at, feedback_id
+LIMIT $limit OFFSET $offset
+"""
+
+_COUNT_BY_RUN = "SELECT count(*) FROM feedback WHERE thread_id = $thread_id AND run_id = $run_id"
+
+_LIST_BY_THREAD = f"""
+SELECT {COLUMNS} FROM feedback
+WHERE thread_id = $thread_id
+ORDER BY created_at, feedback_id
+LIMIT $limit OFFSET $offset
+"""
+
+_COUNT_BY_THREAD = "SELECT count(*) FROM feedback WHERE thread_id = $thread_id"
+
+_LIST_BY_RUN_ID = f"""
+SELECT {COLUMNS} FROM feedback
+WHERE run_id = $run_id
+ORDER BY created_at, feedback_id
+LIMIT $limit OFFSET $offset
+"""
+
+_AGGREGATE = """
+SELECT count(*) AS total,
+       count(*) FILTER (WHERE rating = 1) AS positive,
+       count(*) FILTER (WHERE rating = -1) AS negative
+FROM feedback WHERE thread_id = $thread_id AND run_id = $run_id
+"""
+
+_DELETE = "DELETE FROM feedback WHERE feedback_id = $feedback_id"
+
+# LIMIT takes a number on both engines; "no limit" is the largest one, not a second query text.
+_NO_LIMIT = 2**62
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _page(limit, offset) -> dict:
+    limit = _NO_LIMIT if limit is None else rules.integer(limit, "limit", high=_NO_LIMIT)
+    return {"limit": limit, "offset": rules.integer(offset, "offset", high=_NO_LIMIT)}
+
+
+def check_target(conn, thread_id: str, run_id: str, message_id: str | None) -> None:
+    """Rule 2 and 4: the run exists, belongs to the thread, and holds the message named."""
+    run = conn.one(_RUN_OF, {"run_id": run_id})
+    if run is None:
+        raise NotFound(f"run {run_id} not found")
+    if run["thread_id"] != thread_id:
+        raise NotFound(f"run {run_id} not found in thread {thread_id}")
+    if message_id is not None and not conn.scalar(_MESSAGE_IN_RUN, {"run_id": run_id, "message_id": message_id}):
+        raise NotFound(f"message {message_id} not found in run {run_id}")
+
+
+def refresh_tally(conn, thread_id: str) -> None:
+    conn.execute(_REFRESH_TALLY, {"thread_id": thread_id})
+
+
+class FeedbackRepo:
+    def __init__(self, engine):
+        self._engine = engine
+
+    def _vote(self, *, thread_id, run_id, rating, owner_id, message_id, comment, tags, source) -> dict:
+        return {
+            "feedback_id": str(uuid.uuid4()),
+            "thread_id": rules.identifier(thread_id, "thread_id"),
+            "run_id": rules.identifier(run_id, "run_id"),
+            "rating": rules.rating(rating),
+            "owner_id": rules.optional_identifier(owner_id, "owner_id"),
+            "message_id": rules.optional_identifier(message_id, "message_id"),
+            "scope": message_id or "",
+            "comment": rules.comment(comment),
+            "tags": rules.tags(tags),
+            "source": rules.source(source),
+            "now": _now(),
+        }
+
+    def create(
+        self,
+        *,
+        thread_id,
+        run_id,
+        rating,
+        owner_id=None,
+        message_id=None,
+        comment=None,
+        tags=None,
+        source="reviewer",
+    ) -> dict:
+        """A new vote; `Conflict` when this owner already rated this target (anonymous may repeat)."""
+        vote = self._vote(
+            thread_id=thread_id,
+            run_id=run_id,
+            rating=rating,
+            owner_id=owner_id,
+            message_id=message_id,
+            comment=comment,
+            tags=tags,
+            source=source,
+        )
+
+        def write(conn):
+            check_target(conn, vote["thread_id"], vote["run_id"], vote["message_id"])
+            if vote["owner_id"] is not None and conn.one(_FIND_VOTE, vote):
+                target = f"message {vote['message_id']}" if vote["message_id"] else f"run {vote['run_id']}"
+                raise Conflict(f"{vote['owner_id']} already rated {target}; update that vote instead")
+            row = conn.one(_INSERT, vote)
+            refresh_tally(conn, vote["thread_id"])
+            return row
+
+        return plain(self._engine.write(write))
+
+    def upsert(
+        self,
+        *,
+        thread_id,
+        run_id,
+        rating,
+        owner_id,
+        message_id=None,
+        comment=None,
+        tags=None,
+        source="reviewer",
+    ) -> dict:
+        """The owner's vote on this target, created or replaced in place (id and created_at kept)."""
+        if owner_id is None:
+            raise InvalidInput("owner_id is required to update a vote")
+        vote = self._vote(
+            thread_id=thread_id,
+            run_id=run_id,
+            rating=rating,
+            owner_id=owner_id,
+            message_id=message_id,
+            comment=comment,
+            tags=tags,
+            source=source,
+        )
+
+        def write(conn):
+            check_target(conn, vote["thread_id"], vote["run_id"], vote["message_id"])
+            row = conn.one(_UPSERT, vote)
+            refresh_tally(conn, vote["thread_id"])
+            return row
+
+        return plain(self._engine.write(write))
+
+    def get(self, feedback_id) -> dict | None:
+        if not isinstance(feedback_id, str):
+            return None
+        with self._engine.read() as conn:
+            return plain(conn.one(_GET, {"feedback_id": feedback_id}))
+
+    def find(self, *, run_id, owner_id, message_id=None) -> dict | None:
+        """The owner's current vote on a run (or on one of its messages), if any."""
+        with self._engine.read() as conn:
+            return plain(conn.one(_FIND_VOTE, {"run_id": run_id, "owner_id": owner_id, "scope": message_id or ""}))
+
+    def list_by_run(self, thread_id, run_id, *, limit=None, offset=0) -> list[dict]:
+        """A run's votes in creation order, all reviewers (upstream rule 5)."""
+        with self._engine.read() as conn:
+            return plain_all(conn.all(_LIST_BY_RUN, {"thread_id": thread_id, "run_id": run_id, **_page(limit, offset)}))
+
+    def count_by_run(self, thread_id, run_id) -> int:
+        with self._engine.read() as conn:
+            return conn.scalar(_COUNT_BY_RUN, {"thread_id": thread_id, "run_id": run_id})
+
+    def list_by_run_id(self, run_id, *, limit=None, offset=0) -> list[dict]:
+        with self._engine.read() as conn:
+            return plain_all(conn.all(_LIST_BY_RUN_ID, {"run_id": run_id, **_page(limit, offset)}))
+
+    def list_by_thread(self, thread_id, *, limit=None, offset=0) -> list[dict]:
+        with self._engine.read() as conn:
+            return plain_all(conn.all(_LIST_BY_THREAD, {"thread_id": thread_id, **_page(limit, offset)}))
+
+    def count_by_thread(self, thread_id) -> int:
+        with self._engine.read() as conn:
+            return conn.scalar(_COUNT_BY_THREAD, {"thread_id": thread_id})
+
+    def aggregate_by_run(self, thread_id, run_id) -> dict:
+        """Upstream rule 6: `{run_id, total, positive, negative}`, zeros when there is none."""
+        with self._engine.read() as conn:
+            row = conn.one(_AGGREGATE, {"thread_id": thread_id, "run_id": run_id})
+        return {"run_id": run_id, **{key: int(row[key]) for key in ("total", "positive", "negative")}}
+
+    def delete(self, feedback_id, *, thread_id=None, run_id=None) -> bool:
+        """Delete by id; False when it is missing or belongs to another thread or run (rule 7)."""
+        if not isinstance(feedback_id, str):
+            return False
+
+        def write(conn):
+            row = conn.one(_GET, {"feedback_id": feedback_id})
+            if row is None:
+                return False
+            if thread_id is not None and row["thread_id"] != thread_id:
+                return False
+            if run_id is not None and row["run_id"] != run_id:
+                return False
+            conn.execute(_DELETE, {"feedback_id": feedback_id})
+            refresh_tally(conn, row["thread_id"])
+            return True
+
+        return self._engine.write(write)
+
+    def retract(self, *, thread_id, run_id, owner_id, message_id=None) -> bool:
+        """Remove the owner's own vote on a target (rule 8); False when there is none."""
+
+        def write(conn):
+            row = conn.one(_FIND_VOTE, {"run_id": run_id, "owner_id": owner_id, "scope": message_id or ""})
+            if row is None or row["thread_id"] != thread_id:
+                return False
+            conn.execute(_DELETE, {"feedback_id": row["feedback_id"]})
+            refresh_tally(conn, thread_id)
+            return True
+
+        return self._engine.write(write)

@@ -1,0 +1,722 @@
+"""Import of records (threads, runs, events, feedback): validated, atomic, idempotent.
+
+Records arrive as dicts in the import record format (`{"kind": ..., ...fields}`), in any order.
+Each is checked in Python (naming its line and field), staged in bulk through Arrow into
+temporary tables, checked against each other and the database in SQL, then merged in one
+transaction: one bad record and nothing is stored. Merging is keyed (thread_id, run_id,
+(thread_id, seq), feedback_id or (run, owner, scope)), so importing the same file twice
+changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import pyarrow as pa
+
+from data_layer import messages, rules
+from data_layer.errors import DataLayerError, InvalidInput
+
+KINDS = ("thread", "run", "event", "feedback")
+MAX_ERRORS = 1000
+BATCH = 50_000
+_FEEDBACK_NAMESPACE = uuid.UUID("6f1d9a52-3c1e-4f7a-9a37-0b1f6f3f0e11")
+
+_TS = pa.timestamp("us", tz="UTC")
+STAGES: dict[str, list[tuple[str, str, pa.DataType]]] = {
+    "thread": [
+        ("line", "BIGINT", pa.int64()),
+        ("thread_id", "TEXT", pa.string()),
+        ("assistant_id", "TEXT", pa.string()),
+        ("owner_id", "TEXT", pa.string()),
+        ("display_name", "TEXT", pa.string()),
+        ("status", "TEXT", pa.string()),
+        ("metadata", "TEXT", pa.string()),
+        ("created_at", "TIMESTAMPTZ", _TS),
+        ("updated_at", "TIMESTAMPTZ", _TS),
+    ],
+    "run": [
+        ("line", "BIGINT", pa.int64()),
+        ("run_id", "TEXT", pa.string()),
+        ("thread_id", "TEXT", pa.string()),
+        ("assistant_id", "TEXT", pa.string()),
+        ("owner_id", "TEXT", pa.string()),
+        ("status", "TEXT", pa.string()),
+        ("model_name", "TEXT", pa.string()),
+        ("error", "TEXT", pa.string()),
+        ("message_count", "BIGINT", pa.int64()),
+        ("first_human_message", "TEXT", pa.string()),
+        ("last_ai_message", "TEXT", pa.string()),
+        ("total_input_tokens", "BIGINT", pa.int64()),
+        ("total_output_tokens", "BIGINT", pa.int64()),
+        ("total_tokens", "BIGINT", pa.int64()),
+        ("llm_call_count", "BIGINT", pa.int64()),
+        ("follow_up_to_run_id", "TEXT", pa.string()),
+        ("metadata", "TEXT", pa.string()),
+        ("created_at", "TIMESTAMPTZ", _TS),
+        ("updated_at", "TIMESTAMPTZ", _TS),
+    ],
+    "event": [
+        ("line", "BIGINT", pa.int64()),
+        ("thread_id", "TEXT", pa.string()),
+        ("run_id", "TEXT", pa.string()),
+        ("seq", "BIGINT", pa.int64()),
+        ("event_type", "TEXT", pa.string()),
+        ("category", "TEXT", pa.string()),
+        ("role", "TEXT", pa.string()),
+        ("message_id", "TEXT", pa.string()),
+        ("content", "TEXT", pa.string()),
+        ("text", "TEXT", pa.string()),
+        ("tool_calls", "TEXT", pa.string()),
+        ("tool_call_id", "TEXT", pa.string()),
+        ("name", "TEXT", pa.string()),
+        ("metadata", "TEXT", pa.string()),
+        ("created_at", "TIMESTAMPTZ", _TS),
+    ],
+    "feedback": [
+        ("line", "BIGINT", pa.int64()),
+        ("feedback_id", "TEXT", pa.string()),
+        ("thread_id", "TEXT", pa.string()),
+        ("run_id", "TEXT", pa.string()),
+        ("owner_id", "TEXT", pa.string()),
+        ("message_id", "TEXT", pa.string()),
+        ("scope", "TEXT", pa.string()),
+        ("rating", "BIGINT", pa.int64()),
+        ("comment", "TEXT", pa.string()),
+        ("tags", "TEXT[]", pa.list_(pa.string())),
+        ("source", "TEXT", pa.string()),
+        ("created_at", "TIMESTAMPTZ", _TS),
+        ("updated_at", "TIMESTAMPTZ", _TS),
+    ],
+}
+_SCHEMAS = {kind: pa.schema([(name, kind_) for name, _, kind_ in cols]) for kind, cols in STAGES.items()}
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    """What an import did: `ok`, records accepted per kind, and every rejected line with why."""
+
+    ok: bool
+    counts: dict[str, int]
+    errors: list[dict] = field(default_factory=list)
+    more_errors: int = 0
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    def as_dict(self) -> dict:
+        return {
+            "ok": self.ok,
+            "counts": dict(self.counts),
+            "total": self.total,
+            "errors": list(self.errors),
+            "more_errors": self.more_errors,
+        }
+
+    def summary(self) -> str:
+        counts = ", ".join(f"{self.counts[kind]} {kind}s" for kind in KINDS)
+        if self.ok:
+            return f"imported {counts}"
+        lines = [f"nothing imported: {len(self.errors) + self.more_errors} bad records"]
+        lines += [f"line {error['line']}: {error['error']}" for error in self.errors]
+        if self.more_errors:
+            lines.append(f"... and {self.more_errors} more")
+        return "\n".join(lines)
+
+
+class _Rejected(DataLayerError):
+    def __init__(self, errors: list[dict]):
+        super().__init__("import rejected")
+        self.errors = errors
+
+
+def _owner(record: dict) -> str | None:
+    owner = record.get("owner_id")
+    if owner is None:
+        owner = record.get("user_id")
+    return rules.optional_identifier(owner, "owner_id")
+
+
+def _optional_ts(record: dict, name: str) -> datetime | None:
+    value = record.get(name)
+    return None if value is None else rules.timestamp(value, name)
+
+
+def _thread(line: int, r: dict) -> tuple:
+    return (
+        line,
+        rules.identifier(r.get("thread_id"), "thread_id"),
+        rules.optional_identifier(r.get("assistant_id"), "assistant_id"),
+        _owner(r),
+        rules.optional_text(r.get("display_name"), "display_name", 1000),
+        rules.optional_text(r.get("status"), "status", 50),
+        rules.json_object(r.get("metadata"), "metadata"),
+        _optional_ts(r, "created_at"),
+        _optional_ts(r, "updated_at"),
+    )
+
+
+def _run(line: int, r: dict) -> tuple:
+    status = r.get("status")
+    return (
+        line,
+        rules.identifier(r.get("run_id"), "run_id"),
+        rules.identifier(r.get("thread_id"), "thread_id"),
+        rules.optional_identifier(r.get("assistant_id"), "assistant_id"),
+        _owner(r),
+        "pending" if status is None else rules.run_status(status),
+        rules.optional_text(r.get("model_name"), "model_name", 200),
+        rules.optional_text(r.get("error"), "error"),
+        rules.optional_integer(r.get("message_count"), "message_count"),
+        rules.optional_text(r.get("first_human_message"), "first_human_message", rules.MAX_CONTENT),
+        rules.optional_text(r.get("last_ai_message"), "last_ai_message", rules.MAX_CONTENT),
+        rules.optional_integer(r.get("total_input_tokens"), "total_input_tokens"),
+        rules.optional_integer(r.get("total_output_tokens"), "total_output_tokens"),
+        rules.optional_integer(r.get("total_tokens"), "total_tokens"),
+        rules.optional_integer(r.get("llm_call_count"), "llm_call_count"),
+        rules.optional_identifier(r.get("follow_up_to_run_id"), "follow_up_to_run_id"),
+        rules.json_object(r.get("metadata"), "metadata"),
+        _optional_ts(r, "created_at"),
+        _optional_ts(r, "updated_at"),
+    )
+
+
+def _event(line: int, r: dict) -> tuple:
+    thread_id = rules.identifier(r.get("thread_id"), "thread_id")
+    seq = rules.integer(r.get("seq"), "seq")
+    event_type = rules.text(r.get("event_type"), "event_type", 100)
+    if not event_type.strip():
+        raise InvalidInput("event_type is empty")
+    content = r.get("content")
+    if isinstance(content, dict):
+        raw = rules.json_text(content, "content")
+    elif content is None or isinstance(content, str):
+        raw = content
+    else:
+        raise InvalidInput(f"content must be a string or a JSON object, got {type(content).__name__}")
+    if raw is not None:
+        rules.text(raw, "content", rules.MAX_CONTENT)
+    parsed = messages.parse(thread_id, seq, event_type, content)
+    category = messages.category_of(event_type, rules.optional_text(r.get("category"), "category", 100))
+    return (
+        line,
+        thread_id,
+        rules.identifier(r.get("run_id"), "run_id"),
+        seq,
+        event_type,
+        category,
+        parsed["role"] if category == "message" else None,
+        parsed["message_id"] if category == "message" else None,
+        raw,
+        parsed["text"],
+        json.dumps(parsed["tool_calls"], ensure_ascii=False) if parsed["tool_calls"] else None,
+        parsed["tool_call_id"],
+        parsed["name"],
+        rules.json_object(r.get("metadata"), "metadata"),
+        _optional_ts(r, "created_at"),
+    )
+
+
+def _feedback(line: int, r: dict) -> tuple:
+    thread_id = rules.identifier(r.get("thread_id"), "thread_id")
+    run_id = rules.identifier(r.get("run_id"), "run_id")
+    rating = rules.rating(r.get("rating"))
+    owner = _owner(r)
+    message_id = rules.optional_identifier(r.get("message_id"), "message_id")
+    comment = rules.comment(r.get("comment"))
+    created = _optional_ts(r, "created_at")
+    feedback_id = r.get("feedback_id")
+    if feedback_id is None:
+        # A stable id from the vote itself, so that re-importing the file finds the same row.
+        key = json.dumps([thread_id, run_id, owner, message_id, rating, comment, r.get("created_at")])
+        feedback_id = str(uuid.uuid5(_FEEDBACK_NAMESPACE, key))
+    return (
+        line,
+        rules.identifier(feedback_id, "feedback_id"),
+        thread_id,
+        run_id,
+        owner,
+        message_id,
+        message_id or "",
+        rating,
+        comment,
+        rules.tags(r.get("tags")),
+        rules.source(r.get("source", "end_user")),
+        created,
+        _optional_ts(r, "updated_at"),
+    )
+
+
+_PARSERS: dict[str, Callable[[int, dict], tuple]] = {
+    "thread": _thread,
+    "run": _run,
+    "event": _event,
+    "feedback": _feedback,
+}
+
+
+def _required(kind: str) -> tuple[str, ...]:
+    return {
+        "thread": ("thread_id",),
+        "run": ("run_id", "thread_id"),
+        "event": ("thread_id", "run_id", "seq", "event_type"),
+        "feedback": ("thread_id", "run_id", "rating"),
+    }[kind]
+
+
+def parse_record(line: int, record) -> tuple[str, tuple]:
+    """Check one record; return its kind and the row to stage, or raise `InvalidInput`."""
+    if not isinstance(record, dict):
+        raise InvalidInput(f"a record must be a JSON object, got {type(record).__name__}")
+    kind = record.get("kind")
+    if kind not in _PARSERS:
+        raise InvalidInput(f"unknown kind {kind!r:.60}; expected one of {', '.join(KINDS)}")
+    missing = [name for name in _required(kind) if record.get(name) is None]
+    if missing:
+        raise InvalidInput(f"{kind} record is missing required field {', '.join(missing)}")
+    return kind, _PARSERS[kind](line, record)
+
+
+class RecordError(Exception):
+    """A record that could not even be read (bad JSON, bad UTF-8): carried to the report."""
+
+
+_CHECKS = {
+    "run moved": """
+        SELECT s.line, 'run ' || s.run_id || ' belongs to thread ' || r.thread_id
+               || ' in the database, not ' || s.thread_id AS error
+        FROM _stage_run s JOIN runs r ON r.run_id = s.run_id
+        WHERE r.thread_id <> s.thread_id
+    """,
+    "run twice": """
+        SELECT s.line, 'run ' || s.run_id || ' appears in this file with two threads' AS error
+        FROM _stage_run s JOIN _stage_run o ON o.run_id = s.run_id AND o.thread_id <> s.thread_id
+        WHERE s.line > o.line
+    """,
+    "event run": """
+        SELECT e.line, 'event for run ' || e.run_id || ' which is neither in this file nor in the database'
+               AS error
+        FROM _stage_event e
+        WHERE NOT EXISTS (SELECT 1 FROM _stage_run s WHERE s.run_id = e.run_id)
+          AND NOT EXISTS (SELECT 1 FROM runs r WHERE r.run_id = e.run_id)
+    """,
+    "event thread": """
+        SELECT e.line, 'event names thread ' || e.thread_id || ' but run ' || e.run_id
+               || ' belongs to thread ' || coalesce(s.thread_id, r.thread_id) AS error
+        FROM _stage_event e
+        LEFT JOIN _stage_run s ON s.run_id = e.run_id
+        LEFT JOIN runs r ON r.run_id = e.run_id
+        WHERE coalesce(s.thread_id, r.thread_id) <> e.thread_id
+    """,
+    "event seq": """
+        SELECT e.line, 'seq ' || CAST(e.seq AS TEXT) || ' of thread ' || e.thread_id
+               || ' is already taken by another event' AS error
+        FROM _stage_event e JOIN run_events x ON x.thread_id = e.thread_id AND x.seq = e.seq
+        WHERE x.run_id <> e.run_id OR x.event_type <> e.event_type
+    """,
+    "feedback run": """
+        SELECT f.line, 'feedback for run ' || f.run_id || ' which is neither in this file nor in the database'
+               AS error
+        FROM _stage_feedback f
+        WHERE NOT EXISTS (SELECT 1 FROM _stage_run s WHERE s.run_id = f.run_id)
+          AND NOT EXISTS (SELECT 1 FROM runs r WHERE r.run_id = f.run_id)
+    """,
+    "feedback thread": """
+        SELECT f.line, 'feedback names thread ' || f.thread_id || ' but run ' || f.run_id
+               || ' belongs to thread ' || coalesce(s.thread_id, r.thread_id) AS error
+        FROM _stage_feedback f
+        LEFT JOIN _stage_run s ON s.run_id = f.run_id
+        LEFT JOIN runs r ON r.run_id = f.run_id
+        WHERE coalesce(s.thread_id, r.thread_id) <> f.thread_id
+    """,
+    "feedback message": """
+        SELECT f.line, 'feedback names message ' || f.message_id || ' which is not a message of run '
+               || f.run_id AS error
+        FROM _stage_feedback f
+        WHERE f.message_id IS NOT NULL
+          AND NOT EXISTS (SELECT 1 FROM _stage_event e WHERE e.run_id = f.run_id
+                          AND e.message_id = f.message_id)
+          AND NOT EXISTS (SELECT 1 FROM run_events e WHERE e.run_id = f.run_id
+                          AND e.message_id = f.message_id AND e.category = 'message')
+    """,
+    "feedback moved": """
+        SELECT f.line, 'feedback ' || f.feedback_id || ' is stored for another run, owner or message'
+               AS error
+        FROM _stage_feedback f JOIN feedback x ON x.feedback_id = f.feedback_id
+        WHERE x.run_id <> f.run_id OR x.scope <> f.scope
+           OR coalesce(x.owner_id, '') <> coalesce(f.owner_id, '')
+    """,
+}
+
+# Within a file, the last record of a key wins; for votes, the newest vote of an owner on a target.
+_LATEST_THREAD = """(SELECT * FROM (SELECT s.*, row_number() OVER (PARTITION BY thread_id ORDER BY line DESC)
+    AS pick FROM _stage_thread s) q WHERE pick = 1)"""
+_LATEST_RUN = """(SELECT * FROM (SELECT s.*, row_number() OVER (PARTITION BY run_id ORDER BY line DESC)
+    AS pick FROM _stage_run s) q WHERE pick = 1)"""
+_LATEST_EVENT = """(SELECT * FROM (SELECT s.*, row_number() OVER (PARTITION BY thread_id, seq ORDER BY line DESC)
+    AS pick FROM _stage_event s) q WHERE pick = 1)"""
+
+_MERGE = [
+    f"""
+    UPDATE threads SET
+        assistant_id = coalesce(s.assistant_id, threads.assistant_id),
+        owner_id = coalesce(s.owner_id, threads.owner_id),
+        display_name = coalesce(s.display_name, threads.display_name),
+        status = coalesce(s.status, threads.status),
+        metadata = coalesce(CAST(s.metadata AS JSON), threads.metadata),
+        created_at = coalesce(s.created_at, threads.created_at),
+        updated_at = coalesce(s.updated_at, s.created_at, threads.updated_at)
+    FROM {_LATEST_THREAD} s
+    WHERE threads.thread_id = s.thread_id
+    """,
+    f"""
+    INSERT INTO threads (thread_id, assistant_id, owner_id, display_name, status, metadata, created_at,
+                         updated_at)
+    SELECT thread_id, assistant_id, owner_id, display_name, coalesce(status, 'idle'),
+           CAST(metadata AS JSON),
+           coalesce(created_at, (SELECT min(r.created_at) FROM _stage_run r WHERE r.thread_id = s.thread_id),
+                    $now),
+           coalesce(updated_at, (SELECT max(coalesce(r.updated_at, r.created_at)) FROM _stage_run r
+                                 WHERE r.thread_id = s.thread_id), created_at, $now)
+    FROM {_LATEST_THREAD} s
+    WHERE NOT EXISTS (SELECT 1 FROM threads t WHERE t.thread_id = s.thread_id)
+    ON CONFLICT DO NOTHING
+    """,
+    f"""
+    UPDATE runs SET
+        assistant_id = coalesce(s.assistant_id, runs.assistant_id),
+        owner_id = coalesce(s.owner_id, runs.owner_id),
+        status = s.status,
+        model_name = coalesce(s.model_name, runs.model_name),
+        error = coalesce(s.error, runs.error),
+        message_count = coalesce(s.message_count, runs.message_count),
+        first_human_message = coalesce(s.first_human_message, runs.first_human_message),
+        last_ai_message = coalesce(s.last_ai_message, runs.last_ai_message),
+        total_input_tokens = coalesce(s.total_input_tokens, runs.total_input_tokens),
+        total_output_tokens = coalesce(s.total_output_tokens, runs.total_output_tokens),
+        total_tokens = coalesce(s.total_tokens, runs.total_tokens),
+        llm_call_count = coalesce(s.llm_call_count, runs.llm_call_count),
+        follow_up_to_run_id = coalesce(s.follow_up_to_run_id, runs.follow_up_to_run_id),
+        follow_up_detected = CASE WHEN s.follow_up_to_run_id IS NULL THEN runs.follow_up_detected
+                                  ELSE false END,
+        metadata = coalesce(CAST(s.metadata AS JSON), runs.metadata),
+        created_at = coalesce(s.created_at, runs.created_at),
+        updated_at = coalesce(s.updated_at, s.created_at, runs.updated_at)
+    FROM {_LATEST_RUN} s
+    WHERE runs.run_id = s.run_id
+    """,
+    f"""
+    INSERT INTO runs (run_id, thread_id, assistant_id, owner_id, status, model_name, error, message_count,
+                      first_human_message, last_ai_message, total_input_tokens, total_output_tokens,
+                      total_tokens, llm_call_count, follow_up_to_run_id, metadata, created_at, updated_at)
+    SELECT run_id, thread_id, assistant_id, owner_id, status, model_name, error, message_count,
+           first_human_message, last_ai_message, total_input_tokens, total_output_tokens, total_tokens,
+           llm_call_count, follow_up_to_run_id, CAST(metadata AS JSON), coalesce(created_at, $now),
+           coalesce(updated_at, created_at, $now)
+    FROM {_LATEST_RUN} s
+    WHERE NOT EXISTS (SELECT 1 FROM runs r WHERE r.run_id = s.run_id)
+    ON CONFLICT DO NOTHING
+    """,
+    f"""
+    INSERT INTO run_events (thread_id, run_id, seq, event_type, category, role, message_id, content, text,
+                            tool_calls, tool_call_id, name, metadata, created_at)
+    SELECT thread_id, run_id, seq, event_type, category, role, message_id, content, text,
+           CAST(tool_calls AS JSON), tool_call_id, name, CAST(metadata AS JSON), created_at
+    FROM {_LATEST_EVENT} s
+    WHERE NOT EXISTS (SELECT 1 FROM run_events x WHERE x.thread_id = s.thread_id AND x.seq = s.seq)
+    ON CONFLICT DO NOTHING
+    """,
+    # Votes: newest per (run, owner, scope) in the file; a stored vote of the same owner on the same
+    # target is updated in place (its id kept), as a second vote upstream replaces the first.
+    """
+    CREATE TEMP TABLE _votes AS
+    SELECT q.*, coalesce(byid.feedback_id, bykey.feedback_id, q.new_id) AS target_id
+    FROM (
+        SELECT s.feedback_id AS new_id, s.thread_id, s.run_id, s.owner_id, s.message_id, s.scope, s.rating,
+               s.comment, s.tags, s.source, s.created_at, s.updated_at, s.line,
+               row_number() OVER (PARTITION BY CASE WHEN s.owner_id IS NULL THEN s.feedback_id
+                                                    ELSE s.run_id || '|' || s.owner_id || '|' || s.scope END
+                                  ORDER BY coalesce(s.updated_at, s.created_at) DESC NULLS LAST, s.line DESC)
+                   AS pick
+        FROM _stage_feedback s
+    ) q
+    LEFT JOIN feedback byid ON byid.feedback_id = q.new_id
+    LEFT JOIN feedback bykey ON q.owner_id IS NOT NULL AND bykey.run_id = q.run_id
+         AND bykey.owner_id = q.owner_id AND bykey.scope = q.scope
+    WHERE q.pick = 1
+    """,
+    """
+    UPDATE feedback SET
+        rating = v.rating,
+        comment = v.comment,
+        tags = v.tags,
+        source = v.source,
+        updated_at = coalesce(v.updated_at, v.created_at, feedback.updated_at)
+    FROM _votes v
+    WHERE feedback.feedback_id = v.target_id
+      AND (feedback.rating <> v.rating OR feedback.comment IS DISTINCT FROM v.comment
+           OR feedback.tags <> v.tags OR feedback.source <> v.source)
+    """,
+    """
+    INSERT INTO feedback (feedback_id, thread_id, run_id, owner_id, message_id, scope, rating, comment, tags,
+                          source, created_at, updated_at)
+    SELECT target_id, thread_id, run_id, owner_id, message_id, scope, rating, comment, tags, source,
+           coalesce(created_at, $now), coalesce(updated_at, created_at, $now)
+    FROM _votes v
+    WHERE NOT EXISTS (SELECT 1 FROM feedback f WHERE f.feedback_id = v.target_id)
+    ON CONFLICT DO NOTHING
+    """,
+    """
+    CREATE TEMP TABLE _touched AS
+    SELECT thread_id FROM _stage_thread UNION SELECT thread_id FROM _stage_run
+    UNION SELECT thread_id FROM _stage_event UNION SELECT thread_id FROM _stage_feedback
+    """,
+    """
+    CREATE TEMP TABLE _touched_runs AS
+    SELECT run_id FROM _stage_run UNION SELECT run_id FROM _stage_event
+    """,
+    # Threads named only by their runs get a row of their own, so that every run can be browsed.
+    """
+    INSERT INTO threads (thread_id, assistant_id, status, created_at, updated_at)
+    SELECT t.thread_id, min(r.assistant_id), 'idle', coalesce(min(r.created_at), $now),
+           coalesce(max(r.updated_at), $now)
+    FROM _touched t LEFT JOIN runs r ON r.thread_id = t.thread_id
+    WHERE NOT EXISTS (SELECT 1 FROM threads x WHERE x.thread_id = t.thread_id)
+    GROUP BY t.thread_id
+    ON CONFLICT DO NOTHING
+    """,
+    # Follow-up detection, after every run of the file is stored (upstream ran it too early).
+    """
+    UPDATE runs SET follow_up_to_run_id = d.detected, follow_up_detected = d.detected IS NOT NULL
+    FROM (
+        SELECT run_id,
+               CASE WHEN lag(status) OVER w = 'success' THEN lag(run_id) OVER w END AS detected
+        FROM runs
+        WHERE thread_id IN (SELECT thread_id FROM _touched)
+        WINDOW w AS (PARTITION BY thread_id ORDER BY created_at, run_id)
+    ) d
+    WHERE runs.run_id = d.run_id
+      AND (runs.follow_up_to_run_id IS NULL OR runs.follow_up_detected)
+      AND runs.follow_up_to_run_id IS DISTINCT FROM d.detected
+    """,
+    # A run's message summary comes from its events when it has them.
+    """
+    UPDATE runs SET
+        message_count = m.message_count,
+        first_human_message = coalesce(m.first_human, runs.first_human_message),
+        last_ai_message = coalesce(m.last_ai, runs.last_ai_message)
+    FROM (
+        SELECT e.run_id,
+               count(*) AS message_count,
+               (array_agg(e.text ORDER BY e.seq) FILTER (WHERE e.role = 'human'))[1] AS first_human,
+               (array_agg(e.text ORDER BY e.seq DESC) FILTER (WHERE e.role = 'ai' AND e.text <> ''))[1]
+                   AS last_ai
+        FROM run_events e
+        WHERE e.run_id IN (SELECT run_id FROM _touched_runs) AND e.category = 'message'
+        GROUP BY e.run_id
+    ) m
+    WHERE runs.run_id = m.run_id
+      AND (runs.message_count IS DISTINCT FROM m.message_count
+           OR runs.first_human_message IS DISTINCT FROM coalesce(m.first_human, runs.first_human_message)
+           OR runs.last_ai_message IS DISTINCT FROM coalesce(m.last_ai, runs.last_ai_message))
+    """,
+    """
+    UPDATE threads SET
+        run_count = coalesce(r.run_count, 0),
+        last_activity_at = coalesce(r.last_run_at, threads.updated_at),
+        assistant_id = coalesce(threads.assistant_id, r.assistant_id),
+        title = left(coalesce(threads.display_name, r.first_question, threads.title), 300),
+        positive = coalesce(f.positive, 0),
+        negative = coalesce(f.negative, 0)
+    FROM _touched t
+    LEFT JOIN (
+        SELECT thread_id, count(*) AS run_count, max(updated_at) AS last_run_at,
+               (array_agg(assistant_id ORDER BY created_at))[1] AS assistant_id,
+               (array_agg(first_human_message ORDER BY created_at)
+                    FILTER (WHERE first_human_message IS NOT NULL))[1] AS first_question
+        FROM runs WHERE thread_id IN (SELECT thread_id FROM _touched) GROUP BY thread_id
+    ) r ON r.thread_id = t.thread_id
+    LEFT JOIN (
+        SELECT thread_id, count(*) FILTER (WHERE rating = 1) AS positive,
+               count(*) FILTER (WHERE rating = -1) AS negative
+        FROM feedback WHERE thread_id IN (SELECT thread_id FROM _touched) GROUP BY thread_id
+    ) f ON f.thread_id = t.thread_id
+    WHERE threads.thread_id = t.thread_id
+    """,
+]
+
+_TEMP_TABLES = ("_stage_thread", "_stage_run", "_stage_event", "_stage_feedback", "_votes", "_touched", "_touched_runs")
+
+
+def _drop_temp(conn) -> None:
+    for table in _TEMP_TABLES:
+        conn.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+def _create_stages(conn) -> None:
+    _drop_temp(conn)
+    for kind, columns in STAGES.items():
+        body = ", ".join(f"{name} {sql_type}" for name, sql_type, _ in columns)
+        conn.execute(f"CREATE TEMP TABLE _stage_{kind} ({body})")
+
+
+def _flush(conn, rows: dict[str, list[tuple]]) -> None:
+    for kind, batch in rows.items():
+        if batch:
+            columns = list(zip(*batch))
+            table = pa.Table.from_arrays(
+                [pa.array(column, type=_SCHEMAS[kind].field(i).type) for i, column in enumerate(columns)],
+                schema=_SCHEMAS[kind],
+            )
+            conn.load(f"_stage_{kind}", table)
+            batch.clear()
+
+
+def run_import(
+    engine,
+    numbered: Iterable[tuple[int, object]],
+    *,
+    progress: Callable[[int], None] | None = None,
+) -> ImportReport:
+    """Validate and merge `(line, record)` pairs; a record is a dict, or a `RecordError` for a line
+    that could not be read."""
+    counts = {kind: 0 for kind in KINDS}
+    errors: list[dict] = []
+    more = 0
+
+    def reject(line: int, message: str) -> None:
+        nonlocal more
+        if len(errors) < MAX_ERRORS:
+            errors.append({"line": line, "error": message})
+        else:
+            more += 1
+
+    def work(conn):
+        _create_stages(conn)
+        pending: dict[str, list[tuple]] = {kind: [] for kind in KINDS}
+        line = 0
+        for line, record in numbered:
+            try:
+                if isinstance(record, RecordError):
+                    raise InvalidInput(str(record))
+                kind, row = parse_record(line, record)
+            except InvalidInput as error:
+                reject(line, str(error))
+                continue
+            counts[kind] += 1
+            # Valid records are staged even after an error, so the cross-record checks below can
+            # report every bad line at once; the transaction is rolled back either way.
+            pending[kind].append(row)
+            if len(pending[kind]) >= BATCH:
+                _flush(conn, pending)
+            if progress and line % 10_000 == 0:
+                progress(line)
+        _flush(conn, pending)
+        for sql in _CHECKS.values():
+            for found in conn.all(sql + " ORDER BY 1"):
+                reject(int(found["line"]), found["error"])
+        if errors:
+            errors.sort(key=lambda error: error["line"])
+            raise _Rejected(errors)
+        now = datetime.now(UTC)
+        for sql in _MERGE:
+            conn.execute(sql, {"now": now} if "$now" in sql else None)
+        _drop_temp(conn)
+        if progress:
+            progress(line)
+
+    try:
+        engine.write(work)
+    except _Rejected:
+        return ImportReport(ok=False, counts=counts, errors=errors, more_errors=more)
+    return ImportReport(ok=True, counts=counts)
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, object]]) -> dict:
+    result = {}
+    for key, value in pairs:
+        if key in result:
+            raise ValueError(f"duplicate key {key!r:.60}")
+        result[key] = value
+    return result
+
+
+def decode_line(raw: bytes):
+    """One JSONL line as a record, or a `RecordError` saying why it cannot be read."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        return RecordError(f"invalid UTF-8 at byte {error.start}")
+    try:
+        return json.loads(text, object_pairs_hook=_no_duplicate_keys)
+    except RecursionError:
+        return RecordError("JSON nested too deeply")
+    except ValueError as error:
+        return RecordError(f"malformed JSON: {error}")
+
+
+def read_jsonl(stream) -> Iterator[tuple[int, object]]:
+    """Number the lines of a binary JSONL stream; blank lines are skipped but keep their number."""
+    for line, raw in enumerate(stream, start=1):
+        if raw.strip():
+            yield line, decode_line(raw)
+
+
+def read_json_array(data: bytes) -> Iterator[tuple[int, object]]:
+    """A JSON array of records, numbered from 1 by position."""
+    record = decode_line(data)
+    if isinstance(record, RecordError):
+        yield 1, record
+        return
+    if not isinstance(record, list):
+        yield 1, RecordError("expected a JSON array of records")
+        return
+    yield from enumerate(record, start=1)
+
+
+def read_body(data: bytes) -> Iterator[tuple[int, object]]:
+    """An HTTP body: a JSON array of records, or JSONL."""
+    if data.lstrip()[:1] == b"[":
+        return read_json_array(data)
+    return read_jsonl(data.splitlines())
+
+
+def read_file(path: str) -> Iterator[tuple[int, object]]:
+    """Records of a `.jsonl`, `.jsonl.gz`, `.json` or `.parquet` file, numbered."""
+    name = str(path).lower()
+    if name.endswith(".parquet"):
+        import pyarrow.parquet as pq
+
+        try:
+            source = pq.ParquetFile(path)
+        except (OSError, pa.ArrowException) as error:
+            raise InvalidInput(f"{path}: not a readable Parquet file ({error})") from error
+        line = 0
+        for batch in source.iter_batches(batch_size=10_000):
+            for row in batch.to_pylist():
+                line += 1
+                yield line, {key: value for key, value in row.items() if value is not None}
+        return
+    if name.endswith((".jsonl.gz", ".ndjson.gz")):
+        import gzip
+
+        with open(path, "rb") as raw, gzip.open(raw) as stream:
+            try:
+                yield from read_jsonl(stream)
+            except (OSError, EOFError) as error:
+                raise InvalidInput(f"{path}: not a readable gzip file ({error})") from error
+        return
+    if name.endswith(".json"):
+        with open(path, "rb") as stream:
+            yield from read_json_array(stream.read())
+        return
+    if name.endswith((".jsonl", ".ndjson")):
+        with open(path, "rb") as stream:
+            yield from read_jsonl(stream)
+        return
+    raise InvalidInput(f"{path}: unknown file type; expected .jsonl, .jsonl.gz, .json or .parquet")

@@ -1,0 +1,160 @@
+"""The schema, created and migrated by code: a version table and ordered migration steps.
+
+Each step is SQL both engines accept; where an engine needs its own variant (index types,
+full-text search), the step names it per engine. `migrate()` applies the missing steps in
+order, each in its own transaction, and records them in `schema_version`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+RUN_STATUSES = ("pending", "running", "success", "error", "timeout", "interrupted")
+REASON_TAGS = ("incorrect", "not_as_expected", "slow", "style_tone", "safety_legal", "other")
+FEEDBACK_SOURCES = ("reviewer", "end_user")
+
+
+@dataclass(frozen=True)
+class Step:
+    version: int
+    name: str
+    sql: str
+    per_engine: dict[str, str] = field(default_factory=dict)
+
+    def for_engine(self, engine: str) -> str:
+        return self.sql + "\n" + self.per_engine.get(engine, "")
+
+
+_STATUS_LIST = ", ".join(f"'{status}'" for status in RUN_STATUSES)
+_SOURCE_LIST = ", ".join(f"'{source}'" for source in FEEDBACK_SOURCES)
+
+STEPS: tuple[Step, ...] = (
+    Step(
+        1,
+        "threads, runs, run events, feedback",
+        f"""
+        CREATE TABLE threads (
+            thread_id        TEXT PRIMARY KEY,
+            assistant_id     TEXT,
+            owner_id         TEXT,
+            display_name     TEXT,
+            status           TEXT NOT NULL DEFAULT 'idle',
+            metadata         JSON,
+            created_at       TIMESTAMPTZ NOT NULL,
+            updated_at       TIMESTAMPTZ NOT NULL,
+            -- rollups, kept current by every write that changes them (threads page sorts on them)
+            title            TEXT,
+            run_count        INTEGER NOT NULL DEFAULT 0,
+            last_activity_at TIMESTAMPTZ,
+            positive         INTEGER NOT NULL DEFAULT 0,
+            negative         INTEGER NOT NULL DEFAULT 0
+        );
+
+        CREATE TABLE runs (
+            run_id              TEXT PRIMARY KEY,
+            thread_id           TEXT NOT NULL,
+            assistant_id        TEXT,
+            owner_id            TEXT,
+            status              TEXT NOT NULL CHECK (status IN ({_STATUS_LIST})),
+            model_name          TEXT,
+            error               TEXT,
+            message_count       INTEGER,
+            first_human_message TEXT,
+            last_ai_message     TEXT,
+            total_input_tokens  BIGINT,
+            total_output_tokens BIGINT,
+            total_tokens        BIGINT,
+            llm_call_count      INTEGER,
+            follow_up_to_run_id TEXT,
+            follow_up_detected  BOOLEAN NOT NULL DEFAULT false,
+            metadata            JSON,
+            created_at          TIMESTAMPTZ NOT NULL,
+            updated_at          TIMESTAMPTZ NOT NULL
+        );
+        CREATE INDEX runs_thread ON runs (thread_id);
+
+        CREATE SEQUENCE run_events_id_seq;
+        CREATE TABLE run_events (
+            id           BIGINT NOT NULL DEFAULT nextval('run_events_id_seq'),
+            thread_id    TEXT NOT NULL,
+            run_id       TEXT NOT NULL,
+            seq          BIGINT NOT NULL,
+            event_type   TEXT NOT NULL,
+            category     TEXT NOT NULL,
+            role         TEXT,
+            message_id   TEXT,
+            content      TEXT,
+            text         TEXT,
+            tool_calls   JSON,
+            tool_call_id TEXT,
+            name         TEXT,
+            metadata     JSON,
+            created_at   TIMESTAMPTZ,
+            UNIQUE (thread_id, seq)
+        );
+        CREATE INDEX run_events_run ON run_events (run_id);
+
+        CREATE TABLE feedback (
+            feedback_id TEXT PRIMARY KEY,
+            thread_id   TEXT NOT NULL,
+            run_id      TEXT NOT NULL,
+            owner_id    TEXT,
+            message_id  TEXT,
+            -- '' for a vote on the whole run, else the message id: NULLs in a UNIQUE
+            -- constraint are distinct, so the scope must never be NULL
+            scope       TEXT NOT NULL,
+            rating      SMALLINT NOT NULL CHECK (rating IN (1, -1)),
+            comment     TEXT,
+            tags        TEXT[] NOT NULL,
+            source      TEXT NOT NULL CHECK (source IN ({_SOURCE_LIST})),
+            created_at  TIMESTAMPTZ NOT NULL,
+            updated_at  TIMESTAMPTZ NOT NULL,
+            -- owner_id NULL (anonymous) never collides, so anonymous votes may repeat
+            UNIQUE (run_id, owner_id, scope)
+        );
+        CREATE INDEX feedback_thread ON feedback (thread_id);
+        """,
+    ),
+)
+
+_VERSION_TABLE = """
+CREATE TABLE IF NOT EXISTS schema_version (
+    version    INTEGER PRIMARY KEY,
+    name       TEXT NOT NULL,
+    applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
+)
+"""
+
+
+def _statements(script: str) -> list[str]:
+    return [part.strip() for part in script.split(";") if part.strip()]
+
+
+def current_version(engine) -> int:
+    def read(conn):
+        conn.execute(_VERSION_TABLE)
+        return conn.scalar("SELECT coalesce(max(version), 0) FROM schema_version")
+
+    return engine.write(read)
+
+
+def migrate(engine) -> int:
+    """Apply every step newer than the stored version; return the version reached."""
+    version = current_version(engine)
+    for step in STEPS:
+        if step.version <= version:
+            continue
+
+        def apply(conn, step=step):
+            if conn.scalar("SELECT count(*) FROM schema_version WHERE version = $v", {"v": step.version}):
+                return  # another process applied it first
+            for statement in _statements(step.for_engine(engine.name)):
+                conn.execute(statement)
+            conn.execute(
+                "INSERT INTO schema_version (version, name) VALUES ($v, $name)",
+                {"v": step.version, "name": step.name},
+            )
+
+        engine.write(apply)
+        version = step.version
+    return version

@@ -1,0 +1,128 @@
+"""Threads: the browsing list (filtered, sorted, paginated in SQL) and single-thread lookups."""
+
+from __future__ import annotations
+
+from data_layer import rules
+from data_layer.errors import InvalidInput
+from data_layer.rows import plain, plain_all
+
+LIST_COLUMNS = """t.thread_id, t.display_name, t.title, t.assistant_id, t.owner_id, t.status, t.created_at,
+    t.updated_at, t.last_activity_at, t.run_count, t.positive, t.negative"""
+
+# Sort keys a caller may ask for, mapped to fixed SQL; nothing a caller sends reaches the SQL text.
+ORDERS = {
+    "updated_at": "t.last_activity_at",
+    "created_at": "t.created_at",
+    "runs": "t.run_count",
+    "negative": "t.negative",
+    "positive": "t.positive",
+    "title": "t.title",
+}
+
+_FILTERS = {
+    "search": """(t.title ILIKE $pattern ESCAPE '\\' OR t.thread_id IN (
+        SELECT e.thread_id FROM run_events e WHERE e.category = 'message' AND e.text ILIKE $pattern ESCAPE '\\'))""",
+    "assistant_id": "t.assistant_id = $assistant_id",
+    "status": "t.thread_id IN (SELECT r.thread_id FROM runs r WHERE r.status = $status)",
+    "model_name": "t.thread_id IN (SELECT r.thread_id FROM runs r WHERE r.model_name = $model_name)",
+    "since": "t.last_activity_at >= $since",
+    "until": "t.last_activity_at < $until",
+    "has_negative": "t.negative > 0",
+    "not_reviewed_by": """NOT EXISTS (SELECT 1 FROM feedback f
+        WHERE f.thread_id = t.thread_id AND f.owner_id = $not_reviewed_by)""",
+}
+
+_GET = f"SELECT {LIST_COLUMNS}, t.metadata FROM threads t WHERE t.thread_id = $thread_id"
+
+
+def like_pattern(text: str) -> str:
+    """A substring ILIKE pattern with the user's own % and _ taken literally."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def order_by(order: str) -> str:
+    parts = (order or "").split()
+    if not parts or parts[0] not in ORDERS or len(parts) > 2:
+        raise InvalidInput(f"order {order!r:.60} is not one of {', '.join(ORDERS)} (asc or desc)")
+    direction = parts[1].lower() if len(parts) == 2 else "desc"
+    if direction not in ("asc", "desc"):
+        raise InvalidInput(f"order direction {direction!r:.20} is not asc or desc")
+    return f"{ORDERS[parts[0]]} {direction.upper()} NULLS LAST, t.thread_id {direction.upper()}"
+
+
+def where(filters: dict) -> tuple[str, dict]:
+    """The WHERE clause and parameters for the thread filters that are set."""
+    clauses, params = [], {}
+    search = filters.get("search")
+    if search:
+        params["pattern"] = like_pattern(rules.text(search, "search", 500))
+        clauses.append(_FILTERS["search"])
+    for name in ("assistant_id", "status", "model_name", "not_reviewed_by"):
+        value = filters.get(name)
+        if value:
+            params[name] = rules.text(value, name, 200)
+            clauses.append(_FILTERS[name])
+    for name in ("since", "until"):
+        if filters.get(name) is not None:
+            params[name] = rules.timestamp(filters[name], name)
+            clauses.append(_FILTERS[name])
+    if filters.get("has_negative"):
+        clauses.append(_FILTERS["has_negative"])
+    return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+
+class ThreadRepo:
+    def __init__(self, engine):
+        self._engine = engine
+
+    def get(self, thread_id) -> dict | None:
+        if not isinstance(thread_id, str):
+            return None
+        with self._engine.read() as conn:
+            return plain(conn.one(_GET, {"thread_id": thread_id}))
+
+    def list(
+        self,
+        *,
+        search=None,
+        assistant_id=None,
+        status=None,
+        since=None,
+        until=None,
+        model_name=None,
+        has_negative=False,
+        not_reviewed_by=None,
+        order="updated_at desc",
+        limit=50,
+        offset=0,
+    ) -> list[dict]:
+        """One page of threads, each with its run count, last activity and vote tally."""
+        clause, params = where(locals())
+        params["limit"] = rules.integer(limit, "limit", low=1, high=10_000)
+        params["offset"] = rules.integer(offset, "offset", high=2**62)
+        sql = f"SELECT {LIST_COLUMNS} FROM threads t{clause} ORDER BY {order_by(order)} LIMIT $limit OFFSET $offset"
+        with self._engine.read() as conn:
+            return plain_all(conn.all(sql, params))
+
+    def count(
+        self,
+        *,
+        search=None,
+        assistant_id=None,
+        status=None,
+        since=None,
+        until=None,
+        model_name=None,
+        has_negative=False,
+        not_reviewed_by=None,
+    ) -> int:
+        clause, params = where(locals())
+        with self._engine.read() as conn:
+            return int(conn.scalar(f"SELECT count(*) FROM threads t{clause}", params))
+
+    def assistants(self) -> list[str]:
+        """Every assistant id seen, for filter choices."""
+        with self._engine.read() as conn:
+            rows = conn.all("SELECT DISTINCT assistant_id FROM runs WHERE assistant_id IS NOT NULL ORDER BY 1")
+        return [row["assistant_id"] for row in rows]

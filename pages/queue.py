@@ -1,0 +1,6 @@
+"""Placeholder until its issue lands."""
+
+import streamlit as st
+
+st.title("queue")
+st.info("This page is being built.")

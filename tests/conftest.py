@@ -1,0 +1,226 @@
+"""Shared fixtures: real stores on real database files, a real Streamlit server, real Chromium."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+sys.path.insert(0, str(ROOT))
+
+import data_layer  # noqa: E402
+from data_layer import demo, open_store  # noqa: E402
+
+
+@pytest.fixture
+def db_path(tmp_path) -> str:
+    return str(tmp_path / "feedback.duckdb")
+
+
+@pytest.fixture
+def store(db_path):
+    """An empty store on a real DuckDB file."""
+    with open_store(db_path) as opened:
+        yield opened
+
+
+@pytest.fixture
+def demo_store(store):
+    """A store holding the deterministic demo data (60 threads, to keep tests quick)."""
+    report = demo.seed(store, threads=60, seed=7)
+    assert report.ok, report.summary()
+    return store
+
+
+@pytest.fixture
+def seeded(store):
+    """A small hand-made fixture: one thread, two runs (the second a follow-up), messages."""
+    report = store.ingest(
+        [
+            {"kind": "thread", "thread_id": "t1", "assistant_id": "lead_agent", "display_name": "Trip plan"},
+            {
+                "kind": "run",
+                "run_id": "r1",
+                "thread_id": "t1",
+                "status": "success",
+                "model_name": "m1",
+                "created_at": "2026-11-01T10:00:00Z",
+            },
+            {
+                "kind": "run",
+                "run_id": "r2",
+                "thread_id": "t1",
+                "status": "success",
+                "model_name": "m1",
+                "created_at": "2026-11-01T10:05:00Z",
+            },
+            {
+                "kind": "event",
+                "thread_id": "t1",
+                "run_id": "r1",
+                "seq": 1,
+                "event_type": "human_message",
+                "content": {"type": "human", "content": "Plan a trip to Kyoto", "id": "h1"},
+            },
+            {
+                "kind": "event",
+                "thread_id": "t1",
+                "run_id": "r1",
+                "seq": 2,
+                "event_type": "ai_message",
+                "content": {"type": "ai", "content": "Day 1: temples.", "id": "a1"},
+            },
+            {
+                "kind": "event",
+                "thread_id": "t1",
+                "run_id": "r2",
+                "seq": 3,
+                "event_type": "llm.human.input",
+                "content": "Shorter please",
+            },
+            {
+                "kind": "event",
+                "thread_id": "t1",
+                "run_id": "r2",
+                "seq": 4,
+                "event_type": "llm.ai.response",
+                "content": "Temples, then food.",
+            },
+            {"kind": "thread", "thread_id": "t2", "assistant_id": "other"},
+            {"kind": "run", "run_id": "r3", "thread_id": "t2", "status": "error", "error": "boom"},
+        ]
+    )
+    assert report.ok, report.summary()
+    return store
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(url: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise TimeoutError(f"{url} did not answer within {timeout} s")
+
+
+class AppServer:
+    """`streamlit run app.py` on a free port against its own database file."""
+
+    def __init__(self, db: str, env: dict | None = None):
+        self.db = db
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = Path(db).with_suffix(".log")
+        environment = {**os.environ, "FEEDBACK_DB": db, **(env or {})}
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "streamlit",
+                "run",
+                "app.py",
+                "--server.headless",
+                "true",
+                "--server.port",
+                str(self.port),
+                "--server.address",
+                "127.0.0.1",
+                "--server.fileWatcherType",
+                "none",
+                "--browser.gatherUsageStats",
+                "false",
+            ],
+            cwd=ROOT,
+            env=environment,
+            stdout=self.log.open("w"),
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            wait_for(f"{self.url}/_stcore/health")
+        except TimeoutError:
+            self.stop()
+            raise RuntimeError(f"streamlit did not start:\n{self.log.read_text()[-3000:]}") from None
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+@pytest.fixture
+def app_server(tmp_path):
+    """A running dashboard (pages and API) on a temporary database seeded with demo data."""
+    db = str(tmp_path / "app.duckdb")
+    with open_store(db) as seeded_store:
+        assert demo.seed(seeded_store, threads=40, seed=7).ok
+    server = AppServer(db)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """Debian's Chromium driven by Playwright; skipped (outside CI) when it is not installed."""
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{CHROMIUM} is missing in CI: .ci/run should have installed Debian's chromium")
+        pytest.skip(f"browser tests need Debian's chromium at {CHROMIUM} (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--no-first-run",
+                "--disable-quic",
+                "--disable-sync",
+            ],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(chromium):
+    context = chromium.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    opened = context.new_page()
+    yield opened
+    context.close()
+
+
+@pytest.fixture
+def fresh_streamlit_caches():
+    """AppTest runs share one process: caches and the shared store must not leak between tests."""
+    import streamlit as st
+
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    data_layer.release_shared()
+    yield
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    data_layer.release_shared()
