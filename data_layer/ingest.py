@@ -370,7 +370,7 @@ _MERGE = [
         status = coalesce(s.status, threads.status),
         metadata = coalesce(CAST(s.metadata AS JSON), threads.metadata),
         created_at = coalesce(s.created_at, threads.created_at),
-        updated_at = coalesce(s.updated_at, s.created_at, threads.updated_at)
+        updated_at = coalesce(s.updated_at, threads.updated_at)
     FROM {_LATEST_THREAD} s
     WHERE threads.thread_id = s.thread_id
     """,
@@ -406,7 +406,7 @@ _MERGE = [
                                   ELSE false END,
         metadata = coalesce(CAST(s.metadata AS JSON), runs.metadata),
         created_at = coalesce(s.created_at, runs.created_at),
-        updated_at = coalesce(s.updated_at, s.created_at, runs.updated_at)
+        updated_at = coalesce(s.updated_at, runs.updated_at)
     FROM {_LATEST_RUN} s
     WHERE runs.run_id = s.run_id
     """,
