@@ -1,0 +1,50 @@
+"""The store's own integrity check: the invariants every write and import must keep."""
+
+from __future__ import annotations
+
+# Each check counts the rows that break one invariant; a healthy store answers 0 to all.
+CHECKS = {
+    "feedback without its run": """
+        SELECT count(*) FROM feedback f WHERE NOT EXISTS (SELECT 1 FROM runs r WHERE r.run_id = f.run_id)
+    """,
+    "feedback in another thread than its run": """
+        SELECT count(*) FROM feedback f JOIN runs r ON r.run_id = f.run_id WHERE r.thread_id <> f.thread_id
+    """,
+    "feedback on a message not in its run": """
+        SELECT count(*) FROM feedback f
+        WHERE f.message_id IS NOT NULL AND NOT EXISTS (
+            SELECT 1 FROM run_events e WHERE e.run_id = f.run_id AND e.message_id = f.message_id)
+    """,
+    "second vote of one owner on one target": """
+        SELECT count(*) FROM (
+            SELECT run_id, owner_id, scope FROM feedback WHERE owner_id IS NOT NULL
+            GROUP BY run_id, owner_id, scope HAVING count(*) > 1) AS d
+    """,
+    "rating other than 1 or -1": "SELECT count(*) FROM feedback WHERE rating NOT IN (1, -1)",
+    "run without its thread": """
+        SELECT count(*) FROM runs r WHERE NOT EXISTS (SELECT 1 FROM threads t WHERE t.thread_id = r.thread_id)
+    """,
+    "event without its run": """
+        SELECT count(*) FROM run_events e WHERE NOT EXISTS (SELECT 1 FROM runs r WHERE r.run_id = e.run_id)
+    """,
+    "thread tallies out of date": """
+        SELECT count(*) FROM threads t
+        LEFT JOIN (SELECT thread_id, count(*) AS n FROM runs GROUP BY thread_id) r ON r.thread_id = t.thread_id
+        LEFT JOIN (SELECT thread_id, count(*) FILTER (WHERE rating = 1) AS pos,
+                          count(*) FILTER (WHERE rating = -1) AS neg
+                   FROM feedback GROUP BY thread_id) f ON f.thread_id = t.thread_id
+        WHERE t.run_count <> coalesce(r.n, 0) OR t.positive <> coalesce(f.pos, 0)
+           OR t.negative <> coalesce(f.neg, 0)
+    """,
+}
+
+
+def check(store) -> dict[str, int]:
+    """Every broken invariant with the number of rows breaking it; empty when the store is sound."""
+    problems = {}
+    with store.engine.read() as conn:
+        for name, sql in CHECKS.items():
+            count = int(conn.scalar(sql))
+            if count:
+                problems[name] = count
+    return problems
