@@ -1,0 +1,117 @@
+"""Backups: a consistent, engine-neutral copy of every table as Parquet, and its restore.
+
+A backup is a directory holding `manifest.json` (schema version, row counts, time) and one
+Parquet file per table. It is read in one transaction, so it is a single point-in-time copy
+even while reviewers keep voting; and because it is plain Parquet it restores into either
+engine (a DuckDB backup can seed a PostgreSQL store and back).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from data_layer.errors import Conflict, InvalidInput
+
+MANIFEST = "manifest.json"
+FORMAT = "feedback-backup/1"
+# Restore order: parents before children (no foreign keys, but readers expect it).
+_BASE_TABLES = ("threads", "runs", "run_events", "feedback")
+
+
+def _tables(conn) -> list[str]:
+    rows = conn.all(
+        """
+        SELECT table_name FROM information_schema.tables
+        WHERE table_schema IN ('main', 'public') AND table_type = 'BASE TABLE' AND table_name <> 'schema_version'
+        """
+    )
+    names = sorted(row["table_name"] for row in rows)
+    return [name for name in _BASE_TABLES if name in names] + [name for name in names if name not in _BASE_TABLES]
+
+
+def backup(store, dest) -> dict:
+    """Write every table of `store` to the directory `dest` (which must not exist or be empty)."""
+    target = Path(dest)
+    if target.exists() and any(target.iterdir()):
+        raise InvalidInput(f"{target} is not empty; choose a new directory for the backup")
+    target.mkdir(parents=True, exist_ok=True)
+
+    def copy(conn):
+        if store.engine.name == "postgresql":
+            # One snapshot for every table, as DuckDB's transactions always are.
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        counts = {}
+        for table in _tables(conn):
+            writer = None
+            rows = 0
+            for batch in conn.arrow_batches(f"SELECT * FROM {table}"):
+                if writer is None:
+                    writer = pq.ParquetWriter(target / f"{table}.parquet", batch.schema)
+                writer.write_batch(batch)
+                rows += batch.num_rows
+            if writer is None:
+                columns = conn.all(
+                    "SELECT column_name FROM information_schema.columns WHERE table_name = $table "
+                    "ORDER BY ordinal_position",
+                    {"table": table},
+                )
+                empty = pa.table({column["column_name"]: pa.array([], pa.null()) for column in columns})
+                pq.write_table(empty, target / f"{table}.parquet")
+            else:
+                writer.close()
+            counts[table] = rows
+        return counts
+
+    counts = store.engine.write(copy)
+    manifest = {
+        "format": FORMAT,
+        "schema_version": store.schema_version,
+        "engine": store.engine.name,
+        "created_at": datetime.now(UTC).isoformat(),
+        "counts": counts,
+    }
+    (target / MANIFEST).write_text(json.dumps(manifest, indent=2))
+    return manifest
+
+
+def restore(store, src) -> dict:
+    """Load a backup directory into an empty `store`, in one transaction; returns the manifest."""
+    source = Path(src)
+    try:
+        manifest = json.loads((source / MANIFEST).read_text())
+    except (OSError, ValueError) as error:
+        raise InvalidInput(f"{source} is not a backup directory (no readable {MANIFEST})") from error
+    if manifest.get("format") != FORMAT:
+        raise InvalidInput(f"{source}: unknown backup format {manifest.get('format')!r}")
+    if manifest.get("schema_version", 0) > store.schema_version:
+        raise InvalidInput(
+            f"{source} was written by a newer schema (version {manifest['schema_version']}, "
+            f"this store has {store.schema_version}); upgrade first"
+        )
+    if not store.is_empty():
+        raise Conflict("the target database is not empty; restore into a new database")
+
+    def load(conn):
+        known = set(_tables(conn))
+        for table in manifest["counts"]:
+            if table not in known:
+                raise InvalidInput(f"{source}: table {table} does not exist in this schema")
+            data = pq.read_table(source / f"{table}.parquet")
+            if data.num_rows != manifest["counts"][table]:
+                raise InvalidInput(
+                    f"{source}: {table}.parquet holds {data.num_rows} rows, manifest says {manifest['counts'][table]}"
+                )
+            if table == "run_events":
+                # Nothing refers to event ids (votes name message ids), so events take fresh ids from
+                # the target's own sequence rather than colliding with it.
+                data = data.drop_columns(["id"])
+            for batch in data.to_batches(max_chunksize=100_000):
+                conn.load(table, pa.Table.from_batches([batch]))
+
+    store.engine.write(load)
+    return manifest
