@@ -274,7 +274,7 @@ def parse_record(line: int, record) -> tuple[str, tuple]:
     if not isinstance(record, dict):
         raise InvalidInput(f"a record must be a JSON object, got {type(record).__name__}")
     kind = record.get("kind")
-    if kind not in _PARSERS:
+    if not isinstance(kind, str) or kind not in _PARSERS:
         raise InvalidInput(f"unknown kind {kind!r:.60}; expected one of {', '.join(KINDS)}")
     missing = [name for name in _required(kind) if record.get(name) is None]
     if missing:
@@ -377,13 +377,14 @@ _MERGE = [
     f"""
     INSERT INTO threads (thread_id, assistant_id, owner_id, display_name, status, metadata, created_at,
                          updated_at)
-    SELECT thread_id, assistant_id, owner_id, display_name, coalesce(status, 'idle'),
-           CAST(metadata AS JSON),
-           coalesce(created_at, (SELECT min(r.created_at) FROM _stage_run r WHERE r.thread_id = s.thread_id),
-                    $now),
-           coalesce(updated_at, (SELECT max(coalesce(r.updated_at, r.created_at)) FROM _stage_run r
-                                 WHERE r.thread_id = s.thread_id), created_at, $now)
+    SELECT s.thread_id, s.assistant_id, s.owner_id, s.display_name, coalesce(s.status, 'idle'),
+           CAST(s.metadata AS JSON),
+           coalesce(s.created_at, r.first_run_at, $now),
+           coalesce(s.updated_at, r.last_run_at, s.created_at, $now)
     FROM {_LATEST_THREAD} s
+    -- a join, not a subquery per thread: PostgreSQL runs a correlated subquery once per row
+    LEFT JOIN (SELECT thread_id, min(created_at) AS first_run_at, max(coalesce(updated_at, created_at)) AS last_run_at
+               FROM _stage_run GROUP BY thread_id) r ON r.thread_id = s.thread_id
     WHERE NOT EXISTS (SELECT 1 FROM threads t WHERE t.thread_id = s.thread_id)
     ON CONFLICT DO NOTHING
     """,
