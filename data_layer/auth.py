@@ -129,11 +129,8 @@ def parse_tokens(entries: str | list[str]) -> dict[str, Actor]:
     return table
 
 
-def configured_tokens(secrets_files=SECRETS_FILES) -> dict[str, Actor]:
-    """The token table from the environment, else from the first secrets file that sets it."""
-    value = os.environ.get(TOKENS_VARIABLE, "")
-    if value.strip():
-        return parse_tokens(value)
+def secret(key: str, secrets_files=SECRETS_FILES):
+    """A top-level value of the first secrets file that sets `key` (read with tomllib: no Streamlit here)."""
     for path in secrets_files:
         try:
             with open(path, "rb") as stream:
@@ -142,12 +139,22 @@ def configured_tokens(secrets_files=SECRETS_FILES) -> dict[str, Actor]:
             continue
         except (OSError, tomllib.TOMLDecodeError) as error:
             raise InvalidInput(f"{path}: cannot be read ({error})") from error
-        if TOKENS_VARIABLE in data:
-            entries = data[TOKENS_VARIABLE]
-            if not isinstance(entries, (str, list)):
-                raise InvalidInput(f"{path}: {TOKENS_VARIABLE} must be a string or a list of strings")
-            return parse_tokens(entries)
-    return {}
+        if key in data:
+            return data[key]
+    return None
+
+
+def configured_tokens(secrets_files=SECRETS_FILES) -> dict[str, Actor]:
+    """The token table from the environment, else from the first secrets file that sets it."""
+    value = os.environ.get(TOKENS_VARIABLE, "")
+    if value.strip():
+        return parse_tokens(value)
+    entries = secret(TOKENS_VARIABLE, secrets_files)
+    if entries is None:
+        return {}
+    if not isinstance(entries, (str, list)):
+        raise InvalidInput(f"secrets: {TOKENS_VARIABLE} must be a string or a list of strings")
+    return parse_tokens(entries)
 
 
 def authenticate(token: str | None, table: dict[str, Actor]) -> Actor | None:
@@ -155,3 +162,69 @@ def authenticate(token: str | None, table: dict[str, Actor]) -> Actor | None:
     if not token:
         return None
     return table.get(hash_token(token))
+
+
+ROLES_VARIABLE = "FEEDBACK_ROLES"
+SIGNIN_ROLES = ("admin", "reviewer", "viewer")
+
+
+@dataclass(frozen=True)
+class RoleRules:
+    """Who gets which role when signing in: lists of emails, `*@domain` or `group:NAME` per role."""
+
+    admin: tuple[str, ...] = ()
+    reviewer: tuple[str, ...] = ()
+    viewer: tuple[str, ...] = ()
+    default: str = "reviewer"
+
+    def role_for(self, user_id: str, email: str | None = None, groups=()) -> str:
+        """The highest role any rule grants this user, else the default."""
+        names = {user_id.lower()} | ({email.lower()} if email else set())
+        domains = {"*@" + name.split("@", 1)[1] for name in names if "@" in name}
+        group_keys = {f"group:{group}".lower() for group in groups or ()}
+        for role in SIGNIN_ROLES:
+            entries = {entry.strip().lower() for entry in getattr(self, role)}
+            if entries & (names | domains | group_keys):
+                return role
+        return self.default
+
+
+def parse_roles(value) -> RoleRules:
+    """Role rules from `admin=a@x.com,group:leads;viewer=*@partner.com;default=viewer` or a TOML table."""
+    if isinstance(value, str):
+        table: dict[str, object] = {}
+        for part in value.split(";"):
+            if not part.strip():
+                continue
+            if "=" not in part:
+                raise InvalidInput(f"{ROLES_VARIABLE}: {part.strip()[:40]!r} is not role=entries")
+            role, entries = part.split("=", 1)
+            role = role.strip()
+            table[role] = entries.strip() if role == "default" else [e for e in entries.split(",") if e.strip()]
+        value = table
+    if not isinstance(value, dict):
+        raise InvalidInput(f"{ROLES_VARIABLE} must be a table of role = [entries]")
+    unknown = set(value) - {*SIGNIN_ROLES, "default"}
+    if unknown:
+        raise InvalidInput(
+            f"{ROLES_VARIABLE}: unknown role {sorted(unknown)[0]!r}; roles are {', '.join(SIGNIN_ROLES)}"
+        )
+    default = value.get("default", "reviewer")
+    if default not in SIGNIN_ROLES:
+        raise InvalidInput(f"{ROLES_VARIABLE}: default role {default!r} is not one of {', '.join(SIGNIN_ROLES)}")
+    lists = {}
+    for role in SIGNIN_ROLES:
+        entries = value.get(role, [])
+        if not isinstance(entries, list) or not all(isinstance(entry, str) for entry in entries):
+            raise InvalidInput(f"{ROLES_VARIABLE}: {role} must be a list of emails, *@domain or group:NAME")
+        lists[role] = tuple(entries)
+    return RoleRules(**lists, default=default)
+
+
+def configured_roles(secrets_files=SECRETS_FILES) -> RoleRules:
+    """Role rules from `FEEDBACK_ROLES`, else a `[roles]` table in the secrets file, else everyone a reviewer."""
+    value = os.environ.get(ROLES_VARIABLE, "")
+    if value.strip():
+        return parse_roles(value)
+    table = secret("roles", secrets_files)
+    return RoleRules() if table is None else parse_roles(table)

@@ -11,7 +11,7 @@ import os
 import sys
 import time
 
-from data_layer import config, open_store
+from data_layer import auth, config, open_store
 from data_layer.errors import DataLayerError
 
 
@@ -94,6 +94,8 @@ def cmd_import_deerflow(args) -> int:
 def cmd_stats(args) -> int:
     from data_layer import stats
 
+    if args.alerts:
+        return _print_alerts(args)
     with open_store(args.db) as store:
         summary = stats.overview(store)
     if args.json:
@@ -101,6 +103,86 @@ def cmd_stats(args) -> int:
     else:
         for key, value in summary.items():
             print(f"{key:>20}: {value}")
+    return 0
+
+
+def _print_alerts(args) -> int:
+    """Days below an assistant's p-chart band in the last 28 days; exit 1 when there is one (for cron)."""
+    from data_layer import insights
+
+    with open_store(args.db) as store:
+        found = insights.alerts(store)
+    if args.json:
+        print(json.dumps(found, indent=2))
+    elif not found:
+        print("no alerts: no assistant had a day below its control band in the last 28 days")
+    for row in [] if args.json else found:
+        print(
+            f"ALERT {row['day']} {row['assistant_id']}: {row['rate']:.0%} positive of {row['votes']} votes, "
+            f"expected {row['expected']:.0%} (band from {row['low']:.0%})"
+        )
+    return 1 if found else 0
+
+
+def cmd_token_new(args) -> int:
+    token = auth.new_token()
+    entry = auth.token_entry(args.user, args.role, token)
+    print(token)
+    print(entry)
+    print(
+        f"Give the first line to the caller (it is shown only this once); add the second to "
+        f"{auth.TOKENS_VARIABLE} (comma-separated, environment or .streamlit/secrets.toml).",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def cmd_export(args) -> int:
+    from data_layer import export
+
+    filters = {
+        "since": args.since,
+        "until": args.until,
+        "assistant_id": args.assistant,
+        "model_name": args.model,
+        "reviewer": args.reviewer,
+        "source": args.source,
+    }
+    columns = [name.strip() for name in args.columns.split(",") if name.strip()] if args.columns else None
+    with open_store(args.db) as store:
+        export.write(store, args.output, args.format, filters, columns=columns, rating=args.rating)
+    print(os.path.abspath(args.output))
+    return 0
+
+
+def cmd_check(args) -> int:
+    from data_layer.integrity import check
+
+    with open_store(args.db) as store:
+        problems = check(store)
+    for name, count in problems.items():
+        print(f"{count} rows: {name}", file=sys.stderr)
+    if not problems:
+        print(f"ok: {store.url} passes every integrity check")
+    return 1 if problems else 0
+
+
+def cmd_backup(args) -> int:
+    from data_layer import backup
+
+    with open_store(args.db) as store:
+        manifest = backup.backup(store, args.dest)
+    rows = ", ".join(f"{count} {table}" for table, count in manifest["counts"].items())
+    print(f"backup written to {os.path.abspath(args.dest)}: {rows}")
+    return 0
+
+
+def cmd_restore(args) -> int:
+    from data_layer import backup
+
+    with open_store(args.db) as store:
+        manifest = backup.restore(store, args.src)
+        print(f"restored {os.path.abspath(args.src)} (taken {manifest['created_at']}) into {store.url}")
     return 0
 
 
@@ -125,11 +207,47 @@ def build_parser() -> argparse.ArgumentParser:
     imp = command("import", cmd_import, "import .jsonl, .jsonl.gz, .json or .parquet files (each atomic)")
     imp.add_argument("files", nargs="+", metavar="FILE")
 
-    deer = command("import-deerflow", cmd_import_deerflow, "import a deer-flow gateway database (SQLite file)")
+    deer = command(
+        "import-deerflow",
+        cmd_import_deerflow,
+        "import a deer-flow gateway database (SQLite file, or postgresql:// URL: incremental)",
+    )
     deer.add_argument("source", metavar="DB_OR_URL")
 
     stats = command("stats", cmd_stats, "print headline numbers")
     stats.add_argument("--json", action="store_true", help="print JSON")
+    stats.add_argument(
+        "--alerts", action="store_true", help="list days below an assistant's control band (exit 1 when any)"
+    )
+
+    command("check", cmd_check, "run the store's integrity check (exit 1 when something is broken)")
+    back = command("backup", cmd_backup, "write a consistent copy of every table (Parquet) to a new directory")
+    back.add_argument("dest", metavar="DEST")
+    rest = command("restore", cmd_restore, "load a backup directory into an empty database")
+    rest.add_argument("src", metavar="SRC")
+
+    exp = command("export", cmd_export, "write feedback with its run and thread context to CSV, Parquet or JSONL")
+    exp.add_argument("--format", choices=("csv", "parquet", "jsonl"), help="default: from the file extension")
+    exp.add_argument("-o", "--output", required=True, metavar="FILE", help="file to write (replaced when complete)")
+    exp.add_argument("--since", metavar="DATE", help="runs created on or after this date (YYYY-MM-DD or ISO time)")
+    exp.add_argument("--until", metavar="DATE", help="runs created up to this date, inclusive (or before an ISO time)")
+    exp.add_argument("--assistant", help="only runs of this assistant")
+    exp.add_argument("--model", help="only runs of this model")
+    exp.add_argument("--reviewer", help="only votes by this reviewer (owner id)")
+    exp.add_argument("--source", choices=("reviewer", "end_user"), help="only votes from this source")
+    exp.add_argument("--rating", choices=("positive", "negative"), help="only thumbs-up or only thumbs-down")
+    exp.add_argument("--columns", metavar="A,B,...", help="comma-separated columns (default: all)")
+
+    token = commands.add_parser("token", help="REST API tokens", description="REST API tokens")
+    token_commands = token.add_subparsers(dest="token_command", required=True, metavar="ACTION")
+    new = token_commands.add_parser(
+        "new",
+        help="print a fresh token and its FEEDBACK_API_TOKENS entry",
+        description="Print a fresh token (line 1) and the FEEDBACK_API_TOKENS entry holding its SHA-256 (line 2).",
+    )
+    new.add_argument("user", metavar="USER", help="the user id the token's votes are stored under")
+    new.add_argument("--role", choices=auth.ROLES, default=auth.DEFAULT_ROLE, help=f"default {auth.DEFAULT_ROLE}")
+    new.set_defaults(handler=cmd_token_new)
     return parser
 
 

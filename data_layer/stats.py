@@ -1,6 +1,29 @@
-"""Aggregates for product managers, computed in SQL (headline numbers, rates, breakdowns)."""
+"""Aggregates for product managers, computed in SQL: headline numbers, rates over time and per
+assistant or model, reason tags, follow-ups, reviewer activity and agreement, the worst runs.
+
+Every function takes the same `Filters`. Time is the run's: a vote counts on the day of the run it
+judges, so a bad day of the agent shows on that day however late its votes arrived. The date range,
+assistant and model narrow the runs; the reviewer and the source narrow the votes. Results are
+plain dicts and lists; rates are fractions in 0..1, None where there is nothing to divide.
+`dashboard()` computes everything the stats page draws over one connection.
+"""
 
 from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
+
+from data_layer import rules
+from data_layer.errors import InvalidInput
+from data_layer.schema import FEEDBACK_SOURCES
+
+UNTAGGED = "untagged"
+# Ranges up to about a quarter are drawn per day; longer ones per week (ISO weeks, Monday first).
+DAY_BUCKET_MAX_DAYS = 92
+# z for a 95 % Wilson interval
+Z95 = 1.959963984540054
+FOLLOW_UP_CLASSES = ("negative", "mixed", "positive", "unrated")
 
 _OVERVIEW = """
 SELECT
@@ -20,3 +43,566 @@ def overview(store) -> dict:
         row = {key: int(value) for key, value in conn.one(_OVERVIEW).items()}
     row["positive_rate"] = round(row["positive"] / row["votes"], 4) if row["votes"] else None
     return row
+
+
+# ---------------------------------------------------------------------------------------------- filters
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What the insight pages and the export narrow to. `until` is exclusive; build with `make()`."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    assistant_id: str | None = None
+    model_name: str | None = None
+    reviewer: str | None = None
+    source: str | None = None
+
+    @classmethod
+    def make(cls, *, since=None, until=None, assistant_id=None, model_name=None, reviewer=None, source=None) -> Filters:
+        """Validated filters. A plain date (or `YYYY-MM-DD`) for `until` includes that whole day;
+        a timestamp is taken as an exclusive bound. Empty strings mean "not set"."""
+        start = _bound(since, "since", end=False)
+        end = _bound(until, "until", end=True)
+        if start is not None and end is not None and start >= end:
+            raise InvalidInput("since must be before until")
+        text = {}
+        for name, value in (("assistant_id", assistant_id), ("model_name", model_name), ("reviewer", reviewer)):
+            text[name] = rules.text(value, name, 200) if value not in (None, "") else None
+        if source in (None, ""):
+            source = None
+        elif source not in FEEDBACK_SOURCES:
+            raise InvalidInput(f"source {source!r:.60} is not one of {', '.join(FEEDBACK_SOURCES)}")
+        return cls(since=start, until=end, source=source, **text)
+
+    @classmethod
+    def of(cls, value) -> Filters:
+        """Accept `Filters`, a dict of `make()` arguments, or None (no filter)."""
+        if value is None:
+            return cls()
+        if isinstance(value, Filters):
+            return value
+        if isinstance(value, dict):
+            return cls.make(**value)
+        raise InvalidInput(f"filters must be a dict, got {type(value).__name__}")
+
+    def previous(self) -> Filters | None:
+        """The period of equal length just before this one, or None without a full date range."""
+        if self.since is None or self.until is None:
+            return None
+        length = self.until - self.since
+        return replace(self, since=self.since - length, until=self.since)
+
+
+def _bound(value, field: str, *, end: bool) -> datetime | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, str) and len(value.strip()) == 10:
+        try:
+            value = date.fromisoformat(value.strip())
+        except ValueError as error:
+            raise InvalidInput(f"{field} {value!r} is not a date (YYYY-MM-DD)") from error
+    if isinstance(value, date) and not isinstance(value, datetime):
+        moment = datetime(value.year, value.month, value.day, tzinfo=UTC)
+        return moment + timedelta(days=1) if end else moment
+    return rules.timestamp(value, field)
+
+
+_RUN_CLAUSES = {
+    "since": "r.created_at >= $since",
+    "until": "r.created_at < $until",
+    "assistant_id": "r.assistant_id = $assistant_id",
+    "model_name": "r.model_name = $model_name",
+}
+_FEEDBACK_CLAUSES = {"reviewer": "f.owner_id = $reviewer", "source": "f.source = $source"}
+
+
+def _clauses(filters: Filters, table: dict[str, str]) -> tuple[str, dict]:
+    """Fixed SQL for the filters that are set (nothing a caller sends reaches the SQL text)."""
+    parts, params = [], {}
+    for name, clause in table.items():
+        value = getattr(filters, name)
+        if value is not None:
+            parts.append(clause)
+            params[name] = value
+    return (" AND ".join(parts) or "TRUE"), params
+
+
+def where(filters: Filters) -> tuple[str, str, dict]:
+    """The run condition (alias `r`), the vote condition (alias `f`) and their parameters."""
+    run_sql, run_params = _clauses(filters, _RUN_CLAUSES)
+    vote_sql, vote_params = _clauses(filters, _FEEDBACK_CLAUSES)
+    return run_sql, vote_sql, {**run_params, **vote_params}
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+
+
+def rate(positive: int, total: int) -> float | None:
+    return positive / total if total else None
+
+
+def wilson(positive: int, total: int, z: float = Z95) -> tuple[float | None, float | None]:
+    """The Wilson score interval of a proportion: honest for small counts, never outside 0..1."""
+    if not total:
+        return None, None
+    p = positive / total
+    denominator = 1 + z * z / total
+    centre = (p + z * z / (2 * total)) / denominator
+    half = z * math.sqrt(p * (1 - p) / total + z * z / (4 * total * total)) / denominator
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def _counted(row: dict, positive: str = "positive", total: str = "votes") -> dict:
+    """Ints for the counts, then the rate and its Wilson interval."""
+    out = {key: (int(value) if isinstance(value, int) else value) for key, value in row.items()}
+    low, high = wilson(out[positive], out[total])
+    out.update(positive_rate=rate(out[positive], out[total]), low=low, high=high)
+    return out
+
+
+def _day(value) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        value = (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC).date()
+    return value.isoformat()
+
+
+def bucket_for(filters: Filters, bounds: dict) -> str:
+    """`day` for ranges up to DAY_BUCKET_MAX_DAYS, else `week`; open ends take the data's first/last day."""
+    first = filters.since or _moment(bounds.get("first_run_at"))
+    last = filters.until or _moment(bounds.get("last_run_at"))
+    if first is None or last is None:
+        return "day"
+    return "day" if (last - first) <= timedelta(days=DAY_BUCKET_MAX_DAYS) else "week"
+
+
+def _moment(value) -> datetime | None:
+    if value is None:
+        return None
+    return datetime.fromisoformat(value) if isinstance(value, str) else value
+
+
+def _with_conn(store, fn, filters, **kwargs):
+    with store.engine.read() as conn:
+        return fn(conn, Filters.of(filters), **kwargs)
+
+
+# ---------------------------------------------------------------------------------------------- bounds
+
+_BOUNDS = "SELECT min(created_at) AS first_run_at, max(created_at) AS last_run_at FROM runs"
+
+_REVIEWERS = """
+SELECT DISTINCT owner_id FROM feedback
+WHERE source = 'reviewer' AND owner_id IS NOT NULL
+ORDER BY owner_id
+LIMIT 1000
+"""
+
+
+def _bounds(conn) -> dict:
+    row = conn.one(_BOUNDS)
+    return {key: (value.astimezone(UTC).isoformat() if value else None) for key, value in row.items()}
+
+
+def bounds(store) -> dict:
+    """First and last run times in the store (ISO 8601), None when there are no runs."""
+    with store.engine.read() as conn:
+        return _bounds(conn)
+
+
+def reviewers_seen(store) -> list[str]:
+    """Every reviewer who voted as a reviewer, for filter choices."""
+    with store.engine.read() as conn:
+        return [row["owner_id"] for row in conn.all(_REVIEWERS)]
+
+
+# ---------------------------------------------------------------------------------------------- headline
+
+_HEADLINE_RUNS = "SELECT count(*) AS runs FROM runs r WHERE {run}"
+
+_HEADLINE_VOTES = """
+SELECT count(*) AS votes,
+       count(*) FILTER (WHERE f.rating = 1) AS positive,
+       count(*) FILTER (WHERE f.rating = -1) AS negative,
+       count(DISTINCT f.run_id) AS runs_with_feedback
+FROM feedback f JOIN runs r ON r.run_id = f.run_id
+WHERE {run} AND {vote}
+"""
+
+
+def _period(conn, filters: Filters) -> dict:
+    run, vote, params = where(filters)
+    runs = conn.scalar(_HEADLINE_RUNS.format(run=run), params)
+    votes = conn.one(_HEADLINE_VOTES.format(run=run, vote=vote), params)
+    row = {"runs": int(runs), **{key: int(value) for key, value in votes.items()}}
+    row["positive_rate"] = rate(row["positive"], row["votes"])
+    return row
+
+
+def _headline(conn, filters: Filters) -> dict:
+    current = _period(conn, filters)
+    before = filters.previous()
+    previous = _period(conn, before) if before else None
+    change = None
+    if previous is not None:
+        change = {key: current[key] - previous[key] for key in ("runs", "runs_with_feedback", "votes")}
+        both = current["positive_rate"] is not None and previous["positive_rate"] is not None
+        change["positive_rate"] = current["positive_rate"] - previous["positive_rate"] if both else None
+    return {
+        "current": current,
+        "previous": previous,
+        "change": change,
+        "previous_since": before.since.isoformat() if before else None,
+        "previous_until": before.until.isoformat() if before else None,
+    }
+
+
+def headline(store, filters=None) -> dict:
+    """Runs, runs with feedback, votes and positive rate; with a full date range also the previous
+    period of equal length and the change (counts as differences, the rate in fraction points)."""
+    return _with_conn(store, _headline, filters)
+
+
+# ---------------------------------------------------------------------------------------------- over time
+
+_OVER_TIME = """
+SELECT date_trunc($bucket, r.created_at) AS bucket,
+       count(*) AS votes,
+       count(*) FILTER (WHERE f.rating = 1) AS positive,
+       count(*) FILTER (WHERE f.rating = -1) AS negative
+FROM feedback f JOIN runs r ON r.run_id = f.run_id
+WHERE {run} AND {vote}
+GROUP BY 1
+ORDER BY 1
+"""
+
+
+def _over_time(conn, filters: Filters, bucket: str) -> dict:
+    run, vote, params = where(filters)
+    rows = conn.all(_OVER_TIME.format(run=run, vote=vote), {**params, "bucket": bucket})
+    out = []
+    for row in rows:
+        item = _counted({**row, "bucket": _day(row["bucket"])})
+        out.append(item)
+    return {"bucket": bucket, "rows": out}
+
+
+def over_time(store, filters=None, bucket: str | None = None) -> dict:
+    """Votes and positive rate per day or week of the runs (`bucket` chosen by the range when None);
+    each row has `bucket` (its first day), `votes`, `positive`, `negative`, the rate and its interval."""
+    with store.engine.read() as conn:
+        chosen = Filters.of(filters)
+        bucket = _bucket_arg(bucket) or bucket_for(chosen, _bounds(conn))
+        return _over_time(conn, chosen, bucket)
+
+
+def _bucket_arg(bucket: str | None) -> str | None:
+    if bucket not in (None, "day", "week"):
+        raise InvalidInput(f"bucket {bucket!r:.20} is not day or week")
+    return bucket
+
+
+# ---------------------------------------------------------------------------------------------- by group
+
+_GROUPS = {"assistant_id": "r.assistant_id", "model_name": "r.model_name"}
+
+_BY_GROUP = """
+SELECT {column} AS {name},
+       count(*) AS votes,
+       count(*) FILTER (WHERE f.rating = 1) AS positive,
+       count(*) FILTER (WHERE f.rating = -1) AS negative
+FROM feedback f JOIN runs r ON r.run_id = f.run_id
+WHERE {run} AND {vote}
+GROUP BY {column}
+ORDER BY CAST(count(*) FILTER (WHERE f.rating = 1) AS DOUBLE PRECISION) / count(*),
+         count(*) DESC, {column} NULLS LAST
+"""
+
+
+def _by_group(conn, filters: Filters, name: str) -> list[dict]:
+    run, vote, params = where(filters)
+    sql = _BY_GROUP.format(column=_GROUPS[name], name=name, run=run, vote=vote)
+    return [_counted(row) for row in conn.all(sql, params)]
+
+
+def by_assistant(store, filters=None) -> list[dict]:
+    """Positive rate per assistant with its 95 % Wilson interval, worst first (ties: more votes first)."""
+    return _with_conn(store, _by_group, filters, name="assistant_id")
+
+
+def by_model(store, filters=None) -> list[dict]:
+    """Positive rate per model with its 95 % Wilson interval, worst first (ties: more votes first)."""
+    return _with_conn(store, _by_group, filters, name="model_name")
+
+
+# ---------------------------------------------------------------------------------------------- reason tags
+
+# A negative vote without tags counts once as UNTAGGED, so the tags add up to the negative votes.
+_NEGATIVE_TAGS = f"""
+SELECT f.run_id,
+       unnest(CASE WHEN coalesce(array_length(f.tags, 1), 0) = 0 THEN ARRAY['{UNTAGGED}'] ELSE f.tags END) AS tag
+FROM feedback f
+WHERE f.rating = -1 AND {{vote}}
+"""
+
+_TAGS_OVER_TIME = f"""
+SELECT date_trunc($bucket, r.created_at) AS bucket, t.tag, count(*) AS negative
+FROM ({_NEGATIVE_TAGS}) t JOIN runs r ON r.run_id = t.run_id
+WHERE {{run}}
+GROUP BY 1, 2
+ORDER BY 1, 2
+"""
+
+_TAGS_BY_ASSISTANT = f"""
+SELECT r.assistant_id, t.tag, count(*) AS negative
+FROM ({_NEGATIVE_TAGS}) t JOIN runs r ON r.run_id = t.run_id
+WHERE {{run}}
+GROUP BY 1, 2
+ORDER BY 1 NULLS LAST, 3 DESC, 2
+"""
+
+
+def _tags_over_time(conn, filters: Filters, bucket: str) -> dict:
+    run, vote, params = where(filters)
+    rows = conn.all(_TAGS_OVER_TIME.format(run=run, vote=vote), {**params, "bucket": bucket})
+    return {
+        "bucket": bucket,
+        "rows": [{"bucket": _day(row["bucket"]), "tag": row["tag"], "negative": int(row["negative"])} for row in rows],
+    }
+
+
+def tags_over_time(store, filters=None, bucket: str | None = None) -> dict:
+    """Reason tags of negative votes per day or week: rows of `bucket`, `tag`, `negative` (a vote with
+    two tags counts for each; a negative vote without tags counts as `untagged`)."""
+    with store.engine.read() as conn:
+        chosen = Filters.of(filters)
+        bucket = _bucket_arg(bucket) or bucket_for(chosen, _bounds(conn))
+        return _tags_over_time(conn, chosen, bucket)
+
+
+def _tags_by_assistant(conn, filters: Filters) -> list[dict]:
+    run, vote, params = where(filters)
+    rows = conn.all(_TAGS_BY_ASSISTANT.format(run=run, vote=vote), params)
+    return [{**row, "negative": int(row["negative"])} for row in rows]
+
+
+def tags_by_assistant(store, filters=None) -> list[dict]:
+    """Reason tags of negative votes per assistant: rows of `assistant_id`, `tag`, `negative`."""
+    return _with_conn(store, _tags_by_assistant, filters)
+
+
+# ---------------------------------------------------------------------------------------------- follow-ups
+
+# Upstream records a follow-up only after a successful run, so only successful runs are counted:
+# a failed run can never have one, and would dilute the signal.
+_FOLLOW_UPS = """
+WITH rated AS (
+    SELECT r.run_id,
+           count(f.feedback_id) FILTER (WHERE f.rating = 1) AS positive,
+           count(f.feedback_id) FILTER (WHERE f.rating = -1) AS negative
+    FROM runs r LEFT JOIN feedback f ON f.run_id = r.run_id AND {vote}
+    WHERE {run} AND r.status = 'success'
+    GROUP BY r.run_id
+),
+followed AS (
+    SELECT DISTINCT follow_up_to_run_id AS run_id FROM runs WHERE follow_up_to_run_id IS NOT NULL
+)
+SELECT CASE WHEN rated.positive = 0 AND rated.negative = 0 THEN 'unrated'
+            WHEN rated.positive = 0 THEN 'negative'
+            WHEN rated.negative = 0 THEN 'positive'
+            ELSE 'mixed' END AS rating,
+       count(*) AS runs,
+       count(followed.run_id) AS followed_up
+FROM rated LEFT JOIN followed ON followed.run_id = rated.run_id
+GROUP BY 1
+"""
+
+
+def _follow_ups(conn, filters: Filters) -> list[dict]:
+    run, vote, params = where(filters)
+    found = {row["rating"]: row for row in conn.all(_FOLLOW_UPS.format(run=run, vote=vote), params)}
+    out = []
+    for name in FOLLOW_UP_CLASSES:
+        row = found.get(name, {"runs": 0, "followed_up": 0})
+        runs, followed = int(row["runs"]), int(row["followed_up"])
+        low, high = wilson(followed, runs)
+        out.append(
+            {
+                "rating": name,
+                "runs": runs,
+                "followed_up": followed,
+                "rate": rate(followed, runs),
+                "low": low,
+                "high": high,
+            }
+        )
+    return out
+
+
+def follow_ups(store, filters=None) -> list[dict]:
+    """How often a successful run gets a follow-up run, by that run's rating: `negative` (only
+    thumbs-down), `mixed`, `positive` (only thumbs-up), `unrated`; each with `runs`, `followed_up`,
+    `rate` and its Wilson interval. A follow-up after a thumbs-down is the sign the agent failed."""
+    return _with_conn(store, _follow_ups, filters)
+
+
+# ---------------------------------------------------------------------------------------------- reviewers
+
+# Reviewer activity and agreement count reviewer votes only (source 'reviewer'): end users are
+# customers rating their own conversation, not reviewers.
+_REVIEWER_ACTIVITY = """
+SELECT f.owner_id AS reviewer,
+       count(*) AS votes,
+       count(*) FILTER (WHERE f.rating = 1) AS positive,
+       count(*) FILTER (WHERE f.rating = -1) AS negative,
+       count(DISTINCT f.run_id) AS runs
+FROM feedback f JOIN runs r ON r.run_id = f.run_id
+WHERE {run} AND {vote} AND f.source = 'reviewer' AND f.owner_id IS NOT NULL
+GROUP BY f.owner_id
+ORDER BY 2 DESC, 1
+LIMIT $limit
+"""
+
+
+def _reviewer_activity(conn, filters: Filters, limit: int = 50) -> list[dict]:
+    run, vote, params = where(filters)
+    rows = conn.all(_REVIEWER_ACTIVITY.format(run=run, vote=vote), {**params, "limit": limit})
+    return [_counted(row) for row in rows]
+
+
+def reviewer_activity(store, filters=None, limit: int = 50) -> list[dict]:
+    """Votes per reviewer (most active first): `votes`, `positive`, `negative`, `runs`, the rate."""
+    return _with_conn(store, _reviewer_activity, filters, limit=rules.integer(limit, "limit", low=1, high=10_000))
+
+
+# Per run rated by two or more reviewers (whole-run votes only): n raters, of whom `positive` said up.
+# Agreeing rater pairs over all rater pairs gives that run's agreement P_i.
+_AGREEMENT = """
+WITH per_run AS (
+    SELECT r.run_id, r.assistant_id, count(*) AS n, count(*) FILTER (WHERE f.rating = 1) AS positive
+    FROM feedback f JOIN runs r ON r.run_id = f.run_id
+    WHERE {run} AND {vote} AND f.source = 'reviewer' AND f.scope = '' AND f.owner_id IS NOT NULL
+    GROUP BY r.run_id, r.assistant_id
+    HAVING count(*) >= 2
+)
+SELECT assistant_id,
+       GROUPING(assistant_id) AS is_total,
+       count(*) AS runs,
+       sum(n) AS ratings,
+       sum(positive) AS positive,
+       count(*) FILTER (WHERE positive = 0 OR positive = n) AS unanimous,
+       sum(CAST(positive * (positive - 1) + (n - positive) * (n - positive - 1) AS DOUBLE PRECISION)
+           / (n * (n - 1))) AS agreement_sum
+FROM per_run
+GROUP BY GROUPING SETS ((assistant_id), ())
+ORDER BY 2 DESC, 1 NULLS LAST
+"""
+
+
+def _agreement_numbers(row: dict | None) -> dict:
+    if row is None:
+        row = {"runs": 0, "ratings": 0, "positive": 0, "unanimous": 0, "agreement_sum": 0.0}
+    runs, ratings, positive = int(row["runs"]), int(row["ratings"] or 0), int(row["positive"] or 0)
+    agreement = float(row["agreement_sum"]) / runs if runs else None
+    kappa = None
+    if runs:
+        p = positive / ratings
+        chance = p * p + (1 - p) * (1 - p)
+        kappa = (agreement - chance) / (1 - chance) if chance < 1 else None
+    return {
+        "runs": runs,
+        "ratings": ratings,
+        "positive": positive,
+        "unanimous": int(row["unanimous"] or 0),
+        "percent_agreement": agreement,
+        "kappa": kappa,
+    }
+
+
+def _agreement(conn, filters: Filters) -> dict:
+    # One reviewer cannot agree with anyone: the reviewer filter does not narrow agreement.
+    filters = replace(filters, reviewer=None)
+    run, vote, params = where(filters)
+    rows = conn.all(_AGREEMENT.format(run=run, vote=vote), params)
+    total = next((row for row in rows if row["is_total"]), None)
+    per_assistant = [
+        {"assistant_id": row["assistant_id"], **_agreement_numbers(row)} for row in rows if not row["is_total"]
+    ]
+    return {**_agreement_numbers(total), "by_assistant": per_assistant}
+
+
+def agreement(store, filters=None) -> dict:
+    """Agreement of reviewers on runs that two or more of them rated (whole-run votes).
+
+    `percent_agreement` is the mean over those runs of agreeing rater pairs / rater pairs (for two
+    raters: the share of runs where they agree); `unanimous` counts runs where all agree. `kappa` is
+    Fleiss' kappa, generalised to a varying number of raters per run: (P - Pe) / (1 - Pe), with P the
+    percent agreement and Pe = p^2 + (1 - p)^2 from the share p of thumbs-up among those ratings; None
+    when every rating is the same (Pe = 1) or there are no such runs. Also per assistant.
+    """
+    return _with_conn(store, _agreement, filters)
+
+
+# ---------------------------------------------------------------------------------------------- worst runs
+
+_WORST_RUNS = """
+SELECT r.run_id, r.thread_id, r.assistant_id, r.model_name, r.status, r.created_at,
+       count(*) FILTER (WHERE f.rating = -1) AS negative,
+       count(*) FILTER (WHERE f.rating = 1) AS positive,
+       left(r.first_human_message, 200) AS question,
+       left((array_agg(f.comment ORDER BY f.created_at DESC)
+                 FILTER (WHERE f.rating = -1 AND f.comment IS NOT NULL))[1], 300) AS latest_comment
+FROM feedback f JOIN runs r ON r.run_id = f.run_id
+WHERE {run} AND {vote}
+GROUP BY r.run_id, r.thread_id, r.assistant_id, r.model_name, r.status, r.created_at, r.first_human_message
+HAVING count(*) FILTER (WHERE f.rating = -1) > 0
+ORDER BY 7 DESC, 6 DESC, 1
+LIMIT $limit
+"""
+
+
+def _worst_runs(conn, filters: Filters, limit: int = 20) -> list[dict]:
+    run, vote, params = where(filters)
+    rows = conn.all(_WORST_RUNS.format(run=run, vote=vote), {**params, "limit": limit})
+    out = []
+    for row in rows:
+        item = dict(row)
+        item["negative"], item["positive"] = int(row["negative"]), int(row["positive"])
+        item["created_at"] = row["created_at"].astimezone(UTC).isoformat()
+        out.append(item)
+    return out
+
+
+def worst_runs(store, filters=None, limit: int = 20) -> list[dict]:
+    """Runs with the most negative votes, newest first among equals, each with its thread, question
+    and latest negative comment (runs without a negative vote are left out)."""
+    return _with_conn(store, _worst_runs, filters, limit=rules.integer(limit, "limit", low=1, high=10_000))
+
+
+# ---------------------------------------------------------------------------------------------- everything
+
+
+def dashboard(store, filters=None, *, worst: int = 20) -> dict:
+    """Every aggregate the stats page draws, over one connection (the unit a benchmark times)."""
+    chosen = Filters.of(filters)
+    limit = rules.integer(worst, "worst", low=1, high=10_000)
+    with store.engine.read() as conn:
+        data_bounds = _bounds(conn)
+        bucket = bucket_for(chosen, data_bounds)
+        return {
+            "bounds": data_bounds,
+            "bucket": bucket,
+            "headline": _headline(conn, chosen),
+            "over_time": _over_time(conn, chosen, bucket),
+            "by_assistant": _by_group(conn, chosen, "assistant_id"),
+            "by_model": _by_group(conn, chosen, "model_name"),
+            "tags_over_time": _tags_over_time(conn, chosen, bucket),
+            "tags_by_assistant": _tags_by_assistant(conn, chosen),
+            "follow_ups": _follow_ups(conn, chosen),
+            "reviewers": _reviewer_activity(conn, chosen),
+            "agreement": _agreement(conn, chosen),
+            "worst_runs": _worst_runs(conn, chosen, limit),
+        }

@@ -1,6 +1,127 @@
-"""Placeholder until its issue lands."""
+"""Export: feedback with its run and thread context as CSV, Parquet or JSONL, for analysts.
+
+The filters are the Stats page's (kept in the URL), plus the rating; the columns are chosen here.
+The file is generated only when the download button is clicked, by Streamlit in a worker thread
+(a callable `data`), written to a temporary file batch by batch, so neither this session's script
+nor any other session waits for it.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import date
+from pathlib import Path
 
 import streamlit as st
 
-st.title("export")
-st.info("This page is being built.")
+from data_layer import errors, export, stats
+from pages import _filters, _shared
+
+FORMAT_LABELS = {"csv": "CSV", "parquet": "Parquet", "jsonl": "JSON Lines"}
+FORMAT_HELP = {
+    "csv": "For spreadsheets: UTF-8 with a byte order mark, tags joined with `;`, and any text starting with "
+    "`=`, `+`, `-`, `@`, a tab or a carriage return prefixed with `'` so it cannot run as a formula.",
+    "parquet": "For pandas, DuckDB, Spark: exact text, tags as lists, times as UTC timestamps.",
+    "jsonl": "One JSON object per line: exact text, tags as lists, times as ISO 8601.",
+}
+RATING_LABELS = {"": "Both", "positive": "Thumbs-up", "negative": "Thumbs-down"}
+PREVIEW_ROWS = 20
+
+
+@st.cache_data(ttl=_shared.READ_TTL, show_spinner=False)
+def load_count(_store, url: str, filters: tuple, rating: str | None) -> int:
+    return export.count(_store, dict(filters), rating=rating)
+
+
+@st.cache_data(ttl=_shared.READ_TTL, show_spinner=False)
+def load_preview(_store, url: str, filters: tuple, columns: tuple, rating: str | None) -> list[dict]:
+    return export.preview(_store, dict(filters), columns=list(columns), rating=rating, limit=PREVIEW_ROWS)
+
+
+def generator(store, filters: dict, columns: list[str], rating: str | None, fmt: str):
+    """What the download button calls on click: the whole file, streamed to disk first, as bytes."""
+
+    def generate() -> bytes:
+        with tempfile.TemporaryDirectory(prefix="feedback-export-") as folder:
+            path = Path(folder) / f"export.{fmt}"
+            export.write(store, path, fmt, filters, columns=columns, rating=rating)
+            return path.read_bytes()
+
+    return generate
+
+
+def rating_bar(container) -> str | None:
+    current = st.query_params.get("rating") or ""
+    if current not in RATING_LABELS:
+        st.warning(f"Ignored rating {current[:20]!r} in the address: use positive or negative.")
+        current = ""
+    _filters.synced("export_rating", current)
+    value = container.selectbox(
+        "Rating", list(RATING_LABELS), key="export_rating", format_func=RATING_LABELS.__getitem__
+    )
+    _filters.remember("export_rating", value)
+    _filters.write_params({"rating": value or None})
+    return value or None
+
+
+title, clear = st.columns([5, 1], vertical_alignment="bottom")
+title.title("Export feedback")
+_filters.clear_button(clear)
+st.caption("One row per vote, with the run it judged: assistant, model, status, the question and the answer.")
+current_store = _shared.store()
+choices = _filters.load_choices(current_store, current_store.url)
+arguments = _filters.filter_bar(choices, prefix="export", default_days=None)
+rating = rating_bar(st.columns([2.6, 5.5])[0])
+columns = st.multiselect(
+    "Columns",
+    list(export.COLUMNS),
+    default=list(export.COLUMNS),
+    key="export_columns",
+    help="; ".join(f"{name}: {column.help}" for name, column in export.COLUMNS.items()),
+)
+key = tuple(sorted(arguments.items()))
+try:
+    stats.Filters.make(**arguments)
+    total = load_count(current_store, current_store.url, key, rating)
+except errors.DataLayerError as error:
+    _shared.show_error(error)
+    st.stop()
+
+left, right = st.columns([1, 3], vertical_alignment="top")
+left.metric("Rows to export", f"{total:,}", border=True)
+with right:
+    fmt = st.radio(
+        "Format",
+        list(FORMAT_LABELS),
+        format_func=FORMAT_LABELS.__getitem__,
+        horizontal=True,
+        key="export_format",
+    )
+    st.caption(FORMAT_HELP[fmt])
+    nothing = not columns or total == 0
+    st.download_button(
+        f"Download {FORMAT_LABELS[fmt]}",
+        data=generator(current_store, arguments, columns, rating, fmt),
+        file_name=f"feedback-{date.today().isoformat()}.{fmt}",
+        mime=export.MEDIA_TYPES[fmt],
+        icon=":material/download:",
+        type="primary",
+        disabled=nothing,
+        on_click="ignore",
+        help="Choose at least one column" if not columns else ("No rows match" if total == 0 else None),
+    )
+
+st.subheader("Preview")
+if not columns:
+    st.info("Choose at least one column.")
+elif total == 0:
+    st.info("No feedback matches these filters.")
+else:
+    rows = load_preview(current_store, current_store.url, key, tuple(columns), rating)
+    st.caption(f"The first {min(PREVIEW_ROWS, total)} of {total:,} rows, oldest vote first.")
+    st.dataframe(
+        {name: [row[name] for row in rows] for name in columns},
+        hide_index=True,
+        width="stretch",
+        column_config={"tags": st.column_config.ListColumn()} if "tags" in columns else None,
+    )

@@ -82,7 +82,8 @@ class DuckConn:
     def arrow_batches(self, sql: str, params: dict | None = None, batch_size: int = 65536):
         """Stream a query's result as Arrow record batches (exports never hold it all)."""
         text, args = bind(sql, params)
-        reader = self.cursor.execute(text, args).to_arrow_reader(batch_size)
+        # `cursor.sql()` streams; `execute().to_arrow_reader()` materializes the whole result first.
+        reader = self.cursor.sql(text, params=args).to_arrow_reader(batch_size)
         yield from reader
 
     def load(self, table: str, data: pa.Table) -> None:

@@ -1,0 +1,270 @@
+"""Export of feedback with its run and thread context, streamed to CSV, Parquet or JSONL.
+
+Each row is one vote: who gave it (reviewer, source), when, the rating, comment and reason tags,
+and what it judged: the assistant, model and status of the run, the human message that started
+the run and the ai answer (for a vote on one message, that message itself). Rows are read as
+Arrow batches from a streaming query and written batch by batch, so a large export never sits in
+memory whole. Filters are the insight pages' (`stats.Filters`), plus the rating.
+
+CSV is meant to be opened in a spreadsheet: it starts with a UTF-8 byte order mark (so Excel
+reads non-ASCII text right; read it back with `encoding="utf-8-sig"`), a text cell beginning
+with `=`, `+`, `-`, `@`, a tab or a carriage return gets a leading `'` (OWASP CSV injection),
+tags are joined with `;`, times are ISO 8601 UTC. JSONL and Parquet keep the exact text, tags as
+lists and times as timestamps.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
+
+from data_layer.errors import InvalidInput
+from data_layer.stats import Filters, where
+
+FORMATS = ("csv", "parquet", "jsonl")
+MEDIA_TYPES = {"csv": "text/csv", "parquet": "application/vnd.apache.parquet", "jsonl": "application/x-ndjson"}
+BATCH_ROWS = 50_000
+CSV_BOM = b"\xef\xbb\xbf"
+# OWASP: a cell starting with one of these may be run as a formula by a spreadsheet.
+_FORMULA_START = r"^[=+\-@\t\r]"
+
+_TIME = pa.timestamp("us", tz="UTC")
+
+
+@dataclass(frozen=True)
+class Column:
+    sql: str
+    type: pa.DataType
+    help: str
+
+
+COLUMNS: dict[str, Column] = {
+    "created_at": Column("f.created_at", _TIME, "when the vote was given"),
+    "rating": Column("f.rating", pa.int16(), "1 thumbs-up, -1 thumbs-down"),
+    "tags": Column("f.tags", pa.list_(pa.string()), "reason tags (CSV: joined with ;)"),
+    "comment": Column("f.comment", pa.string(), "free-text comment"),
+    "reviewer": Column("f.owner_id", pa.string(), "who voted"),
+    "source": Column("f.source", pa.string(), "reviewer or end_user"),
+    "assistant_id": Column("r.assistant_id", pa.string(), "assistant of the run"),
+    "model_name": Column("r.model_name", pa.string(), "model of the run"),
+    "run_status": Column("r.status", pa.string(), "status of the run"),
+    "human_message": Column("r.first_human_message", pa.string(), "the human message that started the run"),
+    "ai_message": Column(
+        "CASE WHEN f.message_id IS NULL THEN r.last_ai_message ELSE m.text END",
+        pa.string(),
+        "the ai answer judged: the run's last answer, or the message voted on",
+    ),
+    "thread_title": Column("t.title", pa.string(), "the thread's title"),
+    "run_created_at": Column("r.created_at", _TIME, "when the run started"),
+    "updated_at": Column("f.updated_at", _TIME, "when the vote was last changed"),
+    "feedback_id": Column("f.feedback_id", pa.string(), "id of the vote"),
+    "thread_id": Column("f.thread_id", pa.string(), "thread of the run"),
+    "run_id": Column("f.run_id", pa.string(), "run judged"),
+    "message_id": Column("f.message_id", pa.string(), "message judged, empty for a vote on the whole run"),
+}
+
+_RATINGS = {1: 1, -1: -1, "1": 1, "-1": -1, "positive": 1, "negative": -1, "up": 1, "down": -1}
+
+_FROM = """
+FROM feedback f
+JOIN runs r ON r.run_id = f.run_id
+LEFT JOIN threads t ON t.thread_id = f.thread_id
+LEFT JOIN (
+    SELECT e.run_id, e.message_id, (array_agg(e.text ORDER BY e.seq))[1] AS text
+    FROM run_events e
+    JOIN (SELECT DISTINCT run_id, message_id FROM feedback WHERE message_id IS NOT NULL) voted
+      ON voted.run_id = e.run_id AND voted.message_id = e.message_id
+    WHERE e.category = 'message'
+    GROUP BY e.run_id, e.message_id
+) m ON m.run_id = f.run_id AND m.message_id = f.message_id
+WHERE {run} AND {vote}{rating}
+"""
+
+_COUNT = """
+SELECT count(*)
+FROM feedback f JOIN runs r ON r.run_id = f.run_id
+WHERE {run} AND {vote}{rating}
+"""
+
+
+def columns_of(columns) -> list[str]:
+    """The chosen column names in order, checked against `COLUMNS` (None: all of them)."""
+    if columns is None:
+        return list(COLUMNS)
+    if isinstance(columns, str) or not all(isinstance(name, str) for name in columns):
+        raise InvalidInput("columns must be a list of column names")
+    chosen: list[str] = []
+    for name in columns:
+        if name not in COLUMNS:
+            raise InvalidInput(f"unknown column {name!r:.60}; choose from {', '.join(COLUMNS)}")
+        if name not in chosen:
+            chosen.append(name)
+    if not chosen:
+        raise InvalidInput("choose at least one column")
+    return chosen
+
+
+def rating_of(value) -> int | None:
+    """1, -1, or None for both; accepts `positive`/`negative` as the command line and pages send."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, bool) or value not in _RATINGS:
+        raise InvalidInput(f"rating {value!r:.20} is not positive, negative, 1 or -1")
+    return _RATINGS[value]
+
+
+def _where(filters, rating) -> tuple[dict, dict]:
+    run, vote, params = where(Filters.of(filters))
+    chosen = rating_of(rating)
+    parts = {"run": run, "vote": vote, "rating": ""}
+    if chosen is not None:
+        parts["rating"] = " AND f.rating = $rating"
+        params["rating"] = chosen
+    return parts, params
+
+
+def _query(filters, columns, rating) -> tuple[str, dict, pa.Schema]:
+    names = columns_of(columns)
+    parts, params = _where(filters, rating)
+    select = ",\n       ".join(f"{COLUMNS[name].sql} AS {name}" for name in names)
+    sql = f"SELECT {select}{_FROM.format(**parts)}ORDER BY f.created_at, f.feedback_id"
+    return sql, params, pa.schema([(name, COLUMNS[name].type) for name in names])
+
+
+def count(store, filters=None, *, rating=None) -> int:
+    """How many rows an export with these filters writes."""
+    parts, params = _where(filters, rating)
+    with store.engine.read() as conn:
+        return int(conn.scalar(_COUNT.format(**parts), params))
+
+
+def preview(store, filters=None, *, columns=None, rating=None, limit: int = 20) -> list[dict]:
+    """The first rows of the export as plain dicts (times ISO 8601, tags lists)."""
+    sql, params, schema = _query(filters, columns, rating)
+    with store.engine.read() as conn:
+        reader = conn.arrow_batches(f"{sql}\nLIMIT $limit", {**params, "limit": int(limit)}, batch_size=limit)
+        rows = [row for batch in reader for row in _conform(batch, schema).to_pylist()]
+    return [{key: _jsonable(value) for key, value in row.items()} for row in rows]
+
+
+def batches(
+    store, filters=None, *, columns=None, rating=None, batch_size: int = BATCH_ROWS
+) -> Iterator[pa.RecordBatch]:
+    """The export's rows as Arrow record batches of the declared column types, streamed."""
+    sql, params, schema = _query(filters, columns, rating)
+    with store.engine.read() as conn:
+        for batch in conn.arrow_batches(sql, params, batch_size=batch_size):
+            yield _conform(batch, schema)
+
+
+def _conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
+    # Engines differ in small type details (list field names, large strings): one declared schema.
+    return pa.RecordBatch.from_arrays(
+        [batch.column(i).cast(field.type) for i, field in enumerate(schema)], schema=schema
+    )
+
+
+def write(
+    store, path, fmt: str | None = None, filters=None, *, columns=None, rating=None, batch_size: int = BATCH_ROWS
+) -> int:
+    """Write the export to `path` (format from `fmt` or the file's extension); returns the row count.
+
+    The file appears only when complete: it is written beside the target and renamed at the end.
+    """
+    target = Path(path)
+    fmt = format_of(fmt, target)
+    if target.is_dir():
+        raise InvalidInput(f"{target} is a directory; give a file name")
+    if not target.parent.is_dir():
+        raise InvalidInput(f"directory {target.parent} does not exist")
+    _, _, schema = _query(filters, columns, rating)  # validates before anything touches the disk
+    partial = target.with_name(f".{target.name}.part")
+    try:
+        with partial.open("wb") as sink:
+            rows = _WRITERS[fmt](
+                sink, batches(store, filters, columns=columns, rating=rating, batch_size=batch_size), schema
+            )
+        os.replace(partial, target)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    return rows
+
+
+def format_of(fmt: str | None, path: Path | None = None) -> str:
+    if fmt is None and path is not None:
+        fmt = {".csv": "csv", ".parquet": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl"}.get(path.suffix.lower())
+    if fmt is None and path is not None:
+        raise InvalidInput(f"cannot tell the format from {path.name!r}: name it .csv, .parquet or .jsonl, or give one")
+    if fmt not in FORMATS:
+        raise InvalidInput(f"format {fmt!r:.20} is not one of {', '.join(FORMATS)}")
+    return fmt
+
+
+def neutralize(array: pa.Array) -> pa.Array:
+    """OWASP CSV injection: a text starting like a formula gets a leading single quote."""
+    risky = pc.match_substring_regex(array, _FORMULA_START)
+    return pc.if_else(risky, pc.binary_join_element_wise("'", array, ""), array)
+
+
+def _csv_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
+    arrays, fields = [], []
+    for field, array in zip(batch.schema, batch.columns):
+        if pa.types.is_list(field.type):
+            array = pc.binary_join(array, ";")
+        elif pa.types.is_timestamp(field.type):
+            array = pc.binary_join_element_wise(pc.strftime(array, format="%Y-%m-%dT%H:%M:%S"), "Z", "")
+        if pa.types.is_string(array.type):
+            array = neutralize(array)
+        arrays.append(array)
+        fields.append(pa.field(field.name, array.type))
+    return pa.RecordBatch.from_arrays(arrays, schema=pa.schema(fields))
+
+
+def _csv_schema(schema: pa.Schema) -> pa.Schema:
+    return pa.schema([(f.name, f.type if pa.types.is_integer(f.type) else pa.string()) for f in schema])
+
+
+def _write_csv(sink, stream, schema: pa.Schema) -> int:
+    sink.write(CSV_BOM)
+    rows = 0
+    with pa_csv.CSVWriter(sink, _csv_schema(schema)) as writer:
+        for batch in stream:
+            writer.write_batch(_csv_batch(batch))
+            rows += batch.num_rows
+    return rows
+
+
+def _write_parquet(sink, stream, schema: pa.Schema) -> int:
+    rows = 0
+    with pq.ParquetWriter(sink, schema, compression="zstd") as writer:
+        for batch in stream:
+            writer.write_batch(batch)
+            rows += batch.num_rows
+    return rows
+
+
+def _jsonable(value):
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def _write_jsonl(sink, stream, schema: pa.Schema) -> int:
+    rows = 0
+    for batch in stream:
+        lines = [json.dumps(row, ensure_ascii=False, default=_jsonable) for row in batch.to_pylist()]
+        if lines:
+            sink.write(("\n".join(lines) + "\n").encode("utf-8"))
+        rows += batch.num_rows
+    return rows
+
+
+_WRITERS = {"csv": _write_csv, "parquet": _write_parquet, "jsonl": _write_jsonl}

@@ -1,0 +1,118 @@
+"""The insight pages' filter bar (Stats and Export): date range, assistant, model, reviewer, source.
+
+The filters live in the URL (`from`, `to`, `assistant`, `model`, `reviewer`, `source`) so a view
+can be shared and a chart click can narrow it; the widgets follow the URL and write back to it.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import streamlit as st
+
+from data_layer import stats
+from data_layer.schema import FEEDBACK_SOURCES
+from pages import _shared
+
+ALL = ""  # a selectbox holding None shows a placeholder, so "no filter" is the empty string
+SOURCE_LABELS = {ALL: "All", "reviewer": "Reviewers", "end_user": "End users"}
+# URL parameter -> `stats.Filters.make` argument
+TEXT_PARAMS = {"assistant": "assistant_id", "model": "model_name", "reviewer": "reviewer", "source": "source"}
+
+
+@st.cache_data(ttl=_shared.READ_TTL, show_spinner=False)
+def load_choices(_store, url: str) -> dict:
+    return {
+        "assistants": _store.threads.assistants(),
+        "models": _store.runs.models(),
+        "reviewers": stats.reviewers_seen(_store),
+        "bounds": stats.bounds(_store),
+    }
+
+
+def parse_day(text: str | None) -> date | None:
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        st.warning(f"Ignored the date {text[:20]!r} in the address: it is not YYYY-MM-DD.")
+        return None
+
+
+def data_range(bounds: dict, days: int | None) -> tuple[date, date]:
+    """The last `days` days of the data (None: all of it); the data's, not the calendar's, so old
+    imports still show."""
+    last = date.fromisoformat(bounds["last_run_at"][:10]) if bounds.get("last_run_at") else date.today()
+    first = date.fromisoformat(bounds["first_run_at"][:10]) if bounds.get("first_run_at") else last
+    return (first if days is None else last - timedelta(days=days - 1)), last
+
+
+def synced(key: str, url_value) -> None:
+    """Keep a widget in step with the URL: a changed URL (deep link, chart click) resets the widget."""
+    marker = f"_url_{key}"
+    if st.session_state.get(marker, "unset") != url_value:
+        st.session_state[key] = url_value
+        st.session_state[marker] = url_value
+
+
+def remember(key: str, value) -> None:
+    st.session_state[f"_url_{key}"] = value
+
+
+def write_params(values: dict) -> None:
+    for name, value in values.items():
+        if value is None:
+            if name in st.query_params:
+                del st.query_params[name]
+        elif st.query_params.get(name) != value:
+            st.query_params[name] = value
+
+
+def filter_bar(choices: dict, *, prefix: str, default_days: int | None) -> dict:
+    """Draw the filters from the URL and write changes back; returns `stats.Filters.make` arguments."""
+    params = st.query_params
+    start, end = data_range(choices["bounds"], default_days)
+    start = parse_day(params.get("from")) or start
+    end = parse_day(params.get("to")) or end
+    if start > end:
+        start, end = end, start
+    columns = st.columns([2.6, 1.4, 1.4, 1.6, 1.1])
+    key = f"{prefix}_range"
+    synced(key, (start, end))
+    picked = columns[0].date_input("Runs from – to", key=key, format="YYYY-MM-DD")
+    # While a range is being picked the widget holds one date: keep the last full range meanwhile.
+    if isinstance(picked, tuple) and len(picked) == 2:
+        start, end = picked
+        remember(key, (start, end))
+    values = {"from": start.isoformat(), "to": end.isoformat()}
+    lists = {
+        "assistant": ("Assistant", choices["assistants"]),
+        "model": ("Model", choices["models"]),
+        "reviewer": ("Reviewer", choices["reviewers"]),
+        "source": ("Source", list(FEEDBACK_SOURCES)),
+    }
+    for column, (name, (label, options)) in zip(columns[1:], lists.items()):
+        current = params.get(name) or ALL
+        if name == "source" and current not in (ALL, *FEEDBACK_SOURCES):
+            st.warning(f"Ignored source {current[:20]!r} in the address: use reviewer or end_user.")
+            current = ALL
+        key = f"{prefix}_{name}"
+        synced(key, current)
+        shown = [ALL, *options] + ([current] if current not in (ALL, *options) else [])
+        value = column.selectbox(
+            label,
+            shown,
+            key=key,
+            format_func=(lambda v: SOURCE_LABELS[v]) if name == "source" else (lambda v: v or "All"),
+        )
+        remember(key, value)
+        values[name] = value or None
+    write_params(values)
+    return {"since": values["from"], "until": values["to"], **{TEXT_PARAMS[n]: values[n] for n in TEXT_PARAMS}}
+
+
+def clear_button(container) -> None:
+    if container.button("Clear filters", type="tertiary", icon=":material/filter_alt_off:"):
+        st.query_params.clear()
+        st.rerun()

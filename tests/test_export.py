@@ -1,0 +1,214 @@
+"""Export round trips: CSV read back by Python's csv module (injection neutralized, awkward text
+intact), JSONL and Parquet exact, row counts equal to the stored feedback; and the CLI command."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+
+import pyarrow.parquet as pq
+import pytest
+
+from data_layer import demo, export, open_store, stats
+from data_layer.errors import InvalidInput
+from tests.conftest import ROOT
+
+HOSTILE = {
+    "formula": '=HYPERLINK("http://evil.example","click")',
+    "plus": "+1 555 0100",
+    "minus": "-2+3",
+    "at": "@SUM(A1:A2)",
+    "tab": "\tleading tab",
+    "cr": "\rleading carriage return",
+    "awkward": 'a, b "quoted"\nsecond line, still\r\nthird',
+    "unicode": "信息过时 — naïve café ✓",
+}
+RISKY = {"formula", "plus", "minus", "at", "tab", "cr"}
+
+
+def _records():
+    records = [
+        {"kind": "thread", "thread_id": "t1", "assistant_id": "A", "display_name": "=1+1 title"},
+        {"kind": "run", "run_id": "r1", "thread_id": "t1", "assistant_id": "A", "status": "success", "model_name": "m1",
+         "created_at": "2026-03-02T10:00:00Z"},
+        {"kind": "event", "thread_id": "t1", "run_id": "r1", "seq": 1, "event_type": "human_message",
+         "content": {"type": "human", "content": "-What is 2+2?", "id": "h1"}},
+        {"kind": "event", "thread_id": "t1", "run_id": "r1", "seq": 2, "event_type": "ai_message",
+         "content": {"type": "ai", "content": "First answer", "id": "a1"}},
+        {"kind": "event", "thread_id": "t1", "run_id": "r1", "seq": 3, "event_type": "ai_message",
+         "content": {"type": "ai", "content": "Final answer: 4", "id": "a2"}},
+    ]  # fmt: skip
+    for index, (name, text) in enumerate(HOSTILE.items()):
+        records.append(
+            {
+                "kind": "feedback",
+                "thread_id": "t1",
+                "run_id": "r1",
+                "owner_id": f"reviewer-{name}",
+                "rating": -1 if index % 2 else 1,
+                "comment": text,
+                "tags": ["incorrect", "slow"] if name == "unicode" else [],
+                "source": "reviewer",
+                "created_at": f"2026-03-02T11:{index:02d}:00Z",
+            }
+        )
+    return records
+
+
+@pytest.fixture
+def hostile(store):
+    report = store.ingest(_records())
+    assert report.ok, report.summary()
+    store.feedback.create(thread_id="t1", run_id="r1", rating=-1, owner_id="msg-reviewer", message_id="a1")
+    return store
+
+
+def _csv_rows(path):
+    with open(path, encoding="utf-8-sig", newline="") as stream:
+        return list(csv.DictReader(stream))
+
+
+def _jsonl_rows(path):
+    with open(path, encoding="utf-8") as stream:
+        return [json.loads(line) for line in stream]
+
+
+def test_csv_neutralizes_formulas_and_keeps_awkward_text(hostile, tmp_path):
+    path = tmp_path / "out.csv"
+    assert export.write(hostile, path, "csv") == len(HOSTILE) + 1
+    assert path.read_bytes().startswith(export.CSV_BOM)
+    rows = {row["reviewer"]: row for row in _csv_rows(path)}
+    for name, text in HOSTILE.items():
+        expected = "'" + text if name in RISKY else text
+        assert rows[f"reviewer-{name}"]["comment"] == expected, name
+    assert rows["reviewer-unicode"]["tags"] == "incorrect;slow"
+    assert rows["reviewer-formula"]["tags"] == ""
+    assert rows["reviewer-formula"]["thread_title"] == "'=1+1 title"  # every text column, not just comments
+    assert rows["reviewer-formula"]["human_message"] == "'-What is 2+2?"
+    assert rows["reviewer-formula"]["rating"] == "1"  # numbers stay numbers
+    assert rows["reviewer-formula"]["created_at"] == "2026-03-02T11:00:00.000000Z"
+    assert not any(name.startswith(".") for name in (p.name for p in tmp_path.iterdir()))  # no partial file left
+
+
+def test_jsonl_and_parquet_keep_exact_text(hostile, tmp_path):
+    export.write(hostile, tmp_path / "out.jsonl", "jsonl")
+    export.write(hostile, tmp_path / "out.parquet")  # format from the extension
+    from_json = {row["reviewer"]: row for row in _jsonl_rows(tmp_path / "out.jsonl")}
+    table = pq.read_table(tmp_path / "out.parquet")
+    from_parquet = {row["reviewer"]: row for row in table.to_pylist()}
+    for name, text in HOSTILE.items():
+        assert from_json[f"reviewer-{name}"]["comment"] == text
+        assert from_parquet[f"reviewer-{name}"]["comment"] == text
+    assert from_json["reviewer-unicode"]["tags"] == ["incorrect", "slow"]
+    assert from_parquet["reviewer-unicode"]["tags"] == ["incorrect", "slow"]
+    assert from_json["reviewer-formula"]["thread_title"] == "=1+1 title"
+    assert from_json["reviewer-formula"]["created_at"] == "2026-03-02T11:00:00+00:00"
+    assert str(table.schema.field("created_at").type) == "timestamp[us, tz=UTC]"
+    assert table.schema.field("rating").type.bit_width == 16
+
+
+def test_context_columns_and_message_scoped_votes(hostile, tmp_path):
+    export.write(hostile, tmp_path / "out.jsonl")
+    rows = {row["reviewer"]: row for row in _jsonl_rows(tmp_path / "out.jsonl")}
+    run_vote, message_vote = rows["reviewer-plus"], rows["msg-reviewer"]
+    assert (run_vote["assistant_id"], run_vote["model_name"], run_vote["run_status"]) == ("A", "m1", "success")
+    assert run_vote["human_message"] == "-What is 2+2?"
+    assert run_vote["ai_message"] == "Final answer: 4"  # the run's answer
+    assert run_vote["message_id"] is None and run_vote["source"] == "reviewer"
+    assert message_vote["message_id"] == "a1" and message_vote["ai_message"] == "First answer"  # the message itself
+
+
+def test_filters_rating_and_columns(hostile, tmp_path):
+    negatives = sum(1 for index in range(len(HOSTILE)) if index % 2) + 1
+    assert export.count(hostile, rating="negative") == negatives
+    assert export.count(hostile, {"since": "2026-03-03"}) == 0
+    assert export.count(hostile, {"reviewer": "reviewer-at"}) == 1
+    path = tmp_path / "few.csv"
+    assert export.write(hostile, path, "csv", {"assistant_id": "A"}, columns=["rating", "comment"], rating=-1) == (
+        negatives
+    )
+    rows = _csv_rows(path)
+    assert list(rows[0]) == ["rating", "comment"] and {row["rating"] for row in rows} == {"-1"}
+    with pytest.raises(InvalidInput, match="unknown column"):
+        export.write(hostile, tmp_path / "bad.csv", columns=["rating", "password"])
+    with pytest.raises(InvalidInput, match="format"):
+        export.write(hostile, tmp_path / "bad.xlsx")
+    with pytest.raises(InvalidInput, match="rating"):
+        export.count(hostile, rating="meh")
+    assert not (tmp_path / "bad.csv").exists()
+
+
+def test_empty_export_still_has_a_header_and_schema(store, tmp_path):
+    assert export.write(store, tmp_path / "e.csv") == 0
+    with open(tmp_path / "e.csv", encoding="utf-8-sig", newline="") as stream:
+        assert next(csv.reader(stream)) == list(export.COLUMNS)
+    assert export.write(store, tmp_path / "e.parquet") == 0
+    assert pq.read_table(tmp_path / "e.parquet").column_names == list(export.COLUMNS)
+    assert export.write(store, tmp_path / "e.jsonl") == 0
+    assert (tmp_path / "e.jsonl").read_text() == ""
+
+
+def test_demo_export_round_trip_in_small_batches(demo_store, tmp_path):
+    """Many batches (7 rows each): every format reads back the same rows as stored, in the same order."""
+    total = stats.overview(demo_store)["votes"]
+    assert export.count(demo_store) == total
+    for fmt in export.FORMATS:
+        assert export.write(demo_store, tmp_path / f"all.{fmt}", fmt, batch_size=7) == total
+    from_csv = _csv_rows(tmp_path / "all.csv")
+    from_json = _jsonl_rows(tmp_path / "all.jsonl")
+    from_parquet = pq.read_table(tmp_path / "all.parquet").to_pylist()
+    assert len(from_csv) == len(from_json) == len(from_parquet) == total
+    assert [r["feedback_id"] for r in from_csv] == [r["feedback_id"] for r in from_json]
+    assert [r["feedback_id"] for r in from_json] == [r["feedback_id"] for r in from_parquet]
+    assert [int(r["rating"]) for r in from_csv] == [r["rating"] for r in from_json]
+    assert [r["comment"] or None for r in from_csv] == [r["comment"] for r in from_json]  # no risky demo comments
+    assert [r["tags"] for r in from_csv] == [";".join(r["tags"]) for r in from_parquet]
+    assert sum(1 for r in from_json if "过时" in (r["comment"] or "")) > 0
+    assert export.preview(demo_store, limit=3) == from_json[:3]
+
+
+@pytest.fixture
+def duck_file(tmp_path):
+    path = str(tmp_path / "cli.duckdb")
+    with open_store(path) as opened:
+        assert demo.seed(opened, threads=20, seed=3).ok
+        votes = stats.overview(opened)["votes"]
+        negatives = export.count(opened, {"assistant_id": "coding-agent"}, rating="negative")
+    return path, votes, negatives
+
+
+def _cli(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "data_layer", *args], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_cli_export(duck_file, tmp_path):
+    db, votes, negatives = duck_file
+    out = tmp_path / "feedback.csv"
+    done = _cli("export", "--db", db, "--format", "csv", "-o", str(out))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == str(out) and done.stderr == ""
+    assert len(_csv_rows(out)) == votes
+    out = tmp_path / "few.jsonl"
+    done = _cli("export", "--db", db, "-o", str(out), "--assistant", "coding-agent", "--rating", "negative",
+                "--columns", "rating,comment", "--since", "2000-01-01", "--until", "2099-12-31")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    rows = _jsonl_rows(out)
+    assert len(rows) == negatives and all(set(row) == {"rating", "comment"} for row in rows)
+
+
+def test_cli_export_errors_are_one_line(duck_file, tmp_path):
+    db, _, _ = duck_file
+    for args, words in (
+        (["--since", "2026-02-30", "-o", str(tmp_path / "x.csv")], "since"),
+        (["--columns", "nope", "-o", str(tmp_path / "x.csv")], "unknown column"),
+        (["-o", str(tmp_path / "missing" / "x.csv")], "does not exist"),
+        (["-o", str(tmp_path / "x.txt")], "format"),
+    ):
+        done = _cli("export", "--db", db, *args)
+        assert done.returncode == 1
+        assert done.stdout == "" and done.stderr.count("\n") == 1 and words in done.stderr, done.stderr
+    assert not list(tmp_path.glob("x.*"))
