@@ -130,7 +130,8 @@ def generate(threads: int = 200, seed: int = 7, anchor: date | None = None) -> l
         assistant = ASSISTANTS[index % len(ASSISTANTS)]
         thread_id = _id(rng)
         start = end - timedelta(days=rng.uniform(0, DAYS - 1), hours=rng.uniform(0, 8))
-        if assistant == BAD_DAY_ASSISTANT and index % 9 == 0:
+        # A third of the bad-day assistant's threads (its indices are 2 mod 3) land on the bad day.
+        if assistant == BAD_DAY_ASSISTANT and index % 9 == ASSISTANTS.index(BAD_DAY_ASSISTANT):
             start = datetime.combine(bad_day, time(9, 0), tzinfo=UTC) + timedelta(minutes=index)
         template, tool = rng.choice(_TOPICS[assistant])
         noun_a, noun_b = rng.sample(_NOUNS[assistant], 2)

@@ -1,0 +1,51 @@
+"""Real Chromium on a real dashboard: compare two models, read the verdict, open a theme's feedback."""
+
+from __future__ import annotations
+
+import pytest
+
+from data_layer import demo, open_store
+from tests.conftest import AppServer
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def answers_server(tmp_path):
+    """The dashboard over the full-size demo data (the planted effects need its 200 threads)."""
+    db = str(tmp_path / "answers.duckdb")
+    with open_store(db) as store:
+        assert demo.seed(store, threads=200, seed=7).ok
+    server = AppServer(db)
+    yield server
+    server.stop()
+
+
+def _choose(page, label: str, option: str) -> None:
+    box = page.locator('[data-testid="stSelectbox"]').filter(has_text=label)
+    box.click()
+    page.get_by_role("option", name=option, exact=True).click()
+
+
+def test_compare_two_models_then_open_a_theme(answers_server, page, chromium):
+    page.goto(f"{answers_server.url}/compare")
+    page.wait_for_selector('[data-testid="stApp"]')
+    page.get_by_text("Slice A", exact=True).wait_for()
+    _choose(page, "Slice A", "gpt-4.1")
+    _choose(page, "Slice B", demo.WORSE_MODEL)
+    verdicts = page.get_by_text("B is worse than A")
+    verdicts.first.wait_for(timeout=20_000)
+    assert verdicts.count() == 2  # reviewer votes and end-user votes, separately
+    assert f"b={demo.WORSE_MODEL}" in page.url
+
+    page.goto(f"{answers_server.url}/themes")
+    pill = page.locator('[data-testid="stButtonGroup"] button').filter(has_text="outdated").first
+    pill.wait_for(timeout=20_000)
+    tables = page.locator('[data-testid="stDataFrame"]')
+    before = tables.count()
+    pill.click()
+    page.get_by_text("negative comments contain “outdated”").wait_for(timeout=20_000)
+    page.wait_for_function(
+        f"document.querySelectorAll('[data-testid=\"stDataFrame\"]').length > {before}", timeout=20_000
+    )
+    assert page.locator('[data-testid="stException"]').count() == 0

@@ -1,0 +1,86 @@
+"""AppTest of the answer pages (compare, agreement, themes) on the demo data and on an empty store."""
+
+from __future__ import annotations
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from data_layer import demo, open_store
+from tests.conftest import ROOT
+
+
+@pytest.fixture(scope="module")
+def demo_db(tmp_path_factory):
+    path = str(tmp_path_factory.mktemp("answers") / "demo.duckdb")
+    with open_store(path) as store:
+        assert demo.seed(store, threads=200, seed=7).ok
+    return path
+
+
+def _open(monkeypatch, db: str, page: str, **params) -> AppTest:
+    monkeypatch.setenv("FEEDBACK_DB", db)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30)
+    at.switch_page(page)
+    for name, value in params.items():
+        at.query_params[name] = value
+    return at.run()
+
+
+def _texts(at, kind: str) -> str:
+    return "\n".join(str(element.value) for element in getattr(at, kind))
+
+
+def test_compare_calls_the_worse_model_worse_for_both_sources(monkeypatch, demo_db, fresh_streamlit_caches):
+    at = _open(monkeypatch, demo_db, "pages/compare.py", by="model", a="gpt-4.1", b=demo.WORSE_MODEL)
+    assert not at.exception
+    assert [box.value for box in at.selectbox] == ["gpt-4.1", demo.WORSE_MODEL]
+    errors = _texts(at, "error")
+    assert errors.count("B is worse than A") == 2  # reviewer votes and end-user votes, each its own verdict
+    assert f"{demo.BAD_DAY_ASSISTANT} on" in errors  # the planted bad day is an alert
+    captions = _texts(at, "caption")
+    assert "Holm" in captions and "4 tests at once" in captions
+    assert [md.value for md in at.markdown if md.value.startswith("####")] == [
+        "#### Reviewer votes",
+        "#### End-user votes",
+    ]
+
+
+def test_compare_date_ranges_and_assistants(monkeypatch, demo_db, fresh_streamlit_caches):
+    at = _open(monkeypatch, demo_db, "pages/compare.py", by="assistant")
+    assert not at.exception and at.selectbox[0].value == "coding-agent"
+    at.segmented_control[0].set_value("dates").run()
+    assert not at.exception
+    assert len(at.date_input) == 2 and "All " not in " ".join(sub.value for sub in at.subheader)
+
+
+def test_agreement_page(monkeypatch, demo_db, fresh_streamlit_caches):
+    at = _open(monkeypatch, demo_db, "pages/agreement.py")
+    assert not at.exception
+    assert [metric.label for metric in at.metric] == ["Percent agreement", "Cohen's kappa"]
+    assert "95 %" in _texts(at, "caption") and "the agent fooled the user" in _texts(at, "caption")
+    at.session_state["agreement_disagreements"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
+    at.run()
+    assert not at.exception
+    assert at.query_params.get("thread") and at.query_params.get("run")
+
+
+def test_themes_phrase_opens_its_feedback_and_a_row_opens_the_run(monkeypatch, demo_db, fresh_streamlit_caches):
+    at = _open(monkeypatch, demo_db, "pages/themes.py")
+    assert not at.exception
+    options = at.pills[0].options
+    assert options[0] == "outdated" and "信息过时" in options
+    at.pills[0].set_value("outdated").run()
+    assert not at.exception
+    listed = at.dataframe[-3].value  # the feedback list sits above the two tag tables
+    assert len(listed) > 10 and listed["comment"].str.contains("outdated", case=False).all()
+    at.session_state["themes_feedback"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
+    at.run()
+    assert not at.exception and at.query_params.get("thread") and at.query_params.get("run")
+
+
+@pytest.mark.parametrize("page", ["pages/compare.py", "pages/agreement.py", "pages/themes.py"])
+def test_pages_on_an_empty_store(monkeypatch, tmp_path, page, fresh_streamlit_caches):
+    monkeypatch.setenv("FEEDBACK_DEMO", "0")
+    at = _open(monkeypatch, str(tmp_path / "empty.duckdb"), page)
+    assert not at.exception
+    assert at.info, "an empty store explains itself"
