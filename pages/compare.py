@@ -15,7 +15,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from data_layer import analysis, errors, insights, stats
-from pages import _alerts, _shared
+from pages import _shared
 
 BY = {"model": ("model_name", "Models"), "assistant": ("assistant_id", "Assistants"), "dates": (None, "Date ranges")}
 SOURCES = {"reviewer": "Reviewer votes", "end_user": "End-user votes"}
@@ -203,6 +203,3 @@ for column, source in zip((left, right), SOURCES):
 if by != "dates":
     st.subheader(f"All {label.lower()} at once")
     all_at_once(current, dimension, label)
-
-st.subheader("Did something just break?")
-_alerts.draw_alerts(current)

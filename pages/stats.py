@@ -16,7 +16,7 @@ from plotly.subplots import make_subplots
 
 from data_layer import errors, stats
 from data_layer.schema import REASON_TAGS
-from pages import _filters, _shared
+from pages import _alerts, _filters, _shared
 
 DEFAULT_DAYS = 28
 POSITIVE = "#43a047"
@@ -387,6 +387,8 @@ except errors.DataLayerError as error:
     st.stop()
 
 draw_headline(data["headline"])
+with st.expander("Did something just break? Daily alerts per assistant", expanded=True):
+    _alerts.draw_alerts(current_store)
 draw_over_time(data["over_time"])
 left, right = st.columns(2)
 with left:

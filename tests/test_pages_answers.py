@@ -36,13 +36,20 @@ def test_compare_calls_the_worse_model_worse_for_both_sources(monkeypatch, demo_
     assert [box.value for box in at.selectbox] == ["gpt-4.1", demo.WORSE_MODEL]
     errors = _texts(at, "error")
     assert errors.count("B is worse than A") == 2  # reviewer votes and end-user votes, each its own verdict
-    assert f"{demo.BAD_DAY_ASSISTANT} on" in errors  # the planted bad day is an alert
     captions = _texts(at, "caption")
     assert "Holm" in captions and "4 tests at once" in captions
     assert [md.value for md in at.markdown if md.value.startswith("####")] == [
         "#### Reviewer votes",
         "#### End-user votes",
     ]
+
+
+def test_stats_page_flags_the_planted_bad_day(monkeypatch, demo_db, fresh_streamlit_caches):
+    at = _open(monkeypatch, demo_db, "pages/stats.py")
+    assert not at.exception
+    alerts = [box.value for box in at.error if "alert" in box.value]
+    assert len(alerts) == 1
+    assert alerts[0].startswith("1 alert:") and f"{demo.BAD_DAY_ASSISTANT} on" in alerts[0]
 
 
 def test_compare_date_ranges_and_assistants(monkeypatch, demo_db, fresh_streamlit_caches):
