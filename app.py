@@ -19,6 +19,9 @@ if __name__ == "__main__":
             ],
             "Insights": [
                 st.Page("pages/stats.py", title="Stats", icon=":material/monitoring:", url_path="stats"),
+                st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:", url_path="compare"),
+                st.Page("pages/agreement.py", title="Agreement", icon=":material/handshake:", url_path="agreement"),
+                st.Page("pages/themes.py", title="Themes", icon=":material/sentiment_dissatisfied:", url_path="themes"),
                 st.Page("pages/export.py", title="Export", icon=":material/download:", url_path="export"),
             ],
         }
@@ -27,6 +30,12 @@ if __name__ == "__main__":
     navigation.run()
 else:
     from starlette.routing import Mount
+    from streamlit.runtime.pages_manager import PagesManager
+
+    # A pages/ folder makes Streamlit guess folder-based navigation until some session has called
+    # st.navigation, so a deep link (/thread?thread=...) opened first after a start would run the
+    # page without this script. This module is imported once at server start, before any session.
+    PagesManager.uses_pages_directory = False
 
     from data_layer.api import create_api
 

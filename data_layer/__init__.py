@@ -19,6 +19,7 @@ from data_layer.engines import open_engine
 from data_layer.events import EventRepo
 from data_layer.feedback import FeedbackRepo
 from data_layer.ingest import ImportReport
+from data_layer.queue import ReviewQueue
 from data_layer.runs import RunRepo
 from data_layer.schema import migrate
 from data_layer.threads import ThreadRepo
@@ -37,6 +38,7 @@ class Store:
         self.runs = RunRepo(engine)
         self.events = EventRepo(engine)
         self.feedback = FeedbackRepo(engine)
+        self.queue = ReviewQueue(engine)
 
     @property
     def url(self) -> str:
@@ -55,10 +57,16 @@ class Store:
         return ingest.run_import(self.engine, ingest.read_file(str(path)), progress=progress)
 
     def import_deerflow(self, source, *, progress: Callable[[int], None] | None = None) -> ImportReport:
-        """Import a deer-flow gateway database (its SQLite file)."""
+        """Import a deer-flow gateway database: its SQLite file, or its live PostgreSQL database by URL
+        (incrementally: only what changed since the last import from that database)."""
+        source = str(source)
+        if source.startswith(("postgresql://", "postgres://")):
+            from data_layer import deerflow_pg
+
+            return deerflow_pg.import_incremental(self.engine, source, progress=progress)
         from data_layer import deerflow
 
-        return ingest.run_import(self.engine, deerflow.read(str(source)), progress=progress)
+        return ingest.run_import(self.engine, deerflow.read(source), progress=progress)
 
     def is_empty(self) -> bool:
         with self.engine.read() as conn:

@@ -1,16 +1,23 @@
-"""What every page shares: the store, the reviewer's identity, cache invalidation, error display.
+"""What every page shares: the store, the reviewer's identity, cache invalidation, error display,
+and the pieces the review pages draw alike (agent text shown safely, a conversation, vote controls).
 
 Pages only draw; anything they read or write goes through `data_layer`.
 """
 
 from __future__ import annotations
 
+import json
+import re
+from datetime import datetime
+
 import streamlit as st
 
 import data_layer
-from data_layer import errors
+from data_layer import errors, rules
+from data_layer.schema import REASON_TAGS
 
 READ_TTL = 5  # seconds: other sessions' votes show within this; the writer's own clear at once
+DEFAULT_REVIEWER = "local-reviewer"
 
 
 def store() -> data_layer.Store:
@@ -24,7 +31,7 @@ def store() -> data_layer.Store:
 
 def reviewer() -> str:
     """The current reviewer's id (local mode: the name chosen in the sidebar, kept for the session)."""
-    return st.session_state.get("reviewer") or "local-reviewer"
+    return (st.session_state.get("reviewer") or DEFAULT_REVIEWER).strip() or DEFAULT_REVIEWER
 
 
 def wrote() -> None:
@@ -55,12 +62,318 @@ def frame() -> None:
         st.session_state["_demo_noted"] = True
         st.toast("The database was empty, so demo data was loaded (set FEEDBACK_DEMO=0 to turn this off).")
     with st.sidebar:
-        st.session_state.setdefault("reviewer", "local-reviewer")
+        st.session_state.setdefault("reviewer", DEFAULT_REVIEWER)
         st.text_input(
             "Reviewer name",
             key="reviewer",
             help="Local mode: one machine, no sign-in. Your votes are stored under this name.",
         )
+        try:
+            rules.identifier(reviewer(), "reviewer name")
+        except errors.InvalidInput as error:
+            st.error(f"{error}. Votes cannot be saved under this name.", icon=":material/badge:")
         st.caption(f"Local mode, not signed in · {current.url}")
         if current.seeded_demo is not None:
             st.caption("Demo data loaded into an empty database.")
+
+
+# ---- agent content as data -------------------------------------------------------------------
+
+_FENCE = re.compile(
+    r"^(?P<fence>`{3,}|~{3,})[ \t]*(?P<lang>[\w+#.-]*)[^\n]*\n(?P<body>.*?)^(?P=fence)[ \t]*$", re.M | re.S
+)
+_CODE_SPAN = re.compile(r"(`+)(?!`)(.+?)(?<!`)\1(?!`)", re.S)
+# Backslash first, so an escape the author wrote cannot undo ours. Brackets kill links, images and
+# reference definitions; `<` kills raw HTML and <autolinks>.
+_ESCAPES = str.maketrans({"\\": "\\\\", "[": "\\[", "]": "\\]", "<": "\\<"})
+# GFM turns bare URLs and e-mail addresses into links after parsing, so escapes cannot stop it;
+# an invisible zero-width space after the scheme, `www` or `@` does.
+_BARE_LINK = re.compile(r"(?i)\b(?:https?|ftp|javascript|data|file|mailto)(?=:)|\bwww(?=\.)|@")
+_BREAK = "\u200b"
+
+
+def _neutralize(prose: str) -> str:
+    return _BARE_LINK.sub(lambda match: match.group(0) + _BREAK, prose.translate(_ESCAPES))
+
+
+def safe_markdown(text: str) -> str:
+    """Agent text as markdown that formats (emphasis, lists, tables, code) but never loads or links
+    anything: images, links, raw HTML and autolinks are shown as the characters they are."""
+    parts, last = [], 0
+    for span in _CODE_SPAN.finditer(text):
+        parts.append(_neutralize(text[last : span.start()]))
+        parts.append(span.group(0))
+        last = span.end()
+    parts.append(_neutralize(text[last:]))
+    return "".join(parts)
+
+
+def agent_text(text: str | None) -> None:
+    """Draw agent (or any outside) text: prose as neutralized markdown, fenced code as code blocks."""
+    text = text or ""
+    last = 0
+    for block in _FENCE.finditer(text):
+        prose = text[last : block.start()]
+        if prose.strip():
+            st.markdown(safe_markdown(prose))
+        st.code(block.group("body").rstrip("\n"), language=block.group("lang") or None, wrap_lines=True)
+        last = block.end()
+    rest = text[last:]
+    if rest.strip():
+        st.markdown(safe_markdown(rest))
+
+
+def short(identifier: str | None) -> str:
+    return (identifier or "")[:8]
+
+
+def when(iso: str | None) -> str:
+    """An ISO timestamp from the data layer as a short UTC time for people."""
+    if not iso:
+        return "—"
+    return datetime.fromisoformat(iso).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def thumb(rating: int | None) -> str:
+    return {1: ":material/thumb_up:", -1: ":material/thumb_down:"}.get(rating, "—")
+
+
+# ---- a conversation, grouped by run ------------------------------------------------------------
+
+
+def duration(run: dict) -> str:
+    if not run.get("created_at") or not run.get("updated_at"):
+        return "—"
+    seconds = (datetime.fromisoformat(run["updated_at"]) - datetime.fromisoformat(run["created_at"])).total_seconds()
+    return f"{seconds:.1f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+
+
+def run_header(run: dict, *, selected: bool = False) -> None:
+    """Status, model, assistant, tokens, duration, follow-up link and error of one run."""
+    icon = {"success": ":green", "error": ":red", "timeout": ":orange", "interrupted": ":gray"}.get(run["status"], "")
+    status = f"{icon}[{run['status']}]" if icon else run["status"]
+    marker = " · :blue-badge[selected]" if selected else ""
+    st.markdown(f"**Run `{short(run['run_id'])}`** · {status}{marker}")
+    facts = [
+        f"model `{safe_markdown(run.get('model_name') or '—')}`",
+        f"assistant `{safe_markdown(run.get('assistant_id') or '—')}`",
+        f"{run.get('total_tokens') or 0:,} tokens ({run.get('total_input_tokens') or 0:,} in · "
+        f"{run.get('total_output_tokens') or 0:,} out)",
+        f"{duration(run)}",
+        f"started {when(run.get('created_at'))}",
+    ]
+    st.caption(" · ".join(facts))
+    if run.get("follow_up_to_run_id"):
+        how = "detected" if run.get("follow_up_detected") else "given"
+        st.caption(f"↪ follow-up to run `{short(run['follow_up_to_run_id'])}` ({how})")
+    if run.get("error"):
+        st.code(run["error"], language=None, wrap_lines=True)
+
+
+def turns(messages: list[dict]) -> list[tuple[str, list[dict]]]:
+    """Group a run's messages into chat turns: a human message alone, an ai message with the
+    tool calls and tool results that follow it, a system message alone."""
+    grouped: list[tuple[str, list[dict]]] = []
+    for message in messages:
+        role = message.get("role") or "system"
+        if role == "tool" and grouped and grouped[-1][0] == "ai":
+            grouped[-1][1].append(message)
+        elif role == "ai" and grouped and grouped[-1][0] == "ai":
+            grouped[-1][1].append(message)
+        elif role == "tool":
+            grouped.append(("ai", [message]))
+        else:
+            grouped.append((role, [message]))
+    return grouped
+
+
+def _tool_call(call: dict) -> None:
+    with st.expander(f"Tool call · {safe_markdown(str(call.get('name') or 'tool'))}", icon=":material/build:"):
+        args = call.get("args")
+        if isinstance(args, (dict, list)):
+            st.code(json.dumps(args, indent=2, ensure_ascii=False), language="json", wrap_lines=True)
+        else:
+            st.code(str(args), language=None, wrap_lines=True)
+
+
+def _tool_result(message: dict) -> None:
+    name = safe_markdown(message.get("name") or "tool")
+    with st.expander(f"Tool result · {name}", icon=":material/output:"):
+        text = message.get("content") or ""
+        try:
+            body, language = json.dumps(json.loads(text), indent=2, ensure_ascii=False), "json"
+        except ValueError:
+            body, language = text, None
+        st.code(body, language=language, wrap_lines=True)
+
+
+def conversation(run: dict, messages: list[dict], *, votes: bool = True, show_system: bool = False) -> None:
+    """One run's messages in seq order as chat turns, with vote controls under each ai answer."""
+    if not messages:
+        st.caption("No messages recorded for this run.")
+    for role, group in turns(messages):
+        if role == "human":
+            with st.chat_message("human"):
+                agent_text(group[0].get("content"))
+        elif role == "ai":
+            with st.chat_message("ai"):
+                for message in group:
+                    if message.get("role") == "tool":
+                        _tool_result(message)
+                        continue
+                    if message.get("content"):
+                        agent_text(message["content"])
+                    for call in message.get("tool_calls") or []:
+                        _tool_call(call)
+                    if votes and message.get("content"):
+                        feedback_panel(run["thread_id"], run["run_id"], message.get("message_id"))
+        elif show_system:
+            with st.chat_message("system", avatar=":material/settings:"):
+                st.caption(f"{group[0].get('event_type')} (system)")
+                agent_text(group[0].get("content"))
+
+
+def trace(events: list[dict]) -> None:
+    """The non-message events of a run (lifecycle, trace, middleware) as a plain table."""
+    rows = [
+        {
+            "seq": event["seq"],
+            "category": event["category"],
+            "event": event["event_type"],
+            "content": (event.get("content") or "")[:500],
+            "metadata": json.dumps(event.get("metadata"), ensure_ascii=False) if event.get("metadata") else "",
+            "at": event.get("created_at"),
+        }
+        for event in events
+        if event["category"] != "message"
+    ]
+    if rows:
+        st.dataframe(rows, hide_index=True, width="stretch")
+    else:
+        st.caption("No trace or lifecycle events for this run.")
+
+
+# ---- vote controls -------------------------------------------------------------------------------
+
+
+def _keys(run_id: str, message_id: str | None) -> dict[str, str]:
+    base = f"fb|{reviewer()}|{run_id}|{message_id or ''}"
+    return {name: f"{base}|{name}" for name in ("thumb", "comment", "tags", "error", "toast")}
+
+
+def panel_key(run_id: str, message_id: str | None) -> str:
+    """The CSS-safe key of a vote panel's container (`.st-key-...` in the page)."""
+    return re.sub(r"[^A-Za-z0-9_-]", "_", f"fb-{run_id}-{message_id or 'run'}")
+
+
+def _save(keys: dict, thread_id: str, run_id: str, message_id: str | None, *, retract: bool = False) -> None:
+    """Write the reviewer's vote from the widgets' state; errors are kept for the panel to show,
+    and nothing the reviewer typed is cleared."""
+    state = st.session_state
+    value = None if retract else state.get(keys["thumb"])
+    target = "message" if message_id else "run"
+    try:
+        if value is None:
+            removed = store().feedback.retract(
+                thread_id=thread_id, run_id=run_id, owner_id=reviewer(), message_id=message_id
+            )
+            if retract:
+                state[keys["thumb"]] = None
+            state[keys["toast"]] = f"Your vote on this {target} was retracted." if removed else "You had no vote here."
+        else:
+            rating = 1 if value == 1 else -1
+            store().feedback.upsert(
+                thread_id=thread_id,
+                run_id=run_id,
+                message_id=message_id,
+                rating=rating,
+                owner_id=reviewer(),
+                comment=state.get(keys["comment"]) or None,
+                tags=list(state.get(keys["tags"]) or []) if rating == -1 else [],
+            )
+            state[keys["toast"]] = f"Saved {thumb(rating)} on this {target}."
+        state.pop(keys["error"], None)
+        wrote()
+    except errors.DataLayerError as error:
+        state[keys["error"]] = error
+
+
+def _save_comment(keys: dict, thread_id: str, run_id: str, message_id: str | None) -> None:
+    if st.session_state.get(keys["thumb"]) is None:
+        st.session_state[keys["error"]] = errors.InvalidInput(
+            "choose thumbs up or down first: a comment belongs to a vote"
+        )
+        return
+    _save(keys, thread_id, run_id, message_id)
+
+
+def feedback_panel(thread_id: str, run_id: str, message_id: str | None = None) -> None:
+    """Thumbs, comment and reasons for one run (or one ai message of it), the reviewer's own vote
+    and everyone else's. A fragment: voting reruns only this panel."""
+    with st.container(key=panel_key(run_id, message_id)):
+        _panel(thread_id, run_id, message_id)
+
+
+@st.fragment
+def _panel(thread_id: str, run_id: str, message_id: str | None) -> None:
+    me = reviewer()
+    keys = _keys(run_id, message_id)
+    try:
+        votes = [
+            vote
+            for vote in store().feedback.list_by_run(thread_id, run_id)
+            if (vote.get("message_id") or None) == (message_id or None)
+        ]
+    except errors.DataLayerError as error:
+        show_error(error)
+        return
+    mine = next((vote for vote in votes if vote["owner_id"] == me), None)
+    others = [vote for vote in votes if vote["owner_id"] != me]
+    state = st.session_state
+    if keys["toast"] in state:
+        # toasts from the callback itself would be drawn outside the fragment
+        st.toast(state.pop(keys["toast"]), icon=":material/check:")
+    if keys["thumb"] not in state:
+        state[keys["thumb"]] = None if mine is None else (1 if mine["rating"] == 1 else 0)
+    if keys["comment"] not in state:
+        state[keys["comment"]] = (mine or {}).get("comment") or ""
+    if keys["tags"] not in state:
+        state[keys["tags"]] = list((mine or {}).get("tags") or [])
+    args = (keys, thread_id, run_id, message_id)
+    target = "message" if message_id else "run"
+    with st.container(horizontal=True, vertical_alignment="center", key=f"vote-{run_id}-{message_id or 'run'}"):
+        st.caption(f"Your vote on this {target}:")
+        st.feedback("thumbs", key=keys["thumb"], on_change=_save, args=args)
+        if mine:
+            tags = f" · {', '.join(mine['tags'])}" if mine.get("tags") else ""
+            st.caption(f"saved {thumb(mine['rating'])} {when(mine['updated_at'])}{tags}")
+        else:
+            st.caption("not voted yet")
+        if others:
+            up = sum(vote["rating"] == 1 for vote in others)
+            st.caption(f"others: {up} {thumb(1)} · {len(others) - up} {thumb(-1)}")
+    if keys["error"] in state:
+        show_error(state[keys["error"]])
+    with st.expander(f"Comment, reasons and other votes ({len(others)})", expanded=keys["error"] in state):
+        st.text_area("Comment (optional)", key=keys["comment"], max_chars=rules.MAX_COMMENT, height=80)
+        if state.get(keys["thumb"]) == 0:
+            st.multiselect("Reasons for the thumbs-down", REASON_TAGS, key=keys["tags"])
+        with st.container(horizontal=True):
+            st.button("Save comment", key=f"{keys['comment']}|save", on_click=_save_comment, args=args)
+            st.button(
+                "Retract my vote",
+                key=f"{keys['thumb']}|retract",
+                on_click=_save,
+                args=args,
+                kwargs={"retract": True},
+                disabled=mine is None,
+            )
+        for vote in others:
+            tags = f" · {', '.join(vote['tags'])}" if vote.get("tags") else ""
+            source = " (end user)" if vote.get("source") == "end_user" else ""
+            st.markdown(
+                f"{thumb(vote['rating'])} **{safe_markdown(vote['owner_id'] or 'anonymous')}**{source} · "
+                f"{when(vote['updated_at'])}{tags}"
+            )
+            if vote.get("comment"):
+                st.markdown(f"> {safe_markdown(vote['comment'])}".replace("\n", "\n> "))

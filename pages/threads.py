@@ -1,6 +1,192 @@
-"""Placeholder until its issue lands."""
+"""Threads: one page of threads at a time, filtered, sorted and counted in SQL.
 
+Every filter is bound to the URL (`bind="query-params"`), so a link reproduces the view.
+Selecting a row opens the thread.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, time, timedelta
+
+import pandas as pd
 import streamlit as st
 
-st.title("threads")
-st.info("This page is being built.")
+from data_layer import errors
+from data_layer.schema import RUN_STATUSES
+from pages import _shared
+
+PAGE_SIZE = 25
+# The label is what the URL holds (`?sort=most+runs`), so it stays short and stable.
+SORTS = {
+    "latest activity": "updated_at desc",
+    "oldest activity": "updated_at asc",
+    "newest": "created_at desc",
+    "oldest": "created_at asc",
+    "most thumbs-down": "negative desc",
+    "most thumbs-up": "positive desc",
+    "most runs": "runs desc",
+    "title": "title asc",
+}
+
+
+@st.cache_data(ttl=_shared.READ_TTL, show_spinner=False)
+def assistants() -> list[str]:
+    return _shared.store().threads.assistants()
+
+
+@st.cache_data(ttl=_shared.READ_TTL, show_spinner=False)
+def page_of_threads(filters: dict, order: str, offset: int) -> tuple[int, list[dict]]:
+    store = _shared.store()
+    total = store.threads.count(**filters)
+    rows = store.threads.list(**filters, order=order, limit=PAGE_SIZE, offset=offset) if total else []
+    return total, rows
+
+
+def day_start(day) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+def filters_from_widgets() -> dict:
+    """The data-layer filter arguments for what the widgets hold."""
+    state = st.session_state
+    dates = state.get("dates") or ()
+    return {
+        "search": (state.get("q") or "").strip() or None,
+        "assistant_id": state.get("assistant"),
+        "status": state.get("status"),
+        "since": day_start(dates[0]).isoformat() if len(dates) >= 1 else None,
+        "until": (day_start(dates[-1]) + timedelta(days=1)).isoformat() if len(dates) >= 1 else None,
+        "has_negative": bool(state.get("negative")),
+        "not_reviewed_by": _shared.reviewer() if state.get("unreviewed") else None,
+    }
+
+
+def requested_page() -> int:
+    """The page asked for: the widget's value, or the URL's before the widget has been drawn."""
+    value = st.session_state.get("page") or st.query_params.get("page") or 1
+    try:
+        return max(1, int(value))
+    except ValueError:
+        return 1
+
+
+def back_to_first_page() -> None:
+    st.session_state["page"] = 1
+
+
+def table(rows: list[dict]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "Title": [row["title"] or row["display_name"] or "(untitled)" for row in rows],
+            "Assistant": [row["assistant_id"] for row in rows],
+            "Runs": [row["run_count"] for row in rows],
+            "Last activity": pd.to_datetime([row["last_activity_at"] for row in rows], utc=True, format="ISO8601"),
+            "Up": [row["positive"] for row in rows],
+            "Down": [row["negative"] for row in rows],
+            "Thread": [row["thread_id"] for row in rows],
+        }
+    )
+
+
+st.title("Threads")
+with st.container(horizontal=True, vertical_alignment="bottom"):
+    st.text_input(
+        "Search titles and messages",
+        key="q",
+        bind="query-params",
+        placeholder="a word from the conversation",
+        on_change=back_to_first_page,
+        width=320,
+    )
+    st.selectbox(
+        "Assistant",
+        assistants(),
+        index=None,
+        placeholder="any",
+        key="assistant",
+        bind="query-params",
+        on_change=back_to_first_page,
+        width=200,
+    )
+    st.selectbox(
+        "Run status",
+        RUN_STATUSES,
+        index=None,
+        placeholder="any",
+        key="status",
+        bind="query-params",
+        on_change=back_to_first_page,
+        width=160,
+    )
+    st.date_input(
+        "Last activity between",
+        value=(),
+        key="dates",
+        bind="query-params",
+        on_change=back_to_first_page,
+        width=240,
+    )
+    st.selectbox(
+        "Sort",
+        list(SORTS),
+        key="sort",
+        bind="query-params",
+        on_change=back_to_first_page,
+        width=230,
+    )
+with st.container(horizontal=True):
+    st.checkbox("Has negative feedback", key="negative", bind="query-params", on_change=back_to_first_page)
+    st.checkbox(
+        f"Not yet reviewed by me ({_shared.reviewer()})",
+        key="unreviewed",
+        bind="query-params",
+        on_change=back_to_first_page,
+    )
+
+filters = filters_from_widgets()
+order = SORTS.get(st.session_state.get("sort"), "updated_at desc")
+page_number = requested_page()
+try:
+    total, rows = page_of_threads(filters, order, (page_number - 1) * PAGE_SIZE)
+    pages = max(1, math.ceil(total / PAGE_SIZE))
+    if page_number > pages:
+        st.session_state["page"] = page_number = 1
+        total, rows = page_of_threads(filters, order, 0)
+except errors.DataLayerError as error:
+    _shared.show_error(error)
+    st.stop()
+
+if not total:
+    filtered = any(value for value in filters.values())
+    st.info(
+        "No thread matches these filters."
+        if filtered
+        else "No threads yet: import some with `python -m data_layer import`."
+    )
+    st.stop()
+
+first = (page_number - 1) * PAGE_SIZE + 1
+st.caption(f"Threads {first:,}–{first + len(rows) - 1:,} of {total:,}. Select a row to open the thread.")
+selection = st.dataframe(
+    table(rows),
+    key="threads_table",
+    on_select="rerun",
+    selection_mode="single-row",
+    hide_index=True,
+    width="stretch",
+    height=36 + 35 * len(rows),  # the whole page of rows, no scrolling inside the table
+    column_config={
+        "Title": st.column_config.TextColumn(width="large"),
+        "Last activity": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
+        "Runs": st.column_config.NumberColumn(width="small"),
+        "Up": st.column_config.NumberColumn(width="small", help="thumbs-up votes"),
+        "Down": st.column_config.NumberColumn(width="small", help="thumbs-down votes"),
+        "Thread": st.column_config.TextColumn(width="small"),
+    },
+)
+st.pagination(pages, key="page", bind="query-params")
+
+picked = selection.selection.rows if selection else []
+if picked:
+    st.switch_page("pages/thread.py", query_params={"thread": rows[picked[0]]["thread_id"]})

@@ -1,0 +1,170 @@
+"""The review queue: the next run a reviewer should judge, short-lived claims, skips and progress.
+
+A reviewer asks for the next run matching a filter that they have not voted on yet. Handing it
+out claims it for `LEASE`; while that claim is fresh, other reviewers are handed other runs, so
+two people working the same queue do not judge the same run at the same moment. A claim is
+released on "next", replaced by the reviewer's next claim, or simply expires. A skipped run
+goes to the back of that reviewer's queue rather than out of it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from data_layer import rules
+from data_layer.errors import InvalidInput
+from data_layer.rows import plain
+from data_layer.runs import COLUMNS as RUN_COLUMNS
+
+LEASE = timedelta(minutes=3)
+_CANDIDATES = 20
+
+FILTERS = ("assistant_id", "model_name", "status", "since", "until", "negative_user_feedback", "follow_ups_only")
+
+_FILTER_SQL = {
+    "assistant_id": "r.assistant_id = $assistant_id",
+    "model_name": "r.model_name = $model_name",
+    "status": "r.status = $status",
+    "since": "r.created_at >= $since",
+    "until": "r.created_at < $until",
+    "negative_user_feedback": """EXISTS (SELECT 1 FROM feedback u
+        WHERE u.run_id = r.run_id AND u.source = 'end_user' AND u.rating = -1)""",
+    "follow_ups_only": "r.follow_up_to_run_id IS NOT NULL",
+}
+
+# Runs held by someone else with a fresh claim are left out; the reviewer's own claim comes
+# first (a reload resumes the same run), then never-skipped runs, newest first.
+_NEXT = """
+SELECT r.run_id
+FROM runs r
+LEFT JOIN review_claims c ON c.run_id = r.run_id
+LEFT JOIN review_skips s ON s.run_id = r.run_id AND s.owner_id = $reviewer
+WHERE {where}
+  NOT EXISTS (SELECT 1 FROM feedback f WHERE f.run_id = r.run_id AND f.owner_id = $reviewer)
+  AND (c.run_id IS NULL OR c.owner_id = $reviewer OR c.claimed_at <= $stale)
+ORDER BY CASE WHEN c.owner_id = $reviewer THEN 0 ELSE 1 END, s.skipped_at NULLS FIRST,
+         r.created_at DESC, r.run_id
+LIMIT $limit
+"""
+
+# Takes the claim only when it is free, already ours, or stale: atomic on both engines.
+_CLAIM = """
+INSERT INTO review_claims (run_id, owner_id, claimed_at) VALUES ($run_id, $reviewer, $now)
+ON CONFLICT (run_id) DO UPDATE SET owner_id = excluded.owner_id, claimed_at = excluded.claimed_at
+WHERE review_claims.owner_id = excluded.owner_id OR review_claims.claimed_at <= $stale
+RETURNING run_id
+"""
+
+_RELEASE_OTHERS = "DELETE FROM review_claims WHERE owner_id = $reviewer AND run_id <> $run_id"
+_RELEASE = "DELETE FROM review_claims WHERE owner_id = $reviewer AND run_id = $run_id"
+
+_SKIP = """
+INSERT INTO review_skips (run_id, owner_id, skipped_at) VALUES ($run_id, $reviewer, $now)
+ON CONFLICT (run_id, owner_id) DO UPDATE SET skipped_at = excluded.skipped_at
+"""
+
+_PROGRESS = """
+SELECT count(*) AS total, count(m.run_id) AS reviewed
+FROM runs r
+LEFT JOIN (SELECT DISTINCT run_id FROM feedback WHERE owner_id = $reviewer) AS m ON m.run_id = r.run_id
+{where_clause}
+"""
+
+_HOLDER = "SELECT owner_id, claimed_at FROM review_claims WHERE run_id = $run_id AND claimed_at > $stale"
+
+_RUN = f"SELECT {RUN_COLUMNS} FROM runs WHERE run_id = $run_id"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def where(filters: dict | None) -> tuple[list[str], dict]:
+    """SQL conditions and parameters for the queue filters that are set (unknown names refused)."""
+    filters = filters or {}
+    unknown = set(filters) - set(FILTERS)
+    if unknown:
+        raise InvalidInput(f"unknown queue filter {sorted(unknown)[0]!r}; allowed: {', '.join(FILTERS)}")
+    clauses, params = [], {}
+    for name in ("assistant_id", "model_name"):
+        if filters.get(name):
+            params[name] = rules.text(filters[name], name, 200)
+            clauses.append(_FILTER_SQL[name])
+    if filters.get("status"):
+        params["status"] = rules.run_status(filters["status"])
+        clauses.append(_FILTER_SQL["status"])
+    for name in ("since", "until"):
+        if filters.get(name) is not None:
+            params[name] = rules.timestamp(filters[name], name)
+            clauses.append(_FILTER_SQL[name])
+    for name in ("negative_user_feedback", "follow_ups_only"):
+        if filters.get(name):
+            clauses.append(_FILTER_SQL[name])
+    return clauses, params
+
+
+def _reviewer(value) -> str:
+    return rules.identifier(value, "reviewer")
+
+
+class ReviewQueue:
+    def __init__(self, engine):
+        self._engine = engine
+
+    def next_run(self, reviewer, filters: dict | None = None) -> dict | None:
+        """Claim and return the next run for `reviewer` under `filters`, or None when the queue is empty.
+
+        The reviewer's other claims are released: one reviewer holds one run at a time.
+        """
+        reviewer = _reviewer(reviewer)
+        clauses, params = where(filters)
+        now = _now()
+        params.update(reviewer=reviewer, stale=now - LEASE, now=now, limit=_CANDIDATES)
+        sql = _NEXT.format(where="".join(f"{clause}\n  AND " for clause in clauses))
+
+        def write(conn):
+            for candidate in conn.all(sql, params):
+                claim = {"run_id": candidate["run_id"], "reviewer": reviewer, "now": now, "stale": now - LEASE}
+                if conn.one(_CLAIM, claim):
+                    conn.execute(_RELEASE_OTHERS, claim)
+                    return conn.one(_RUN, claim)
+            conn.execute(_RELEASE_OTHERS, {"reviewer": reviewer, "run_id": ""})
+            return None
+
+        return plain(self._engine.write(write))
+
+    def claim(self, run_id, reviewer) -> bool:
+        """Hold `run_id` for `reviewer` for `LEASE`; False when another reviewer holds it."""
+        now = _now()
+        params = {"run_id": rules.identifier(run_id, "run_id"), "reviewer": _reviewer(reviewer), "now": now}
+        params["stale"] = now - LEASE
+        return self._engine.write(lambda conn: conn.one(_CLAIM, params) is not None)
+
+    def release(self, run_id, reviewer) -> None:
+        """Give up the claim on `run_id` (moving on after a vote)."""
+        params = {"run_id": rules.identifier(run_id, "run_id"), "reviewer": _reviewer(reviewer)}
+        self._engine.write(lambda conn: conn.execute(_RELEASE, params))
+
+    def skip(self, run_id, reviewer) -> None:
+        """Move `run_id` to the back of the reviewer's queue and release it."""
+        params = {"run_id": rules.identifier(run_id, "run_id"), "reviewer": _reviewer(reviewer), "now": _now()}
+
+        def write(conn):
+            conn.execute(_SKIP, params)
+            conn.execute(_RELEASE, params)
+
+        self._engine.write(write)
+
+    def holder(self, run_id) -> dict | None:
+        """Who holds a fresh claim on `run_id` and since when, if anyone."""
+        with self._engine.read() as conn:
+            return plain(conn.one(_HOLDER, {"run_id": run_id, "stale": _now() - LEASE}))
+
+    def progress(self, reviewer, filters: dict | None = None) -> tuple[int, int]:
+        """(runs the reviewer has voted on, all runs) under `filters`."""
+        clauses, params = where(filters)
+        params["reviewer"] = _reviewer(reviewer)
+        clause = (" WHERE " + " AND ".join(clauses)) if clauses else ""
+        with self._engine.read() as conn:
+            row = conn.one(_PROGRESS.format(where_clause=clause), params)
+        return int(row["reviewed"]), int(row["total"])
