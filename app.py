@@ -10,22 +10,25 @@ if __name__ == "__main__":
     from pages import _shared
 
     st.set_page_config(page_title="Agent feedback review", page_icon=":material/rate_review:", layout="wide")
-    navigation = st.navigation(
-        {
-            "Review": [
-                st.Page("pages/threads.py", title="Threads", icon=":material/forum:", url_path="threads", default=True),
-                st.Page("pages/thread.py", title="Thread", icon=":material/chat:", url_path="thread"),
-                st.Page("pages/queue.py", title="Review queue", icon=":material/checklist:", url_path="queue"),
-            ],
-            "Insights": [
-                st.Page("pages/stats.py", title="Stats", icon=":material/monitoring:", url_path="stats"),
-                st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:", url_path="compare"),
-                st.Page("pages/agreement.py", title="Agreement", icon=":material/handshake:", url_path="agreement"),
-                st.Page("pages/themes.py", title="Themes", icon=":material/sentiment_dissatisfied:", url_path="themes"),
-                st.Page("pages/export.py", title="Export", icon=":material/download:", url_path="export"),
-            ],
-        }
-    )
+    sections = {
+        "Review": [
+            st.Page("pages/threads.py", title="Threads", icon=":material/forum:", url_path="threads", default=True),
+            st.Page("pages/thread.py", title="Thread", icon=":material/chat:", url_path="thread"),
+            st.Page("pages/queue.py", title="Review queue", icon=":material/checklist:", url_path="queue"),
+        ],
+        "Insights": [
+            st.Page("pages/stats.py", title="Stats", icon=":material/monitoring:", url_path="stats"),
+            st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:", url_path="compare"),
+            st.Page("pages/agreement.py", title="Agreement", icon=":material/handshake:", url_path="agreement"),
+            st.Page("pages/themes.py", title="Themes", icon=":material/sentiment_dissatisfied:", url_path="themes"),
+            st.Page("pages/export.py", title="Export", icon=":material/download:", url_path="export"),
+        ],
+    }
+    if _shared.role() == "admin":
+        sections["Admin"] = [
+            st.Page("pages/audit.py", title="Audit trail", icon=":material/history:", url_path="audit"),
+        ]
+    navigation = st.navigation(sections)
     _shared.frame()
     navigation.run()
 else:

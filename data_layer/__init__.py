@@ -15,6 +15,7 @@ import threading
 from collections.abc import Callable, Iterable
 
 from data_layer import config, ingest
+from data_layer.audit import AuditLog
 from data_layer.engines import open_engine
 from data_layer.events import EventRepo
 from data_layer.feedback import FeedbackRepo
@@ -39,6 +40,7 @@ class Store:
         self.events = EventRepo(engine)
         self.feedback = FeedbackRepo(engine)
         self.queue = ReviewQueue(engine)
+        self.audit = AuditLog(engine)
 
     @property
     def url(self) -> str:

@@ -285,11 +285,7 @@ def create_api() -> FastAPI:
     ) -> dict:
         auth.authorize(actor, "vote")
         vote = _vote_fields(raw)
-        return _public(
-            _store().feedback.create(
-                thread_id=thread_id, run_id=run_id, owner_id=actor.user_id, source=actor.source, **vote
-            )
-        )
+        return _public(_store().feedback.create(thread_id=thread_id, run_id=run_id, actor=actor, **vote))
 
     @api.put(
         RUN_FEEDBACK,
@@ -303,11 +299,7 @@ def create_api() -> FastAPI:
     ) -> dict:
         auth.authorize(actor, "vote")
         vote = _vote_fields(raw)
-        return _public(
-            _store().feedback.upsert(
-                thread_id=thread_id, run_id=run_id, owner_id=actor.user_id, source=actor.source, **vote
-            )
-        )
+        return _public(_store().feedback.upsert(thread_id=thread_id, run_id=run_id, actor=actor, **vote))
 
     @api.delete(
         RUN_FEEDBACK,
@@ -327,9 +319,7 @@ def create_api() -> FastAPI:
         store = _store()
         _run_of(store, thread_id, run_id)
         rules.optional_identifier(message_id, "message_id")
-        retracted = store.feedback.retract(
-            thread_id=thread_id, run_id=run_id, owner_id=actor.user_id, message_id=message_id
-        )
+        retracted = store.feedback.retract(thread_id=thread_id, run_id=run_id, message_id=message_id, actor=actor)
         if not retracted:
             target = f"message {message_id}" if message_id else f"run {run_id}"
             raise NotFound(f"{actor.user_id} has no vote on {target}")

@@ -63,6 +63,11 @@ class Actor:
         return "end_user" if self.role == "end_user" else "reviewer"
 
 
+def allowed(role: str) -> frozenset[str]:
+    """The actions a role may take at all (on its own votes, for the actions limited to owners)."""
+    return _ALLOWED.get(role, frozenset())
+
+
 def authorize(actor: Actor | None, action: str, feedback: dict | None = None) -> None:
     """Raise `Forbidden` unless `actor` may take `action` (on the vote `feedback`, when given)."""
     if action not in ACTIONS:
@@ -221,10 +226,58 @@ def parse_roles(value) -> RoleRules:
     return RoleRules(**lists, default=default)
 
 
-def configured_roles(secrets_files=SECRETS_FILES) -> RoleRules:
-    """Role rules from `FEEDBACK_ROLES`, else a `[roles]` table in the secrets file, else everyone a reviewer."""
+def configured_roles(secrets_files=SECRETS_FILES, *, roles_table=None) -> RoleRules:
+    """Role rules from `FEEDBACK_ROLES`, else a `[roles]` table in the secrets file, else everyone a reviewer.
+
+    `roles_table` is that table already read by the caller (the pages pass Streamlit's own secrets,
+    which honour `--secrets.files`); the files are read only without it.
+    """
     value = os.environ.get(ROLES_VARIABLE, "")
     if value.strip():
         return parse_roles(value)
-    table = secret("roles", secrets_files)
+    table = roles_table if roles_table is not None else secret("roles", secrets_files)
     return RoleRules() if table is None else parse_roles(table)
+
+
+# ---- who is signed in -------------------------------------------------------------------------
+
+TRUSTED_HEADER_VARIABLE = "FEEDBACK_TRUSTED_HEADER"
+TRUSTED_GROUPS_HEADER_VARIABLE = "FEEDBACK_TRUSTED_GROUPS_HEADER"
+# One machine, one person: whoever runs the dashboard locally owns the database file anyway.
+LOCAL_ROLE = "admin"
+
+
+def signed_in(
+    subject: str | None,
+    email: str | None = None,
+    groups=(),
+    role_rules: RoleRules | None = None,
+    *,
+    email_verified: bool | None = None,
+) -> Actor:
+    """The actor of a signed-in user: its id is the provider's email (lower-cased), else its subject.
+
+    Never a name the user typed. An email the provider marks unverified is not used (anyone could
+    claim a colleague's address, or a domain that role rules trust). `InvalidInput` when the provider
+    gave neither, or an id outside the data layer's id alphabet.
+    """
+    email = email.strip().lower() if isinstance(email, str) and email.strip() and email_verified is not False else None
+    subject = subject.strip() if isinstance(subject, str) and subject.strip() else None
+    user_id = email or subject
+    if user_id is None:
+        raise InvalidInput("the identity provider gave neither an email nor a subject for this user")
+    if isinstance(groups, str):
+        groups = [group.strip() for group in groups.split(",") if group.strip()]
+    role = (role_rules or RoleRules()).role_for(user_id, email, groups or ())
+    return Actor(user_id, role)
+
+
+def trusted_header() -> str | None:
+    """The header an authenticating proxy puts the user's email in, when that mode is turned on."""
+    name = os.environ.get(TRUSTED_HEADER_VARIABLE, "").strip()
+    return name or None
+
+
+def trusted_groups_header() -> str | None:
+    name = os.environ.get(TRUSTED_GROUPS_HEADER_VARIABLE, "").strip()
+    return name or None

@@ -106,9 +106,10 @@ def restore(store, src) -> dict:
                 raise InvalidInput(
                     f"{source}: {table}.parquet holds {data.num_rows} rows, manifest says {manifest['counts'][table]}"
                 )
-            if table == "run_events":
-                # Nothing refers to event ids (votes name message ids), so events take fresh ids from
-                # the target's own sequence rather than colliding with it.
+            if table in ("run_events", "feedback_audit"):
+                # Nothing refers to event or audit ids (votes name message ids; the audit trail is read in
+                # time order), so these rows take fresh ids from the target's own sequence rather than
+                # colliding with it.
                 data = data.drop_columns(["id"])
             for batch in data.to_batches(max_chunksize=100_000):
                 conn.load(table, pa.Table.from_batches([batch]))

@@ -5,6 +5,11 @@ the reviewer comes from the caller, never from a body; a vote may target one mes
 the run; one vote per (owner, run, message scope), replaced in place by `upsert`; delete
 answers False for an id of another thread or run. Added here: tags, updated_at, the source
 of the vote, and a thread's positive/negative tallies kept current on every write.
+
+Every write appends to the audit trail (`data_layer.audit`) in its own transaction. Given an
+`actor`, a write takes the owner and source from it and asks `auth.authorize` inside that
+transaction, against the vote it would touch; without one (scripts, imports, tests) the
+caller's `owner_id` and `source` are trusted as before.
 """
 
 from __future__ import annotations
@@ -12,8 +17,8 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from data_layer import auth, rules
-from data_layer.errors import Conflict, InvalidInput, NotFound
+from data_layer import audit, auth, rules
+from data_layer.errors import Conflict, Forbidden, InvalidInput, NotFound
 from data_layer.rows import plain, plain_all
 
 COLUMNS = """feedback_id, thread_id, run_id, owner_id, message_id, rating, comment, tags, source,
@@ -141,8 +146,24 @@ def check_target(conn, thread_id: str, run_id: str, message_id: str | None) -> N
         raise NotFound(f"message {message_id} not found in run {run_id}")
 
 
+_LOCK_THREAD = "UPDATE threads SET positive = positive WHERE thread_id = $thread_id"
+
+
 def refresh_tally(conn, thread_id: str) -> None:
+    # Lock the thread's row before counting: on PostgreSQL a statement counts what was committed when
+    # it started, so a count taken before waiting for a concurrent voter's lock would miss that vote.
+    conn.execute(_LOCK_THREAD, {"thread_id": thread_id})
     conn.execute(_REFRESH_TALLY, {"thread_id": thread_id})
+
+
+def acting(actor: auth.Actor | None, action: str, owner_id, source):
+    """The owner and source a write stores: the actor's own when there is one (never someone else's)."""
+    if actor is None:
+        return owner_id, source
+    auth.authorize(actor, action)
+    if owner_id is not None and owner_id != actor.user_id:
+        raise Forbidden(f"{actor.user_id} ({actor.role}) may not {action} in the name of {str(owner_id)[:100]}")
+    return actor.user_id, actor.source
 
 
 class FeedbackRepo:
@@ -175,8 +196,10 @@ class FeedbackRepo:
         comment=None,
         tags=None,
         source="reviewer",
+        actor: auth.Actor | None = None,
     ) -> dict:
         """A new vote; `Conflict` when this owner already rated this target (anonymous may repeat)."""
+        owner_id, source = acting(actor, "vote", owner_id, source)
         vote = self._vote(
             thread_id=thread_id,
             run_id=run_id,
@@ -195,6 +218,7 @@ class FeedbackRepo:
                 raise Conflict(f"{vote['owner_id']} already rated {target}; update that vote instead")
             row = conn.one(_INSERT, vote)
             refresh_tally(conn, vote["thread_id"])
+            audit.record(conn, action="create", actor=actor, old=None, new=row, at=vote["now"])
             return row
 
         return plain(self._engine.write(write))
@@ -205,13 +229,15 @@ class FeedbackRepo:
         thread_id,
         run_id,
         rating,
-        owner_id,
+        owner_id=None,
         message_id=None,
         comment=None,
         tags=None,
         source="reviewer",
+        actor: auth.Actor | None = None,
     ) -> dict:
         """The owner's vote on this target, created or replaced in place (id and created_at kept)."""
+        owner_id, source = acting(actor, "vote", owner_id, source)
         if owner_id is None:
             raise InvalidInput("owner_id is required to update a vote")
         vote = self._vote(
@@ -227,11 +253,14 @@ class FeedbackRepo:
 
         def write(conn):
             check_target(conn, vote["thread_id"], vote["run_id"], vote["message_id"])
+            # The vote as it was, for the authorization and the audit trail.
+            found = conn.one(_FIND_VOTE, vote)
+            if actor is not None:
+                auth.authorize(actor, "vote", found)
             if self._engine.name == "duckdb":
                 # DuckDB's ON CONFLICT scans for the composite key: about 30 ms at a million votes against
                 # 3 ms for an indexed find and an update by id (docs/benchmarks.md). Its writes are
                 # serialized in this process, so find-then-write cannot race; PostgreSQL keeps the upsert.
-                found = conn.one(_FIND_VOTE, vote)
                 if found:
                     row = conn.one(_UPDATE_VOTE, {**vote, "target_id": found["feedback_id"]})
                 else:
@@ -239,6 +268,9 @@ class FeedbackRepo:
             else:
                 row = conn.one(_UPSERT, vote)
             refresh_tally(conn, vote["thread_id"])
+            # A fresh id means a new row, even when a concurrent PostgreSQL writer raced the lookup above.
+            action = "create" if row["feedback_id"] == vote["feedback_id"] else "update"
+            audit.record(conn, action=action, actor=actor, old=found, new=row, at=vote["now"])
             return row
 
         return plain(self._engine.write(write))
@@ -304,19 +336,26 @@ class FeedbackRepo:
                 auth.authorize(actor, "delete", row)
             conn.execute(_DELETE, {"feedback_id": feedback_id})
             refresh_tally(conn, row["thread_id"])
+            audit.record(conn, action="delete", actor=actor, old=row, new=None)
             return True
 
         return self._engine.write(write)
 
-    def retract(self, *, thread_id, run_id, owner_id, message_id=None) -> bool:
+    def retract(self, *, thread_id, run_id, owner_id=None, message_id=None, actor: auth.Actor | None = None) -> bool:
         """Remove the owner's own vote on a target (rule 8); False when there is none."""
+        owner_id, _ = acting(actor, "retract", owner_id, None)
+        if owner_id is None:
+            raise InvalidInput("owner_id is required to retract a vote")
 
         def write(conn):
             row = conn.one(_FIND_VOTE, {"run_id": run_id, "owner_id": owner_id, "scope": message_id or ""})
             if row is None or row["thread_id"] != thread_id:
                 return False
+            if actor is not None:
+                auth.authorize(actor, "retract", row)
             conn.execute(_DELETE, {"feedback_id": row["feedback_id"]})
             refresh_tally(conn, thread_id)
+            audit.record(conn, action="retract", actor=actor, old=row, new=None)
             return True
 
         return self._engine.write(write)

@@ -195,6 +195,30 @@ STEPS: tuple[Step, ...] = (
             """
         },
     ),
+    Step(
+        6,
+        "feedback audit trail",
+        """
+        -- append-only: one row per create, update, retract or delete of a vote, written in the same
+        -- transaction as the change. Nothing refers to the vote, so a deleted vote keeps its history.
+        CREATE SEQUENCE feedback_audit_id_seq;
+        CREATE TABLE feedback_audit (
+            id          BIGINT NOT NULL DEFAULT nextval('feedback_audit_id_seq') PRIMARY KEY,
+            changed_at  TIMESTAMPTZ NOT NULL,
+            actor_id    TEXT,
+            actor_role  TEXT,
+            action      TEXT NOT NULL CHECK (action IN ('create', 'update', 'retract', 'delete')),
+            feedback_id TEXT NOT NULL,
+            thread_id   TEXT NOT NULL,
+            run_id      TEXT NOT NULL,
+            old_value   JSON,
+            new_value   JSON
+        );
+        CREATE INDEX feedback_audit_feedback ON feedback_audit (feedback_id);
+        CREATE INDEX feedback_audit_thread ON feedback_audit (thread_id);
+        CREATE INDEX feedback_audit_changed_at ON feedback_audit (changed_at);
+        """,
+    ),
 )
 
 _VERSION_TABLE = """

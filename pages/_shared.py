@@ -1,5 +1,11 @@
-"""What every page shares: the store, the reviewer's identity, cache invalidation, error display,
-and the pieces the review pages draw alike (agent text shown safely, a conversation, vote controls).
+"""What every page shares: the store, who is signed in, cache invalidation, error display, and the
+pieces the review pages draw alike (agent text shown safely, a conversation, vote controls).
+
+Identity, in the order checked (docs/identity.md):
+- `FEEDBACK_TRUSTED_HEADER` set: an authenticating proxy names the user in that request header;
+- an `[auth]` table in the secrets: OpenID Connect sign-in through `st.login` / `st.user`;
+- neither: local mode, one machine and one person, who is the admin and picks a name in the sidebar.
+The role comes from the role rules (`data_layer.auth.RoleRules`); the data layer enforces it.
 
 Pages only draw; anything they read or write goes through `data_layer`.
 """
@@ -13,7 +19,7 @@ from datetime import datetime
 import streamlit as st
 
 import data_layer
-from data_layer import errors, rules
+from data_layer import auth, errors, rules
 from data_layer.schema import REASON_TAGS
 
 READ_TTL = 5  # seconds: other sessions' votes show within this; the writer's own clear at once
@@ -29,9 +35,72 @@ def store() -> data_layer.Store:
         st.stop()
 
 
+def mode() -> str:
+    """How this dashboard knows its users: "proxy", "oidc" or "local"."""
+    if auth.trusted_header():
+        return "proxy"
+    if st.secrets.load_if_toml_exists() and "auth" in st.secrets:
+        return "oidc"
+    return "local"
+
+
+@st.cache_resource(ttl=60, show_spinner=False)
+def role_rules() -> auth.RoleRules:
+    roles = st.secrets.get("roles") if st.secrets.load_if_toml_exists() else None
+    return auth.configured_roles(roles_table=None if roles is None else roles.to_dict())
+
+
+def actor() -> auth.Actor | None:
+    """Who is using this session, with their role; None when sign-in is required and not done.
+
+    `InvalidInput` for an id the data layer refuses (a bad local name, a header value or subject
+    outside the id alphabet).
+    """
+    how = mode()
+    if how == "local":
+        name = (st.session_state.get("reviewer") or DEFAULT_REVIEWER).strip() or DEFAULT_REVIEWER
+        return auth.Actor(name, auth.LOCAL_ROLE)
+    if how == "proxy":
+        email = st.context.headers.get(auth.trusted_header())
+        if not email:
+            return None
+        groups_header = auth.trusted_groups_header()
+        groups = st.context.headers.get(groups_header, "") if groups_header else ""
+        return auth.signed_in(None, email, groups, role_rules())
+    if not st.user.get("is_logged_in"):
+        return None
+    return auth.signed_in(
+        st.user.get("sub"),
+        st.user.get("email"),
+        st.user.get("groups") or (),
+        role_rules(),
+        email_verified=st.user.get("email_verified"),
+    )
+
+
 def reviewer() -> str:
-    """The current reviewer's id (local mode: the name chosen in the sidebar, kept for the session)."""
-    return (st.session_state.get("reviewer") or DEFAULT_REVIEWER).strip() or DEFAULT_REVIEWER
+    """The current user's id, stored as `owner_id` on their votes (local mode: the sidebar name)."""
+    if mode() == "local":
+        return (st.session_state.get("reviewer") or DEFAULT_REVIEWER).strip() or DEFAULT_REVIEWER
+    current = actor()
+    return current.user_id if current else ""
+
+
+def role() -> str | None:
+    """The current user's role, without failing on a bad local name (local mode is always admin)."""
+    if mode() == "local":
+        return auth.LOCAL_ROLE
+    try:
+        current = actor()
+    except errors.InvalidInput:
+        return None
+    return current.role if current else None
+
+
+def can(action: str) -> bool:
+    """Whether the current user's role allows an action at all (the data layer checks each write again)."""
+    current = role()
+    return current is not None and action in auth.allowed(current)
 
 
 def wrote() -> None:
@@ -61,20 +130,55 @@ def frame() -> None:
     if current.seeded_demo is not None and not st.session_state.get("_demo_noted"):
         st.session_state["_demo_noted"] = True
         st.toast("The database was empty, so demo data was loaded (set FEEDBACK_DEMO=0 to turn this off).")
+    how = mode()
+    if how != "local":
+        _signed_in_gate(how)
     with st.sidebar:
-        st.session_state.setdefault("reviewer", DEFAULT_REVIEWER)
-        st.text_input(
-            "Reviewer name",
-            key="reviewer",
-            help="Local mode: one machine, no sign-in. Your votes are stored under this name.",
-        )
-        try:
-            rules.identifier(reviewer(), "reviewer name")
-        except errors.InvalidInput as error:
-            st.error(f"{error}. Votes cannot be saved under this name.", icon=":material/badge:")
-        st.caption(f"Local mode, not signed in · {current.url}")
+        if how == "local":
+            st.session_state.setdefault("reviewer", DEFAULT_REVIEWER)
+            st.text_input(
+                "Reviewer name",
+                key="reviewer",
+                help="Local mode: one machine, no sign-in. Your votes are stored under this name.",
+            )
+            try:
+                rules.identifier(reviewer(), "reviewer name")
+            except errors.InvalidInput as error:
+                st.error(f"{error}. Votes cannot be saved under this name.", icon=":material/badge:")
+            st.caption(f"Local mode, not signed in (you are the admin) · {current.url}")
+        else:
+            me = actor()
+            via = "through the proxy" if how == "proxy" else "with single sign-on"
+            st.markdown(f":material/account_circle: **{safe_markdown(me.user_id)}**", width="stretch")
+            st.caption(f"Signed in {via} · role **{me.role}** · {current.url}")
+            if how == "oidc":
+                st.button("Sign out", icon=":material/logout:", on_click=st.logout, key="sign_out")
         if current.seeded_demo is not None:
             st.caption("Demo data loaded into an empty database.")
+
+
+def _signed_in_gate(how: str) -> None:
+    """Stop the page unless the user is known: a sign-in button (OIDC), or a clear error (proxy)."""
+    try:
+        me = actor()
+    except errors.InvalidInput as error:
+        st.error(f"Your identity cannot be used here: {error}", icon=":material/badge:")
+        if how == "oidc":
+            st.button("Sign out", icon=":material/logout:", on_click=st.logout)
+        st.stop()
+    if me is not None:
+        return
+    if how == "proxy":
+        st.error(
+            f"No user in the {auth.trusted_header()} header: this dashboard expects to be reached through "
+            "its authenticating proxy.",
+            icon=":material/lock:",
+        )
+        st.stop()
+    st.title("Sign in")
+    st.write("This dashboard records who gives each vote. Sign in with your organisation's account to continue.")
+    st.button("Sign in", icon=":material/login:", type="primary", on_click=st.login, key="sign_in")
+    st.stop()
 
 
 # ---- agent content as data -------------------------------------------------------------------
@@ -273,10 +377,9 @@ def _save(keys: dict, thread_id: str, run_id: str, message_id: str | None, *, re
     value = None if retract else state.get(keys["thumb"])
     target = "message" if message_id else "run"
     try:
+        me = actor()
         if value is None:
-            removed = store().feedback.retract(
-                thread_id=thread_id, run_id=run_id, owner_id=reviewer(), message_id=message_id
-            )
+            removed = store().feedback.retract(thread_id=thread_id, run_id=run_id, message_id=message_id, actor=me)
             if retract:
                 state[keys["thumb"]] = None
             state[keys["toast"]] = f"Your vote on this {target} was retracted." if removed else "You had no vote here."
@@ -287,15 +390,26 @@ def _save(keys: dict, thread_id: str, run_id: str, message_id: str | None, *, re
                 run_id=run_id,
                 message_id=message_id,
                 rating=rating,
-                owner_id=reviewer(),
                 comment=state.get(keys["comment"]) or None,
                 tags=list(state.get(keys["tags"]) or []) if rating == -1 else [],
+                actor=me,
             )
             state[keys["toast"]] = f"Saved {thumb(rating)} on this {target}."
         state.pop(keys["error"], None)
         wrote()
     except errors.DataLayerError as error:
         state[keys["error"]] = error
+
+
+def _delete(keys: dict, vote: dict) -> None:
+    """An admin removes someone else's vote (its history stays in the audit trail)."""
+    try:
+        store().feedback.delete(vote["feedback_id"], thread_id=vote["thread_id"], run_id=vote["run_id"], actor=actor())
+        st.session_state[keys["toast"]] = f"Deleted the vote of {vote['owner_id'] or 'anonymous'}."
+        st.session_state.pop(keys["error"], None)
+        wrote()
+    except errors.DataLayerError as error:
+        st.session_state[keys["error"]] = error
 
 
 def _save_comment(keys: dict, thread_id: str, run_id: str, message_id: str | None) -> None:
@@ -341,39 +455,54 @@ def _panel(thread_id: str, run_id: str, message_id: str | None) -> None:
         state[keys["tags"]] = list((mine or {}).get("tags") or [])
     args = (keys, thread_id, run_id, message_id)
     target = "message" if message_id else "run"
+    voter = can("vote")
+    admin = role() == "admin"
     with st.container(horizontal=True, vertical_alignment="center", key=f"vote-{run_id}-{message_id or 'run'}"):
-        st.caption(f"Your vote on this {target}:")
-        st.feedback("thumbs", key=keys["thumb"], on_change=_save, args=args)
+        st.caption(f"Your vote on this {target}:" if voter else "Viewers cannot vote.")
+        st.feedback("thumbs", key=keys["thumb"], on_change=_save, args=args, disabled=not voter)
         if mine:
             tags = f" · {', '.join(mine['tags'])}" if mine.get("tags") else ""
             st.caption(f"saved {thumb(mine['rating'])} {when(mine['updated_at'])}{tags}")
-        else:
+        elif voter:
             st.caption("not voted yet")
         if others:
             up = sum(vote["rating"] == 1 for vote in others)
             st.caption(f"others: {up} {thumb(1)} · {len(others) - up} {thumb(-1)}")
     if keys["error"] in state:
         show_error(state[keys["error"]])
-    with st.expander(f"Comment, reasons and other votes ({len(others)})", expanded=keys["error"] in state):
-        st.text_area("Comment (optional)", key=keys["comment"], max_chars=rules.MAX_COMMENT, height=80)
-        if state.get(keys["thumb"]) == 0:
-            st.multiselect("Reasons for the thumbs-down", REASON_TAGS, key=keys["tags"])
-        with st.container(horizontal=True):
-            st.button("Save comment", key=f"{keys['comment']}|save", on_click=_save_comment, args=args)
-            st.button(
-                "Retract my vote",
-                key=f"{keys['thumb']}|retract",
-                on_click=_save,
-                args=args,
-                kwargs={"retract": True},
-                disabled=mine is None,
-            )
+    title = f"Comment, reasons and other votes ({len(others)})" if voter else f"Votes ({len(others)})"
+    with st.expander(title, expanded=keys["error"] in state):
+        if voter:
+            st.text_area("Comment (optional)", key=keys["comment"], max_chars=rules.MAX_COMMENT, height=80)
+            if state.get(keys["thumb"]) == 0:
+                st.multiselect("Reasons for the thumbs-down", REASON_TAGS, key=keys["tags"])
+            with st.container(horizontal=True):
+                st.button("Save comment", key=f"{keys['comment']}|save", on_click=_save_comment, args=args)
+                st.button(
+                    "Retract my vote",
+                    key=f"{keys['thumb']}|retract",
+                    on_click=_save,
+                    args=args,
+                    kwargs={"retract": True},
+                    disabled=mine is None,
+                )
         for vote in others:
             tags = f" · {', '.join(vote['tags'])}" if vote.get("tags") else ""
             source = " (end user)" if vote.get("source") == "end_user" else ""
-            st.markdown(
-                f"{thumb(vote['rating'])} **{safe_markdown(vote['owner_id'] or 'anonymous')}**{source} · "
-                f"{when(vote['updated_at'])}{tags}"
-            )
+            with st.container(horizontal=True, vertical_alignment="center"):
+                st.markdown(
+                    f"{thumb(vote['rating'])} **{safe_markdown(vote['owner_id'] or 'anonymous')}**{source} · "
+                    f"{when(vote['updated_at'])}{tags}"
+                )
+                if admin:
+                    st.button(
+                        "Delete",
+                        icon=":material/delete:",
+                        type="tertiary",
+                        key=f"{keys['thumb']}|delete|{vote['feedback_id']}",
+                        on_click=_delete,
+                        args=(keys, vote),
+                        help="Admins may delete anyone's vote; its history stays in the audit trail.",
+                    )
             if vote.get("comment"):
                 st.markdown(f"> {safe_markdown(vote['comment'])}".replace("\n", "\n> "))

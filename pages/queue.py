@@ -58,9 +58,9 @@ def vote(run: dict, rating: int) -> None:
             thread_id=run["thread_id"],
             run_id=run["run_id"],
             rating=rating,
-            owner_id=_shared.reviewer(),
             comment=st.session_state.get(comment_key) or None,
             tags=list(st.session_state.get(tags_key) or []) if rating == -1 else [],
+            actor=_shared.actor(),
         )
     except errors.DataLayerError as error:
         st.session_state[ERROR] = error
@@ -109,6 +109,13 @@ def current_run(store, me: str, filters: dict) -> dict | None:
 
 
 st.title("Review queue")
+if not _shared.can("vote"):
+    # The queue claims runs and records skips for its reviewer: nothing here is for a read-only role.
+    st.info(
+        "The review queue is for reviewers. Your role is viewer: browse threads, stats and exports instead.",
+        icon=":material/visibility:",
+    )
+    st.stop()
 assistant_choices, model_choices = choices()
 with st.container(horizontal=True, vertical_alignment="bottom"):
     common = {"index": None, "placeholder": "any", "bind": "query-params", "on_change": filters_changed}

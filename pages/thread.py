@@ -79,6 +79,8 @@ for chain in shown_chains:
         )
         st.markdown(f":material/link: Follow-up chain: {links}")
 
+if not _shared.can("vote"):
+    st.caption(":material/visibility: You are a viewer: you see every vote but cannot vote.")
 show_trace = st.toggle("Show system and trace events", key="thread_show_trace")
 events = trace_events(thread_id) if show_trace else []
 

@@ -34,8 +34,9 @@ def seed(db: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    db = str(tmp_path_factory.mktemp("api") / "api.duckdb")
+def server(module_store_url):
+    """The dashboard's API once on a DuckDB file and once on PostgreSQL."""
+    db = module_store_url
     seed(db)
     running = AppServer(
         db, env={"FEEDBACK_API_TOKENS": token_setting(), "FEEDBACK_DEMO": "0", "FEEDBACK_API_MAX_BODY": str(MAX_BODY)}

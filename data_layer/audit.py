@@ -1,0 +1,148 @@
+"""The audit trail of feedback: who created, changed, retracted or deleted which vote, and when.
+
+`record()` is called by every feedback write inside its own transaction, so a change and its audit
+row commit or fail together. The table is append-only: nothing here updates or deletes it, and it
+does not refer to the vote, so a deleted vote keeps its history. Reading it is for admins
+(`auth.authorize(actor, "audit")`), filtered and paginated in SQL, oldest first.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from data_layer import auth, rules
+from data_layer.errors import InvalidInput
+from data_layer.rows import plain, plain_all
+
+ACTIONS = ("create", "update", "retract", "delete")
+# The vote's fields worth keeping in a history (ids and times of the vote itself are columns of the row).
+VALUE_FIELDS = ("owner_id", "message_id", "rating", "comment", "tags", "source", "created_at", "updated_at")
+MAX_PAGE = 1000
+
+_INSERT = """
+INSERT INTO feedback_audit (changed_at, actor_id, actor_role, action, feedback_id, thread_id, run_id,
+                            old_value, new_value)
+VALUES ($changed_at, $actor_id, $actor_role, $action, $feedback_id, $thread_id, $run_id,
+        CAST($old_value AS JSON), CAST($new_value AS JSON))
+"""
+
+_FILTER = """
+FROM feedback_audit
+WHERE (CAST($actor_id AS TEXT) IS NULL OR actor_id = $actor_id)
+  AND (CAST($action AS TEXT) IS NULL OR action = $action)
+  AND (CAST($feedback_id AS TEXT) IS NULL OR feedback_id = $feedback_id)
+  AND (CAST($thread_id AS TEXT) IS NULL OR thread_id = $thread_id)
+  AND (CAST($run_id AS TEXT) IS NULL OR run_id = $run_id)
+  AND (CAST($since AS TIMESTAMPTZ) IS NULL OR changed_at >= $since)
+  AND (CAST($until AS TIMESTAMPTZ) IS NULL OR changed_at < $until)
+"""
+
+_LIST = f"""
+SELECT id, changed_at, actor_id, actor_role, action, feedback_id, thread_id, run_id, old_value, new_value
+{_FILTER}
+ORDER BY changed_at, id
+LIMIT $limit OFFSET $offset
+"""
+
+_COUNT = f"SELECT count(*) {_FILTER}"
+
+
+def _value(row: dict | None) -> str | None:
+    if row is None:
+        return None
+    vote = plain(row)
+    return json.dumps({name: vote.get(name) for name in VALUE_FIELDS}, ensure_ascii=False)
+
+
+def record(conn, *, action: str, actor: auth.Actor | None, old: dict | None, new: dict | None, at=None) -> None:
+    """Append one audit row for a feedback write, in the caller's transaction.
+
+    Without an actor (a script calling the data layer directly) the vote's owner is recorded, with no role.
+    """
+    if action not in ACTIONS:
+        raise ValueError(f"unknown audit action {action!r}")
+    vote = new or old
+    conn.execute(
+        _INSERT,
+        {
+            "changed_at": at or datetime.now(UTC),
+            "actor_id": actor.user_id if actor else vote.get("owner_id"),
+            "actor_role": actor.role if actor else None,
+            "action": action,
+            "feedback_id": vote["feedback_id"],
+            "thread_id": vote["thread_id"],
+            "run_id": vote["run_id"],
+            "old_value": _value(old),
+            "new_value": _value(new),
+        },
+    )
+
+
+def _json(value):
+    # DuckDB hands JSON back as text, psycopg as parsed values.
+    return json.loads(value) if isinstance(value, str) else value
+
+
+class AuditLog:
+    """Reads of the audit trail; every call names the actor asking, which must be allowed to audit."""
+
+    def __init__(self, engine):
+        self._engine = engine
+
+    @staticmethod
+    def _filters(actor_id, action, feedback_id, thread_id, run_id, since, until) -> dict:
+        if action is not None and action not in ACTIONS:
+            raise InvalidInput(f"action {str(action)[:40]!r} is not one of {', '.join(ACTIONS)}")
+        return {
+            "actor_id": rules.optional_identifier(actor_id, "actor"),
+            "action": action,
+            "feedback_id": rules.optional_identifier(feedback_id, "feedback_id"),
+            "thread_id": rules.optional_identifier(thread_id, "thread_id"),
+            "run_id": rules.optional_identifier(run_id, "run_id"),
+            "since": None if since is None else rules.timestamp(since, "since"),
+            "until": None if until is None else rules.timestamp(until, "until"),
+        }
+
+    def list(
+        self,
+        actor: auth.Actor | None,
+        *,
+        actor_id=None,
+        action=None,
+        feedback_id=None,
+        thread_id=None,
+        run_id=None,
+        since=None,
+        until=None,
+        limit=100,
+        offset=0,
+    ) -> list[dict]:
+        """Audit rows matching every filter given, oldest first (`since` inclusive, `until` exclusive)."""
+        auth.authorize(actor, "audit")
+        params = self._filters(actor_id, action, feedback_id, thread_id, run_id, since, until)
+        params["limit"] = rules.integer(limit, "limit", low=1, high=MAX_PAGE)
+        params["offset"] = rules.integer(offset, "offset", high=2**62)
+        with self._engine.read() as conn:
+            rows = plain_all(conn.all(_LIST, params))
+        for row in rows:
+            row["old_value"] = _json(row["old_value"])
+            row["new_value"] = _json(row["new_value"])
+        return rows
+
+    def count(
+        self,
+        actor: auth.Actor | None,
+        *,
+        actor_id=None,
+        action=None,
+        feedback_id=None,
+        thread_id=None,
+        run_id=None,
+        since=None,
+        until=None,
+    ) -> int:
+        auth.authorize(actor, "audit")
+        params = self._filters(actor_id, action, feedback_id, thread_id, run_id, since, until)
+        with self._engine.read() as conn:
+            return int(conn.scalar(_COUNT, params))

@@ -1,0 +1,180 @@
+"""The audit trail of feedback: every change recorded with its vote's old and new value, in the same
+transaction, readable by admins only, filtered and paginated; and the admin page that shows it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from data_layer import auth, open_store
+from data_layer.errors import Conflict, Forbidden, InvalidInput
+
+ANA, BO, CY = auth.Actor("ana@x.com", "admin"), auth.Actor("bo@x.com"), auth.Actor("cy@x.com")
+
+
+def trail(store, **filters) -> list[dict]:
+    return store.audit.list(ANA, **filters)
+
+
+def test_create_update_retract_and_delete_by_different_users_are_every_step_in_order(seeded):
+    bo_vote = seeded.feedback.upsert(thread_id="t1", run_id="r1", rating=1, comment="fine", actor=BO)
+    seeded.feedback.upsert(thread_id="t1", run_id="r1", rating=-1, tags=["slow"], actor=BO)
+    cy_vote = seeded.feedback.create(thread_id="t1", run_id="r1", rating=1, message_id="a1", actor=CY)
+    assert seeded.feedback.retract(thread_id="t1", run_id="r1", message_id="a1", actor=CY)
+    assert seeded.feedback.delete(bo_vote["feedback_id"], actor=ANA)
+
+    steps = trail(seeded)
+    assert [(step["actor_id"], step["actor_role"], step["action"], step["feedback_id"]) for step in steps] == [
+        ("bo@x.com", "reviewer", "create", bo_vote["feedback_id"]),
+        ("bo@x.com", "reviewer", "update", bo_vote["feedback_id"]),
+        ("cy@x.com", "reviewer", "create", cy_vote["feedback_id"]),
+        ("cy@x.com", "reviewer", "retract", cy_vote["feedback_id"]),
+        ("ana@x.com", "admin", "delete", bo_vote["feedback_id"]),
+    ]
+    created, updated, _, retracted, deleted = steps
+    assert created["old_value"] is None
+    assert (created["new_value"]["rating"], created["new_value"]["comment"]) == (1, "fine")
+    assert created["new_value"]["owner_id"] == "bo@x.com"
+    assert (updated["old_value"]["rating"], updated["new_value"]["rating"]) == (1, -1)
+    assert (updated["old_value"]["tags"], updated["new_value"]["tags"]) == ([], ["slow"])
+    assert updated["new_value"]["comment"] is None
+    assert (retracted["old_value"]["message_id"], retracted["new_value"]) == ("a1", None)
+    assert (deleted["old_value"]["rating"], deleted["new_value"]) == (-1, None)
+    assert all((step["thread_id"], step["run_id"]) == ("t1", "r1") for step in steps)
+    times = [step["changed_at"] for step in steps]
+    assert times == sorted(times)
+
+    # the vote is gone, its history is not
+    assert seeded.feedback.get(bo_vote["feedback_id"]) is None
+    history = trail(seeded, feedback_id=bo_vote["feedback_id"])
+    assert [step["action"] for step in history] == ["create", "update", "delete"]
+
+
+def test_writes_without_an_actor_are_recorded_under_the_votes_owner(seeded):
+    vote = seeded.feedback.upsert(thread_id="t1", run_id="r2", rating=1, owner_id="script")
+    seeded.feedback.delete(vote["feedback_id"])
+    assert [(step["actor_id"], step["actor_role"], step["action"]) for step in trail(seeded)] == [
+        ("script", None, "create"),
+        ("script", None, "delete"),
+    ]
+
+
+def test_a_refused_or_failed_write_leaves_no_audit_row(seeded):
+    seeded.feedback.create(thread_id="t1", run_id="r1", rating=1, actor=BO)
+    with pytest.raises(Conflict):
+        seeded.feedback.create(thread_id="t1", run_id="r1", rating=-1, actor=BO)
+    with pytest.raises(Forbidden):
+        seeded.feedback.upsert(thread_id="t1", run_id="r1", rating=-1, actor=auth.Actor("vi", "viewer"))
+    with pytest.raises(InvalidInput):
+        seeded.feedback.upsert(thread_id="t1", run_id="r1", rating=5, actor=BO)
+    assert seeded.feedback.retract(thread_id="t1", run_id="r2", actor=CY) is False
+    assert [step["action"] for step in trail(seeded)] == ["create"]
+    assert seeded.audit.count(ANA) == 1
+
+
+def test_filters_and_pagination(seeded):
+    for rating in (1, -1, 1):
+        seeded.feedback.upsert(thread_id="t1", run_id="r1", rating=rating, actor=BO)
+    seeded.feedback.upsert(thread_id="t1", run_id="r2", rating=1, actor=CY)
+    seeded.feedback.upsert(thread_id="t2", run_id="r3", rating=-1, actor=CY)
+
+    assert seeded.audit.count(ANA) == 5
+    assert [step["run_id"] for step in trail(seeded, actor_id="cy@x.com")] == ["r2", "r3"]
+    assert [step["action"] for step in trail(seeded, actor_id="bo@x.com")] == ["create", "update", "update"]
+    assert seeded.audit.count(ANA, action="update") == 2
+    assert seeded.audit.count(ANA, thread_id="t1") == 4
+    assert seeded.audit.count(ANA, run_id="r3", actor_id="cy@x.com") == 1
+    assert seeded.audit.count(ANA, run_id="r3", actor_id="bo@x.com") == 0
+    now = datetime.now(UTC)
+    assert seeded.audit.count(ANA, since=now - timedelta(hours=1), until=now + timedelta(hours=1)) == 5
+    assert seeded.audit.count(ANA, since=(now + timedelta(hours=1)).isoformat()) == 0
+
+    everything = trail(seeded)
+    pages = [trail(seeded, limit=2, offset=offset) for offset in (0, 2, 4)]
+    assert [len(page) for page in pages] == [2, 2, 1]
+    assert [step["id"] for page in pages for step in page] == [step["id"] for step in everything]
+
+
+def test_only_admins_read_the_trail_and_bad_filters_are_named(seeded):
+    for reader in (BO, auth.Actor("vi", "viewer"), auth.Actor("eu", "end_user"), None):
+        with pytest.raises(Forbidden):
+            seeded.audit.list(reader)
+        with pytest.raises(Forbidden):
+            seeded.audit.count(reader)
+    with pytest.raises(InvalidInput, match="action"):
+        seeded.audit.list(ANA, action="drop")
+    with pytest.raises(InvalidInput, match="since"):
+        seeded.audit.list(ANA, since="yesterday")
+    with pytest.raises(InvalidInput, match="limit"):
+        seeded.audit.list(ANA, limit=0)
+    with pytest.raises(InvalidInput, match="thread_id"):
+        seeded.audit.list(ANA, thread_id="x'; drop table feedback_audit; --")
+
+
+# ---- the admin page ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def db(tmp_path, monkeypatch, fresh_streamlit_caches) -> str:
+    path = str(tmp_path / "audit-page.duckdb")
+    monkeypatch.setenv("FEEDBACK_DB", path)
+    monkeypatch.setenv("FEEDBACK_DEMO", "0")
+    monkeypatch.delenv(auth.TRUSTED_HEADER_VARIABLE, raising=False)
+    monkeypatch.setenv(auth.ROLES_VARIABLE, "admin=ana@x.com;viewer=*@partner.com;default=reviewer")
+    with open_store(path) as store:
+        assert store.ingest(
+            [
+                {"kind": "thread", "thread_id": "t1"},
+                {"kind": "run", "run_id": "r1", "thread_id": "t1", "status": "success"},
+                {"kind": "run", "run_id": "r2", "thread_id": "t1", "status": "success"},
+            ]
+        ).ok
+        store.feedback.upsert(thread_id="t1", run_id="r1", rating=1, actor=BO)
+        store.feedback.upsert(thread_id="t1", run_id="r1", rating=-1, actor=BO)
+        store.feedback.upsert(thread_id="t1", run_id="r2", rating=1, actor=CY)
+    return path
+
+
+def signed_in_as(email: str | None) -> AppTest:
+    at = AppTest.from_file("../app.py", default_timeout=30)
+    if email:
+        at.secrets["auth"] = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "s" * 32}
+        at.user = {"is_logged_in": True, "email": email, "sub": f"sub-{email}"}
+    return at
+
+
+def test_the_audit_page_lists_every_change_for_an_admin_and_filters(db):
+    at = signed_in_as("ana@x.com")
+    at.switch_page("pages/audit.py").run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert list(table["action"]) == ["create", "update", "create"]
+    assert list(table["who"]) == ["bo@x.com", "bo@x.com", "cy@x.com"]
+    assert "3 changes" in " ".join(caption.value for caption in at.caption)
+    at.selectbox(key="au_action").select("update").run()
+    assert list(at.dataframe[0].value["who"]) == ["bo@x.com"]
+    at.text_input(key="au_actor").input("nobody").run()
+    assert not at.dataframe
+    assert any("No changes match" in info.value for info in at.info)
+
+
+@pytest.mark.parametrize("email", ["bo@x.com", "pat@partner.com"])
+def test_the_audit_page_is_for_admins_only(db, email):
+    at = signed_in_as(email)
+    at.switch_page("pages/audit.py").run()
+    assert not at.exception
+    assert any("Admins only" in warning.value for warning in at.warning)
+    assert not at.dataframe
+
+
+def test_a_viewer_sees_votes_but_no_working_vote_controls(db):
+    at = signed_in_as("pat@partner.com")
+    at.query_params["thread"] = "t1"
+    at.switch_page("pages/thread.py").run()
+    assert not at.exception
+    assert not [button for button in at.button if button.label in ("Save comment", "Retract my vote")]
+    assert any("You are a viewer" in caption.value for caption in at.caption)
+    at.switch_page("pages/queue.py").run()
+    assert any("for reviewers" in info.value for info in at.info)
