@@ -463,14 +463,15 @@ _MERGE = [
       AND (feedback.rating <> v.rating OR feedback.comment IS DISTINCT FROM v.comment
            OR feedback.tags <> v.tags OR feedback.source <> v.source)
     """,
+    # One row per id instead of ON CONFLICT DO NOTHING: on DuckDB that clause took 52 s for 25,000
+    # votes against a million stored ones (0.6 s without), see docs/benchmarks.md.
     """
     INSERT INTO feedback (feedback_id, thread_id, run_id, owner_id, message_id, scope, rating, comment, tags,
                           source, created_at, updated_at)
     SELECT target_id, thread_id, run_id, owner_id, message_id, scope, rating, comment, tags, source,
            coalesce(created_at, $now), coalesce(updated_at, created_at, $now)
-    FROM _votes v
-    WHERE NOT EXISTS (SELECT 1 FROM feedback f WHERE f.feedback_id = v.target_id)
-    ON CONFLICT DO NOTHING
+    FROM (SELECT v.*, row_number() OVER (PARTITION BY target_id ORDER BY line DESC) AS once FROM _votes v) v
+    WHERE once = 1 AND NOT EXISTS (SELECT 1 FROM feedback f WHERE f.feedback_id = v.target_id)
     """,
     """
     CREATE TEMP TABLE _touched AS
@@ -526,6 +527,9 @@ _MERGE = [
            OR runs.first_human_message IS DISTINCT FROM coalesce(m.first_human, runs.first_human_message)
            OR runs.last_ai_message IS DISTINCT FROM coalesce(m.last_ai, runs.last_ai_message))
     """,
+    # Lock the touched threads before counting their runs and votes (as feedback.refresh_tally does):
+    # otherwise, on PostgreSQL, a vote committed while this waited for its lock would not be counted.
+    "UPDATE threads SET positive = positive WHERE thread_id IN (SELECT thread_id FROM _touched)",
     """
     UPDATE threads SET
         run_count = coalesce(r.run_count, 0),

@@ -1,4 +1,5 @@
-"""Shared fixtures: real stores on real database files, a real Streamlit server, real Chromium."""
+"""Shared fixtures: real stores on both engines (a DuckDB file, a PostgreSQL server the tests start),
+a real Streamlit server, real Chromium."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -18,6 +20,31 @@ sys.path.insert(0, str(ROOT))
 
 import data_layer  # noqa: E402
 from data_layer import demo, open_store  # noqa: E402
+from tests.pg_server import PostgresServer, find_binaries  # noqa: E402
+
+# Every test that takes `store` (and so `demo_store`, `seeded`) runs once per engine.
+ENGINES = ("duckdb", pytest.param("postgresql", marks=pytest.mark.postgres))
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """A real PostgreSQL server for the session; skipped outside CI when no server binaries exist."""
+    binaries = find_binaries()
+    if binaries is None:
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL server binaries are missing in CI: .ci/run should have installed postgresql")
+        pytest.skip("PostgreSQL tests need server binaries in /usr/lib/postgresql/*/bin (apt-get install postgresql)")
+    server = PostgresServer(binaries)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def pg_url(pg_server):
+    """The URL of a fresh, empty PostgreSQL database of this test's own, dropped afterwards."""
+    url = pg_server.create_database()
+    yield url
+    pg_server.drop_database(url)
 
 
 @pytest.fixture
@@ -25,10 +52,29 @@ def db_path(tmp_path) -> str:
     return str(tmp_path / "feedback.duckdb")
 
 
+@pytest.fixture(params=ENGINES)
+def store_url(request, db_path) -> str:
+    """Where this test's store lives: a DuckDB file, or a fresh database on the test PostgreSQL server."""
+    if request.param == "duckdb":
+        return db_path
+    return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture(scope="module", params=ENGINES)
+def module_store_url(request, tmp_path_factory) -> str:
+    """Like `store_url`, shared by a module's tests (for a server started once per module and engine)."""
+    if request.param == "duckdb":
+        return str(tmp_path_factory.mktemp("db") / "feedback.duckdb")
+    server = request.getfixturevalue("pg_server")
+    url = server.create_database("m")
+    request.addfinalizer(lambda: server.drop_database(url))
+    return url
+
+
 @pytest.fixture
-def store(db_path):
-    """An empty store on a real DuckDB file."""
-    with open_store(db_path) as opened:
+def store(store_url):
+    """An empty store, once on a real DuckDB file and once on a real PostgreSQL database."""
+    with open_store(store_url) as opened:
         yield opened
 
 
@@ -121,13 +167,18 @@ def wait_for(url: str, timeout: float = 60.0) -> None:
 
 
 class AppServer:
-    """`streamlit run app.py` on a free port against its own database file."""
+    """`streamlit run app.py` on a free port against its own database (a DuckDB file or a PostgreSQL URL)."""
 
     def __init__(self, db: str, env: dict | None = None):
         self.db = db
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.log = Path(db).with_suffix(".log")
+        if "://" in db:
+            handle, log = tempfile.mkstemp(prefix="streamlit-", suffix=".log")
+            os.close(handle)
+            self.log = Path(log)
+        else:
+            self.log = Path(db).with_suffix(".log")
         environment = {**os.environ, "FEEDBACK_DB": db, **(env or {})}
         self.process = subprocess.Popen(
             [

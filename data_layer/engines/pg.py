@@ -1,0 +1,241 @@
+"""PostgreSQL engine: a bounded connection pool per process, transactions retried on serialization failures.
+
+The SQL is the data layer's own, shared with DuckDB: `$name` parameters become `$1..$n` and go
+through psycopg's RawCursor unchanged. What differs lives here: bulk loading through `COPY`,
+exports through a server-side cursor, and PostgreSQL's error classes mapped onto the data layer's.
+Every session runs in UTC with a statement timeout. No message ever carries the password.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from contextlib import contextmanager
+
+import psycopg
+import pyarrow as pa
+from psycopg import errors as pg_errors
+from psycopg.conninfo import conninfo_to_dict
+from psycopg.types.string import TextLoader
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from data_layer.config import redact
+from data_layer.engines import bind
+from data_layer.errors import Conflict, InvalidInput, StoreUnavailable
+
+_RETRIES = 8
+CONNECT_TIMEOUT_S = 5
+STATEMENT_TIMEOUT_MS = int(os.environ.get("FEEDBACK_PG_STATEMENT_TIMEOUT_MS", "30000"))
+POOL_SIZE = int(os.environ.get("FEEDBACK_PG_POOL_SIZE", "10"))
+# Any lock key of our own; every process migrating one database takes it, so only one migrates at a time.
+_MIGRATION_LOCK = 7_410_553_001
+
+_ARROW_TYPES = {
+    "text": pa.string(),
+    "varchar": pa.string(),
+    "bpchar": pa.string(),
+    "json": pa.string(),
+    "jsonb": pa.string(),
+    "int2": pa.int16(),
+    "int4": pa.int32(),
+    "int8": pa.int64(),
+    "float4": pa.float32(),
+    "float8": pa.float64(),
+    "numeric": pa.float64(),
+    "bool": pa.bool_(),
+    "timestamptz": pa.timestamp("us", tz="UTC"),
+    "timestamp": pa.timestamp("us"),
+    "date": pa.date32(),
+}
+
+
+def _arrow_type(conn: psycopg.Connection, oid: int) -> pa.DataType:
+    """The Arrow type for a result column; an array column becomes a list of its element type."""
+    info = conn.adapters.types.get(oid)
+    if info is None:
+        return pa.string()
+    element = _ARROW_TYPES.get(info.name, pa.string())
+    return pa.list_(element) if oid == info.array_oid else element
+
+
+def _short(error: Exception) -> str:
+    return str(error).strip().split("\n")[0]
+
+
+class PgConn:
+    """A connection with the small query vocabulary the data layer uses."""
+
+    def __init__(self, conn: psycopg.Connection):
+        self.conn = conn
+
+    def _cursor(self):
+        return psycopg.RawCursor(self.conn)
+
+    def _run(self, cursor, sql: str, params: dict | None):
+        text, args = bind(sql, params)
+        try:
+            return cursor.execute(text, args)
+        except pg_errors.UniqueViolation as error:
+            raise Conflict(_short(error)) from error
+        except (pg_errors.CheckViolation, pg_errors.NotNullViolation, pg_errors.DataError) as error:
+            raise InvalidInput(_short(error)) from error
+
+    def all(self, sql: str, params: dict | None = None) -> list[dict]:
+        with self._cursor() as cursor:
+            self._run(cursor, sql, params)
+            if cursor.description is None:
+                return []
+            names = [column.name for column in cursor.description]
+            return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+    def one(self, sql: str, params: dict | None = None) -> dict | None:
+        rows = self.all(sql, params)
+        return rows[0] if rows else None
+
+    def scalar(self, sql: str, params: dict | None = None):
+        with self._cursor() as cursor:
+            self._run(cursor, sql, params)
+            row = cursor.fetchone()
+            return row[0] if row else None
+
+    def execute(self, sql: str, params: dict | None = None) -> None:
+        with self._cursor() as cursor:
+            self._run(cursor, sql, params)
+
+    def arrow_batches(self, sql: str, params: dict | None = None, batch_size: int = 65536):
+        """Stream a query's result as Arrow record batches through a server-side cursor.
+
+        A server-side cursor lives in a transaction; JSON columns come back as their text, as from DuckDB.
+        """
+        text, args = bind(sql, params)
+        with self.conn.transaction():
+            cursor = psycopg.RawServerCursor(self.conn, "feedback_export")
+            cursor.adapters.register_loader("json", TextLoader)
+            cursor.adapters.register_loader("jsonb", TextLoader)
+            try:
+                cursor.execute(text, args)
+                names = [column.name for column in cursor.description]
+                types = [_arrow_type(self.conn, column.type_code) for column in cursor.description]
+                schema = pa.schema(list(zip(names, types)))
+                while rows := cursor.fetchmany(batch_size):
+                    columns = list(zip(*rows))
+                    yield pa.RecordBatch.from_arrays(
+                        [pa.array(column, type=kind) for column, kind in zip(columns, types)], schema=schema
+                    )
+            finally:
+                cursor.close()
+
+    def load(self, table: str, data: pa.Table) -> None:
+        """Append an Arrow table to an existing table with `COPY`, columns matched by name."""
+        columns = ", ".join(data.column_names)
+        with self.conn.cursor() as cursor:
+            try:
+                with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                    for batch in data.to_batches(max_chunksize=10_000):
+                        for row in zip(*(column.to_pylist() for column in batch.columns)):
+                            copy.write_row(row)
+            except pg_errors.UniqueViolation as error:
+                raise Conflict(_short(error)) from error
+            except (pg_errors.CheckViolation, pg_errors.NotNullViolation, pg_errors.DataError) as error:
+                raise InvalidInput(_short(error)) from error
+
+
+def describe_failure(url: str, error: Exception) -> str:
+    """One line saying why the server refused us, in words a user can act on; never the password."""
+    try:
+        info = conninfo_to_dict(url)
+    except psycopg.ProgrammingError:
+        return f"{redact(url)} is not a valid PostgreSQL URL"
+    where = f"{info.get('host', 'localhost')}:{info.get('port', 5432)}"
+    database = info.get("dbname", info.get("user", ""))
+    text = str(error)
+    password = info.get("password")
+    if password:
+        text = text.replace(password, "***")
+    lowered = text.lower()
+    if "password authentication failed" in lowered or "no password supplied" in lowered:
+        return f"PostgreSQL at {where} refused the credentials of user {info.get('user')}: check the user and password"
+    if "does not exist" in lowered and "database" in lowered:
+        return f"PostgreSQL database {database!r} does not exist at {where}: create it (createdb) or fix the URL"
+    if "role" in lowered and "does not exist" in lowered:
+        return f"PostgreSQL at {where} has no user {info.get('user')!r}: check the user in the URL"
+    if any(word in lowered for word in ("connection refused", "could not connect", "timeout", "timed out", "resolve")):
+        return f"cannot reach PostgreSQL at {where}: is the server running, and are the host and port right?"
+    return f"cannot open PostgreSQL database {redact(url)}: {_short(Exception(text))}"
+
+
+class PostgresEngine:
+    name = "postgresql"
+
+    def __init__(self, url: str):
+        self.url = url
+        try:
+            with psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT_S):
+                pass
+        except (psycopg.Error, ValueError) as error:
+            raise StoreUnavailable(describe_failure(url, error)) from None
+        self._pool = ConnectionPool(
+            url,
+            min_size=1,
+            max_size=POOL_SIZE,
+            kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT_S},
+            configure=_configure,
+            check=ConnectionPool.check_connection,
+            # a request waits this long for a free connection, or for the server to come back
+            timeout=10,
+            name="feedback",
+            open=False,
+        )
+        try:
+            self._pool.open(wait=True, timeout=CONNECT_TIMEOUT_S * 2)
+        except PoolTimeout as error:
+            self._pool.close()
+            raise StoreUnavailable(f"cannot open a connection pool to {redact(url)}") from error
+
+    @contextmanager
+    def _connection(self):
+        try:
+            with self._pool.connection() as conn:
+                yield conn
+        except PoolTimeout as error:
+            raise StoreUnavailable(f"no database connection free or reachable at {redact(self.url)}") from error
+        except pg_errors.QueryCanceled as error:
+            raise StoreUnavailable(f"the database took too long to answer: {_short(error)}") from error
+        except psycopg.OperationalError as error:
+            raise StoreUnavailable(describe_failure(self.url, error)) from None
+
+    @contextmanager
+    def read(self):
+        with self._connection() as conn:
+            yield PgConn(conn)
+
+    def write(self, fn):
+        """Run `fn(conn)` in one transaction; retry serialization failures and deadlocks, then `Conflict`."""
+        with self._connection() as conn:
+            for attempt in range(_RETRIES):
+                try:
+                    with conn.transaction():
+                        return fn(PgConn(conn))
+                except (pg_errors.SerializationFailure, pg_errors.DeadlockDetected) as error:
+                    if attempt == _RETRIES - 1:
+                        raise Conflict(f"write conflict, try again: {_short(error)}") from error
+                    time.sleep(0.005 * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    @contextmanager
+    def exclusive(self):
+        """Hold the database-wide migration lock (other processes migrating the same database wait)."""
+        with self._connection() as conn:
+            conn.execute("SELECT pg_advisory_lock(%s)", (_MIGRATION_LOCK,))
+            try:
+                yield
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(%s)", (_MIGRATION_LOCK,))
+
+    def close(self) -> None:
+        self._pool.close()
+
+
+def _configure(conn: psycopg.Connection) -> None:
+    conn.execute(f"SET statement_timeout = {STATEMENT_TIMEOUT_MS}")
+    conn.execute("SET TimeZone = 'UTC'")
