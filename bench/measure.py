@@ -1,0 +1,187 @@
+"""Time the dashboard's operations through the public `data_layer` API on one database file.
+
+Each group runs in its own process (`python -m bench.measure --db F --group G`), so the peak
+resident memory it reports is that group's own. Prints one JSON object: timings in milliseconds
+per operation, and `max_rss_mib`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sys
+import tempfile
+import time
+from datetime import timedelta
+
+from bench.generate import ANCHOR, SCALES, SEARCH_TERMS, max_rss_mib, write_import_file
+from data_layer import open_store
+
+GROUPS = ("browse", "search", "upsert", "stats", "export", "import")
+
+# Threads page filter combinations: (label, keyword arguments of threads.list / threads.count).
+PAGE_FILTERS = (
+    ("newest", {}),
+    ("assistant", {"assistant_id": "coding-agent"}),
+    ("status=error", {"status": "error"}),
+    ("model", {"model_name": "qwen-max-old"}),
+    ("has_negative by negatives", {"has_negative": True, "order": "negative desc"}),
+    ("last 7 days", {"since": (ANCHOR - timedelta(days=7)).isoformat(), "until": ANCHOR.isoformat()}),
+    ("not reviewed by", {"not_reviewed_by": "reviewer-07@example.com"}),
+    (
+        "assistant+model+negative+30 days by runs",
+        {
+            "assistant_id": "support-agent",
+            "model_name": "gpt-4.1",
+            "has_negative": True,
+            "since": (ANCHOR - timedelta(days=30)).isoformat(),
+            "order": "runs desc",
+        },
+    ),
+    ("page 100 by title", {"order": "title asc", "offset": 5_000}),
+)
+
+
+def timed(fn) -> float:
+    started = time.perf_counter()
+    fn()
+    return round((time.perf_counter() - started) * 1000, 3)
+
+
+def sample_threads(store, count: int, seed: int) -> list[str]:
+    """Thread ids spread over the whole table, picked through the public list API."""
+    total = store.threads.count()
+    rng = random.Random(seed)
+    ids = []
+    for offset in sorted(rng.randrange(total) for _ in range(count)):
+        ids += [row["thread_id"] for row in store.threads.list(order="created_at asc", limit=1, offset=offset)]
+    return ids
+
+
+def browse(store, reps: int) -> dict:
+    out: dict[str, list[float]] = {}
+    for label, args in PAGE_FILTERS:
+        count_args = {key: value for key, value in args.items() if key not in ("order", "offset")}
+        store.threads.list(**args)  # warm-up
+        store.threads.count(**count_args)
+        out[f"threads_page[{label}]"] = [timed(lambda a=args: store.threads.list(**a)) for _ in range(reps)]
+        out[f"thread_count[{label}]"] = [timed(lambda a=count_args: store.threads.count(**a)) for _ in range(reps)]
+    thread_ids = sample_threads(store, 3 * reps, seed=1)
+
+    def open_thread(thread_id):
+        store.threads.get(thread_id)
+        store.runs.list_by_thread(thread_id)
+        store.events.list_messages(thread_id)
+        store.feedback.list_by_thread(thread_id)
+
+    open_thread(thread_ids[0])
+    out["open_thread"] = [timed(lambda t=t: open_thread(t)) for t in thread_ids]
+    return out
+
+
+def search(store, reps: int) -> dict:
+    out = {}
+    for term in SEARCH_TERMS:
+        store.threads.list(search=term)
+        out[f"search[{term}]"] = [timed(lambda t=term: store.threads.list(search=t)) for _ in range(reps)]
+        out[f"search_count[{term}]"] = [timed(lambda t=term: store.threads.count(search=t)) for _ in range(reps)]
+    return out
+
+
+def upsert(store, reps: int) -> dict:
+    rng = random.Random(3)
+    targets = []
+    for thread_id in sample_threads(store, reps, seed=2):
+        runs = store.runs.list_by_thread(thread_id)
+        if runs:
+            targets.append((thread_id, rng.choice(runs)["run_id"]))
+    store.feedback.upsert(thread_id=targets[0][0], run_id=targets[0][1], rating=1, owner_id="bench@example.com")
+    return {
+        "feedback_upsert": [
+            timed(
+                lambda t=t: store.feedback.upsert(
+                    thread_id=t[0],
+                    run_id=t[1],
+                    rating=rng.choice((1, -1)),
+                    owner_id=f"reviewer-{rng.randrange(50):02d}@example.com",
+                    comment="benchmark vote",
+                )
+            )
+            for t in targets
+        ]
+    }
+
+
+def stats_all(store, reps: int) -> dict:
+    from data_layer import stats
+
+    dashboard = getattr(stats, "dashboard", None)
+    run = (lambda: dashboard(store)) if dashboard else (lambda: stats.overview(store))
+    run()
+    out = {"stats_all": [timed(run) for _ in range(reps)]}
+    if not dashboard:
+        out["note"] = "data_layer.stats.dashboard missing: timed stats.overview only"
+    return out
+
+
+def export_csv(store, reps: int) -> dict:
+    try:
+        from data_layer import export
+    except ImportError:
+        return {"note": "data_layer.export missing"}
+    with tempfile.TemporaryDirectory(prefix="bench-export-") as folder:
+        path = os.path.join(folder, "feedback.csv")
+        rows = export.write(store, path, "csv")
+        times = [timed(lambda: export.write(store, path, "csv")) for _ in range(reps)]
+        size = os.path.getsize(path)
+    return {"export_csv": times, "export_rows": rows, "export_bytes": size}
+
+
+def import_jsonl(store, reps: int, records: int) -> dict:
+    times, rates = [], []
+    with tempfile.TemporaryDirectory(prefix="bench-import-") as folder:
+        for rep in range(reps):
+            path = os.path.join(folder, f"import-{rep}.jsonl")
+            written = write_import_file(path, records, seed=100 + rep)["records"]
+            started = time.perf_counter()
+            report = store.import_file(path)
+            seconds = time.perf_counter() - started
+            if not report.ok:
+                raise SystemExit(f"benchmark import failed: {report.summary()[:500]}")
+            times.append(round(seconds * 1000, 1))
+            rates.append(round(written / seconds))
+    return {"import_jsonl": times, "import_records_per_s": rates, "import_records": written}
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--db", required=True)
+    parser.add_argument("--group", choices=GROUPS, required=True)
+    parser.add_argument("--scale", choices=SCALES, default="small")
+    parser.add_argument("--reps", type=int, default=10)
+    args = parser.parse_args(argv)
+    store = open_store(args.db)
+    try:
+        if args.group == "browse":
+            result = browse(store, args.reps)
+        elif args.group == "search":
+            result = search(store, max(3, args.reps // 2))
+        elif args.group == "upsert":
+            result = upsert(store, 5 * args.reps)
+        elif args.group == "stats":
+            result = stats_all(store, args.reps)
+        elif args.group == "export":
+            result = export_csv(store, 3)
+        else:
+            result = import_jsonl(store, 3, SCALES[args.scale].import_records)
+    finally:
+        store.close()
+    result["max_rss_mib"] = max_rss_mib()
+    json.dump(result, sys.stdout)
+    print()
+
+
+if __name__ == "__main__":
+    main()
