@@ -14,3 +14,6 @@ format:
 
 demo:
 	python -m data_layer demo
+
+bench:          ## the scale benchmark at small scale (see docs/benchmarks.md for large)
+	python -m bench.run --scale small
