@@ -10,11 +10,12 @@ plain dicts and lists; rates are fractions in 0..1, None where there is nothing 
 
 from __future__ import annotations
 
-import math
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 
 from data_layer import rules
+from data_layer.analysis import rate, wilson
 from data_layer.errors import InvalidInput
 from data_layer.schema import FEEDBACK_SOURCES
 
@@ -22,7 +23,6 @@ UNTAGGED = "untagged"
 # Ranges up to about a quarter are drawn per day; longer ones per week (ISO weeks, Monday first).
 DAY_BUCKET_MAX_DAYS = 92
 # z for a 95 % Wilson interval
-Z95 = 1.959963984540054
 FOLLOW_UP_CLASSES = ("negative", "mixed", "positive", "unrated")
 
 _OVERVIEW = """
@@ -139,35 +139,12 @@ def where(filters: Filters) -> tuple[str, str, dict]:
 # ---------------------------------------------------------------------------------------------- helpers
 
 
-def rate(positive: int, total: int) -> float | None:
-    return positive / total if total else None
-
-
-def wilson(positive: int, total: int, z: float = Z95) -> tuple[float | None, float | None]:
-    """The Wilson score interval of a proportion: honest for small counts, never outside 0..1."""
-    if not total:
-        return None, None
-    p = positive / total
-    denominator = 1 + z * z / total
-    centre = (p + z * z / (2 * total)) / denominator
-    half = z * math.sqrt(p * (1 - p) / total + z * z / (4 * total * total)) / denominator
-    return max(0.0, centre - half), min(1.0, centre + half)
-
-
 def _counted(row: dict, positive: str = "positive", total: str = "votes") -> dict:
     """Ints for the counts, then the rate and its Wilson interval."""
     out = {key: (int(value) if isinstance(value, int) else value) for key, value in row.items()}
     low, high = wilson(out[positive], out[total])
     out.update(positive_rate=rate(out[positive], out[total]), low=low, high=high)
     return out
-
-
-def _day(value) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        value = (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC).date()
-    return value.isoformat()
 
 
 def bucket_for(filters: Filters, bounds: dict) -> str:
@@ -185,9 +162,84 @@ def _moment(value) -> datetime | None:
     return datetime.fromisoformat(value) if isinstance(value, str) else value
 
 
-def _with_conn(store, fn, filters, **kwargs):
+# ---------------------------------------------------------------------------------------------- vote facts
+
+# Every aggregate of the stats page reads votes with their run's day, assistant, model and status.
+# Joining the million votes with the million runs on a string key is the expensive step (about
+# 0.4 s at the large scale), so it is done once per call into a temporary table (private to the
+# connection on both engines) and every aggregate reads that. The table covers the previous period
+# too when the headline needs it (`in_period` false), and keeps all reviewers' votes because
+# agreement ignores the reviewer filter (`by_reviewer` marks the chosen reviewer's votes). `day` is
+# the run's UTC day as days since 1970-01-01, cheaper to group than a timestamp.
+_FACTS_DROP = "DROP TABLE IF EXISTS stats_votes"
+
+_FACTS_CREATE = """
+CREATE TEMPORARY TABLE stats_votes (
+    run_id       TEXT,
+    owner_id     TEXT,
+    source       TEXT,
+    scope        TEXT,
+    rating       SMALLINT,
+    tags         TEXT[],
+    day          INTEGER,
+    run_at       TIMESTAMPTZ,
+    assistant_id TEXT,
+    model_name   TEXT,
+    status       TEXT,
+    in_period    BOOLEAN,
+    by_reviewer  BOOLEAN
+)
+"""
+
+# Tags are kept for negative votes only: no aggregate reads a positive vote's tags.
+_FACTS_FILL = """
+INSERT INTO stats_votes
+SELECT f.run_id, f.owner_id, f.source, f.scope, f.rating,
+       CASE WHEN f.rating = -1 THEN f.tags END,
+       CAST(floor(extract(epoch FROM r.created_at) / 86400) AS INTEGER),
+       r.created_at, r.assistant_id, r.model_name, r.status,
+       {in_period}, {by_reviewer}
+FROM feedback f JOIN runs r ON r.run_id = f.run_id
+WHERE {run} AND {vote}
+"""
+
+# What most aggregates count: the chosen period and reviewer.
+_COUNTED = "in_period AND by_reviewer"
+_EPOCH = date(1970, 1, 1)
+_BUCKETS = {"day": "day", "week": "day - ((day + 3) % 7 + 7) % 7"}  # 1970-01-01 was a Thursday
+
+
+@contextmanager
+def _facts(store, filters: Filters):
+    """A read connection holding `stats_votes` for these filters (and the previous period)."""
+    before = filters.previous()
+    wide = replace(filters, reviewer=None, since=before.since if before else filters.since)
+    run, vote, params = where(wide)
+    parts = {
+        "run": run,
+        "vote": vote,
+        "in_period": "r.created_at >= $period_start" if before else "TRUE",
+        "by_reviewer": "coalesce(f.owner_id = $reviewer, FALSE)" if filters.reviewer is not None else "TRUE",
+    }
+    params = {**params, "period_start": filters.since, "reviewer": filters.reviewer}
     with store.engine.read() as conn:
-        return fn(conn, Filters.of(filters), **kwargs)
+        conn.execute(_FACTS_DROP)
+        conn.execute(_FACTS_CREATE)
+        try:
+            conn.execute(_FACTS_FILL.format(**parts), params)
+            yield conn
+        finally:
+            conn.execute(_FACTS_DROP)
+
+
+def _with_facts(store, fn, filters, **kwargs):
+    chosen = Filters.of(filters)
+    with _facts(store, chosen) as conn:
+        return fn(conn, chosen, **kwargs)
+
+
+def _day_of(days) -> str | None:
+    return None if days is None else (_EPOCH + timedelta(days=int(days))).isoformat()
 
 
 # ---------------------------------------------------------------------------------------------- bounds
@@ -225,27 +277,27 @@ _HEADLINE_RUNS = "SELECT count(*) AS runs FROM runs r WHERE {run}"
 
 _HEADLINE_VOTES = """
 SELECT count(*) AS votes,
-       count(*) FILTER (WHERE f.rating = 1) AS positive,
-       count(*) FILTER (WHERE f.rating = -1) AS negative,
-       count(DISTINCT f.run_id) AS runs_with_feedback
-FROM feedback f JOIN runs r ON r.run_id = f.run_id
-WHERE {run} AND {vote}
+       count(*) FILTER (WHERE rating = 1) AS positive,
+       count(*) FILTER (WHERE rating = -1) AS negative,
+       count(DISTINCT run_id) AS runs_with_feedback
+FROM stats_votes
+WHERE in_period = $in_period AND by_reviewer
 """
 
 
-def _period(conn, filters: Filters) -> dict:
-    run, vote, params = where(filters)
+def _period(conn, filters: Filters, *, current: bool) -> dict:
+    run, _, params = where(filters)
     runs = conn.scalar(_HEADLINE_RUNS.format(run=run), params)
-    votes = conn.one(_HEADLINE_VOTES.format(run=run, vote=vote), params)
+    votes = conn.one(_HEADLINE_VOTES, {"in_period": current})
     row = {"runs": int(runs), **{key: int(value) for key, value in votes.items()}}
     row["positive_rate"] = rate(row["positive"], row["votes"])
     return row
 
 
 def _headline(conn, filters: Filters) -> dict:
-    current = _period(conn, filters)
+    current = _period(conn, filters, current=True)
     before = filters.previous()
-    previous = _period(conn, before) if before else None
+    previous = _period(conn, before, current=False) if before else None
     change = None
     if previous is not None:
         change = {key: current[key] - previous[key] for key in ("runs", "runs_with_feedback", "votes")}
@@ -263,40 +315,35 @@ def _headline(conn, filters: Filters) -> dict:
 def headline(store, filters=None) -> dict:
     """Runs, runs with feedback, votes and positive rate; with a full date range also the previous
     period of equal length and the change (counts as differences, the rate in fraction points)."""
-    return _with_conn(store, _headline, filters)
+    return _with_facts(store, _headline, filters)
 
 
 # ---------------------------------------------------------------------------------------------- over time
 
-_OVER_TIME = """
-SELECT date_trunc($bucket, r.created_at) AS bucket,
+_OVER_TIME = f"""
+SELECT {{bucket}} AS bucket,
        count(*) AS votes,
-       count(*) FILTER (WHERE f.rating = 1) AS positive,
-       count(*) FILTER (WHERE f.rating = -1) AS negative
-FROM feedback f JOIN runs r ON r.run_id = f.run_id
-WHERE {run} AND {vote}
+       count(*) FILTER (WHERE rating = 1) AS positive,
+       count(*) FILTER (WHERE rating = -1) AS negative
+FROM stats_votes
+WHERE {_COUNTED}
 GROUP BY 1
 ORDER BY 1
 """
 
 
 def _over_time(conn, filters: Filters, bucket: str) -> dict:
-    run, vote, params = where(filters)
-    rows = conn.all(_OVER_TIME.format(run=run, vote=vote), {**params, "bucket": bucket})
-    out = []
-    for row in rows:
-        item = _counted({**row, "bucket": _day(row["bucket"])})
-        out.append(item)
-    return {"bucket": bucket, "rows": out}
+    rows = conn.all(_OVER_TIME.format(bucket=_BUCKETS[bucket]))
+    return {"bucket": bucket, "rows": [_counted({**row, "bucket": _day_of(row["bucket"])}) for row in rows]}
 
 
 def over_time(store, filters=None, bucket: str | None = None) -> dict:
     """Votes and positive rate per day or week of the runs (`bucket` chosen by the range when None);
     each row has `bucket` (its first day), `votes`, `positive`, `negative`, the rate and its interval."""
-    with store.engine.read() as conn:
-        chosen = Filters.of(filters)
-        bucket = _bucket_arg(bucket) or bucket_for(chosen, _bounds(conn))
-        return _over_time(conn, chosen, bucket)
+    chosen = Filters.of(filters)
+    bucket = _bucket_arg(bucket)
+    with _facts(store, chosen) as conn:
+        return _over_time(conn, chosen, bucket or bucket_for(chosen, _bounds(conn)))
 
 
 def _bucket_arg(bucket: str | None) -> str | None:
@@ -307,123 +354,120 @@ def _bucket_arg(bucket: str | None) -> str | None:
 
 # ---------------------------------------------------------------------------------------------- by group
 
-_GROUPS = {"assistant_id": "r.assistant_id", "model_name": "r.model_name"}
+_GROUPS = ("assistant_id", "model_name")
 
-_BY_GROUP = """
-SELECT {column} AS {name},
+_BY_GROUP = f"""
+SELECT {{name}},
        count(*) AS votes,
-       count(*) FILTER (WHERE f.rating = 1) AS positive,
-       count(*) FILTER (WHERE f.rating = -1) AS negative
-FROM feedback f JOIN runs r ON r.run_id = f.run_id
-WHERE {run} AND {vote}
-GROUP BY {column}
-ORDER BY CAST(count(*) FILTER (WHERE f.rating = 1) AS DOUBLE PRECISION) / count(*),
-         count(*) DESC, {column} NULLS LAST
+       count(*) FILTER (WHERE rating = 1) AS positive,
+       count(*) FILTER (WHERE rating = -1) AS negative
+FROM stats_votes
+WHERE {_COUNTED}
+GROUP BY {{name}}
+ORDER BY CAST(count(*) FILTER (WHERE rating = 1) AS DOUBLE PRECISION) / count(*),
+         count(*) DESC, {{name}} NULLS LAST
 """
 
 
 def _by_group(conn, filters: Filters, name: str) -> list[dict]:
-    run, vote, params = where(filters)
-    sql = _BY_GROUP.format(column=_GROUPS[name], name=name, run=run, vote=vote)
-    return [_counted(row) for row in conn.all(sql, params)]
+    if name not in _GROUPS:
+        raise InvalidInput(f"group {name!r:.40} is not one of {', '.join(_GROUPS)}")
+    return [_counted(row) for row in conn.all(_BY_GROUP.format(name=name))]
 
 
 def by_assistant(store, filters=None) -> list[dict]:
     """Positive rate per assistant with its 95 % Wilson interval, worst first (ties: more votes first)."""
-    return _with_conn(store, _by_group, filters, name="assistant_id")
+    return _with_facts(store, _by_group, filters, name="assistant_id")
 
 
 def by_model(store, filters=None) -> list[dict]:
     """Positive rate per model with its 95 % Wilson interval, worst first (ties: more votes first)."""
-    return _with_conn(store, _by_group, filters, name="model_name")
+    return _with_facts(store, _by_group, filters, name="model_name")
 
 
 # ---------------------------------------------------------------------------------------------- reason tags
 
 # A negative vote without tags counts once as UNTAGGED, so the tags add up to the negative votes.
 _NEGATIVE_TAGS = f"""
-SELECT f.run_id,
-       unnest(CASE WHEN coalesce(array_length(f.tags, 1), 0) = 0 THEN ARRAY['{UNTAGGED}'] ELSE f.tags END) AS tag
-FROM feedback f
-WHERE f.rating = -1 AND {{vote}}
+SELECT day, assistant_id,
+       unnest(CASE WHEN coalesce(array_length(tags, 1), 0) = 0 THEN ARRAY['{UNTAGGED}'] ELSE tags END) AS tag
+FROM stats_votes
+WHERE rating = -1 AND {_COUNTED}
 """
 
 _TAGS_OVER_TIME = f"""
-SELECT date_trunc($bucket, r.created_at) AS bucket, t.tag, count(*) AS negative
-FROM ({_NEGATIVE_TAGS}) t JOIN runs r ON r.run_id = t.run_id
-WHERE {{run}}
+SELECT {{bucket}} AS bucket, tag, count(*) AS negative
+FROM ({_NEGATIVE_TAGS}) t
 GROUP BY 1, 2
 ORDER BY 1, 2
 """
 
 _TAGS_BY_ASSISTANT = f"""
-SELECT r.assistant_id, t.tag, count(*) AS negative
-FROM ({_NEGATIVE_TAGS}) t JOIN runs r ON r.run_id = t.run_id
-WHERE {{run}}
+SELECT assistant_id, tag, count(*) AS negative
+FROM ({_NEGATIVE_TAGS}) t
 GROUP BY 1, 2
 ORDER BY 1 NULLS LAST, 3 DESC, 2
 """
 
 
 def _tags_over_time(conn, filters: Filters, bucket: str) -> dict:
-    run, vote, params = where(filters)
-    rows = conn.all(_TAGS_OVER_TIME.format(run=run, vote=vote), {**params, "bucket": bucket})
-    return {
-        "bucket": bucket,
-        "rows": [{"bucket": _day(row["bucket"]), "tag": row["tag"], "negative": int(row["negative"])} for row in rows],
-    }
+    rows = conn.all(_TAGS_OVER_TIME.format(bucket=_BUCKETS[bucket]))
+    out = [{"bucket": _day_of(row["bucket"]), "tag": row["tag"], "negative": int(row["negative"])} for row in rows]
+    return {"bucket": bucket, "rows": out}
 
 
 def tags_over_time(store, filters=None, bucket: str | None = None) -> dict:
     """Reason tags of negative votes per day or week: rows of `bucket`, `tag`, `negative` (a vote with
     two tags counts for each; a negative vote without tags counts as `untagged`)."""
-    with store.engine.read() as conn:
-        chosen = Filters.of(filters)
-        bucket = _bucket_arg(bucket) or bucket_for(chosen, _bounds(conn))
-        return _tags_over_time(conn, chosen, bucket)
+    chosen = Filters.of(filters)
+    bucket = _bucket_arg(bucket)
+    with _facts(store, chosen) as conn:
+        return _tags_over_time(conn, chosen, bucket or bucket_for(chosen, _bounds(conn)))
 
 
 def _tags_by_assistant(conn, filters: Filters) -> list[dict]:
-    run, vote, params = where(filters)
-    rows = conn.all(_TAGS_BY_ASSISTANT.format(run=run, vote=vote), params)
-    return [{**row, "negative": int(row["negative"])} for row in rows]
+    return [{**row, "negative": int(row["negative"])} for row in conn.all(_TAGS_BY_ASSISTANT)]
 
 
 def tags_by_assistant(store, filters=None) -> list[dict]:
     """Reason tags of negative votes per assistant: rows of `assistant_id`, `tag`, `negative`."""
-    return _with_conn(store, _tags_by_assistant, filters)
+    return _with_facts(store, _tags_by_assistant, filters)
 
 
 # ---------------------------------------------------------------------------------------------- follow-ups
 
 # Upstream records a follow-up only after a successful run, so only successful runs are counted:
-# a failed run can never have one, and would dilute the signal.
-_FOLLOW_UPS = """
+# a failed run can never have one, and would dilute the signal. A successful run without a
+# counted vote is `unrated`.
+_FOLLOW_UPS = f"""
 WITH rated AS (
-    SELECT r.run_id,
-           count(f.feedback_id) FILTER (WHERE f.rating = 1) AS positive,
-           count(f.feedback_id) FILTER (WHERE f.rating = -1) AS negative
-    FROM runs r LEFT JOIN feedback f ON f.run_id = r.run_id AND {vote}
-    WHERE {run} AND r.status = 'success'
-    GROUP BY r.run_id
+    SELECT run_id,
+           count(*) FILTER (WHERE rating = 1) AS positive,
+           count(*) FILTER (WHERE rating = -1) AS negative
+    FROM stats_votes
+    WHERE {_COUNTED} AND status = 'success'
+    GROUP BY run_id
 ),
 followed AS (
     SELECT DISTINCT follow_up_to_run_id AS run_id FROM runs WHERE follow_up_to_run_id IS NOT NULL
 )
-SELECT CASE WHEN rated.positive = 0 AND rated.negative = 0 THEN 'unrated'
+SELECT CASE WHEN rated.run_id IS NULL THEN 'unrated'
             WHEN rated.positive = 0 THEN 'negative'
             WHEN rated.negative = 0 THEN 'positive'
             ELSE 'mixed' END AS rating,
        count(*) AS runs,
        count(followed.run_id) AS followed_up
-FROM rated LEFT JOIN followed ON followed.run_id = rated.run_id
+FROM runs r
+LEFT JOIN rated ON rated.run_id = r.run_id
+LEFT JOIN followed ON followed.run_id = r.run_id
+WHERE {{run}} AND r.status = 'success'
 GROUP BY 1
 """
 
 
 def _follow_ups(conn, filters: Filters) -> list[dict]:
-    run, vote, params = where(filters)
-    found = {row["rating"]: row for row in conn.all(_FOLLOW_UPS.format(run=run, vote=vote), params)}
+    run, _, params = where(filters)
+    found = {row["rating"]: row for row in conn.all(_FOLLOW_UPS.format(run=run), params)}
     out = []
     for name in FOLLOW_UP_CLASSES:
         row = found.get(name, {"runs": 0, "followed_up": 0})
@@ -446,46 +490,46 @@ def follow_ups(store, filters=None) -> list[dict]:
     """How often a successful run gets a follow-up run, by that run's rating: `negative` (only
     thumbs-down), `mixed`, `positive` (only thumbs-up), `unrated`; each with `runs`, `followed_up`,
     `rate` and its Wilson interval. A follow-up after a thumbs-down is the sign the agent failed."""
-    return _with_conn(store, _follow_ups, filters)
+    return _with_facts(store, _follow_ups, filters)
 
 
 # ---------------------------------------------------------------------------------------------- reviewers
 
 # Reviewer activity and agreement count reviewer votes only (source 'reviewer'): end users are
 # customers rating their own conversation, not reviewers.
-_REVIEWER_ACTIVITY = """
-SELECT f.owner_id AS reviewer,
+_REVIEWER_ACTIVITY = f"""
+SELECT owner_id AS reviewer,
        count(*) AS votes,
-       count(*) FILTER (WHERE f.rating = 1) AS positive,
-       count(*) FILTER (WHERE f.rating = -1) AS negative,
-       count(DISTINCT f.run_id) AS runs
-FROM feedback f JOIN runs r ON r.run_id = f.run_id
-WHERE {run} AND {vote} AND f.source = 'reviewer' AND f.owner_id IS NOT NULL
-GROUP BY f.owner_id
+       count(*) FILTER (WHERE rating = 1) AS positive,
+       count(*) FILTER (WHERE rating = -1) AS negative,
+       count(DISTINCT run_id) AS runs
+FROM stats_votes
+WHERE {_COUNTED} AND source = 'reviewer' AND owner_id IS NOT NULL
+GROUP BY owner_id
 ORDER BY 2 DESC, 1
 LIMIT $limit
 """
 
 
 def _reviewer_activity(conn, filters: Filters, limit: int = 50) -> list[dict]:
-    run, vote, params = where(filters)
-    rows = conn.all(_REVIEWER_ACTIVITY.format(run=run, vote=vote), {**params, "limit": limit})
-    return [_counted(row) for row in rows]
+    return [_counted(row) for row in conn.all(_REVIEWER_ACTIVITY, {"limit": limit})]
 
 
 def reviewer_activity(store, filters=None, limit: int = 50) -> list[dict]:
     """Votes per reviewer (most active first): `votes`, `positive`, `negative`, `runs`, the rate."""
-    return _with_conn(store, _reviewer_activity, filters, limit=rules.integer(limit, "limit", low=1, high=10_000))
+    limit = rules.integer(limit, "limit", low=1, high=10_000)
+    return _with_facts(store, _reviewer_activity, filters, limit=limit)
 
 
 # Per run rated by two or more reviewers (whole-run votes only): n raters, of whom `positive` said up.
-# Agreeing rater pairs over all rater pairs gives that run's agreement P_i.
+# Agreeing rater pairs over all rater pairs gives that run's agreement P_i. One reviewer cannot agree
+# with anyone, so the reviewer filter does not narrow agreement (`by_reviewer` is not read).
 _AGREEMENT = """
 WITH per_run AS (
-    SELECT r.run_id, r.assistant_id, count(*) AS n, count(*) FILTER (WHERE f.rating = 1) AS positive
-    FROM feedback f JOIN runs r ON r.run_id = f.run_id
-    WHERE {run} AND {vote} AND f.source = 'reviewer' AND f.scope = '' AND f.owner_id IS NOT NULL
-    GROUP BY r.run_id, r.assistant_id
+    SELECT run_id, assistant_id, count(*) AS n, count(*) FILTER (WHERE rating = 1) AS positive
+    FROM stats_votes
+    WHERE in_period AND source = 'reviewer' AND scope = '' AND owner_id IS NOT NULL
+    GROUP BY run_id, assistant_id
     HAVING count(*) >= 2
 )
 SELECT assistant_id,
@@ -523,10 +567,7 @@ def _agreement_numbers(row: dict | None) -> dict:
 
 
 def _agreement(conn, filters: Filters) -> dict:
-    # One reviewer cannot agree with anyone: the reviewer filter does not narrow agreement.
-    filters = replace(filters, reviewer=None)
-    run, vote, params = where(filters)
-    rows = conn.all(_AGREEMENT.format(run=run, vote=vote), params)
+    rows = conn.all(_AGREEMENT)
     total = next((row for row in rows if row["is_total"]), None)
     per_assistant = [
         {"assistant_id": row["assistant_id"], **_agreement_numbers(row)} for row in rows if not row["is_total"]
@@ -543,30 +584,49 @@ def agreement(store, filters=None) -> dict:
     percent agreement and Pe = p^2 + (1 - p)^2 from the share p of thumbs-up among those ratings; None
     when every rating is the same (Pe = 1) or there are no such runs. Also per assistant.
     """
-    return _with_conn(store, _agreement, filters)
+    return _with_facts(store, _agreement, filters)
 
 
 # ---------------------------------------------------------------------------------------------- worst runs
 
-_WORST_RUNS = """
+# The ranking reads only the vote facts; the run's text and the latest negative comment are then
+# read for the chosen few runs alone.
+_WORST_RUNS = f"""
+WITH worst AS (
+    SELECT run_id, count(*) AS negative
+    FROM stats_votes
+    WHERE {_COUNTED} AND rating = -1
+    GROUP BY run_id, run_at
+    ORDER BY 2 DESC, run_at DESC, run_id
+    LIMIT $limit
+),
+positive AS (
+    SELECT run_id, count(*) AS positive
+    FROM stats_votes
+    WHERE {_COUNTED} AND rating = 1 AND run_id IN (SELECT run_id FROM worst)
+    GROUP BY run_id
+),
+comments AS (
+    SELECT f.run_id, left((array_agg(f.comment ORDER BY f.created_at DESC))[1], 300) AS latest_comment
+    FROM feedback f
+    WHERE f.run_id IN (SELECT run_id FROM worst) AND f.rating = -1 AND f.comment IS NOT NULL AND {{vote}}
+    GROUP BY f.run_id
+)
 SELECT r.run_id, r.thread_id, r.assistant_id, r.model_name, r.status, r.created_at,
-       count(*) FILTER (WHERE f.rating = -1) AS negative,
-       count(*) FILTER (WHERE f.rating = 1) AS positive,
+       w.negative, coalesce(p.positive, 0) AS positive,
        left(r.first_human_message, 200) AS question,
-       left((array_agg(f.comment ORDER BY f.created_at DESC)
-                 FILTER (WHERE f.rating = -1 AND f.comment IS NOT NULL))[1], 300) AS latest_comment
-FROM feedback f JOIN runs r ON r.run_id = f.run_id
-WHERE {run} AND {vote}
-GROUP BY r.run_id, r.thread_id, r.assistant_id, r.model_name, r.status, r.created_at, r.first_human_message
-HAVING count(*) FILTER (WHERE f.rating = -1) > 0
+       c.latest_comment
+FROM worst w
+JOIN runs r ON r.run_id = w.run_id
+LEFT JOIN positive p ON p.run_id = w.run_id
+LEFT JOIN comments c ON c.run_id = w.run_id
 ORDER BY 7 DESC, 6 DESC, 1
-LIMIT $limit
 """
 
 
 def _worst_runs(conn, filters: Filters, limit: int = 20) -> list[dict]:
-    run, vote, params = where(filters)
-    rows = conn.all(_WORST_RUNS.format(run=run, vote=vote), {**params, "limit": limit})
+    _, vote, params = where(filters)
+    rows = conn.all(_WORST_RUNS.format(vote=vote), {**params, "limit": limit})
     out = []
     for row in rows:
         item = dict(row)
@@ -579,17 +639,18 @@ def _worst_runs(conn, filters: Filters, limit: int = 20) -> list[dict]:
 def worst_runs(store, filters=None, limit: int = 20) -> list[dict]:
     """Runs with the most negative votes, newest first among equals, each with its thread, question
     and latest negative comment (runs without a negative vote are left out)."""
-    return _with_conn(store, _worst_runs, filters, limit=rules.integer(limit, "limit", low=1, high=10_000))
+    limit = rules.integer(limit, "limit", low=1, high=10_000)
+    return _with_facts(store, _worst_runs, filters, limit=limit)
 
 
 # ---------------------------------------------------------------------------------------------- everything
 
 
 def dashboard(store, filters=None, *, worst: int = 20) -> dict:
-    """Every aggregate the stats page draws, over one connection (the unit a benchmark times)."""
+    """Every aggregate the stats page draws, from one build of the vote facts (the unit a benchmark times)."""
     chosen = Filters.of(filters)
     limit = rules.integer(worst, "worst", low=1, high=10_000)
-    with store.engine.read() as conn:
+    with _facts(store, chosen) as conn:
         data_bounds = _bounds(conn)
         bucket = bucket_for(chosen, data_bounds)
         return {

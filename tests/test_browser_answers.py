@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from data_layer import demo, open_store
 from tests.conftest import AppServer
@@ -33,9 +34,8 @@ def test_compare_two_models_then_open_a_theme(answers_server, page, chromium):
     page.get_by_text("Slice A", exact=True).wait_for()
     _choose(page, "Slice A", "gpt-4.1")
     _choose(page, "Slice B", demo.WORSE_MODEL)
-    verdicts = page.get_by_text("B is worse than A")
-    verdicts.first.wait_for(timeout=20_000)
-    assert verdicts.count() == 2  # reviewer votes and end-user votes, separately
+    # reviewer votes and end-user votes, each with its own verdict (the second may draw a moment later)
+    expect(page.get_by_text("B is worse than A")).to_have_count(2, timeout=20_000)
     assert f"b={demo.WORSE_MODEL}" in page.url
 
     page.goto(f"{answers_server.url}/themes")
