@@ -9,6 +9,7 @@ not pydantic's coercions (`true` or `1.0` as a rating), decide what is valid.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from datetime import datetime
@@ -22,7 +23,7 @@ from pydantic import BaseModel
 from starlette.routing import Match
 
 import data_layer
-from data_layer import auth, ingest, rules
+from data_layer import auth, backup, ingest, rules
 from data_layer.errors import DataLayerError, InvalidInput, NotFound
 from data_layer.schema import FEEDBACK_SOURCES, REASON_TAGS
 
@@ -182,6 +183,21 @@ def _vote_fields(body: bytes) -> dict:
     if "rating" not in record:
         raise InvalidInput("body: rating is required (1 or -1)")
     return {name: record.get(name) for name in ("rating", "comment", "message_id", "tags")}
+
+
+_BACKUP_BODY = {
+    "requestBody": {
+        "required": False,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "properties": {"name": {"type": "string", "pattern": ID_PATTERN, "maxLength": 200}},
+                }
+            }
+        },
+    }
+}
 
 
 def _store() -> data_layer.Store:
@@ -446,6 +462,27 @@ def create_api() -> FastAPI:
             detail = f"nothing imported: {bad} bad record{'' if bad == 1 else 's'}"
             return JSONResponse({"detail": detail, **report.as_dict()}, status_code=400)
         return report.as_dict()
+
+    @api.post(
+        "/admin/backup",
+        responses=_errors(400, 401, 403, 409, 413),
+        openapi_extra=_BACKUP_BODY,
+        summary="Write a consistent backup of every table into the backup directory (admins)",
+    )
+    def make_backup(actor: auth.Actor = Depends(caller), raw: bytes = Depends(body)) -> dict:
+        auth.authorize(actor, "backup")
+        try:
+            payload = json.loads(raw) if raw.strip() else {}
+        except ValueError as error:
+            raise InvalidInput(f"body is not JSON: {error}") from error
+        if not isinstance(payload, dict):
+            raise InvalidInput('body must be a JSON object, e.g. {"name": "before-upgrade"}')
+        name = payload["name"] if "name" in payload else backup.default_name()
+        store = _store()
+        # A name, not a path: the copy lands in the configured directory and nowhere else.
+        target = backup.backup_dir(store) / rules.identifier(name, "name")
+        manifest = backup.backup(store, target)
+        return {"path": str(target.resolve()), **manifest}
 
     _without_422(api)
     return api

@@ -30,7 +30,7 @@ from data_layer.errors import Forbidden, InvalidInput
 
 ROLES = ("admin", "reviewer", "viewer", "end_user")
 DEFAULT_ROLE = "reviewer"
-ACTIONS = ("read", "vote", "retract", "delete", "ingest", "audit")
+ACTIONS = ("read", "vote", "retract", "delete", "ingest", "audit", "backup")
 
 _ALLOWED = {
     "admin": frozenset(ACTIONS),

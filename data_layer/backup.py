@@ -9,6 +9,7 @@ engine (a DuckDB backup can seed a PostgreSQL store and back).
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import pyarrow.parquet as pq
 from data_layer.errors import Conflict, InvalidInput
 
 MANIFEST = "manifest.json"
+BACKUP_DIR_VARIABLE = "FEEDBACK_BACKUP_DIR"
 FORMAT = "feedback-backup/1"
 # Restore order: parents before children (no foreign keys, but readers expect it).
 _BASE_TABLES = ("threads", "runs", "run_events", "feedback")
@@ -34,11 +36,26 @@ def _tables(conn) -> list[str]:
     return [name for name in _BASE_TABLES if name in names] + [name for name in names if name not in _BASE_TABLES]
 
 
+def backup_dir(store) -> Path:
+    """Where backups requested through the running dashboard go: `FEEDBACK_BACKUP_DIR`, else a
+    `backups` folder beside a DuckDB file, else `data/backups`."""
+    configured = os.environ.get(BACKUP_DIR_VARIABLE)
+    if configured:
+        return Path(configured)
+    if store.engine.name == "duckdb" and store.engine.url != ":memory:":
+        return Path(store.engine.url).resolve().parent / "backups"
+    return Path("data/backups")
+
+
+def default_name() -> str:
+    return datetime.now(UTC).strftime("backup-%Y%m%dT%H%M%S.%fZ")
+
+
 def backup(store, dest) -> dict:
     """Write every table of `store` to the directory `dest` (which must not exist or be empty)."""
     target = Path(dest)
     if target.exists() and any(target.iterdir()):
-        raise InvalidInput(f"{target} is not empty; choose a new directory for the backup")
+        raise Conflict(f"{target} is not empty; choose a new directory for the backup")
     target.mkdir(parents=True, exist_ok=True)
 
     def copy(conn):
@@ -113,6 +130,9 @@ def restore(store, src) -> dict:
                 data = data.drop_columns(["id"])
             for batch in data.to_batches(max_chunksize=100_000):
                 conn.load(table, pa.Table.from_batches([batch]))
+        if "message_terms" not in manifest["counts"]:
+            # A backup from before the search index: build the index from the restored messages.
+            conn.execute(store.engine.index_terms("run_events"))
 
     store.engine.write(load)
     return manifest

@@ -12,7 +12,7 @@ import sys
 import time
 
 from data_layer import auth, config, open_store
-from data_layer.errors import DataLayerError
+from data_layer.errors import DataLayerError, InvalidInput, StoreUnavailable
 
 
 def _progress_printer(total: int | None):
@@ -170,10 +170,39 @@ def cmd_check(args) -> int:
 def cmd_backup(args) -> int:
     from data_layer import backup
 
+    if args.api:
+        return _backup_through_api(args)
     with open_store(args.db) as store:
         manifest = backup.backup(store, args.dest)
     rows = ", ".join(f"{count} {table}" for table, count in manifest["counts"].items())
     print(f"backup written to {os.path.abspath(args.dest)}: {rows}")
+    return 0
+
+
+def _backup_through_api(args) -> int:
+    """DuckDB lets only the running dashboard open its file: ask that process for the copy."""
+    import urllib.error
+    import urllib.request
+
+    token = os.environ.get("FEEDBACK_API_TOKEN", "")
+    if not token:
+        raise InvalidInput("--api needs an admin token in FEEDBACK_API_TOKEN")
+    request = urllib.request.Request(
+        args.api.rstrip("/") + "/admin/backup",
+        data=json.dumps({"name": args.dest}).encode(),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=600) as response:
+            manifest = json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        detail = json.loads(error.read() or b"{}").get("detail", error.reason)
+        raise InvalidInput(f"the dashboard refused the backup ({error.code}): {detail}") from None
+    except urllib.error.URLError as error:
+        raise StoreUnavailable(f"cannot reach the dashboard at {args.api}: {error.reason}") from None
+    rows = ", ".join(f"{count} {table}" for table, count in manifest["counts"].items())
+    print(f"backup written by the dashboard to {manifest['path']}: {rows}")
     return 0
 
 
@@ -222,7 +251,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     command("check", cmd_check, "run the store's integrity check (exit 1 when something is broken)")
     back = command("backup", cmd_backup, "write a consistent copy of every table (Parquet) to a new directory")
-    back.add_argument("dest", metavar="DEST")
+    back.add_argument("dest", metavar="DEST", help="a new directory; with --api, a name in the server's backup dir")
+    back.add_argument(
+        "--api",
+        metavar="URL",
+        help="ask the running dashboard (e.g. http://localhost:8501/api) to write it (admin token: FEEDBACK_API_TOKEN)",
+    )
     rest = command("restore", cmd_restore, "load a backup directory into an empty database")
     rest.add_argument("src", metavar="SRC")
 

@@ -10,6 +10,7 @@ changes nothing.
 
 from __future__ import annotations
 
+import gc
 import json
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -361,6 +362,17 @@ _LATEST_RUN = """(SELECT * FROM (SELECT s.*, row_number() OVER (PARTITION BY run
 _LATEST_EVENT = """(SELECT * FROM (SELECT s.*, row_number() OVER (PARTITION BY thread_id, seq ORDER BY line DESC)
     AS pick FROM _stage_event s) q WHERE pick = 1)"""
 
+# The new events; right after, their messages' words go into the search index (`message_terms`) with
+# the engine's own statement: only the words of events stored now, so importing a file twice adds none.
+_INSERT_EVENTS = """
+    INSERT INTO run_events (thread_id, run_id, seq, event_type, category, role, message_id, content, text,
+                            tool_calls, tool_call_id, name, metadata, created_at)
+    SELECT thread_id, run_id, seq, event_type, category, role, message_id, content, text,
+           CAST(tool_calls AS JSON), tool_call_id, name, CAST(metadata AS JSON), created_at
+    FROM _new_events
+    ON CONFLICT DO NOTHING
+    """
+
 _MERGE = [
     f"""
     UPDATE threads SET
@@ -424,14 +436,11 @@ _MERGE = [
     ON CONFLICT DO NOTHING
     """,
     f"""
-    INSERT INTO run_events (thread_id, run_id, seq, event_type, category, role, message_id, content, text,
-                            tool_calls, tool_call_id, name, metadata, created_at)
-    SELECT thread_id, run_id, seq, event_type, category, role, message_id, content, text,
-           CAST(tool_calls AS JSON), tool_call_id, name, CAST(metadata AS JSON), created_at
-    FROM {_LATEST_EVENT} s
+    CREATE TEMP TABLE _new_events AS
+    SELECT * FROM {_LATEST_EVENT} s
     WHERE NOT EXISTS (SELECT 1 FROM run_events x WHERE x.thread_id = s.thread_id AND x.seq = s.seq)
-    ON CONFLICT DO NOTHING
     """,
+    _INSERT_EVENTS,
     # Votes: newest per (run, owner, scope) in the file; a stored vote of the same owner on the same
     # target is updated in place (its id kept), as a second vote upstream replaces the first.
     """
@@ -555,7 +564,16 @@ _MERGE = [
     """,
 ]
 
-_TEMP_TABLES = ("_stage_thread", "_stage_run", "_stage_event", "_stage_feedback", "_votes", "_touched", "_touched_runs")
+_TEMP_TABLES = (
+    "_stage_thread",
+    "_stage_run",
+    "_stage_event",
+    "_stage_feedback",
+    "_new_events",
+    "_votes",
+    "_touched",
+    "_touched_runs",
+)
 
 
 def _drop_temp(conn) -> None:
@@ -631,24 +649,39 @@ def run_import(
         now = datetime.now(UTC)
         for sql in _MERGE:
             conn.execute(sql, {"now": now} if "$now" in sql else None)
+            if sql is _INSERT_EVENTS:
+                conn.execute(engine.index_terms("_new_events"))
         _drop_temp(conn)
         if progress:
             progress(line)
 
+    # The records are plain acyclic JSON, but their many containers set off the cycle collector again
+    # and again, each time walking every row staged so far: it is paused for the import.
+    collecting = gc.isenabled()
+    gc.disable()
     try:
         engine.write(work)
     except _Rejected:
         return ImportReport(ok=False, counts=counts, errors=errors, more_errors=more)
+    finally:
+        if collecting:
+            gc.enable()
     return ImportReport(ok=True, counts=counts)
 
 
 def _no_duplicate_keys(pairs: list[tuple[str, object]]) -> dict:
-    result = {}
-    for key, value in pairs:
-        if key in result:
-            raise ValueError(f"duplicate key {key!r:.60}")
-        result[key] = value
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        seen = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise ValueError(f"duplicate key {key!r:.60}")
+            seen.add(key)
     return result
+
+
+# One decoder for every line: `json.loads` with a hook builds a new one per call.
+_DECODER = json.JSONDecoder(object_pairs_hook=_no_duplicate_keys)
 
 
 def decode_line(raw: bytes):
@@ -658,7 +691,7 @@ def decode_line(raw: bytes):
     except UnicodeDecodeError as error:
         return RecordError(f"invalid UTF-8 at byte {error.start}")
     try:
-        return json.loads(text, object_pairs_hook=_no_duplicate_keys)
+        return _DECODER.decode(text)
     except RecursionError:
         return RecordError("JSON nested too deeply")
     except ValueError as error:

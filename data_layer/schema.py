@@ -7,6 +7,7 @@ order, each in its own transaction, and records them in `schema_version`.
 
 from __future__ import annotations
 
+import importlib
 import re
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -25,6 +26,16 @@ class Step:
 
     def for_engine(self, engine: str) -> str:
         return self.sql + "\n" + self.per_engine.get(engine, "")
+
+
+@dataclass(frozen=True)
+class _TermsStep(Step):
+    """A step that ends by indexing the words of the stored messages, with the engine's own statement
+    (engines/duck.py and pg.py `index_terms`; imported here only when the step runs)."""
+
+    def for_engine(self, engine: str) -> str:
+        module = importlib.import_module("data_layer.engines." + {"duckdb": "duck", "postgresql": "pg"}[engine])
+        return super().for_engine(engine) + ";\n" + module.index_terms("run_events")
 
 
 _STATUS_LIST = ", ".join(f"'{status}'" for status in RUN_STATUSES)
@@ -218,6 +229,30 @@ STEPS: tuple[Step, ...] = (
         CREATE INDEX feedback_audit_thread ON feedback_audit (thread_id);
         CREATE INDEX feedback_audit_changed_at ON feedback_audit (changed_at);
         """,
+    ),
+    _TermsStep(
+        7,
+        "message search index",
+        """
+        -- the lower-cased words of every message, one row per (word, thread) and import: message search
+        -- finds its candidate threads here instead of scanning every text (docs/benchmarks.md).
+        -- Filled by the importer from the events it stores, and here from the messages already stored.
+        CREATE TABLE message_terms (
+            term      TEXT NOT NULL,
+            thread_id TEXT NOT NULL
+        );
+        """,
+        per_engine={
+            "postgresql": """
+            DO $$
+            BEGIN
+                IF EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm') THEN
+                    CREATE INDEX message_terms_trgm ON message_terms USING gin (term gin_trgm_ops);
+                END IF;
+            END
+            $$;
+            """
+        },
     ),
 )
 

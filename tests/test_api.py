@@ -103,6 +103,7 @@ def test_health_and_openapi_answer_without_a_token(as_user):
     assert set(document["paths"]) == {
         "/health",
         "/ingest",
+        "/admin/backup",
         "/threads/{thread_id}/runs/{run_id}/feedback",
         "/threads/{thread_id}/runs/{run_id}/feedback/stats",
         "/threads/{thread_id}/runs/{run_id}/feedback/{feedback_id}",
@@ -438,7 +439,7 @@ def test_authorize_every_role_and_action():
     own = {"feedback_id": "f1", "owner_id": "me"}
     others = {"feedback_id": "f2", "owner_id": "someone"}
     expected = {
-        "admin": {"read", "vote", "retract", "delete", "ingest", "audit", "delete others"},
+        "admin": {"read", "vote", "retract", "delete", "ingest", "audit", "backup", "delete others"},
         "reviewer": {"read", "vote", "retract", "delete"},
         "viewer": {"read"},
         "end_user": {"vote", "retract", "delete"},

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import os
 import threading
 
+import httpx
 import pytest
 
-from data_layer import backup, open_store
+from data_layer import auth, backup, demo, open_store
 from data_layer.errors import Conflict, InvalidInput
 from data_layer.integrity import check
 
+from .conftest import AppServer
 from .test_cli import cli
 
 
@@ -74,7 +78,7 @@ def test_restore_refuses_a_non_empty_target_and_junk(demo_store, tmp_path):
     with open_store(str(tmp_path / "empty.duckdb")) as empty:
         with pytest.raises(InvalidInput, match="not a backup directory"):
             backup.restore(empty, tmp_path / "junk")
-    with pytest.raises(InvalidInput, match="not empty"):
+    with pytest.raises(Conflict, match="not empty"):
         backup.backup(demo_store, tmp_path / "bk")
 
 
@@ -93,3 +97,46 @@ def test_cli_backup_and_restore(tmp_path):
     again = cli("restore", "--db", target, str(tmp_path / "bk"))
     assert again.returncode == 1
     assert again.stderr.startswith("error: the target database is not empty")
+
+
+def test_backup_while_the_dashboard_runs_goes_through_its_api(tmp_path):
+    db = str(tmp_path / "live.duckdb")
+    with open_store(db) as store:
+        assert demo.seed(store, threads=10, seed=3).ok
+    admin, reviewer = auth.new_token(), auth.new_token()
+    tokens = f"{auth.token_entry('root', 'admin', admin)},{auth.token_entry('rev', 'reviewer', reviewer)}"
+    server = AppServer(db, env={"FEEDBACK_API_TOKENS": tokens, "FEEDBACK_DEMO": "0"})
+    try:
+        # the dashboard opens its database on first use
+        opened = httpx.get(f"{server.url}/api/threads/none/feedback", headers={"Authorization": f"Bearer {admin}"})
+        assert opened.status_code == 404
+        locked = cli("backup", "--db", db, str(tmp_path / "direct"))
+        assert locked.returncode == 1 and "is in use by process" in locked.stderr
+        env = {**os.environ, "FEEDBACK_API_TOKEN": reviewer}
+        refused = cli("backup", "nightly", "--api", f"{server.url}/api", env=env)
+        assert refused.returncode == 1
+        assert "refused the backup (403)" in refused.stderr
+        made = cli("backup", "nightly", "--api", f"{server.url}/api", env={**env, "FEEDBACK_API_TOKEN": admin})
+        assert made.returncode == 0, made.stderr
+        assert str(tmp_path / "backups" / "nightly") in made.stdout
+        again = cli("backup", "nightly", "--api", f"{server.url}/api", env={**env, "FEEDBACK_API_TOKEN": admin})
+        assert again.returncode == 1 and "not empty" in again.stderr
+        escape = cli("backup", "../../etc", "--api", f"{server.url}/api", env={**env, "FEEDBACK_API_TOKEN": admin})
+        assert escape.returncode == 1 and "not a valid id" in escape.stderr
+    finally:
+        server.stop()
+    with open_store(str(tmp_path / "copy.duckdb")) as copy, open_store(db) as original:
+        backup.restore(copy, tmp_path / "backups" / "nightly")
+        assert everything(copy) == everything(original)
+
+
+def test_a_backup_from_before_the_search_index_restores_searchable(demo_store, tmp_path):
+    backup.backup(demo_store, tmp_path / "bk")
+    manifest_path = tmp_path / "bk" / backup.MANIFEST
+    manifest = json.loads(manifest_path.read_text())
+    del manifest["counts"]["message_terms"]
+    (tmp_path / "bk" / "message_terms.parquet").unlink()
+    manifest_path.write_text(json.dumps(manifest))
+    with open_store(str(tmp_path / "copy.duckdb")) as copy:
+        backup.restore(copy, tmp_path / "bk")
+        assert copy.threads.count(search="KeyError") == demo_store.threads.count(search="KeyError") > 0

@@ -13,6 +13,7 @@ very same SQL text runs on both engines. An engine offers:
 from __future__ import annotations
 
 import re
+import string
 from functools import lru_cache
 
 _NAMED = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
@@ -39,6 +40,14 @@ def bind(sql: str, params: dict | None) -> tuple[str, list]:
     if params is None:
         raise KeyError(f"query needs parameters {names}")
     return text, [params[name] for name in names]
+
+
+# Where a word ends for the message-search index (`message_terms`): ASCII whitespace and punctuation,
+# nothing else, so that DuckDB, PostgreSQL and Python (threads.search_words) split text the same way.
+WORD_SEPARATORS = " \t\n\r\f\v" + string.punctuation
+# The same characters as SQL expressions, built from chr() so that no quote or semicolon is in the text.
+SEPARATORS_SQL = " || ".join(f"chr({ord(char)})" for char in WORD_SEPARATORS)
+SPACES_SQL = f"repeat(' ', {len(WORD_SEPARATORS)})"
 
 
 def open_engine(url: str):

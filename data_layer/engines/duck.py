@@ -18,7 +18,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from data_layer.engines import bind
+from data_layer.engines import SEPARATORS_SQL, SPACES_SQL, bind
 from data_layer.errors import Conflict, InvalidInput, StoreUnavailable
 
 _LOCKS: dict[str, threading.RLock] = {}
@@ -97,12 +97,27 @@ class DuckConn:
             self.cursor.unregister(view)
 
 
+def index_terms(source: str) -> str:
+    """The statement adding the words of the message events in table `source` to `message_terms`."""
+    return f"""
+    INSERT INTO message_terms (term, thread_id)
+    SELECT DISTINCT w.term, w.thread_id
+    FROM (
+        SELECT e.thread_id, unnest(string_split(translate(lower(e.text), {SEPARATORS_SQL}, {SPACES_SQL}), ' ')) AS term
+        FROM {source} e
+        WHERE e.category = 'message' AND e.text <> ''
+    ) w
+    WHERE w.term <> ''
+    """
+
+
 def _short(error: Exception) -> str:
     return str(error).split("\n")[0]
 
 
 class DuckEngine:
     name = "duckdb"
+    index_terms = staticmethod(index_terms)
 
     def __init__(self, path: str):
         self.url = path

@@ -20,7 +20,7 @@ from psycopg.types.string import TextLoader
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from data_layer.config import redact
-from data_layer.engines import bind
+from data_layer.engines import SEPARATORS_SQL, SPACES_SQL, bind
 from data_layer.errors import Conflict, InvalidInput, StoreUnavailable
 
 _RETRIES = 8
@@ -140,6 +140,21 @@ class PgConn:
                 raise InvalidInput(_short(error)) from error
 
 
+def index_terms(source: str) -> str:
+    """The statement adding the words of the message events in table `source` to `message_terms`."""
+    return f"""
+    INSERT INTO message_terms (term, thread_id)
+    SELECT DISTINCT w.term, w.thread_id
+    FROM (
+        SELECT e.thread_id, regexp_split_to_table(translate(lower(e.text), {SEPARATORS_SQL}, {SPACES_SQL}), ' +')
+            AS term
+        FROM {source} e
+        WHERE e.category = 'message' AND e.text <> ''
+    ) w
+    WHERE w.term <> ''
+    """
+
+
 def describe_failure(url: str, error: Exception) -> str:
     """One line saying why the server refused us, in words a user can act on; never the password."""
     try:
@@ -166,6 +181,7 @@ def describe_failure(url: str, error: Exception) -> str:
 
 class PostgresEngine:
     name = "postgresql"
+    index_terms = staticmethod(index_terms)
 
     def __init__(self, url: str):
         self.url = url
