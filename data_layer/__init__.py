@@ -50,9 +50,10 @@ class Store:
         """Import records in the import record format; atomic, idempotent, every bad record reported."""
         return ingest.run_import(self.engine, enumerate(records, start=1), progress=progress)
 
-    def ingest_numbered(self, numbered, *, progress: Callable[[int], None] | None = None) -> ImportReport:
-        """Like `ingest`, for `(line, record)` pairs from a reader that numbers its own lines."""
-        return ingest.run_import(self.engine, numbered, progress=progress)
+    def ingest_numbered(self, numbered, *, progress: Callable[[int], None] | None = None, actor=None) -> ImportReport:
+        """Like `ingest`, for `(line, record)` pairs from a reader that numbers its own lines; the votes
+        it writes enter the audit trail under `actor` (an `auth.Actor`), or as an import."""
+        return ingest.run_import(self.engine, numbered, progress=progress, actor=actor)
 
     def import_file(self, path, *, progress: Callable[[int], None] | None = None) -> ImportReport:
         """Import a `.jsonl`, `.jsonl.gz`, `.json` or `.parquet` file as one transaction."""

@@ -456,7 +456,7 @@ def create_api() -> FastAPI:
         auth.authorize(actor, "ingest")
         if not raw.strip():
             raise InvalidInput("body is empty: send import records as a JSON array or as JSONL")
-        report = _store().ingest_numbered(ingest.read_body(raw))
+        report = _store().ingest_numbered(ingest.read_body(raw), actor=actor)
         if not report.ok:
             bad = len(report.errors) + report.more_errors
             detail = f"nothing imported: {bad} bad record{'' if bad == 1 else 's'}"

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 
 import pyarrow as pa
 
-from data_layer import messages, rules
+from data_layer import audit, messages, rules
 from data_layer.errors import DataLayerError, InvalidInput
 
 KINDS = ("thread", "run", "event", "feedback")
@@ -373,6 +373,33 @@ _INSERT_EVENTS = """
     ON CONFLICT DO NOTHING
     """
 
+_CREATE_VOTES = """
+    CREATE TEMP TABLE _votes AS
+    SELECT q.*, coalesce(byid.feedback_id, bykey.feedback_id, q.new_id) AS target_id
+    FROM (
+        SELECT s.feedback_id AS new_id, s.thread_id, s.run_id, s.owner_id, s.message_id, s.scope, s.rating,
+               s.comment, s.tags, s.source, s.created_at, s.updated_at, s.line,
+               row_number() OVER (PARTITION BY CASE WHEN s.owner_id IS NULL THEN s.feedback_id
+                                                    ELSE s.run_id || '|' || s.owner_id || '|' || s.scope END
+                                  ORDER BY coalesce(s.updated_at, s.created_at) DESC NULLS LAST, s.line DESC)
+                   AS pick
+        FROM _stage_feedback s
+    ) q
+    LEFT JOIN feedback byid ON byid.feedback_id = q.new_id
+    LEFT JOIN feedback bykey ON q.owner_id IS NOT NULL AND bykey.run_id = q.run_id
+         AND bykey.owner_id = q.owner_id AND bykey.scope = q.scope
+    WHERE q.pick = 1
+    """
+
+# The votes this import will create or change, with their stored values before the merge (audit trail).
+_CHANGING_VOTES = """
+SELECT v.target_id AS feedback_id, f.feedback_id IS NULL AS created,
+       f.owner_id, f.message_id, f.rating, f.comment, f.tags, f.source, f.created_at, f.updated_at
+FROM _votes v LEFT JOIN feedback f ON f.feedback_id = v.target_id
+WHERE f.feedback_id IS NULL OR f.rating <> v.rating OR f.comment IS DISTINCT FROM v.comment
+   OR f.tags <> v.tags OR f.source <> v.source
+"""
+
 _MERGE = [
     f"""
     UPDATE threads SET
@@ -443,23 +470,7 @@ _MERGE = [
     _INSERT_EVENTS,
     # Votes: newest per (run, owner, scope) in the file; a stored vote of the same owner on the same
     # target is updated in place (its id kept), as a second vote upstream replaces the first.
-    """
-    CREATE TEMP TABLE _votes AS
-    SELECT q.*, coalesce(byid.feedback_id, bykey.feedback_id, q.new_id) AS target_id
-    FROM (
-        SELECT s.feedback_id AS new_id, s.thread_id, s.run_id, s.owner_id, s.message_id, s.scope, s.rating,
-               s.comment, s.tags, s.source, s.created_at, s.updated_at, s.line,
-               row_number() OVER (PARTITION BY CASE WHEN s.owner_id IS NULL THEN s.feedback_id
-                                                    ELSE s.run_id || '|' || s.owner_id || '|' || s.scope END
-                                  ORDER BY coalesce(s.updated_at, s.created_at) DESC NULLS LAST, s.line DESC)
-                   AS pick
-        FROM _stage_feedback s
-    ) q
-    LEFT JOIN feedback byid ON byid.feedback_id = q.new_id
-    LEFT JOIN feedback bykey ON q.owner_id IS NOT NULL AND bykey.run_id = q.run_id
-         AND bykey.owner_id = q.owner_id AND bykey.scope = q.scope
-    WHERE q.pick = 1
-    """,
+    _CREATE_VOTES,
     """
     UPDATE feedback SET
         rating = v.rating,
@@ -605,9 +616,10 @@ def run_import(
     numbered: Iterable[tuple[int, object]],
     *,
     progress: Callable[[int], None] | None = None,
+    actor=None,
 ) -> ImportReport:
     """Validate and merge `(line, record)` pairs; a record is a dict, or a `RecordError` for a line
-    that could not be read."""
+    that could not be read. Votes it creates or changes enter the audit trail under `actor`."""
     counts = {kind: 0 for kind in KINDS}
     errors: list[dict] = []
     more = 0
@@ -647,10 +659,14 @@ def run_import(
             errors.sort(key=lambda error: error["line"])
             raise _Rejected(errors)
         now = datetime.now(UTC)
+        changing: list[dict] = []
         for sql in _MERGE:
             conn.execute(sql, {"now": now} if "$now" in sql else None)
             if sql is _INSERT_EVENTS:
                 conn.execute(engine.index_terms("_new_events"))
+            elif sql is _CREATE_VOTES:
+                changing = conn.all(_CHANGING_VOTES)
+        audit.record_import(conn, changing, actor=actor, at=now)
         _drop_temp(conn)
         if progress:
             progress(line)

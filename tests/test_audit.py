@@ -178,3 +178,30 @@ def test_a_viewer_sees_votes_but_no_working_vote_controls(db):
     assert any("You are a viewer" in caption.value for caption in at.caption)
     at.switch_page("pages/queue.py").run()
     assert any("for reviewers" in info.value for info in at.info)
+
+
+def test_imports_enter_the_audit_trail_as_creates_and_updates(store):
+    from data_layer import auth
+
+    assert store.ingest(
+        [
+            {"kind": "run", "run_id": "ra", "thread_id": "ta", "status": "success"},
+            {"kind": "feedback", "thread_id": "ta", "run_id": "ra", "rating": 1, "owner_id": "u1", "comment": "ok"},
+        ]
+    ).ok
+    again = [{"kind": "feedback", "thread_id": "ta", "run_id": "ra", "rating": -1, "owner_id": "u1", "tags": ["slow"]}]
+    admin = auth.Actor("root", "admin")
+    assert store.ingest_numbered(enumerate(again, start=1), actor=admin).ok
+    assert store.ingest_numbered(enumerate(again, start=1), actor=admin).ok  # unchanged: nothing to audit
+    trail = store.audit.list(admin, run_id="ra")
+    assert [(row["action"], row["actor_id"], row["actor_role"]) for row in trail] == [
+        ("create", None, "import"),
+        ("update", "root", "admin"),
+    ]
+    assert trail[0]["old_value"] is None
+    assert (trail[0]["new_value"]["rating"], trail[0]["new_value"]["comment"]) == (1, "ok")
+    assert (trail[1]["old_value"]["rating"], trail[1]["new_value"]["rating"]) == (1, -1)
+    assert trail[1]["new_value"]["tags"] == ["slow"]
+    assert (
+        trail[1]["feedback_id"] == trail[0]["feedback_id"] == store.feedback.list_by_run("ta", "ra")[0]["feedback_id"]
+    )
