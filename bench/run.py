@@ -1,12 +1,15 @@
 """Run the whole benchmark at one scale and write its JSON result (and, with --docs, the Markdown table).
 
     python -m bench.run --scale small
-    python -m bench.run --scale large --docs
+    python -m bench.run --scale large --engines duckdb,postgresql --docs
 
-Steps, each in its own process so that each reports its own peak memory: generate the DuckDB
-file, copy the same rows into the SQLite baseline, then time every operation group on DuckDB
-(through the public data_layer API) and on SQLite (equivalent SQL). Imports come last, since
-they add rows. Files live in a temporary folder unless --keep is given.
+Steps, each in its own process so that each reports its own peak memory: generate the dataset on
+each engine (a DuckDB file; a PostgreSQL database through the engine's COPY), copy the DuckDB rows
+into the SQLite baseline, then time every operation group on each engine (DuckDB and PostgreSQL
+through the public data_layer API, SQLite with equivalent SQL). Imports come last, since they add
+rows. PostgreSQL is a throwaway server started for the run (tests/pg_server.py, as the `postgres`
+user, with durable commits) unless --pg-url names an empty database. Files live in a temporary
+folder unless --keep is given.
 """
 
 from __future__ import annotations
@@ -24,34 +27,63 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.generate import SCALES
+from bench.generate import SCALES, database_bytes
+from tests.pg_server import PostgresServer, find_binaries
 
 ROOT = Path(__file__).resolve().parent.parent
 GROUPS = ("browse", "search", "upsert", "stats", "export", "import")
 DOCS = ROOT / "docs" / "benchmarks.md"
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 
-# (operation prefix, target median in ms, or None) for the Markdown table; import is a rate.
+ENGINES = ("duckdb", "postgresql", "sqlite")
+LABELS = {"duckdb": "DuckDB", "postgresql": "PostgreSQL", "sqlite": "SQLite"}
+
+# (operation prefix -> target median in ms, or None) for the Markdown table; import is a rate.
+# DuckDB's are issue 7's (the embedded default on one machine), PostgreSQL's issue 10's.
 TARGETS = {
-    "threads_page": 50,
-    "thread_count": 50,
-    "open_thread": 30,
-    "search": 300,
-    "search_count": 300,
-    "feedback_upsert": 10,
-    "stats_all": 250,
-    "export_csv": 5000,
-    "import_jsonl": None,
+    "duckdb": {
+        "threads_page": 50,
+        "thread_count": 50,
+        "open_thread": 30,
+        "search": 300,
+        "search_count": 300,
+        "feedback_upsert": 10,
+        "stats_all": 250,
+        "export_csv": 5000,
+    },
+    "postgresql": {
+        "threads_page": 100,
+        "thread_count": 100,
+        "open_thread": 50,
+        "search": 300,
+        "search_count": 300,
+        "feedback_upsert": 10,
+        "stats_all": 500,
+    },
 }
-IMPORT_TARGET = 100_000  # records per second
-GENERATE_TARGET_S = 180
+IMPORT_TARGET = {"duckdb": 100_000, "postgresql": 50_000}  # records per second
+GENERATE_TARGET_S = {"duckdb": 180}
 MEMORY_TARGET_MIB = 2048
 SQLITE_LARGE_REPS = 2
+# The benchmark server keeps PostgreSQL's durable defaults (fsync, synchronous commit, full page
+# writes), unlike the test server, so that an upsert pays for its commit as in production; it gets
+# the memory a small dedicated server would have, and WAL room for the bulk load.
+PG_SETTINGS = {
+    "fsync": "on",
+    "synchronous_commit": "on",
+    "full_page_writes": "on",
+    "shared_buffers": "1GB",
+    "work_mem": "64MB",
+    "maintenance_work_mem": "256MB",
+    "max_wal_size": "4GB",
+}
+# Slow operations on the unindexed paths must be measured, not cut off by the engine's 30 s default.
+_CHILD_ENV = {**os.environ, "FEEDBACK_PG_STATEMENT_TIMEOUT_MS": "900000"}
 
 
 def _child(module: str, *args: str) -> dict:
     command = [sys.executable, "-m", module, *args]
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=_CHILD_ENV)
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(command)} failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -74,23 +106,34 @@ def machine() -> dict:
     }
 
 
-def run(scale: str, engines: list[str], folder: Path, reps: int) -> dict:
+def run(
+    scale: str, engines: list[str], folder: Path, reps: int, pg_url: str | None = None, pg_settings: dict | None = None
+) -> dict:
+    """Generate and measure on every engine named; `pg_url` is an empty PostgreSQL database when one is,
+    `pg_settings` what our own server was started with (None for a server given by URL)."""
     duck = folder / f"bench-{scale}.duckdb"
     lite = folder / f"bench-{scale}.sqlite"
     for path in (duck, lite, Path(f"{duck}.wal")):
         path.unlink(missing_ok=True)
+    where = {"duckdb": str(duck), "postgresql": pg_url}
     result: dict = {
         "scale": scale,
         "sizes": vars(SCALES[scale]),
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine(),
         "engines": {},
+        "generate": {},
     }
     import duckdb
 
     result["versions"] = {"duckdb": duckdb.__version__}
-    result["generate"] = _child("bench.generate", "--scale", scale, "--db", str(duck))
-    print(f"generated {scale} in {result['generate']['seconds']} s", file=sys.stderr)
+    if "postgresql" in engines:
+        result["versions"]["postgresql"] = _server_version(pg_url)
+        result["postgresql_settings"] = pg_settings or "the server's own (--pg-url)"
+    for engine in ("duckdb", "postgresql"):
+        if engine in engines:
+            result["generate"][engine] = _child("bench.generate", "--scale", scale, "--db", where[engine])
+            print(f"generated {scale} on {engine} in {result['generate'][engine]['seconds']} s", file=sys.stderr)
     if "sqlite" in engines:
         result["sqlite_build"] = _child(
             "bench.sqlite_baseline", "--build", "--duckdb", str(duck), "--sqlite", str(lite)
@@ -100,20 +143,23 @@ def run(scale: str, engines: list[str], folder: Path, reps: int) -> dict:
         raw, memory = {}, {}
         for group in GROUPS:
             started = time.perf_counter()
-            if engine == "duckdb":
-                args = ("bench.measure", "--db", str(duck))
-                engine_reps = reps
-            else:
+            if engine == "sqlite":
                 args = ("bench.sqlite_baseline", "--sqlite", str(lite))
                 # at the large scale each baseline threads page takes seconds: fewer repetitions
                 engine_reps = min(reps, SQLITE_LARGE_REPS) if scale == "large" else reps
+            else:
+                args = ("bench.measure", "--db", where[engine])
+                engine_reps = reps
             found = _child(*args, "--group", group, "--scale", scale, "--reps", str(engine_reps))
             memory[group] = found.pop("max_rss_mib")
             raw.update(found)
             print(f"{engine} {group}: {time.perf_counter() - started:.1f} s", file=sys.stderr)
         ops = {name: summarize(values) for name, values in raw.items() if _samples(values)}
         extra = {name: value for name, value in raw.items() if not _samples(value)}
-        file_bytes = (duck if engine == "duckdb" else lite).stat().st_size
+        if engine == "sqlite":
+            file_bytes = lite.stat().st_size
+        else:
+            file_bytes = database_bytes(where[engine])
         result["engines"][engine] = {
             "ops": ops,
             "extra": extra,
@@ -121,110 +167,212 @@ def run(scale: str, engines: list[str], folder: Path, reps: int) -> dict:
             "file_bytes": file_bytes,
             "raw_ms": raw,
         }
-    if len(engines) == 2:
-        duck_ops, lite_ops = (result["engines"][name]["ops"] for name in ("duckdb", "sqlite"))
-        result["sqlite_over_duckdb"] = {
-            name: round(lite_ops[name]["median"] / duck_ops[name]["median"], 2)
-            for name in duck_ops
-            if name in lite_ops and duck_ops[name]["median"] > 0 and name != "import_records_per_s"
-        }
+    if "duckdb" in engines:
+        duck_ops = result["engines"]["duckdb"]["ops"]
+        for engine in ("sqlite", "postgresql"):
+            if engine in engines:
+                other = result["engines"][engine]["ops"]
+                result[f"{engine}_over_duckdb"] = {
+                    name: round(other[name]["median"] / duck_ops[name]["median"], 2)
+                    for name in duck_ops
+                    if name in other and duck_ops[name]["median"] > 0 and name != "import_records_per_s"
+                }
     result["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
     return result
+
+
+def _server_version(url: str) -> str:
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        return conn.execute("SHOW server_version").fetchone()[0].split()[0]
 
 
 def _samples(value) -> bool:
     return isinstance(value, list) and bool(value) and all(isinstance(item, (int, float)) for item in value)
 
 
-def _target(name: str):
-    return TARGETS.get(name.split("[")[0])
+def _target(engine: str, name: str):
+    return TARGETS.get(engine, {}).get(name.split("[")[0])
+
+
+def _ms(value) -> str:
+    return "" if value is None else f"{value:,.1f}"
+
+
+def _met(target, value, *, above: bool = False) -> str:
+    if target is None or value is None:
+        return ""
+    return "yes" if (value > target if above else value < target) else "**no**"
 
 
 def markdown(result: dict) -> str:
-    duck = result["engines"]["duckdb"]
-    lite = result["engines"].get("sqlite")
-    ratios = result.get("sqlite_over_duckdb", {})
+    engines = [engine for engine in ENGINES if engine in result["engines"]]
+    timed_engines = [engine for engine in engines if engine != "sqlite"]
     m = result["machine"]
+    sizes = result["sizes"]
+    versions = ", ".join(
+        f"{LABELS[name]} {version}" for name, version in result["versions"].items() if name in result["engines"]
+    )
+    header, rule = ["operation"], ["---"]
+    for engine in engines:
+        label = LABELS[engine]
+        if engine == "sqlite":
+            header += [f"{label} median ms"]
+            rule += ["---:"]
+        else:
+            header += [f"{label} median ms", f"{label} p95 ms", f"{label} target", "met"]
+            rule += ["---:", "---:", "---", "---"]
+    ratios = [engine for engine in ("postgresql", "sqlite") if f"{engine}_over_duckdb" in result]
+    header += [f"{LABELS[engine]} / DuckDB" for engine in ratios]
+    rule += ["---:"] * len(ratios)
     lines = [
-        f"Scale `{result['scale']}` ({result['sizes']['threads']:,} threads, {result['sizes']['runs']:,} runs, "
-        f"{result['sizes']['events']:,} message events, {result['sizes']['feedback']:,} votes from "
-        f"{result['sizes']['reviewers']} reviewers), run {result['started_at']} on {m['cores']} cores, "
-        f"{m['memory_gib']} GiB RAM, load average at start {m['load_average_at_start']}, DuckDB "
-        f"{result['versions']['duckdb']}.",
+        f"Scale `{result['scale']}` ({sizes['threads']:,} threads, {sizes['runs']:,} runs, "
+        f"{sizes['events']:,} message events, {sizes['feedback']:,} votes from {sizes['reviewers']} reviewers), "
+        f"run {result['started_at']} on {m['cores']} cores, {m['memory_gib']} GiB RAM, load average at start "
+        f"{m['load_average_at_start']}, {versions}.",
         "",
-        "| operation | median ms | p95 ms | target | met | SQLite median ms | SQLite / DuckDB |",
-        "|---|---:|---:|---|---|---:|---:|",
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join(rule) + "|",
     ]
-    for name, stats in duck["ops"].items():
+    names = list(dict.fromkeys(name for engine in engines for name in result["engines"][engine]["ops"]))
+    for name in names:
         if name == "import_records_per_s":
             continue
-        target = _target(name)
-        met = "" if target is None else ("yes" if stats["median"] < target else "**no**")
-        base = lite["ops"].get(name, {}).get("median", "") if lite else ""
+        cells = [name]
+        for engine in engines:
+            stats = result["engines"][engine]["ops"].get(name, {})
+            if engine == "sqlite":
+                cells.append(_ms(stats.get("median")))
+                continue
+            target = _target(engine, name)
+            cells += [
+                _ms(stats.get("median")),
+                _ms(stats.get("p95")),
+                f"< {target:,} ms" if target else "",
+                _met(target, stats.get("median")),
+            ]
+        cells += [str(result[f"{engine}_over_duckdb"].get(name, "")) for engine in ratios]
+        lines.append("| " + " | ".join(cells) + " |")
+    cells = ["import records/s"]
+    for engine in engines:
+        rate = result["engines"][engine]["ops"].get("import_records_per_s", {}).get("median")
+        text = "" if rate is None else f"{rate:,.0f}"
+        if engine == "sqlite":
+            cells.append(text)
+            continue
+        target = IMPORT_TARGET.get(engine)
+        cells += [text, "", f"> {target:,}/s" if target else "", _met(target, rate, above=True)]
+    lines.append("| " + " | ".join(cells + [""] * len(ratios)) + " |")
+    cells = ["generate dataset (s)"]
+    for engine in engines:
+        if engine == "sqlite":
+            build = result.get("sqlite_build", {}).get("seconds")
+            cells.append("" if build is None else f"{build} (copy)")
+            continue
+        seconds = result["generate"][engine]["seconds"]
+        target = GENERATE_TARGET_S.get(engine)
+        cells += [f"{seconds}", "", f"< {target} s" if target else "", _met(target, seconds)]
+    lines.append("| " + " | ".join(cells + [""] * len(ratios)) + " |")
+    cells = ["peak memory of our process, any step (MiB)"]
+    for engine in engines:
+        peak = max(result["engines"][engine]["max_rss_mib"].values())
+        if engine == "sqlite":
+            cells.append(f"{peak:,.0f}")
+            continue
+        peak = max(peak, result["generate"][engine]["max_rss_mib"])
+        cells += [f"{peak:,.0f}", "", f"< {MEMORY_TARGET_MIB:,}", _met(MEMORY_TARGET_MIB, peak)]
+    lines.append("| " + " | ".join(cells + [""] * len(ratios)) + " |")
+    lines.append("")
+    for engine in timed_engines:
+        data = result["engines"][engine]
+        steps = {"generate": result["generate"][engine]["max_rss_mib"], **data["max_rss_mib"]}
         lines.append(
-            f"| {name} | {stats['median']:,.1f} | {stats['p95']:,.1f} | {f'< {target:,} ms' if target else ''} | "
-            f"{met} | {base if base == '' else f'{base:,.1f}'} | {ratios.get(name, '')} |"
+            f"{LABELS[engine]}: peak memory per step (MiB) "
+            + ", ".join(f"{step} {value:,.0f}" for step, value in steps.items())
+            + f"; database {data['file_bytes'] / 2**20:,.0f} MiB."
         )
-    rate = duck["ops"].get("import_records_per_s")
-    if rate:
-        base_rate = lite["ops"]["import_records_per_s"]["median"] if lite else ""
-        met = "yes" if rate["median"] > IMPORT_TARGET else "**no**"
+    if "sqlite" in engines:
+        lines.append(f"SQLite: file {result['engines']['sqlite']['file_bytes'] / 2**20:,.0f} MiB.")
+    if "postgresql" in engines:
+        settings = result.get("postgresql_settings")
+        described = (
+            ", ".join(f"{key}={value}" for key, value in settings.items()) if isinstance(settings, dict) else settings
+        )
         lines.append(
-            f"| import records/s | {rate['median']:,.0f} | | > {IMPORT_TARGET:,} | {met} | {base_rate:,.0f} | |"
+            f"PostgreSQL memory is our client process only (the server's processes are not counted); "
+            f"server settings: {described}."
         )
-    generate = result["generate"]
-    lines.append(
-        f"| generate dataset (s) | {generate['seconds']} | | < {GENERATE_TARGET_S} s | "
-        f"{'yes' if generate['seconds'] < GENERATE_TARGET_S else '**no**'} | | |"
-    )
-    peak = max([generate["max_rss_mib"], *duck["max_rss_mib"].values()])
-    lines += [
-        f"| peak memory, any step (MiB) | {peak:,.0f} | | < {MEMORY_TARGET_MIB:,} | "
-        f"{'yes' if peak < MEMORY_TARGET_MIB else '**no**'} | | |",
-        "",
-        f"Peak memory per step (MiB): generate {generate['max_rss_mib']:,.0f}, "
-        + ", ".join(f"{group} {value:,.0f}" for group, value in duck["max_rss_mib"].items())
-        + f". DuckDB file {duck['file_bytes'] / 2**20:,.0f} MiB"
-        + (f", SQLite file {lite['file_bytes'] / 2**20:,.0f} MiB." if lite else "."),
-    ]
     return "\n".join(lines)
 
 
+def _markers(section: str) -> tuple[str, str]:
+    return f"<!-- results:{section}:start -->", f"<!-- results:{section}:end -->"
+
+
+def section_name(result: dict) -> str:
+    """Each scale and set of engines keeps its own generated table in docs/benchmarks.md."""
+    return "-".join([result["scale"], *(engine for engine in ENGINES if engine in result["engines"])])
+
+
 def update_docs(result: dict, path: Path = DOCS) -> None:
-    """Replace the generated section of docs/benchmarks.md, keeping the hand-written text around it."""
-    text = path.read_text(encoding="utf-8") if path.exists() else f"# Benchmarks\n\n{START}\n{END}\n"
-    head, rest = text.split(START, 1)
-    tail = rest.split(END, 1)[1]
-    path.write_text(f"{head}{START}\n{markdown(result)}\n{END}{tail}", encoding="utf-8")
+    """Replace this run's generated section of docs/benchmarks.md (appended after the last one when new),
+    keeping the hand-written text around it."""
+    start, end = _markers(section_name(result))
+    body = f"{start}\n{markdown(result)}\n{end}"
+    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
+    if start in text:
+        head, rest = text.split(start, 1)
+        text = head + body + rest.split(end, 1)[1]
+    else:
+        cut = text.rfind(":end -->")
+        cut = len(text) if cut < 0 else cut + len(":end -->")
+        text = f"{text[:cut]}\n\n{body}{text[cut:]}"
+    path.write_text(text, encoding="utf-8")
 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--scale", choices=SCALES, default="small")
-    parser.add_argument("--engines", default="duckdb,sqlite", help="comma-separated: duckdb, sqlite")
+    parser.add_argument(
+        "--engines", default="duckdb,sqlite", help="comma-separated, any of: duckdb, postgresql, sqlite"
+    )
+    parser.add_argument("--pg-url", help="an empty PostgreSQL database to use instead of a throwaway server")
     parser.add_argument("--out", help="result JSON (default bench/results/SCALE-TIMESTAMP.json)")
     parser.add_argument("--reps", type=int, default=10, help="repetitions per operation (more for the cheap ones)")
-    parser.add_argument("--keep", help="keep the database files in this folder instead of a temporary one")
-    parser.add_argument("--docs", action="store_true", help="rewrite the results section of docs/benchmarks.md")
+    parser.add_argument("--keep", help="keep the DuckDB and SQLite files in this folder instead of a temporary one")
+    parser.add_argument("--docs", action="store_true", help="rewrite this run's results table in docs/benchmarks.md")
     args = parser.parse_args(argv)
     engines = [name.strip() for name in args.engines.split(",") if name.strip()]
-    if "duckdb" not in engines or not set(engines) <= {"duckdb", "sqlite"}:
-        parser.error("--engines must include duckdb, and may add sqlite")
+    if not engines or not set(engines) <= set(ENGINES):
+        parser.error(f"--engines takes a comma-separated list of {', '.join(ENGINES)}")
+    if "sqlite" in engines and "duckdb" not in engines:
+        parser.error("the SQLite baseline is copied from the DuckDB dataset: add duckdb to --engines")
+    engines = [engine for engine in ENGINES if engine in engines]
+    if args.pg_url and "postgresql" not in engines:
+        engines.append("postgresql")
+    binaries = find_binaries()
+    if "postgresql" in engines and not args.pg_url and binaries is None:
+        parser.error("no PostgreSQL server binaries in /usr/lib/postgresql/*/bin: install postgresql or give --pg-url")
     out = (
         Path(args.out)
         if args.out
         else ROOT / "bench" / "results" / f"{args.scale}-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
     )
     out.parent.mkdir(parents=True, exist_ok=True)
-    if args.keep:
-        folder = Path(args.keep)
-        folder.mkdir(parents=True, exist_ok=True)
-        result = run(args.scale, engines, folder, args.reps)
-    else:
-        folder = Path(tempfile.mkdtemp(prefix="bench-"))
-        try:
-            result = run(args.scale, engines, folder, args.reps)
-        finally:
+    folder = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="bench-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    server = None
+    try:
+        pg_url = args.pg_url
+        if "postgresql" in engines and not pg_url:
+            server = PostgresServer(binaries, PG_SETTINGS)
+            pg_url = server.create_database("bench")
+        result = run(args.scale, engines, folder, args.reps, pg_url, None if args.pg_url else PG_SETTINGS)
+    finally:
+        if server is not None:
+            server.stop()
+        if not args.keep:
             shutil.rmtree(folder, ignore_errors=True)
     out.write_text(json.dumps(result, indent=2), encoding="utf-8")
     print(markdown(result))

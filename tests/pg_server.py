@@ -70,7 +70,8 @@ def _free_port() -> int:
 class PostgresServer:
     """One server for a test session; `create_database()` gives each test its own empty database."""
 
-    def __init__(self, binaries: Path):
+    def __init__(self, binaries: Path, settings: dict[str, str] | None = None):
+        """`settings` are extra server settings (`-c name=value`), given after the defaults so they win."""
         self.binaries = binaries
         self.port = _free_port()
         self.as_postgres = os.geteuid() == 0
@@ -92,7 +93,7 @@ class PostgresServer:
         options = (
             f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off "
             "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
-        )
+        ) + "".join(f" -c {name}={value}" for name, value in (settings or {}).items())
         self._run(f"{binaries}/pg_ctl -D {self.data} -o '{options}' -l {self.dir}/log -w start")
         self._wait()
 
