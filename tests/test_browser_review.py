@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
 from data_layer import demo, open_store
@@ -63,6 +64,33 @@ def queue_run(page, after: str | None = None) -> str:
     return header.inner_text().split()[1]
 
 
+def pick_reason(page, panel, reason: str) -> None:
+    """Type a reason into the panel's multiselect and pick it, as a keyboard user does.
+
+    Streamlit's list highlights its first match a moment after the filter narrows it, and may close
+    once more while the panel re-renders after a vote; an Enter in either moment selects nothing (no
+    value reaches the server). So wait for the highlight, and start again when the list closed.
+    """
+    box = panel.locator('[data-testid="stMultiSelect"]')
+    for _ in range(3):
+        tags = box.locator("input")
+        tags.click()
+        tags.press_sequentially(reason)
+        option = page.get_by_role("option", name=reason)
+        try:
+            expect(page.get_by_role("option")).to_have_count(1, timeout=3_000)
+            expect(tags).to_have_attribute("aria-activedescendant", option.get_attribute("id", timeout=3_000))
+        except (AssertionError, PlaywrightTimeout):
+            tags.press("Escape")
+            wait_ready(page)
+            continue
+        tags.press("Enter")
+        tags.press("Escape")
+        if box.get_by_text(reason).count():
+            return
+        wait_ready(page)
+
+
 def test_reviewer_session(app_server, page, expected):
     SHOTS.mkdir(parents=True, exist_ok=True)
     outside: list[str] = []
@@ -98,12 +126,7 @@ def test_reviewer_session(app_server, page, expected):
     expect(run_panel.get_by_text(re.compile("^saved"))).to_be_visible(timeout=TIMEOUT)
     run_panel.get_by_text("Comment, reasons and other votes").click()
     wait_ready(page)
-    tags = run_panel.locator('[data-testid="stMultiSelect"] input')
-    tags.click()
-    tags.press_sequentially("incorrect")
-    expect(page.get_by_role("option")).to_have_count(1)
-    tags.press("Enter")
-    tags.press("Escape")
+    pick_reason(page, run_panel, "incorrect")
     expect(run_panel.locator('[data-testid="stMultiSelect"]').get_by_text("incorrect")).to_be_visible()
     wait_ready(page)
     run_panel.get_by_label("Comment (optional)").fill("Cites outdated sources")
