@@ -30,7 +30,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from data_layer import open_store
+from data_layer import open_store, rollups
 from data_layer.schema import REASON_TAGS
 
 
@@ -450,6 +450,7 @@ def generate(db_path: str, scale: Scale, seed: int = 11) -> dict:
             )
         loaded = time.perf_counter()
         store.engine.write(lambda conn: conn.execute(_ROLLUPS))
+        store.engine.write(rollups.refresh)
         # The message-search index, filled by the importer's own statement over all the events at once.
         store.engine.write(lambda conn: conn.execute(store.engine.index_terms("run_events")))
         indexed = time.perf_counter()

@@ -16,6 +16,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from data_layer import rollups
 from data_layer.errors import Conflict, InvalidInput
 
 MANIFEST = "manifest.json"
@@ -133,6 +134,8 @@ def restore(store, src) -> dict:
         if "message_terms" not in manifest["counts"]:
             # A backup from before the search index: build the index from the restored messages.
             conn.execute(store.engine.index_terms("run_events"))
+        # A backup from before the stats rollups holds none of them (cheap when it does: only what differs is written).
+        rollups.refresh(conn)
 
     store.engine.write(load)
     return manifest

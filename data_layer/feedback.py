@@ -17,7 +17,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from data_layer import audit, auth, rules
+from data_layer import audit, auth, rollups, rules
 from data_layer.errors import Conflict, Forbidden, InvalidInput, NotFound
 from data_layer.rows import plain, plain_all
 
@@ -33,19 +33,23 @@ WITH e AS MATERIALIZED (SELECT message_id, category FROM run_events WHERE run_id
 SELECT count(*) FROM e WHERE message_id = $message_id AND category = 'message'
 """
 
-_INSERT = f"""
+# A vote carries copies of its run's attributes for the stats (data_layer/rollups.py); runs never
+# change here, so copying them at insert keeps them right.
+_NEW_VOTE = """
 INSERT INTO feedback (feedback_id, thread_id, run_id, owner_id, message_id, scope, rating, comment,
-                      tags, source, created_at, updated_at)
-VALUES ($feedback_id, $thread_id, $run_id, $owner_id, $message_id, $scope, $rating, $comment,
-        CAST($tags AS TEXT[]), $source, $now, $now)
+                      tags, source, created_at, updated_at,
+                      run_at, run_assistant_id, run_model_name, run_status)
+SELECT $feedback_id, $thread_id, $run_id, $owner_id, $message_id, $scope, $rating, $comment,
+       CAST($tags AS TEXT[]), $source, $now, $now,
+       r.created_at, r.assistant_id, r.model_name, r.status
+FROM runs r WHERE r.run_id = $run_id
+"""
+
+_INSERT = f"""{_NEW_VOTE}
 RETURNING {COLUMNS}
 """
 
-_UPSERT = f"""
-INSERT INTO feedback (feedback_id, thread_id, run_id, owner_id, message_id, scope, rating, comment,
-                      tags, source, created_at, updated_at)
-VALUES ($feedback_id, $thread_id, $run_id, $owner_id, $message_id, $scope, $rating, $comment,
-        CAST($tags AS TEXT[]), $source, $now, $now)
+_UPSERT = f"""{_NEW_VOTE}
 ON CONFLICT (run_id, owner_id, scope) DO UPDATE SET
     rating = excluded.rating,
     comment = excluded.comment,
@@ -149,11 +153,18 @@ def check_target(conn, thread_id: str, run_id: str, message_id: str | None) -> N
 _LOCK_THREAD = "UPDATE threads SET positive = positive WHERE thread_id = $thread_id"
 
 
-def refresh_tally(conn, thread_id: str) -> None:
-    # Lock the thread's row before counting: on PostgreSQL a statement counts what was committed when
-    # it started, so a count taken before waiting for a concurrent voter's lock would miss that vote.
+def lock_thread(conn, thread_id: str) -> None:
+    """Hold the thread's row until commit. Taken first by every vote write (the importer takes it before
+    changing runs too), so on PostgreSQL a vote copies its run's values and counts its thread's and run's
+    votes only after a concurrent import or voter on that thread has committed, and the two never
+    deadlock over the run's row."""
     conn.execute(_LOCK_THREAD, {"thread_id": thread_id})
+
+
+def refresh_tally(conn, thread_id: str, run_id: str) -> None:
+    """The thread's and the run's vote tallies, after a vote on the run changed (thread locked)."""
     conn.execute(_REFRESH_TALLY, {"thread_id": thread_id})
+    conn.execute(rollups.RUN_TALLIES, {"run_id": run_id})
 
 
 def acting(actor: auth.Actor | None, action: str, owner_id, source):
@@ -212,12 +223,13 @@ class FeedbackRepo:
         )
 
         def write(conn):
+            lock_thread(conn, vote["thread_id"])
             check_target(conn, vote["thread_id"], vote["run_id"], vote["message_id"])
             if vote["owner_id"] is not None and conn.one(_FIND_VOTE, vote):
                 target = f"message {vote['message_id']}" if vote["message_id"] else f"run {vote['run_id']}"
                 raise Conflict(f"{vote['owner_id']} already rated {target}; update that vote instead")
             row = conn.one(_INSERT, vote)
-            refresh_tally(conn, vote["thread_id"])
+            refresh_tally(conn, vote["thread_id"], vote["run_id"])
             audit.record(conn, action="create", actor=actor, old=None, new=row, at=vote["now"])
             return row
 
@@ -252,6 +264,7 @@ class FeedbackRepo:
         )
 
         def write(conn):
+            lock_thread(conn, vote["thread_id"])
             check_target(conn, vote["thread_id"], vote["run_id"], vote["message_id"])
             # The vote as it was, for the authorization and the audit trail.
             found = conn.one(_FIND_VOTE, vote)
@@ -267,7 +280,7 @@ class FeedbackRepo:
                     row = conn.one(_INSERT, vote)
             else:
                 row = conn.one(_UPSERT, vote)
-            refresh_tally(conn, vote["thread_id"])
+            refresh_tally(conn, vote["thread_id"], vote["run_id"])
             # A fresh id means a new row, even when a concurrent PostgreSQL writer raced the lookup above.
             action = "create" if row["feedback_id"] == vote["feedback_id"] else "update"
             audit.record(conn, action=action, actor=actor, old=found, new=row, at=vote["now"])
@@ -334,8 +347,9 @@ class FeedbackRepo:
                 return False
             if actor is not None:
                 auth.authorize(actor, "delete", row)
+            lock_thread(conn, row["thread_id"])
             conn.execute(_DELETE, {"feedback_id": feedback_id})
-            refresh_tally(conn, row["thread_id"])
+            refresh_tally(conn, row["thread_id"], row["run_id"])
             audit.record(conn, action="delete", actor=actor, old=row, new=None)
             return True
 
@@ -353,8 +367,9 @@ class FeedbackRepo:
                 return False
             if actor is not None:
                 auth.authorize(actor, "retract", row)
+            lock_thread(conn, thread_id)
             conn.execute(_DELETE, {"feedback_id": row["feedback_id"]})
-            refresh_tally(conn, thread_id)
+            refresh_tally(conn, thread_id, run_id)
             audit.record(conn, action="retract", actor=actor, old=row, new=None)
             return True
 

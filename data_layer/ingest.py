@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 
 import pyarrow as pa
 
-from data_layer import audit, messages, rules
+from data_layer import audit, messages, rollups, rules
 from data_layer.errors import DataLayerError, InvalidInput
 
 KINDS = ("thread", "run", "event", "feedback")
@@ -401,6 +401,21 @@ WHERE f.feedback_id IS NULL OR f.rating <> v.rating OR f.comment IS DISTINCT FRO
 """
 
 _MERGE = [
+    """
+    CREATE TEMP TABLE _touched AS
+    SELECT thread_id FROM _stage_thread UNION SELECT thread_id FROM _stage_run
+    UNION SELECT thread_id FROM _stage_event UNION SELECT thread_id FROM _stage_feedback
+    """,
+    # Lock the touched threads first, as every vote write does (feedback.lock_thread): on PostgreSQL the
+    # counts and copies below then include any vote committed on them meanwhile, and a voter, who
+    # locks the thread before the run, cannot deadlock with this import over a run's row.
+    "UPDATE threads SET positive = positive WHERE thread_id IN (SELECT thread_id FROM _touched)",
+    # Where re-imported runs pointed before: their `followed_up` flag may have to go.
+    """
+    CREATE TEMP TABLE _follow_old AS
+    SELECT follow_up_to_run_id AS run_id FROM runs
+    WHERE run_id IN (SELECT run_id FROM _stage_run) AND follow_up_to_run_id IS NOT NULL
+    """,
     f"""
     UPDATE threads SET
         assistant_id = coalesce(s.assistant_id, threads.assistant_id),
@@ -450,6 +465,8 @@ _MERGE = [
     FROM {_LATEST_RUN} s
     WHERE runs.run_id = s.run_id
     """,
+    # A re-imported run's votes follow its new status, model, assistant or time (data_layer/rollups.py).
+    rollups.copies("SELECT run_id FROM _stage_run"),
     f"""
     INSERT INTO runs (run_id, thread_id, assistant_id, owner_id, status, model_name, error, message_count,
                       first_human_message, last_ai_message, total_input_tokens, total_output_tokens,
@@ -485,19 +502,18 @@ _MERGE = [
     """,
     # One row per id instead of ON CONFLICT DO NOTHING: on DuckDB that clause took 52 s for 25,000
     # votes against a million stored ones (0.6 s without), see docs/benchmarks.md.
+    # A new vote takes its run's copies (the runs are merged above).
     """
     INSERT INTO feedback (feedback_id, thread_id, run_id, owner_id, message_id, scope, rating, comment, tags,
-                          source, created_at, updated_at)
-    SELECT target_id, thread_id, run_id, owner_id, message_id, scope, rating, comment, tags, source,
-           coalesce(created_at, $now), coalesce(updated_at, created_at, $now)
+                          source, created_at, updated_at, run_at, run_assistant_id, run_model_name, run_status)
+    SELECT v.target_id, v.thread_id, v.run_id, v.owner_id, v.message_id, v.scope, v.rating, v.comment, v.tags,
+           v.source, coalesce(v.created_at, $now), coalesce(v.updated_at, v.created_at, $now),
+           r.created_at, r.assistant_id, r.model_name, r.status
     FROM (SELECT v.*, row_number() OVER (PARTITION BY target_id ORDER BY line DESC) AS once FROM _votes v) v
-    WHERE once = 1 AND NOT EXISTS (SELECT 1 FROM feedback f WHERE f.feedback_id = v.target_id)
+    JOIN runs r ON r.run_id = v.run_id
+    WHERE v.once = 1 AND NOT EXISTS (SELECT 1 FROM feedback f WHERE f.feedback_id = v.target_id)
     """,
-    """
-    CREATE TEMP TABLE _touched AS
-    SELECT thread_id FROM _stage_thread UNION SELECT thread_id FROM _stage_run
-    UNION SELECT thread_id FROM _stage_event UNION SELECT thread_id FROM _stage_feedback
-    """,
+    rollups.tallies("SELECT DISTINCT run_id FROM _stage_feedback"),
     """
     CREATE TEMP TABLE _touched_runs AS
     SELECT run_id FROM _stage_run UNION SELECT run_id FROM _stage_event
@@ -526,6 +542,15 @@ _MERGE = [
       AND (runs.follow_up_to_run_id IS NULL OR runs.follow_up_detected)
       AND runs.follow_up_to_run_id IS DISTINCT FROM d.detected
     """,
+    # Follow-ups change only in the touched threads, pointing at their runs or, explicitly given, elsewhere.
+    rollups.followed_up(
+        """
+        SELECT run_id FROM runs WHERE thread_id IN (SELECT thread_id FROM _touched)
+        UNION SELECT follow_up_to_run_id FROM runs
+              WHERE thread_id IN (SELECT thread_id FROM _touched) AND follow_up_to_run_id IS NOT NULL
+        UNION SELECT run_id FROM _follow_old
+        """
+    ),
     # A run's message summary comes from its events when it has them.
     """
     UPDATE runs SET
@@ -547,9 +572,6 @@ _MERGE = [
            OR runs.first_human_message IS DISTINCT FROM coalesce(m.first_human, runs.first_human_message)
            OR runs.last_ai_message IS DISTINCT FROM coalesce(m.last_ai, runs.last_ai_message))
     """,
-    # Lock the touched threads before counting their runs and votes (as feedback.refresh_tally does):
-    # otherwise, on PostgreSQL, a vote committed while this waited for its lock would not be counted.
-    "UPDATE threads SET positive = positive WHERE thread_id IN (SELECT thread_id FROM _touched)",
     """
     UPDATE threads SET
         run_count = coalesce(r.run_count, 0),
@@ -584,6 +606,7 @@ _TEMP_TABLES = (
     "_votes",
     "_touched",
     "_touched_runs",
+    "_follow_old",
 )
 
 

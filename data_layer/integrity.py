@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from data_layer import rollups
+
 # Each check counts the rows that break one invariant; a healthy store answers 0 to all.
 CHECKS = {
     "feedback without its run": """
@@ -35,6 +37,20 @@ CHECKS = {
                    FROM feedback GROUP BY thread_id) f ON f.thread_id = t.thread_id
         WHERE t.run_count <> coalesce(r.n, 0) OR t.positive <> coalesce(f.pos, 0)
            OR t.negative <> coalesce(f.neg, 0)
+    """,
+    "vote copies of its run out of date": f"""
+        SELECT count(*) FROM feedback f JOIN runs r ON r.run_id = f.run_id
+        WHERE {" OR ".join(f"f.{copy} IS DISTINCT FROM r.{source}" for copy, source in rollups.COPIES.items())}
+    """,
+    "run vote tallies out of date": f"""
+        SELECT count(*) FROM runs r
+        LEFT JOIN (SELECT f.run_id, {rollups.TALLIES} FROM feedback f GROUP BY f.run_id) t ON t.run_id = r.run_id
+        WHERE {" OR ".join(f"r.{name} IS DISTINCT FROM coalesce(t.{name}, 0)" for name in rollups.TALLY_COLUMNS)}
+    """,
+    "run follow-up flag out of date": """
+        SELECT count(*) FROM runs r
+        LEFT JOIN (SELECT DISTINCT follow_up_to_run_id AS run_id FROM runs) n ON n.run_id = r.run_id
+        WHERE r.followed_up IS DISTINCT FROM (n.run_id IS NOT NULL)
     """,
 }
 

@@ -256,6 +256,53 @@ STEPS: tuple[Step, ...] = (
     ),
 )
 
+
+@dataclass(frozen=True)
+class _RollupsStep(Step):
+    """Step 8: the precomputed columns of `data_layer.rollups`, filled from the stored rows with its
+    `REFRESH` statements (imported only when the step runs). DuckDB alters no table that a CREATE INDEX
+    depends on, so there the step drops those indexes first and builds them again after the fill."""
+
+    indexes: tuple[str, ...] = ()
+
+    def for_engine(self, engine: str) -> str:
+        rollups = importlib.import_module("data_layer.rollups")
+        fill = ";\n".join(rollups.REFRESH)
+        if engine != "duckdb":
+            return f"{self.sql};\n{fill}"
+        drop = ";\n".join(f"DROP INDEX IF EXISTS {index.split()[0]}" for index in self.indexes)
+        create = ";\n".join(f"CREATE INDEX IF NOT EXISTS {index}" for index in self.indexes)
+        return f"{drop};\n{self.sql};\n{fill};\n{create}"
+
+
+STEPS += (
+    _RollupsStep(
+        8,
+        "stats rollups: run copies on votes, vote tallies and follow-up flag on runs",
+        """
+        -- each stats aggregate scans one table instead of joining a million votes with a million runs
+        -- (docs/benchmarks.md), and data_layer/rollups.py says what keeps each column current.
+        -- IF NOT EXISTS so that the step can run again, and so no NOT NULL (DuckDB refuses the two together).
+        ALTER TABLE feedback ADD COLUMN IF NOT EXISTS run_at TIMESTAMPTZ;
+        ALTER TABLE feedback ADD COLUMN IF NOT EXISTS run_assistant_id TEXT;
+        ALTER TABLE feedback ADD COLUMN IF NOT EXISTS run_model_name TEXT;
+        ALTER TABLE feedback ADD COLUMN IF NOT EXISTS run_status TEXT;
+        ALTER TABLE runs ADD COLUMN IF NOT EXISTS reviewer_positive INTEGER DEFAULT 0;
+        ALTER TABLE runs ADD COLUMN IF NOT EXISTS reviewer_negative INTEGER DEFAULT 0;
+        ALTER TABLE runs ADD COLUMN IF NOT EXISTS end_user_positive INTEGER DEFAULT 0;
+        ALTER TABLE runs ADD COLUMN IF NOT EXISTS end_user_negative INTEGER DEFAULT 0;
+        ALTER TABLE runs ADD COLUMN IF NOT EXISTS panel_positive INTEGER DEFAULT 0;
+        ALTER TABLE runs ADD COLUMN IF NOT EXISTS panel_negative INTEGER DEFAULT 0;
+        ALTER TABLE runs ADD COLUMN IF NOT EXISTS followed_up BOOLEAN DEFAULT false
+        """,
+        indexes=(
+            "runs_thread ON runs (thread_id)",
+            "feedback_thread ON feedback (thread_id)",
+            "feedback_run ON feedback (run_id)",
+        ),
+    ),
+)
+
 _VERSION_TABLE = """
 CREATE TABLE IF NOT EXISTS schema_version (
     version    INTEGER PRIMARY KEY,
@@ -277,7 +324,12 @@ def _statements(script: str) -> list[str]:
         else:
             current.append(piece)
     statements.append("".join(current))
-    return [statement.strip() for statement in statements if statement.strip()]
+    # A piece holding only comments is no statement (DuckDB would answer it with no result at all).
+    return [statement.strip() for statement in statements if _without_comments(statement).strip()]
+
+
+def _without_comments(statement: str) -> str:
+    return "\n".join(line.split("--", 1)[0] for line in statement.splitlines())
 
 
 def current_version(engine) -> int:

@@ -10,7 +10,6 @@ plain dicts and lists; rates are fractions in 0..1, None where there is nothing 
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 
@@ -162,79 +161,71 @@ def _moment(value) -> datetime | None:
     return datetime.fromisoformat(value) if isinstance(value, str) else value
 
 
-# ---------------------------------------------------------------------------------------------- vote facts
+# ---------------------------------------------------------------------------------------------- one table each
 
-# Every aggregate of the stats page reads votes with their run's day, assistant, model and status.
-# Joining the million votes with the million runs on a string key is the expensive step (about
-# 0.4 s at the large scale), so it is done once per call into a temporary table (private to the
-# connection on both engines) and every aggregate reads that. The table covers the previous period
-# too when the headline needs it (`in_period` false), and keeps all reviewers' votes because
-# agreement ignores the reviewer filter (`by_reviewer` marks the chosen reviewer's votes). `day` is
-# the run's UTC day as days since 1970-01-01, cheaper to group than a timestamp.
-_FACTS_DROP = "DROP TABLE IF EXISTS stats_votes"
-
-_FACTS_CREATE = """
-CREATE TEMPORARY TABLE stats_votes (
-    run_id       TEXT,
-    owner_id     TEXT,
-    source       TEXT,
-    scope        TEXT,
-    rating       SMALLINT,
-    tags         TEXT[],
-    day          INTEGER,
-    run_at       TIMESTAMPTZ,
-    assistant_id TEXT,
-    model_name   TEXT,
-    status       TEXT,
-    in_period    BOOLEAN,
-    by_reviewer  BOOLEAN
-)
-"""
-
-# Tags are kept for negative votes only: no aggregate reads a positive vote's tags.
-_FACTS_FILL = """
-INSERT INTO stats_votes
-SELECT f.run_id, f.owner_id, f.source, f.scope, f.rating,
-       CASE WHEN f.rating = -1 THEN f.tags END,
-       CAST(floor(extract(epoch FROM r.created_at) / 86400) AS INTEGER),
-       r.created_at, r.assistant_id, r.model_name, r.status,
-       {in_period}, {by_reviewer}
-FROM feedback f JOIN runs r ON r.run_id = f.run_id
-WHERE {run} AND {vote}
-"""
-
-# What most aggregates count: the chosen period and reviewer.
-_COUNTED = "in_period AND by_reviewer"
+# Every aggregate reads one table, never votes joined with runs (about 0.45 s at a million of each):
+# a vote carries copies of its run's time, assistant, model and status, and a run its vote tallies
+# per source and its `followed_up` flag (data_layer/rollups.py, kept by every write). Votes are
+# narrowed through the copies (alias `f`); runs through their own columns (alias `r`).
+_COPY_CLAUSES = {
+    "since": "f.run_at >= $since",
+    "until": "f.run_at < $until",
+    "assistant_id": "f.run_assistant_id = $assistant_id",
+    "model_name": "f.run_model_name = $model_name",
+}
+# The run's UTC day as days since 1970-01-01, cheaper to group than a timestamp.
+_DAY = "CAST(floor(extract(epoch FROM f.run_at) / 86400) AS INTEGER)"
 _EPOCH = date(1970, 1, 1)
 _BUCKETS = {"day": "day", "week": "day - ((day + 3) % 7 + 7) % 7"}  # 1970-01-01 was a Thursday
+# A run's positive and negative tallies for each source filter.
+_TALLY = {
+    None: ("(r.reviewer_positive + r.end_user_positive)", "(r.reviewer_negative + r.end_user_negative)"),
+    "reviewer": ("r.reviewer_positive", "r.reviewer_negative"),
+    "end_user": ("r.end_user_positive", "r.end_user_negative"),
+}
 
 
-@contextmanager
-def _facts(store, filters: Filters):
-    """A read connection holding `stats_votes` for these filters (and the previous period)."""
-    before = filters.previous()
-    wide = replace(filters, reviewer=None, since=before.since if before else filters.since)
-    run, vote, params = where(wide)
-    parts = {
-        "run": run,
-        "vote": vote,
-        "in_period": "r.created_at >= $period_start" if before else "TRUE",
-        "by_reviewer": "coalesce(f.owner_id = $reviewer, FALSE)" if filters.reviewer is not None else "TRUE",
-    }
-    params = {**params, "period_start": filters.since, "reviewer": filters.reviewer}
-    with store.engine.read() as conn:
-        conn.execute(_FACTS_DROP)
-        conn.execute(_FACTS_CREATE)
-        try:
-            conn.execute(_FACTS_FILL.format(**parts), params)
-            yield conn
-        finally:
-            conn.execute(_FACTS_DROP)
+def _votes(filters: Filters, *, reviewer: bool = True) -> tuple[str, dict]:
+    """The vote condition (alias `f`) for all filters; without the reviewer's when `reviewer` is false."""
+    run_sql, run_params = _clauses(filters, _COPY_CLAUSES)
+    vote_sql, vote_params = _clauses(replace(filters, reviewer=None) if not reviewer else filters, _FEEDBACK_CLAUSES)
+    return f"{run_sql} AND {vote_sql}", {**run_params, **vote_params}
 
 
-def _with_facts(store, fn, filters, **kwargs):
+# The runs of the filters with their counted positive and negative votes. Without a reviewer the
+# tallies on `runs` answer; a reviewer's votes are few, and counted from the votes themselves.
+_RUNS_TALLIED = """
+SELECT r.run_id, r.created_at, r.status, r.followed_up, {positive} AS positive, {negative} AS negative
+FROM runs r
+WHERE {run}
+"""
+
+_RUNS_COUNTED = """
+SELECT r.run_id, r.created_at, r.status, r.followed_up,
+       coalesce(v.positive, 0) AS positive, coalesce(v.negative, 0) AS negative
+FROM runs r
+LEFT JOIN (
+    SELECT f.run_id, count(*) FILTER (WHERE f.rating = 1) AS positive, count(*) FILTER (WHERE f.rating = -1) AS negative
+    FROM feedback f WHERE {votes}
+    GROUP BY f.run_id
+) v ON v.run_id = r.run_id
+WHERE {run}
+"""
+
+
+def _per_run(filters: Filters) -> tuple[str, dict]:
+    """A query of the filtered runs with `positive` and `negative`, the votes the filters count."""
+    run, _, params = where(filters)
+    if filters.reviewer is None:
+        positive, negative = _TALLY[filters.source]
+        return _RUNS_TALLIED.format(run=run, positive=positive, negative=negative), params
+    votes, vote_params = _votes(filters)
+    return _RUNS_COUNTED.format(run=run, votes=votes), {**params, **vote_params}
+
+
+def _with_conn(store, fn, filters, **kwargs):
     chosen = Filters.of(filters)
-    with _facts(store, chosen) as conn:
+    with store.engine.read() as conn:
         return fn(conn, chosen, **kwargs)
 
 
@@ -273,31 +264,27 @@ def reviewers_seen(store) -> list[str]:
 
 # ---------------------------------------------------------------------------------------------- headline
 
-_HEADLINE_RUNS = "SELECT count(*) AS runs FROM runs r WHERE {run}"
-
-_HEADLINE_VOTES = """
-SELECT count(*) AS votes,
-       count(*) FILTER (WHERE rating = 1) AS positive,
-       count(*) FILTER (WHERE rating = -1) AS negative,
-       count(DISTINCT run_id) AS runs_with_feedback
-FROM stats_votes
-WHERE in_period = $in_period AND by_reviewer
+_HEADLINE = """
+SELECT count(*) AS runs,
+       coalesce(sum(positive + negative), 0) AS votes,
+       coalesce(sum(positive), 0) AS positive,
+       coalesce(sum(negative), 0) AS negative,
+       count(*) FILTER (WHERE positive + negative > 0) AS runs_with_feedback
+FROM ({runs}) p
 """
 
 
-def _period(conn, filters: Filters, *, current: bool) -> dict:
-    run, _, params = where(filters)
-    runs = conn.scalar(_HEADLINE_RUNS.format(run=run), params)
-    votes = conn.one(_HEADLINE_VOTES, {"in_period": current})
-    row = {"runs": int(runs), **{key: int(value) for key, value in votes.items()}}
+def _period(conn, filters: Filters) -> dict:
+    runs, params = _per_run(filters)
+    row = {key: int(value) for key, value in conn.one(_HEADLINE.format(runs=runs), params).items()}
     row["positive_rate"] = rate(row["positive"], row["votes"])
     return row
 
 
 def _headline(conn, filters: Filters) -> dict:
-    current = _period(conn, filters, current=True)
+    current = _period(conn, filters)
     before = filters.previous()
-    previous = _period(conn, before, current=False) if before else None
+    previous = _period(conn, before) if before else None
     change = None
     if previous is not None:
         change = {key: current[key] - previous[key] for key in ("runs", "runs_with_feedback", "votes")}
@@ -315,7 +302,7 @@ def _headline(conn, filters: Filters) -> dict:
 def headline(store, filters=None) -> dict:
     """Runs, runs with feedback, votes and positive rate; with a full date range also the previous
     period of equal length and the change (counts as differences, the rate in fraction points)."""
-    return _with_facts(store, _headline, filters)
+    return _with_conn(store, _headline, filters)
 
 
 # ---------------------------------------------------------------------------------------------- over time
@@ -325,15 +312,15 @@ SELECT {{bucket}} AS bucket,
        count(*) AS votes,
        count(*) FILTER (WHERE rating = 1) AS positive,
        count(*) FILTER (WHERE rating = -1) AS negative
-FROM stats_votes
-WHERE {_COUNTED}
+FROM (SELECT {_DAY} AS day, f.rating FROM feedback f WHERE {{votes}}) v
 GROUP BY 1
 ORDER BY 1
 """
 
 
 def _over_time(conn, filters: Filters, bucket: str) -> dict:
-    rows = conn.all(_OVER_TIME.format(bucket=_BUCKETS[bucket]))
+    votes, params = _votes(filters)
+    rows = conn.all(_OVER_TIME.format(bucket=_BUCKETS[bucket], votes=votes), params)
     return {"bucket": bucket, "rows": [_counted({**row, "bucket": _day_of(row["bucket"])}) for row in rows]}
 
 
@@ -342,7 +329,7 @@ def over_time(store, filters=None, bucket: str | None = None) -> dict:
     each row has `bucket` (its first day), `votes`, `positive`, `negative`, the rate and its interval."""
     chosen = Filters.of(filters)
     bucket = _bucket_arg(bucket)
-    with _facts(store, chosen) as conn:
+    with store.engine.read() as conn:
         return _over_time(conn, chosen, bucket or bucket_for(chosen, _bounds(conn)))
 
 
@@ -356,43 +343,44 @@ def _bucket_arg(bucket: str | None) -> str | None:
 
 _GROUPS = ("assistant_id", "model_name")
 
-_BY_GROUP = f"""
-SELECT {{name}},
+_BY_GROUP = """
+SELECT f.run_{name} AS {name},
        count(*) AS votes,
        count(*) FILTER (WHERE rating = 1) AS positive,
        count(*) FILTER (WHERE rating = -1) AS negative
-FROM stats_votes
-WHERE {_COUNTED}
-GROUP BY {{name}}
+FROM feedback f
+WHERE {votes}
+GROUP BY f.run_{name}
 ORDER BY CAST(count(*) FILTER (WHERE rating = 1) AS DOUBLE PRECISION) / count(*),
-         count(*) DESC, {{name}} NULLS LAST
+         count(*) DESC, f.run_{name} NULLS LAST
 """
 
 
 def _by_group(conn, filters: Filters, name: str) -> list[dict]:
     if name not in _GROUPS:
         raise InvalidInput(f"group {name!r:.40} is not one of {', '.join(_GROUPS)}")
-    return [_counted(row) for row in conn.all(_BY_GROUP.format(name=name))]
+    votes, params = _votes(filters)
+    return [_counted(row) for row in conn.all(_BY_GROUP.format(name=name, votes=votes), params)]
 
 
 def by_assistant(store, filters=None) -> list[dict]:
     """Positive rate per assistant with its 95 % Wilson interval, worst first (ties: more votes first)."""
-    return _with_facts(store, _by_group, filters, name="assistant_id")
+    return _with_conn(store, _by_group, filters, name="assistant_id")
 
 
 def by_model(store, filters=None) -> list[dict]:
     """Positive rate per model with its 95 % Wilson interval, worst first (ties: more votes first)."""
-    return _with_facts(store, _by_group, filters, name="model_name")
+    return _with_conn(store, _by_group, filters, name="model_name")
 
 
 # ---------------------------------------------------------------------------------------------- reason tags
 
 # A negative vote without tags counts once as UNTAGGED, so the tags add up to the negative votes.
 _NEGATIVE_TAGS = f"""
-SELECT day, assistant_id,
-       unnest(CASE WHEN coalesce(array_length(tags, 1), 0) = 0 THEN ARRAY['{UNTAGGED}'] ELSE tags END) AS tag
-FROM stats_votes
-WHERE rating = -1 AND {_COUNTED}
+SELECT {_DAY} AS day, f.run_assistant_id AS assistant_id,
+       unnest(CASE WHEN coalesce(array_length(f.tags, 1), 0) = 0 THEN ARRAY['{UNTAGGED}'] ELSE f.tags END) AS tag
+FROM feedback f
+WHERE f.rating = -1 AND {{votes}}
 """
 
 _TAGS_OVER_TIME = f"""
@@ -411,7 +399,8 @@ ORDER BY 1 NULLS LAST, 3 DESC, 2
 
 
 def _tags_over_time(conn, filters: Filters, bucket: str) -> dict:
-    rows = conn.all(_TAGS_OVER_TIME.format(bucket=_BUCKETS[bucket]))
+    votes, params = _votes(filters)
+    rows = conn.all(_TAGS_OVER_TIME.format(bucket=_BUCKETS[bucket], votes=votes), params)
     out = [{"bucket": _day_of(row["bucket"]), "tag": row["tag"], "negative": int(row["negative"])} for row in rows]
     return {"bucket": bucket, "rows": out}
 
@@ -421,17 +410,20 @@ def tags_over_time(store, filters=None, bucket: str | None = None) -> dict:
     two tags counts for each; a negative vote without tags counts as `untagged`)."""
     chosen = Filters.of(filters)
     bucket = _bucket_arg(bucket)
-    with _facts(store, chosen) as conn:
+    with store.engine.read() as conn:
         return _tags_over_time(conn, chosen, bucket or bucket_for(chosen, _bounds(conn)))
 
 
 def _tags_by_assistant(conn, filters: Filters) -> list[dict]:
-    return [{**row, "negative": int(row["negative"])} for row in conn.all(_TAGS_BY_ASSISTANT)]
+    votes, params = _votes(filters)
+    return [
+        {**row, "negative": int(row["negative"])} for row in conn.all(_TAGS_BY_ASSISTANT.format(votes=votes), params)
+    ]
 
 
 def tags_by_assistant(store, filters=None) -> list[dict]:
     """Reason tags of negative votes per assistant: rows of `assistant_id`, `tag`, `negative`."""
-    return _with_facts(store, _tags_by_assistant, filters)
+    return _with_conn(store, _tags_by_assistant, filters)
 
 
 # ---------------------------------------------------------------------------------------------- follow-ups
@@ -439,35 +431,22 @@ def tags_by_assistant(store, filters=None) -> list[dict]:
 # Upstream records a follow-up only after a successful run, so only successful runs are counted:
 # a failed run can never have one, and would dilute the signal. A successful run without a
 # counted vote is `unrated`.
-_FOLLOW_UPS = f"""
-WITH rated AS (
-    SELECT run_id,
-           count(*) FILTER (WHERE rating = 1) AS positive,
-           count(*) FILTER (WHERE rating = -1) AS negative
-    FROM stats_votes
-    WHERE {_COUNTED} AND status = 'success'
-    GROUP BY run_id
-),
-followed AS (
-    SELECT DISTINCT follow_up_to_run_id AS run_id FROM runs WHERE follow_up_to_run_id IS NOT NULL
-)
-SELECT CASE WHEN rated.run_id IS NULL THEN 'unrated'
-            WHEN rated.positive = 0 THEN 'negative'
-            WHEN rated.negative = 0 THEN 'positive'
+_FOLLOW_UPS = """
+SELECT CASE WHEN positive + negative = 0 THEN 'unrated'
+            WHEN positive = 0 THEN 'negative'
+            WHEN negative = 0 THEN 'positive'
             ELSE 'mixed' END AS rating,
        count(*) AS runs,
-       count(followed.run_id) AS followed_up
-FROM runs r
-LEFT JOIN rated ON rated.run_id = r.run_id
-LEFT JOIN followed ON followed.run_id = r.run_id
-WHERE {{run}} AND r.status = 'success'
+       count(*) FILTER (WHERE followed_up) AS followed_up
+FROM ({runs}) p
+WHERE status = 'success'
 GROUP BY 1
 """
 
 
 def _follow_ups(conn, filters: Filters) -> list[dict]:
-    run, _, params = where(filters)
-    found = {row["rating"]: row for row in conn.all(_FOLLOW_UPS.format(run=run), params)}
+    runs, params = _per_run(filters)
+    found = {row["rating"]: row for row in conn.all(_FOLLOW_UPS.format(runs=runs), params)}
     out = []
     for name in FOLLOW_UP_CLASSES:
         row = found.get(name, {"runs": 0, "followed_up": 0})
@@ -490,47 +469,64 @@ def follow_ups(store, filters=None) -> list[dict]:
     """How often a successful run gets a follow-up run, by that run's rating: `negative` (only
     thumbs-down), `mixed`, `positive` (only thumbs-up), `unrated`; each with `runs`, `followed_up`,
     `rate` and its Wilson interval. A follow-up after a thumbs-down is the sign the agent failed."""
-    return _with_facts(store, _follow_ups, filters)
+    return _with_conn(store, _follow_ups, filters)
 
 
 # ---------------------------------------------------------------------------------------------- reviewers
 
 # Reviewer activity and agreement count reviewer votes only (source 'reviewer'): end users are
 # customers rating their own conversation, not reviewers.
-_REVIEWER_ACTIVITY = f"""
-SELECT owner_id AS reviewer,
-       count(*) AS votes,
-       count(*) FILTER (WHERE rating = 1) AS positive,
-       count(*) FILTER (WHERE rating = -1) AS negative,
-       count(DISTINCT run_id) AS runs
-FROM stats_votes
-WHERE {_COUNTED} AND source = 'reviewer' AND owner_id IS NOT NULL
-GROUP BY owner_id
+# A reviewer's votes on one run are one per target, so the runs rated as a whole are the whole-run
+# votes; a run rated only message by message is counted once more (few, and found among few).
+_REVIEWER_ACTIVITY = """
+WITH v AS (
+    SELECT f.owner_id, f.run_id, f.scope, f.rating FROM feedback f
+    WHERE {votes} AND f.source = 'reviewer' AND f.owner_id IS NOT NULL
+),
+by_message AS (
+    SELECT owner_id, count(*) AS runs
+    FROM (SELECT owner_id, run_id FROM v
+          WHERE run_id IN (SELECT run_id FROM v WHERE scope <> '')
+          GROUP BY owner_id, run_id
+          HAVING count(*) FILTER (WHERE scope = '') = 0) m
+    GROUP BY owner_id
+)
+SELECT a.reviewer, a.votes, a.positive, a.negative, a.whole + coalesce(m.runs, 0) AS runs
+FROM (
+    SELECT owner_id AS reviewer,
+           count(*) AS votes,
+           count(*) FILTER (WHERE rating = 1) AS positive,
+           count(*) FILTER (WHERE rating = -1) AS negative,
+           count(*) FILTER (WHERE scope = '') AS whole
+    FROM v
+    GROUP BY owner_id
+) a
+LEFT JOIN by_message m ON m.owner_id = a.reviewer
 ORDER BY 2 DESC, 1
 LIMIT $limit
 """
 
 
 def _reviewer_activity(conn, filters: Filters, limit: int = 50) -> list[dict]:
-    return [_counted(row) for row in conn.all(_REVIEWER_ACTIVITY, {"limit": limit})]
+    votes, params = _votes(filters)
+    return [_counted(row) for row in conn.all(_REVIEWER_ACTIVITY.format(votes=votes), {**params, "limit": limit})]
 
 
 def reviewer_activity(store, filters=None, limit: int = 50) -> list[dict]:
     """Votes per reviewer (most active first): `votes`, `positive`, `negative`, `runs`, the rate."""
     limit = rules.integer(limit, "limit", low=1, high=10_000)
-    return _with_facts(store, _reviewer_activity, filters, limit=limit)
+    return _with_conn(store, _reviewer_activity, filters, limit=limit)
 
 
-# Per run rated by two or more reviewers (whole-run votes only): n raters, of whom `positive` said up.
-# Agreeing rater pairs over all rater pairs gives that run's agreement P_i. One reviewer cannot agree
-# with anyone, so the reviewer filter does not narrow agreement (`by_reviewer` is not read).
+# Per run rated by two or more reviewers (whole-run votes only): n raters, of whom `positive` said up,
+# from the run's panel tallies. Agreeing rater pairs over all rater pairs gives that run's agreement
+# P_i. One reviewer cannot agree with anyone, so the reviewer filter does not narrow agreement; the
+# source filter either keeps every reviewer vote or none.
 _AGREEMENT = """
 WITH per_run AS (
-    SELECT run_id, assistant_id, count(*) AS n, count(*) FILTER (WHERE rating = 1) AS positive
-    FROM stats_votes
-    WHERE in_period AND source = 'reviewer' AND scope = '' AND owner_id IS NOT NULL
-    GROUP BY run_id, assistant_id
-    HAVING count(*) >= 2
+    SELECT r.assistant_id, r.panel_positive + r.panel_negative AS n, r.panel_positive AS positive
+    FROM runs r
+    WHERE {run} AND r.panel_positive + r.panel_negative >= 2
 )
 SELECT assistant_id,
        GROUPING(assistant_id) AS is_total,
@@ -567,7 +563,10 @@ def _agreement_numbers(row: dict | None) -> dict:
 
 
 def _agreement(conn, filters: Filters) -> dict:
-    rows = conn.all(_AGREEMENT)
+    run, _, params = where(filters)
+    if filters.source not in (None, "reviewer"):
+        run = "FALSE"
+    rows = conn.all(_AGREEMENT.format(run=run), params)
     total = next((row for row in rows if row["is_total"]), None)
     per_assistant = [
         {"assistant_id": row["assistant_id"], **_agreement_numbers(row)} for row in rows if not row["is_total"]
@@ -584,54 +583,57 @@ def agreement(store, filters=None) -> dict:
     percent agreement and Pe = p^2 + (1 - p)^2 from the share p of thumbs-up among those ratings; None
     when every rating is the same (Pe = 1) or there are no such runs. Also per assistant.
     """
-    return _with_facts(store, _agreement, filters)
+    return _with_conn(store, _agreement, filters)
 
 
 # ---------------------------------------------------------------------------------------------- worst runs
 
-# The ranking reads only the vote facts; the run's text and the latest negative comment are then
-# read for the chosen few runs alone.
-_WORST_RUNS = f"""
+# The ranking reads the runs' counted votes; the latest negative comment is then read for the chosen
+# few runs alone, through the votes' run_id index (DuckDB uses it for an IN list of values on that
+# column alone, so the filters apply after the MATERIALIZED CTE).
+_WORST_RUNS = """
 WITH worst AS (
-    SELECT run_id, count(*) AS negative
-    FROM stats_votes
-    WHERE {_COUNTED} AND rating = -1
-    GROUP BY run_id, run_at
-    ORDER BY 2 DESC, run_at DESC, run_id
+    SELECT run_id, created_at, negative, positive
+    FROM ({runs}) p
+    WHERE negative > 0
+    ORDER BY negative DESC, created_at DESC, run_id
     LIMIT $limit
-),
-positive AS (
-    SELECT run_id, count(*) AS positive
-    FROM stats_votes
-    WHERE {_COUNTED} AND rating = 1 AND run_id IN (SELECT run_id FROM worst)
-    GROUP BY run_id
-),
-comments AS (
-    SELECT f.run_id, left((array_agg(f.comment ORDER BY f.created_at DESC))[1], 300) AS latest_comment
-    FROM feedback f
-    WHERE f.run_id IN (SELECT run_id FROM worst) AND f.rating = -1 AND f.comment IS NOT NULL AND {{vote}}
-    GROUP BY f.run_id
 )
 SELECT r.run_id, r.thread_id, r.assistant_id, r.model_name, r.status, r.created_at,
-       w.negative, coalesce(p.positive, 0) AS positive,
-       left(r.first_human_message, 200) AS question,
-       c.latest_comment
+       w.negative, w.positive,
+       left(r.first_human_message, 200) AS question
 FROM worst w
 JOIN runs r ON r.run_id = w.run_id
-LEFT JOIN positive p ON p.run_id = w.run_id
-LEFT JOIN comments c ON c.run_id = w.run_id
 ORDER BY 7 DESC, 6 DESC, 1
+"""
+
+_LATEST_COMMENTS = """
+WITH f AS MATERIALIZED (
+    SELECT run_id, owner_id, source, rating, comment, created_at, run_at, run_assistant_id, run_model_name
+    FROM feedback WHERE run_id IN ({ids})
+)
+SELECT f.run_id, left((array_agg(f.comment ORDER BY f.created_at DESC))[1], 300) AS latest_comment
+FROM f
+WHERE f.rating = -1 AND f.comment IS NOT NULL AND {votes}
+GROUP BY f.run_id
 """
 
 
 def _worst_runs(conn, filters: Filters, limit: int = 20) -> list[dict]:
-    _, vote, params = where(filters)
-    rows = conn.all(_WORST_RUNS.format(vote=vote), {**params, "limit": limit})
+    runs, params = _per_run(filters)
+    rows = conn.all(_WORST_RUNS.format(runs=runs), {**params, "limit": limit})
+    comments = {}
+    if rows:
+        ids = {f"worst_{index}": row["run_id"] for index, row in enumerate(rows)}
+        votes, vote_params = _votes(filters)
+        sql = _LATEST_COMMENTS.format(ids=", ".join(f"${name}" for name in ids), votes=votes)
+        comments = {row["run_id"]: row["latest_comment"] for row in conn.all(sql, {**ids, **vote_params})}
     out = []
     for row in rows:
         item = dict(row)
         item["negative"], item["positive"] = int(row["negative"]), int(row["positive"])
         item["created_at"] = row["created_at"].astimezone(UTC).isoformat()
+        item["latest_comment"] = comments.get(row["run_id"])
         out.append(item)
     return out
 
@@ -640,17 +642,17 @@ def worst_runs(store, filters=None, limit: int = 20) -> list[dict]:
     """Runs with the most negative votes, newest first among equals, each with its thread, question
     and latest negative comment (runs without a negative vote are left out)."""
     limit = rules.integer(limit, "limit", low=1, high=10_000)
-    return _with_facts(store, _worst_runs, filters, limit=limit)
+    return _with_conn(store, _worst_runs, filters, limit=limit)
 
 
 # ---------------------------------------------------------------------------------------------- everything
 
 
 def dashboard(store, filters=None, *, worst: int = 20) -> dict:
-    """Every aggregate the stats page draws, from one build of the vote facts (the unit a benchmark times)."""
+    """Every aggregate the stats page draws, over one connection (the unit a benchmark times)."""
     chosen = Filters.of(filters)
     limit = rules.integer(worst, "worst", low=1, high=10_000)
-    with _facts(store, chosen) as conn:
+    with store.engine.read() as conn:
         data_bounds = _bounds(conn)
         bucket = bucket_for(chosen, data_bounds)
         return {

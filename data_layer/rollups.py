@@ -1,0 +1,104 @@
+"""Precomputed columns that let each stats aggregate scan one table, and the statements that keep them.
+
+On `feedback`, a copy of its run's attributes that the stats filter and group by: `run_at` (the run's
+`created_at`), `run_assistant_id`, `run_model_name`, `run_status`. On `runs`, its vote tallies per
+source (`reviewer_positive`, `reviewer_negative`, `end_user_positive`, `end_user_negative`), the
+tallies of the reviewer panel that agreement reads (`panel_positive`, `panel_negative`: whole-run
+reviewer votes by a named reviewer), and `followed_up` (some run names it as `follow_up_to_run_id`).
+
+Every write keeps them: `feedback.py` copies the run's values into a vote it inserts (runs never
+change there) and refreshes the run's tallies; the importer's merge copies into the votes it inserts,
+updates the copies of the runs it changes, and refreshes tallies and flags of what it touched.
+`refresh(conn)` recomputes everything set-based (schema step 8, bulk loads, restore), and
+`data_layer.integrity` checks them. Each statement writes only the rows that differ.
+"""
+
+from __future__ import annotations
+
+# The tallies of one run from its votes (alias `f`); a LEFT JOIN's missing vote matches no FILTER.
+TALLIES = """
+    count(*) FILTER (WHERE f.source = 'reviewer' AND f.rating = 1) AS reviewer_positive,
+    count(*) FILTER (WHERE f.source = 'reviewer' AND f.rating = -1) AS reviewer_negative,
+    count(*) FILTER (WHERE f.source = 'end_user' AND f.rating = 1) AS end_user_positive,
+    count(*) FILTER (WHERE f.source = 'end_user' AND f.rating = -1) AS end_user_negative,
+    count(*) FILTER (WHERE f.source = 'reviewer' AND f.scope = '' AND f.owner_id IS NOT NULL AND f.rating = 1)
+        AS panel_positive,
+    count(*) FILTER (WHERE f.source = 'reviewer' AND f.scope = '' AND f.owner_id IS NOT NULL AND f.rating = -1)
+        AS panel_negative
+"""
+TALLY_COLUMNS = (
+    "reviewer_positive",
+    "reviewer_negative",
+    "end_user_positive",
+    "end_user_negative",
+    "panel_positive",
+    "panel_negative",
+)
+# feedback column <- runs column
+COPIES = {
+    "run_at": "created_at",
+    "run_assistant_id": "assistant_id",
+    "run_model_name": "model_name",
+    "run_status": "status",
+}
+
+_SET_TALLIES = ",\n    ".join(f"{name} = coalesce(t.{name}, 0)" for name in TALLY_COLUMNS)
+_TALLIES_DIFFER = " OR ".join(f"runs.{name} IS DISTINCT FROM coalesce(t.{name}, 0)" for name in TALLY_COLUMNS)
+_SET_COPIES = ",\n    ".join(f"{copy} = r.{source}" for copy, source in COPIES.items())
+_COPIES_DIFFER = " OR ".join(f"feedback.{copy} IS DISTINCT FROM r.{source}" for copy, source in COPIES.items())
+
+# One run's tallies, after a vote on it changed. DuckDB reads the run's votes through the
+# single-column index only from a MATERIALIZED CTE with no other filter (docs/benchmarks.md).
+RUN_TALLIES = f"""
+UPDATE runs SET {_SET_TALLIES}
+FROM (
+    WITH f AS MATERIALIZED (SELECT source, scope, owner_id, rating FROM feedback WHERE run_id = $run_id)
+    SELECT {TALLIES} FROM f
+) AS t
+WHERE runs.run_id = $run_id
+"""
+
+
+def tallies(runs: str) -> str:
+    """The statement refreshing the tallies of the runs selected by `runs` (a query of distinct run_id)."""
+    return f"""
+    UPDATE runs SET {_SET_TALLIES}
+    FROM ({runs}) AS c
+    LEFT JOIN (
+        SELECT f.run_id, {TALLIES}
+        FROM feedback f WHERE f.run_id IN ({runs})
+        GROUP BY f.run_id
+    ) AS t ON t.run_id = c.run_id
+    WHERE runs.run_id = c.run_id AND ({_TALLIES_DIFFER})
+    """
+
+
+def copies(runs: str) -> str:
+    """The statement bringing the votes of the runs selected by `runs` in line with their run."""
+    return f"""
+    UPDATE feedback SET {_SET_COPIES}
+    FROM runs r
+    WHERE feedback.run_id = r.run_id AND r.run_id IN ({runs}) AND ({_COPIES_DIFFER})
+    """
+
+
+def followed_up(runs: str) -> str:
+    """The statement setting `followed_up` of the runs selected by `runs` (a query of distinct run_id)."""
+    return f"""
+    UPDATE runs SET followed_up = (n.run_id IS NOT NULL)
+    FROM ({runs}) AS c
+    LEFT JOIN (
+        SELECT DISTINCT follow_up_to_run_id AS run_id FROM runs WHERE follow_up_to_run_id IN ({runs})
+    ) AS n ON n.run_id = c.run_id
+    WHERE runs.run_id = c.run_id AND runs.followed_up IS DISTINCT FROM (n.run_id IS NOT NULL)
+    """
+
+
+_ALL_RUNS = "SELECT run_id FROM runs"
+REFRESH = (copies(_ALL_RUNS), tallies(_ALL_RUNS), followed_up(_ALL_RUNS))
+
+
+def refresh(conn) -> None:
+    """Recompute every precomputed column of votes and runs from the stored rows (inside a write)."""
+    for statement in REFRESH:
+        conn.execute(statement)
