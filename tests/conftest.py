@@ -275,3 +275,24 @@ def fresh_streamlit_caches():
     st.cache_data.clear()
     st.cache_resource.clear()
     data_layer.release_shared()
+
+
+@pytest.fixture
+def held_db(tmp_path):
+    """A DuckDB file held open by another process, as a running dashboard holds it: `(path, pid)`."""
+    db = str(tmp_path / "held.duckdb")
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb, time; c = duckdb.connect({db!r}); print('ready', flush=True); time.sleep(120)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        yield db, holder.pid
+    finally:
+        holder.kill()
+        holder.wait()

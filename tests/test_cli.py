@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -79,30 +78,15 @@ def test_missing_file_is_one_line_error(tmp_path):
     assert "Traceback" not in result.stderr
 
 
-def test_locked_database_gives_a_clear_message(tmp_path):
-    db = str(tmp_path / "locked.duckdb")
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            f"import duckdb, time; c = duckdb.connect({db!r}); print('ready', flush=True); time.sleep(60)",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout.readline().strip() == "ready"
-        time.sleep(0.2)
-        result = cli("stats", "--db", db)
-        assert result.returncode == 1
-        assert "Traceback" not in result.stderr
-        line = result.stderr.strip()
-        assert line.count("\n") == 0
-        assert f"database {db} is in use by process {holder.pid}" in line
-        assert "FEEDBACK_DB" in line
-    finally:
-        holder.kill()
-        holder.wait()
+def test_locked_database_gives_a_clear_message(held_db):
+    db, pid = held_db
+    result = cli("stats", "--db", db)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    line = result.stderr.strip()
+    assert line.count("\n") == 0
+    assert f"database {db} is in use by process {pid}" in line
+    assert "FEEDBACK_DB" in line
 
 
 def test_unknown_command_fails_with_usage():

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import random
-import subprocess
-import sys
 import threading
 
 import httpx
@@ -74,28 +72,14 @@ def test_sixteen_http_clients_end_with_the_last_write_of_each_reviewer_and_targe
         assert check(store) == {}
 
 
-def test_the_app_explains_a_database_held_by_another_process(tmp_path, monkeypatch, fresh_streamlit_caches):
-    db = str(tmp_path / "held.duckdb")
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            f"import duckdb, time; c = duckdb.connect({db!r}); print('ready', flush=True); time.sleep(60)",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout.readline().strip() == "ready"
-        monkeypatch.setenv("FEEDBACK_DB", db)
-        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30).run()
-        assert not at.exception
-        message = " ".join(box.value for box in at.error)
-        assert f"database {db} is in use by process {holder.pid}" in message
-        assert "FEEDBACK_DB" in message
-    finally:
-        holder.kill()
-        holder.wait()
+def test_the_app_explains_a_database_held_by_another_process(held_db, monkeypatch, fresh_streamlit_caches):
+    db, pid = held_db
+    monkeypatch.setenv("FEEDBACK_DB", db)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30).run()
+    assert not at.exception
+    message = " ".join(box.value for box in at.error)
+    assert f"database {db} is in use by process {pid}" in message
+    assert "FEEDBACK_DB" in message
 
 
 @pytest.mark.parametrize(
