@@ -14,6 +14,7 @@ from contextlib import contextmanager
 
 import psycopg
 import pyarrow as pa
+import pyarrow.compute as pc
 from psycopg import errors as pg_errors
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.types.string import TextLoader
@@ -47,15 +48,37 @@ _ARROW_TYPES = {
     "timestamp": pa.timestamp("us"),
     "date": pa.date32(),
 }
+# Fetched as text and parsed by Arrow (`_parse`): PostgreSQL's ISO output with the session's DateStyle.
+_PARSED = ("int2", "int4", "int8", "float4", "float8", "numeric", "bool", "timestamptz", "timestamp", "date")
 
 
-def _arrow_type(conn: psycopg.Connection, oid: int) -> pa.DataType:
-    """The Arrow type for a result column; an array column becomes a list of its element type."""
+def _result_kind(conn: psycopg.Connection, oid: int) -> tuple[pa.DataType, str | None, bool]:
+    """A result column's Arrow type, its PostgreSQL element type name when fetched as text to be parsed
+    by Arrow, and whether it is an array (a list of its element type)."""
     info = conn.adapters.types.get(oid)
     if info is None:
-        return pa.string()
+        return pa.string(), None, False
     element = _ARROW_TYPES.get(info.name, pa.string())
-    return pa.list_(element) if oid == info.array_oid else element
+    parsed = info.name if info.name in _PARSED else None
+    if oid == info.array_oid:
+        return pa.list_(element), parsed, True
+    return element, parsed, False
+
+
+def _parse(text: pa.Array, name: str) -> pa.Array:
+    """Values PostgreSQL wrote as text (its ISO dates and times, `t`/`f`, `NaN`) as Arrow values of their type."""
+    if name == "bool":
+        return pc.equal(text, "t")
+    return text.cast(_ARROW_TYPES[name])
+
+
+def _column(values: tuple, kind: pa.DataType, parsed: str | None, is_array: bool) -> pa.Array:
+    if parsed is None:
+        return pa.array(values, type=kind)
+    if not is_array:
+        return _parse(pa.array(values, type=pa.string()), parsed)
+    lists = pa.array(values, type=pa.list_(pa.string()))
+    return pa.ListArray.from_arrays(lists.offsets, _parse(lists.values, parsed), mask=lists.is_null())
 
 
 def _short(error: Exception) -> str:
@@ -106,38 +129,138 @@ class PgConn:
         """Stream a query's result as Arrow record batches through a server-side cursor.
 
         A server-side cursor lives in a transaction; JSON columns come back as their text, as from DuckDB.
+        Numbers, times and booleans come back as the text PostgreSQL writes and are parsed by Arrow a
+        column at a time: no Python object per value but the string.
         """
         text, args = bind(sql, params)
         with self.conn.transaction():
             cursor = psycopg.RawServerCursor(self.conn, "feedback_export")
-            cursor.adapters.register_loader("json", TextLoader)
-            cursor.adapters.register_loader("jsonb", TextLoader)
+            for name in ("json", "jsonb", *_PARSED):
+                cursor.adapters.register_loader(name, TextLoader)
             try:
                 cursor.execute(text, args)
-                names = [column.name for column in cursor.description]
-                types = [_arrow_type(self.conn, column.type_code) for column in cursor.description]
-                schema = pa.schema(list(zip(names, types)))
+                kinds = [_result_kind(self.conn, column.type_code) for column in cursor.description]
+                schema = pa.schema([(column.name, kind[0]) for column, kind in zip(cursor.description, kinds)])
                 while rows := cursor.fetchmany(batch_size):
-                    columns = list(zip(*rows))
                     yield pa.RecordBatch.from_arrays(
-                        [pa.array(column, type=kind) for column, kind in zip(columns, types)], schema=schema
+                        [_column(values, *kind) for values, kind in zip(zip(*rows), kinds)], schema=schema
                     )
             finally:
                 cursor.close()
 
     def load(self, table: str, data: pa.Table) -> None:
-        """Append an Arrow table to an existing table with `COPY`, columns matched by name."""
+        """Append an Arrow table to an existing table with `COPY`, columns matched by name.
+
+        The rows go as COPY text built by Arrow compute kernels, a block of rows at a time; a table
+        holding a type that `_copy_text` does not write (bytes, times, nested lists) goes row by row.
+        """
         columns = ", ".join(data.column_names)
+        by_blocks = _copy_block(data.schema.empty_table()) is not None
+        # Arrow strings are UTF-8 whatever the connection's client encoding is.
+        options = " (ENCODING 'UTF8')" if by_blocks else ""
         with self.conn.cursor() as cursor:
             try:
-                with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-                    for batch in data.to_batches(max_chunksize=10_000):
-                        for row in zip(*(column.to_pylist() for column in batch.columns)):
-                            copy.write_row(row)
+                with cursor.copy(f"COPY {table} ({columns}) FROM STDIN{options}") as copy:
+                    for batch in data.to_batches(max_chunksize=_COPY_ROWS):
+                        if by_blocks:
+                            copy.write(_copy_block(batch))
+                        else:
+                            for row in zip(*(column.to_pylist() for column in batch.columns)):
+                                copy.write_row(row)
             except pg_errors.UniqueViolation as error:
                 raise Conflict(_short(error)) from error
             except (pg_errors.CheckViolation, pg_errors.NotNullViolation, pg_errors.DataError) as error:
                 raise InvalidInput(_short(error)) from error
+
+
+_TEXT = pa.large_string()
+_COPY_ROWS = 65_536
+# COPY's text format: backslash first, so that the escapes added after it are not escaped again.
+_COPY_ESCAPES = (("\\", "\\\\"), ("\n", "\\n"), ("\r", "\\r"), ("\t", "\\t"))
+# Inside a quoted element of an array literal only the backslash and the double quote are special.
+_ELEMENT_ESCAPES = (("\\", "\\\\"), ('"', '\\"'))
+
+
+def _text(value: str) -> pa.Scalar:
+    return pa.scalar(value, _TEXT)
+
+
+def _replace(array: pa.Array, escapes) -> pa.Array:
+    for old, new in escapes:
+        array = pc.replace_substring(array, old, new)
+    return array
+
+
+def _scalar_text(array: pa.Array) -> pa.Array | None:
+    """A column's values as the input text PostgreSQL reads for them, NULLs kept; None for a type not written here."""
+    kind = array.type
+    if isinstance(kind, pa.BaseExtensionType):
+        return _scalar_text(array.storage)
+    if pa.types.is_dictionary(kind):
+        return _scalar_text(array.dictionary_decode())
+    if pa.types.is_null(kind):
+        return pa.nulls(len(array), _TEXT)
+    if pa.types.is_timestamp(kind) and kind.tz is not None:
+        # The instant in UTC ("...Z"): Arrow writes other zones with a whole-minute offset only.
+        return array.cast(pa.timestamp(kind.unit, tz="UTC")).cast(_TEXT)
+    if pa.types.is_floating(kind):
+        # The double's shortest text; a float32's own shortest text would not be the value a double column holds.
+        return array.cast(pa.float64()).cast(_TEXT)
+    if (
+        pa.types.is_string(kind)
+        or pa.types.is_large_string(kind)
+        or pa.types.is_string_view(kind)
+        or pa.types.is_integer(kind)
+        or pa.types.is_boolean(kind)
+        or pa.types.is_timestamp(kind)
+        or pa.types.is_date(kind)
+        or pa.types.is_decimal(kind)
+    ):
+        return array.cast(_TEXT)
+    return None
+
+
+def _array_literal(array: pa.Array) -> pa.Array | None:
+    """A list column as PostgreSQL array literals (`{"a","b\\"c",NULL}`); None for elements not written here."""
+    offsets = array.offsets
+    start, end = offsets[0].as_py(), offsets[-1].as_py()
+    elements = _scalar_text(array.values.slice(start, end - start))
+    if elements is None:
+        return None
+    quoted = pc.binary_join_element_wise(_text('"'), _replace(elements, _ELEMENT_ESCAPES), _text('"'), _text(""))
+    lists = pa.LargeListArray.from_arrays(
+        pc.subtract(offsets.cast(pa.int64()), start), quoted.fill_null(_text("NULL")), mask=array.is_null()
+    )
+    return pc.binary_join_element_wise(_text("{"), pc.binary_join(lists, _text(",")), _text("}"), _text(""))
+
+
+def _copy_text(array: pa.Array) -> pa.Array | None:
+    """One column as COPY text fields (`\\N` for NULL); None for a type not written here."""
+    if pa.types.is_list(array.type) or pa.types.is_large_list(array.type):
+        text = _array_literal(array)
+    else:
+        text = _scalar_text(array)
+    if text is None:
+        return None
+    return _replace(text, _COPY_ESCAPES).fill_null(_text("\\N"))
+
+
+def _copy_block(batch: pa.RecordBatch | pa.Table) -> memoryview | None:
+    """A batch's rows in COPY's text format, one buffer; None when a column's type is not written here."""
+    fields = []
+    for column in batch.columns:
+        if isinstance(column, pa.ChunkedArray):
+            column = column.combine_chunks()
+        text = _copy_text(column)
+        if text is None:
+            return None
+        fields.append(text)
+    lines = pc.binary_join_element_wise(pc.binary_join_element_wise(*fields, _text("\t")), _text("\n"), _text(""))
+    offsets = memoryview(lines.buffers()[1]).cast("q")
+    data = lines.buffers()[2]
+    if data is None:
+        return memoryview(b"")
+    return memoryview(data)[offsets[lines.offset] : offsets[lines.offset + len(lines)]]
 
 
 def index_terms(source: str) -> str:
@@ -255,3 +378,5 @@ class PostgresEngine:
 def _configure(conn: psycopg.Connection) -> None:
     conn.execute(f"SET statement_timeout = {STATEMENT_TIMEOUT_MS}")
     conn.execute("SET TimeZone = 'UTC'")
+    # The output `arrow_batches` parses, whatever the server's default.
+    conn.execute("SET DateStyle = 'ISO'")
