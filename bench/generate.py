@@ -30,7 +30,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from data_layer import open_store, rollups
+from data_layer import ingest, open_store, rollups
 from data_layer.schema import REASON_TAGS
 
 
@@ -168,31 +168,15 @@ def _first_index(groups: np.ndarray, count: int) -> np.ndarray:
     return np.concatenate(([0], np.cumsum(np.bincount(groups, minlength=count))))
 
 
+def _refresh_threads(conn) -> None:
+    """The importer's own thread rollups, over every thread."""
+    conn.execute("CREATE TEMP TABLE _touched AS SELECT thread_id FROM threads")
+    conn.execute(ingest.REFRESH_THREADS)
+    conn.execute("DROP TABLE _touched")
+
+
 def _load(store, table: str, data: pa.Table) -> None:
     store.engine.write(lambda conn: conn.load(table, data))
-
-
-_ROLLUPS = """
-UPDATE threads SET
-    run_count = coalesce(r.run_count, 0),
-    last_activity_at = coalesce(r.last_run_at, threads.updated_at),
-    title = left(coalesce(threads.display_name, r.first_question, threads.title), 300),
-    positive = coalesce(f.positive, 0),
-    negative = coalesce(f.negative, 0)
-FROM threads t
-LEFT JOIN (
-    SELECT thread_id, count(*) AS run_count, max(updated_at) AS last_run_at,
-           (array_agg(first_human_message ORDER BY created_at)
-                FILTER (WHERE first_human_message IS NOT NULL))[1] AS first_question
-    FROM runs GROUP BY thread_id
-) r ON r.thread_id = t.thread_id
-LEFT JOIN (
-    SELECT thread_id, count(*) FILTER (WHERE rating = 1) AS positive,
-           count(*) FILTER (WHERE rating = -1) AS negative
-    FROM feedback GROUP BY thread_id
-) f ON f.thread_id = t.thread_id
-WHERE threads.thread_id = t.thread_id
-"""
 
 
 def is_postgres(db: str) -> bool:
@@ -449,7 +433,7 @@ def generate(db_path: str, scale: Scale, seed: int = 11) -> dict:
                 ),
             )
         loaded = time.perf_counter()
-        store.engine.write(lambda conn: conn.execute(_ROLLUPS))
+        store.engine.write(_refresh_threads)
         store.engine.write(rollups.refresh)
         # The message-search index, filled by the importer's own statement over all the events at once.
         store.engine.write(lambda conn: conn.execute(store.engine.index_terms("run_events")))

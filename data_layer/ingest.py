@@ -400,6 +400,32 @@ WHERE f.feedback_id IS NULL OR f.rating <> v.rating OR f.comment IS DISTINCT FRO
    OR f.tags <> v.tags OR f.source <> v.source
 """
 
+# The threads page's rollups of every thread in `_touched`, from its runs and votes (the benchmark's
+# generator runs it too, over every thread).
+REFRESH_THREADS = """
+    UPDATE threads SET
+        run_count = coalesce(r.run_count, 0),
+        last_activity_at = coalesce(r.last_run_at, threads.updated_at),
+        assistant_id = coalesce(threads.assistant_id, r.assistant_id),
+        title = left(coalesce(threads.display_name, r.first_question, threads.title), 300),
+        positive = coalesce(f.positive, 0),
+        negative = coalesce(f.negative, 0)
+    FROM _touched t
+    LEFT JOIN (
+        SELECT thread_id, count(*) AS run_count, max(updated_at) AS last_run_at,
+               (array_agg(assistant_id ORDER BY created_at))[1] AS assistant_id,
+               (array_agg(first_human_message ORDER BY created_at)
+                    FILTER (WHERE first_human_message IS NOT NULL))[1] AS first_question
+        FROM runs WHERE thread_id IN (SELECT thread_id FROM _touched) GROUP BY thread_id
+    ) r ON r.thread_id = t.thread_id
+    LEFT JOIN (
+        SELECT thread_id, count(*) FILTER (WHERE rating = 1) AS positive,
+               count(*) FILTER (WHERE rating = -1) AS negative
+        FROM feedback WHERE thread_id IN (SELECT thread_id FROM _touched) GROUP BY thread_id
+    ) f ON f.thread_id = t.thread_id
+    WHERE threads.thread_id = t.thread_id
+    """
+
 _MERGE = [
     """
     CREATE TEMP TABLE _touched AS
@@ -572,29 +598,7 @@ _MERGE = [
            OR runs.first_human_message IS DISTINCT FROM coalesce(m.first_human, runs.first_human_message)
            OR runs.last_ai_message IS DISTINCT FROM coalesce(m.last_ai, runs.last_ai_message))
     """,
-    """
-    UPDATE threads SET
-        run_count = coalesce(r.run_count, 0),
-        last_activity_at = coalesce(r.last_run_at, threads.updated_at),
-        assistant_id = coalesce(threads.assistant_id, r.assistant_id),
-        title = left(coalesce(threads.display_name, r.first_question, threads.title), 300),
-        positive = coalesce(f.positive, 0),
-        negative = coalesce(f.negative, 0)
-    FROM _touched t
-    LEFT JOIN (
-        SELECT thread_id, count(*) AS run_count, max(updated_at) AS last_run_at,
-               (array_agg(assistant_id ORDER BY created_at))[1] AS assistant_id,
-               (array_agg(first_human_message ORDER BY created_at)
-                    FILTER (WHERE first_human_message IS NOT NULL))[1] AS first_question
-        FROM runs WHERE thread_id IN (SELECT thread_id FROM _touched) GROUP BY thread_id
-    ) r ON r.thread_id = t.thread_id
-    LEFT JOIN (
-        SELECT thread_id, count(*) FILTER (WHERE rating = 1) AS positive,
-               count(*) FILTER (WHERE rating = -1) AS negative
-        FROM feedback WHERE thread_id IN (SELECT thread_id FROM _touched) GROUP BY thread_id
-    ) f ON f.thread_id = t.thread_id
-    WHERE threads.thread_id = t.thread_id
-    """,
+    REFRESH_THREADS,
 ]
 
 _TEMP_TABLES = (

@@ -10,6 +10,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -218,15 +219,23 @@ class AppServer:
                 self.process.kill()
 
 
+@contextmanager
+def demo_server(db: str, threads: int):
+    """A running dashboard (pages and API) on a new database seeded with `threads` demo threads."""
+    with open_store(db) as seeded_store:
+        assert demo.seed(seeded_store, threads=threads, seed=7).ok
+    server = AppServer(db)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 @pytest.fixture
 def app_server(tmp_path):
-    """A running dashboard (pages and API) on a temporary database seeded with demo data."""
-    db = str(tmp_path / "app.duckdb")
-    with open_store(db) as seeded_store:
-        assert demo.seed(seeded_store, threads=40, seed=7).ok
-    server = AppServer(db)
-    yield server
-    server.stop()
+    """A running dashboard on a temporary database with 40 demo threads."""
+    with demo_server(str(tmp_path / "app.duckdb"), 40) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

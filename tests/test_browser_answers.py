@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from data_layer import demo, open_store
-from tests.conftest import AppServer
+from data_layer import demo
+from tests.conftest import demo_server
 
 pytestmark = pytest.mark.browser
 
@@ -14,12 +14,8 @@ pytestmark = pytest.mark.browser
 @pytest.fixture
 def answers_server(tmp_path):
     """The dashboard over the full-size demo data (the planted effects need its 200 threads)."""
-    db = str(tmp_path / "answers.duckdb")
-    with open_store(db) as store:
-        assert demo.seed(store, threads=200, seed=7).ok
-    server = AppServer(db)
-    yield server
-    server.stop()
+    with demo_server(str(tmp_path / "answers.duckdb"), 200) as server:
+        yield server
 
 
 def _choose(page, label: str, option: str) -> None:
