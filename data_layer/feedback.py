@@ -75,16 +75,6 @@ WITH f AS MATERIALIZED (SELECT {COLUMNS}, scope FROM feedback WHERE run_id = $ru
 SELECT {COLUMNS} FROM f WHERE owner_id = $owner_id AND scope = $scope
 """
 
-_REFRESH_TALLY = """
-UPDATE threads SET positive = s.positive, negative = s.negative
-FROM (
-    SELECT count(*) FILTER (WHERE rating = 1) AS positive,
-           count(*) FILTER (WHERE rating = -1) AS negative
-    FROM feedback WHERE thread_id = $thread_id
-) AS s
-WHERE threads.thread_id = $thread_id
-"""
-
 _GET = f"SELECT {COLUMNS} FROM feedback WHERE feedback_id = $feedback_id"
 
 _LIST_BY_RUN = f"""
@@ -124,7 +114,7 @@ SELECT count(*) AS total,
 FROM f WHERE thread_id = $thread_id
 """
 
-_DELETE = "DELETE FROM feedback WHERE feedback_id = $feedback_id"
+_DELETE = f"DELETE FROM feedback WHERE feedback_id = $feedback_id RETURNING {COLUMNS}"
 
 # LIMIT takes a number on both engines; "no limit" is the largest one, not a second query text.
 _NO_LIMIT = 2**62
@@ -155,16 +145,12 @@ _LOCK_THREAD = "UPDATE threads SET positive = positive WHERE thread_id = $thread
 
 def lock_thread(conn, thread_id: str) -> None:
     """Hold the thread's row until commit. Taken first by every vote write (the importer takes it before
-    changing runs too), so on PostgreSQL a vote copies its run's values and counts its thread's and run's
-    votes only after a concurrent import or voter on that thread has committed, and the two never
-    deadlock over the run's row."""
-    conn.execute(_LOCK_THREAD, {"thread_id": thread_id})
-
-
-def refresh_tally(conn, thread_id: str, run_id: str) -> None:
-    """The thread's and the run's vote tallies, after a vote on the run changed (thread locked)."""
-    conn.execute(_REFRESH_TALLY, {"thread_id": thread_id})
-    conn.execute(rollups.RUN_TALLIES, {"run_id": run_id})
+    changing runs too), so on PostgreSQL a vote reads the vote it replaces, copies its run's values and
+    moves its thread's and run's tallies only after a concurrent import or voter on that thread has
+    committed, and the two never deadlock over the run's row. An engine whose writes are serialized in
+    the process (DuckDB) has nothing to wait for."""
+    if not conn.writes_serialized:
+        conn.execute(_LOCK_THREAD, {"thread_id": thread_id})
 
 
 def acting(actor: auth.Actor | None, action: str, owner_id, source):
@@ -229,7 +215,7 @@ class FeedbackRepo:
                 target = f"message {vote['message_id']}" if vote["message_id"] else f"run {vote['run_id']}"
                 raise Conflict(f"{vote['owner_id']} already rated {target}; update that vote instead")
             row = conn.one(_INSERT, vote)
-            refresh_tally(conn, vote["thread_id"], vote["run_id"])
+            rollups.adjust(conn, None, row)
             audit.record(conn, action="create", actor=actor, old=None, new=row, at=vote["now"])
             return row
 
@@ -270,17 +256,17 @@ class FeedbackRepo:
             found = conn.one(_FIND_VOTE, vote)
             if actor is not None:
                 auth.authorize(actor, "vote", found)
-            if self._engine.name == "duckdb":
+            if conn.writes_serialized:
                 # DuckDB's ON CONFLICT scans for the composite key: about 30 ms at a million votes against
-                # 3 ms for an indexed find and an update by id (docs/benchmarks.md). Its writes are
-                # serialized in this process, so find-then-write cannot race; PostgreSQL keeps the upsert.
+                # 3 ms for an indexed find and an update by id (docs/benchmarks.md). With writes serialized
+                # in the process, find-then-write cannot race; PostgreSQL keeps the atomic upsert.
                 if found:
                     row = conn.one(_UPDATE_VOTE, {**vote, "target_id": found["feedback_id"]})
                 else:
                     row = conn.one(_INSERT, vote)
             else:
                 row = conn.one(_UPSERT, vote)
-            refresh_tally(conn, vote["thread_id"], vote["run_id"])
+            rollups.adjust(conn, found, row)
             # A fresh id means a new row, even when a concurrent PostgreSQL writer raced the lookup above.
             action = "create" if row["feedback_id"] == vote["feedback_id"] else "update"
             audit.record(conn, action=action, actor=actor, old=found, new=row, at=vote["now"])
@@ -348,9 +334,12 @@ class FeedbackRepo:
             if actor is not None:
                 auth.authorize(actor, "delete", row)
             lock_thread(conn, row["thread_id"])
-            conn.execute(_DELETE, {"feedback_id": feedback_id})
-            refresh_tally(conn, row["thread_id"], row["run_id"])
-            audit.record(conn, action="delete", actor=actor, old=row, new=None)
+            # The row as deleted, read under the thread's lock, is what the tallies lose.
+            deleted = conn.one(_DELETE, {"feedback_id": feedback_id})
+            if deleted is None:
+                return False
+            rollups.adjust(conn, deleted, None)
+            audit.record(conn, action="delete", actor=actor, old=deleted, new=None)
             return True
 
         return self._engine.write(write)
@@ -368,9 +357,11 @@ class FeedbackRepo:
             if actor is not None:
                 auth.authorize(actor, "retract", row)
             lock_thread(conn, thread_id)
-            conn.execute(_DELETE, {"feedback_id": row["feedback_id"]})
-            refresh_tally(conn, thread_id, run_id)
-            audit.record(conn, action="retract", actor=actor, old=row, new=None)
+            deleted = conn.one(_DELETE, {"feedback_id": row["feedback_id"]})
+            if deleted is None:
+                return False
+            rollups.adjust(conn, deleted, None)
+            audit.record(conn, action="retract", actor=actor, old=deleted, new=None)
             return True
 
         return self._engine.write(write)

@@ -7,8 +7,9 @@ tallies of the reviewer panel that agreement reads (`panel_positive`, `panel_neg
 reviewer votes by a named reviewer), and `followed_up` (some run names it as `follow_up_to_run_id`).
 
 Every write keeps them: `feedback.py` copies the run's values into a vote it inserts (runs never
-change there) and refreshes the run's tallies; the importer's merge copies into the votes it inserts,
-updates the copies of the runs it changes, and refreshes tallies and flags of what it touched.
+change there) and moves the run's and thread's tallies by the vote's difference (`adjust`); the
+importer's merge copies into the votes it inserts, updates the copies of the runs it changes, and
+refreshes tallies and flags of what it touched.
 `refresh(conn)` recomputes everything set-based (schema step 8, bulk loads, restore), and
 `data_layer.integrity` checks them. Each statement writes only the rows that differ.
 """
@@ -47,16 +48,43 @@ _TALLIES_DIFFER = " OR ".join(f"runs.{name} IS DISTINCT FROM coalesce(t.{name}, 
 _SET_COPIES = ",\n    ".join(f"{copy} = r.{source}" for copy, source in COPIES.items())
 _COPIES_DIFFER = " OR ".join(f"feedback.{copy} IS DISTINCT FROM r.{source}" for copy, source in COPIES.items())
 
-# One run's tallies, after a vote on it changed. DuckDB reads the run's votes through the
-# single-column index only from a MATERIALIZED CTE with no other filter (docs/benchmarks.md).
-RUN_TALLIES = f"""
-UPDATE runs SET {_SET_TALLIES}
-FROM (
-    WITH f AS MATERIALIZED (SELECT source, scope, owner_id, rating FROM feedback WHERE run_id = $run_id)
-    SELECT {TALLIES} FROM f
-) AS t
-WHERE runs.run_id = $run_id
+# A vote write moves its thread's and run's tallies by the difference between the vote before and after
+# (each writer holds the thread's row, or DuckDB's process write lock, so no other vote of the thread
+# moves them meanwhile): two point updates by key instead of counting the votes again.
+_ADJUST_THREAD = """
+UPDATE threads SET positive = positive + $positive, negative = negative + $negative
+WHERE thread_id = $thread_id
 """
+_ADJUST_RUN = f"""
+UPDATE runs SET {", ".join(f"{name} = {name} + ${name}" for name in TALLY_COLUMNS)}
+WHERE run_id = $run_id
+"""
+
+
+def _counts(vote: dict | None) -> dict[str, int]:
+    """What one vote adds to its run's tallies (the FILTERs of `TALLIES`) and its thread's."""
+    if vote is None:
+        return dict.fromkeys((*TALLY_COLUMNS, "positive", "negative"), 0)
+    sign = "positive" if vote["rating"] == 1 else "negative"
+    panel = vote["source"] == "reviewer" and vote["message_id"] is None and vote["owner_id"] is not None
+    counts = {name: int(name == f"{vote['source']}_{sign}") for name in TALLY_COLUMNS}
+    counts[f"panel_{sign}"] = int(panel)
+    counts["positive"], counts["negative"] = int(sign == "positive"), int(sign == "negative")
+    return counts
+
+
+def adjust(conn, old: dict | None, new: dict | None) -> None:
+    """Move the tallies of the vote's thread and run from `old` to `new` (either may be None)."""
+    vote = new or old
+    before, after = _counts(old), _counts(new)
+    change = {name: after[name] - before[name] for name in after}
+    if change["positive"] or change["negative"]:
+        conn.execute(
+            _ADJUST_THREAD,
+            {"thread_id": vote["thread_id"], "positive": change["positive"], "negative": change["negative"]},
+        )
+    if any(change[name] for name in TALLY_COLUMNS):
+        conn.execute(_ADJUST_RUN, {"run_id": vote["run_id"], **{name: change[name] for name in TALLY_COLUMNS}})
 
 
 def tallies(runs: str) -> str:

@@ -224,3 +224,54 @@ def test_stats_read_the_rollups_after_writes(seeded, reviewer):
     follow = {row["rating"]: (row["runs"], row["followed_up"]) for row in board["follow_ups"]}
     assert follow["negative"] == (1, 1) and follow["positive"] == (1, 0)
     assert board["agreement"]["runs"] == 2
+
+
+def test_tallies_moved_by_each_write_equal_a_recount(seeded):
+    """Vote writes move the thread's and run's tallies by difference; after a long random mix of them
+    (new votes, changed rating or source, message votes, anonymous votes, retractions, deletes, an import
+    in between) every tally equals a recount from the votes."""
+    import random
+
+    store = seeded
+    rng = random.Random(7)
+    targets = [("r1", None), ("r1", "a1"), ("r2", None)]
+    owners = ["ann", "bob", "eve", None]
+    for step in range(120):
+        run_id, message_id = rng.choice(targets)
+        owner = rng.choice(owners)
+        action = rng.random()
+        if action < 0.45:
+            write = store.feedback.upsert if owner else store.feedback.create
+            write(
+                thread_id="t1",
+                run_id=run_id,
+                message_id=message_id,
+                owner_id=owner,
+                rating=rng.choice((1, -1)),
+                source=rng.choice(("reviewer", "end_user")),
+            )
+        elif action < 0.65 and owner:
+            store.feedback.retract(thread_id="t1", run_id=run_id, owner_id=owner, message_id=message_id)
+        elif action < 0.85:
+            votes = store.feedback.list_by_thread("t1")
+            if votes:
+                store.feedback.delete(rng.choice(votes)["feedback_id"], thread_id="t1")
+        elif step % 3 == 0:
+            assert store.ingest([vote(run_id, f"imp-{step % 4}", rng.choice((1, -1)))]).ok
+    votes = store.feedback.list_by_thread("t1")
+    assert len(votes) > 5, "the mix should leave votes standing"
+    thread = store.threads.get("t1")
+    assert (thread["positive"], thread["negative"]) == (
+        sum(v["rating"] == 1 for v in votes),
+        sum(v["rating"] == -1 for v in votes),
+    )
+    for run_id in ("r1", "r2"):
+        on_run = [v for v in votes if v["run_id"] == run_id]
+        assert tallies(store, run_id)["reviewer_positive"] == sum(
+            v["source"] == "reviewer" and v["rating"] == 1 for v in on_run
+        )
+        assert tallies(store, run_id)["panel_negative"] == sum(
+            v["source"] == "reviewer" and v["rating"] == -1 and v["message_id"] is None and v["owner_id"] is not None
+            for v in on_run
+        )
+    assert integrity.check(store) == {}

@@ -49,6 +49,9 @@ def lock_message(path: str, error: Exception) -> str:
 class DuckConn:
     """A cursor with the small query vocabulary the data layer uses."""
 
+    # Every write holds the process-wide lock of its file (`DuckEngine.write`): no row locks are needed.
+    writes_serialized = True
+
     def __init__(self, cursor: duckdb.DuckDBPyConnection):
         self.cursor = cursor
 

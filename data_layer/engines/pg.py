@@ -88,6 +88,9 @@ def _short(error: Exception) -> str:
 class PgConn:
     """A connection with the small query vocabulary the data layer uses."""
 
+    # Writers of several processes meet here: vote writes lock their thread's row (`feedback.lock_thread`).
+    writes_serialized = False
+
     def __init__(self, conn: psycopg.Connection):
         self.conn = conn
 
