@@ -67,7 +67,7 @@ ERRORS = {
 }
 END_USERS = 2_000
 CHUNK_EVENTS = 250_000
-MEMORY_LIMIT = "1GB"
+MEMORY_LIMIT = "600MB"
 
 # Words the search benchmark looks for: common ("invoice", about 5% of human messages), rare
 # ("kubernetes", about 0.05%) and absent ("zeppelinxq", a full scan that finds nothing).
@@ -290,65 +290,80 @@ def generate(db_path: str, scale: Scale, seed: int = 11) -> dict:
             ),
         )
 
-        # Runs: message summary from their events, follow-ups after a successful run of the same thread.
-        first_event = event_first[:-1]
+        # Runs: message summary from their events, follow-ups after a successful run of the same thread;
+        # in chunks like the events, so that their texts never sit in memory all at once.
+        first_event = np.minimum(event_first[:-1], n_e - 1)
         has_events = run_messages > 0
-        first_human = pc.if_else(
-            pa.array(has_events),
-            _with_ref(
-                human_pool.take(pa.array(event_text_pick[np.minimum(first_event, n_e - 1)] % len(human_pool))),
-                np.minimum(first_event, n_e - 1),
-                "ref",
-            ),
-            pa.scalar(None, pa.string()),
-        )
         last_event = np.maximum(event_first[1:] - 1, 0)
         last_is_answer = has_events & (run_messages > 1)
-        last_ai = pc.if_else(
-            pa.array(last_is_answer),
-            _with_ref(answer_pool.take(pa.array(event_text_pick[last_event] % len(answer_pool))), last_event, "ref"),
-            pa.scalar(None, pa.string()),
-        )
         previous_success = np.concatenate(([False], (run_status[:-1] == 0) & (run_pos[1:] > 0)))
-        previous_ids = pa.concat_arrays([pa.array([None], pa.string()), run_ids.slice(0, n_r - 1)])
-        follow_up = pc.if_else(pa.array(previous_success), previous_ids, pa.scalar(None, pa.string()))
         tokens_in = rng.integers(300, 6_000, n_r)
         tokens_out = rng.integers(80, 1_500, n_r)
+        llm_calls = rng.integers(1, 7, n_r)
+        run_metadata = rng.integers(0, 3, n_r)
         statuses = np.array(STATUSES)[run_status]
-        errors = pa.array([ERRORS.get(status) for status in statuses.tolist()], pa.string())
-        thread_owner_of_run = owners.take(pa.array(run_thread))
-        _load(
-            store,
-            "runs",
-            pa.table(
-                {
-                    "run_id": run_ids,
-                    "thread_id": thread_ids.take(pa.array(run_thread)),
-                    "assistant_id": pa.array(np.array(ASSISTANTS)[thread_assistant[run_thread]]),
-                    "owner_id": pc.if_else(pa.array(run_pos == 0), thread_owner_of_run, pa.scalar(None, pa.string())),
-                    "status": pa.array(statuses),
-                    "model_name": pa.array(np.array(MODELS)[run_model]),
-                    "error": errors,
-                    "message_count": pa.array(run_messages),
-                    "first_human_message": first_human,
-                    "last_ai_message": last_ai,
-                    "total_input_tokens": pa.array(tokens_in),
-                    "total_output_tokens": pa.array(tokens_out),
-                    "total_tokens": pa.array(tokens_in + tokens_out),
-                    "llm_call_count": pa.array(rng.integers(1, 7, n_r)),
-                    "follow_up_to_run_id": follow_up,
-                    "follow_up_detected": pa.array(previous_success),
-                    "metadata": pa.array(
-                        np.array(['{"temperature": 0}', '{"temperature": 0.2}', '{"temperature": 0.7}'])[
-                            rng.integers(0, 3, n_r)
-                        ]
-                    ),
-                    "created_at": _times(run_created),
-                    "updated_at": _times(run_updated),
-                }
-            ),
-        )
-        del first_human, last_ai, errors, previous_ids, follow_up
+        for start in range(0, n_r, CHUNK_EVENTS):
+            part = slice(start, min(start + CHUNK_EVENTS, n_r))
+            rows = np.arange(part.start, part.stop)
+            first_human = pc.if_else(
+                pa.array(has_events[part]),
+                _with_ref(
+                    human_pool.take(pa.array(event_text_pick[first_event[part]] % len(human_pool))),
+                    first_event[part],
+                    "ref",
+                ),
+                pa.scalar(None, pa.string()),
+            )
+            last_ai = pc.if_else(
+                pa.array(last_is_answer[part]),
+                _with_ref(
+                    answer_pool.take(pa.array(event_text_pick[last_event[part]] % len(answer_pool))),
+                    last_event[part],
+                    "ref",
+                ),
+                pa.scalar(None, pa.string()),
+            )
+            follow_up = pc.if_else(
+                pa.array(previous_success[part]),
+                run_ids.take(pa.array(np.maximum(rows - 1, 0))),
+                pa.scalar(None, pa.string()),
+            )
+            _load(
+                store,
+                "runs",
+                pa.table(
+                    {
+                        "run_id": run_ids[part],
+                        "thread_id": thread_ids.take(pa.array(run_thread[part])),
+                        "assistant_id": pa.array(np.array(ASSISTANTS)[thread_assistant[run_thread[part]]]),
+                        "owner_id": pc.if_else(
+                            pa.array(run_pos[part] == 0),
+                            owners.take(pa.array(run_thread[part])),
+                            pa.scalar(None, pa.string()),
+                        ),
+                        "status": pa.array(statuses[part]),
+                        "model_name": pa.array(np.array(MODELS)[run_model[part]]),
+                        "error": pa.array([ERRORS.get(status) for status in statuses[part].tolist()], pa.string()),
+                        "message_count": pa.array(run_messages[part]),
+                        "first_human_message": first_human,
+                        "last_ai_message": last_ai,
+                        "total_input_tokens": pa.array(tokens_in[part]),
+                        "total_output_tokens": pa.array(tokens_out[part]),
+                        "total_tokens": pa.array(tokens_in[part] + tokens_out[part]),
+                        "llm_call_count": pa.array(llm_calls[part]),
+                        "follow_up_to_run_id": follow_up,
+                        "follow_up_detected": pa.array(previous_success[part]),
+                        "metadata": pa.array(
+                            np.array(['{"temperature": 0}', '{"temperature": 0.2}', '{"temperature": 0.7}'])[
+                                run_metadata[part]
+                            ]
+                        ),
+                        "created_at": _times(run_created[part]),
+                        "updated_at": _times(run_updated[part]),
+                    }
+                ),
+            )
+            del first_human, last_ai, follow_up
 
         # Message events, in chunks so that their text never sits in memory all at once.
         event_types = np.array(["human_message", "ai_message", "ai_tool_call", "tool_result"])
@@ -398,18 +413,22 @@ def generate(db_path: str, scale: Scale, seed: int = 11) -> dict:
         good = rng.random(n_f) < p_good
         commented = rng.random(n_f) < 0.3
         comment_pick = rng.integers(0, 5, n_f)
-        comments = np.where(good, np.array(_GOOD_COMMENTS)[comment_pick % 4], np.array(_BAD_COMMENTS)[comment_pick])
         tag_pick = rng.integers(0, len(REASON_TAGS) + 1, n_f)
-        tags = [
-            [] if ok or pick == len(REASON_TAGS) else [REASON_TAGS[pick]]
-            for ok, pick in zip(good.tolist(), tag_pick.tolist())
-        ]
         fb_created = run_updated[fb_run] + (rng.uniform(5, 60 * 24, n_f) * 60e6).astype("timedelta64[us]")
         fb_ids = _ids(rng, n_f)
         reviewers = np.array([f"reviewer-{n:02d}@example.com" for n in range(scale.reviewers)])
         for start in range(0, n_f, CHUNK_EVENTS):
             part = slice(start, min(start + CHUNK_EVENTS, n_f))
             size = part.stop - part.start
+            comments = pc.if_else(
+                pa.array(good[part]),
+                pa.array(_GOOD_COMMENTS).take(pa.array(comment_pick[part] % 4)),
+                pa.array(_BAD_COMMENTS).take(pa.array(comment_pick[part])),
+            )
+            tags = [
+                [] if ok or pick == len(REASON_TAGS) else [REASON_TAGS[pick]]
+                for ok, pick in zip(good[part].tolist(), tag_pick[part].tolist())
+            ]
             _load(
                 store,
                 "feedback",
@@ -422,10 +441,8 @@ def generate(db_path: str, scale: Scale, seed: int = 11) -> dict:
                         "message_id": pa.array([None] * size, pa.string()),
                         "scope": pa.array([""] * size),
                         "rating": pa.array(np.where(good[part], 1, -1).astype(np.int16)),
-                        "comment": pc.if_else(
-                            pa.array(commented[part]), pa.array(comments[part]), pa.scalar(None, pa.string())
-                        ),
-                        "tags": pa.array(tags[part.start : part.stop], pa.list_(pa.string())),
+                        "comment": pc.if_else(pa.array(commented[part]), comments, pa.scalar(None, pa.string())),
+                        "tags": pa.array(tags, pa.list_(pa.string())),
                         "source": pa.array(["reviewer"] * size),
                         "created_at": _times(fb_created[part]),
                         "updated_at": _times(fb_created[part]),
