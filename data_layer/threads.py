@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from data_layer import rules
-from data_layer.engines import WORD_SEPARATORS
+from data_layer.engines import SEPARATORS_SQL, SPACES_SQL, WORD_SEPARATORS
 from data_layer.errors import InvalidInput
 from data_layer.rows import plain, plain_all
 
@@ -20,15 +20,27 @@ ORDERS = {
     "title": "t.title",
 }
 
-# Message search: a thread matches when its title or one of its messages contains the search text
-# (case-insensitive substring). A search that is one word (no space or punctuation) is a substring of a
-# word of such a message, so the thread's `message_terms` rows answer it without reading any text. Any
-# other search scans the texts: narrowing it to the threads holding each of its words was slower when
-# the words are common (a phrase of two common words: 3 to 5 s against 0.8 s, docs/benchmarks.md).
+# Message search: a thread matches when its title contains the search text (case-insensitive substring,
+# as ILIKE), or one of its messages matches the search's words (data_layer/search_index.py holds the
+# index): lower-cased, with any run of whitespace and punctuation counted as one word break, the
+# message holds the search's words one after another; the first may be the end of a longer word and the
+# last the start of one, unless the search starts or ends with a break. So `outdated pricing` also finds
+# "outdated, pricing" (the one deliberate widening; every thread the substring scan found is still
+# found). A search with no word at all (`...`, `%`) scans the texts for the substring, as before.
 _TITLE = "t.title ILIKE $pattern ESCAPE '\\'"
-_TERM = "t.thread_id IN (SELECT m.thread_id FROM message_terms m WHERE m.term LIKE $word)"
 _MESSAGE = """t.thread_id IN (SELECT e.thread_id FROM run_events e
         WHERE e.category = 'message' AND e.text ILIKE $pattern ESCAPE '\\')"""
+_IN_INDEX = "t.thread_id IN (SELECT s.thread_id FROM search_threads s WHERE {})"
+_WORD_IDS = "(SELECT w.word_id FROM search_words w WHERE w.word LIKE ${})"
+_TERM = "s.thread_no IN (SELECT m.thread_no FROM message_terms m WHERE m.word_id IN {})"
+_PAIR = "s.thread_no IN (SELECT p.thread_no FROM message_pairs p WHERE p.first_id IN {} AND p.second_id IN {})"
+# Three words or more: the threads holding every adjacent pair, then their messages' texts, the words
+# joined by single spaces, checked for the whole run of words.
+_RUN_OF_WORDS = f"""t.thread_id IN (SELECT e.thread_id FROM run_events e
+        WHERE e.category = 'message' AND e.thread_id IN (SELECT s.thread_id FROM search_threads s WHERE {{}})
+          AND regexp_replace(' ' || translate(lower(e.text), {SEPARATORS_SQL}, {SPACES_SQL}) || ' ', ' +', ' ', 'g')
+              LIKE $phrase)"""
+_MAX_PAIRS = 4
 _WORD_BREAKS = str.maketrans(WORD_SEPARATORS, " " * len(WORD_SEPARATORS))
 
 _FILTERS = {
@@ -59,11 +71,28 @@ def search_words(text: str) -> list[str]:
 def search_clause(text: str) -> tuple[str, dict]:
     """The search filter for `text` and its parameters."""
     params = {"pattern": like_pattern(text)}
-    if search_words(text) == [text.lower()]:
-        # A word holds no LIKE wildcard: % _ and \ are separators.
-        params["word"] = f"%{text.lower()}%"
-        return f"({_TITLE} OR {_TERM})", params
-    return f"({_TITLE} OR {_MESSAGE})", params
+    words = search_words(text)
+    if not words:
+        return f"({_TITLE} OR {_MESSAGE})", params
+    broken_before = text[0] in WORD_SEPARATORS
+    broken_after = text[-1] in WORD_SEPARATORS
+    last = len(words) - 1
+    # A word holds no LIKE wildcard or escape: % _ and \ are word breaks.
+    for index, word in enumerate(words):
+        starts = "" if index > 0 or broken_before else "%"
+        ends = "" if index < last or broken_after else "%"
+        params[f"word{index}"] = f"{starts}{word}{ends}"
+    ids = [_WORD_IDS.format(f"word{index}") for index in range(len(words))]
+    if len(words) == 1:
+        return f"({_TITLE} OR {_IN_INDEX.format(_TERM.format(ids[0]))})", params
+    # Past a few pairs the texts' check decides anyway; a long search must not become hundreds of joins.
+    count = min(last, _MAX_PAIRS)
+    chosen = sorted({round(step * (last - 1) / max(1, count - 1)) for step in range(count)})
+    pairs = " AND ".join(_PAIR.format(ids[index], ids[index + 1]) for index in chosen)
+    if len(words) == 2:
+        return f"({_TITLE} OR {_IN_INDEX.format(pairs)})", params
+    params["phrase"] = "%" + " " * broken_before + " ".join(words) + " " * broken_after + "%"
+    return f"({_TITLE} OR {_RUN_OF_WORDS.format(pairs)})", params
 
 
 def order_by(order: str) -> str:
