@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from data_layer import rules
-from data_layer.engines import SEPARATORS_SQL, SPACES_SQL, WORD_SEPARATORS
+from data_layer.engines import WORD_SEPARATORS
 from data_layer.errors import InvalidInput
 from data_layer.rows import plain, plain_all
 
@@ -34,13 +34,15 @@ _IN_INDEX = "t.thread_id IN (SELECT s.thread_id FROM search_threads s WHERE {})"
 _WORD_IDS = "(SELECT w.word_id FROM search_words w WHERE w.word LIKE ${})"
 _TERM = "s.thread_no IN (SELECT m.thread_no FROM message_terms m WHERE m.word_id IN {})"
 _PAIR = "s.thread_no IN (SELECT p.thread_no FROM message_pairs p WHERE p.first_id IN {} AND p.second_id IN {})"
-# Three words or more: the threads holding every adjacent pair, then their messages' texts, the words
-# joined by single spaces, checked for the whole run of words.
-_RUN_OF_WORDS = f"""t.thread_id IN (SELECT e.thread_id FROM run_events e
-        WHERE e.category = 'message' AND e.thread_id IN (SELECT s.thread_id FROM search_threads s WHERE {{}})
-          AND regexp_replace(' ' || translate(lower(e.text), {SEPARATORS_SQL}, {SPACES_SQL}) || ' ', ' +', ' ', 'g')
-              LIKE $phrase)"""
-_MAX_PAIRS = 4
+# Three words or more: the threads holding the first and the last pair of adjacent words, and their
+# texts matched with a regular expression (the engine's own operator, `matches_regex` in engines/duck.py
+# and pg.py). DuckDB still reads every text but matches only those of these threads: at 5 million
+# messages 0.16 to 0.22 s for a rare phrase, 0.6 s for one in 90 % of the threads (the substring scan:
+# 0.33 and 0.65 s). Making each text into its words joined by single spaces first took 2.5 s.
+_RUN_OF_WORDS = """t.thread_id IN (SELECT e.thread_id FROM run_events e WHERE e.category = 'message'
+    AND e.thread_id IN (SELECT s.thread_id FROM search_threads s WHERE {}) AND {})"""
+# Any one of the separators; each as its \xHH escape, which RE2 (DuckDB) and PostgreSQL's regexes both read.
+_BREAK = "[" + "".join(f"\\x{ord(char):02x}" for char in WORD_SEPARATORS) + "]"
 _WORD_BREAKS = str.maketrans(WORD_SEPARATORS, " " * len(WORD_SEPARATORS))
 
 _FILTERS = {
@@ -68,8 +70,9 @@ def search_words(text: str) -> list[str]:
     return [word for word in text.lower().translate(_WORD_BREAKS).split(" ") if word]
 
 
-def search_clause(text: str) -> tuple[str, dict]:
-    """The search filter for `text` and its parameters."""
+def search_clause(text: str, matches_regex: str) -> tuple[str, dict]:
+    """The search filter for `text` and its parameters; `matches_regex` is the engine's regular expression
+    match, a template of `{text}` and `{pattern}`."""
     params = {"pattern": like_pattern(text)}
     words = search_words(text)
     if not words:
@@ -77,22 +80,27 @@ def search_clause(text: str) -> tuple[str, dict]:
     broken_before = text[0] in WORD_SEPARATORS
     broken_after = text[-1] in WORD_SEPARATORS
     last = len(words) - 1
-    # A word holds no LIKE wildcard or escape: % _ and \ are word breaks.
+    # A word holds no LIKE wildcard or escape, nor any regular expression syntax: every ASCII punctuation
+    # character is a word break.
     for index, word in enumerate(words):
         starts = "" if index > 0 or broken_before else "%"
         ends = "" if index < last or broken_after else "%"
         params[f"word{index}"] = f"{starts}{word}{ends}"
-    ids = [_WORD_IDS.format(f"word{index}") for index in range(len(words))]
-    if len(words) == 1:
+    ids = [_WORD_IDS.format(f"word{index}") for index in (0, 1, last - 1, last)]
+    if last == 0:
         return f"({_TITLE} OR {_IN_INDEX.format(_TERM.format(ids[0]))})", params
-    # Past a few pairs the texts' check decides anyway; a long search must not become hundreds of joins.
-    count = min(last, _MAX_PAIRS)
-    chosen = sorted({round(step * (last - 1) / max(1, count - 1)) for step in range(count)})
-    pairs = " AND ".join(_PAIR.format(ids[index], ids[index + 1]) for index in chosen)
-    if len(words) == 2:
-        return f"({_TITLE} OR {_IN_INDEX.format(pairs)})", params
-    params["phrase"] = "%" + " " * broken_before + " ".join(words) + " " * broken_after + "%"
-    return f"({_TITLE} OR {_RUN_OF_WORDS.format(pairs)})", params
+    first_pair = _PAIR.format(ids[0], ids[1])
+    if last == 1:
+        return f"({_TITLE} OR {_IN_INDEX.format(first_pair)})", params
+    params["words"] = (
+        "(?i)"
+        + (f"(?:^|{_BREAK})" if broken_before else "")
+        + f"{_BREAK}+".join(words)
+        + (f"(?:{_BREAK}|$)" if broken_after else "")
+    )
+    narrowed = f"{first_pair} AND {_PAIR.format(ids[2], ids[3])}"
+    match = _RUN_OF_WORDS.format(narrowed, matches_regex.format(text="e.text", pattern="$words"))
+    return f"({_TITLE} OR {match})", params
 
 
 def order_by(order: str) -> str:
@@ -105,12 +113,12 @@ def order_by(order: str) -> str:
     return f"{ORDERS[parts[0]]} {direction.upper()} NULLS LAST, t.thread_id {direction.upper()}"
 
 
-def where(filters: dict) -> tuple[str, dict]:
-    """The WHERE clause and parameters for the thread filters that are set."""
+def where(filters: dict, matches_regex: str) -> tuple[str, dict]:
+    """The WHERE clause and parameters for the thread filters that are set (`matches_regex`: see `search_clause`)."""
     clauses, params = [], {}
     search = filters.get("search")
     if search:
-        clause, search_params = search_clause(rules.text(search, "search", 500))
+        clause, search_params = search_clause(rules.text(search, "search", 500), matches_regex)
         params.update(search_params)
         clauses.append(clause)
     for name in ("assistant_id", "status", "model_name", "not_reviewed_by"):
@@ -153,7 +161,7 @@ class ThreadRepo:
         offset=0,
     ) -> list[dict]:
         """One page of threads, each with its run count, last activity and vote tally."""
-        clause, params = where(locals())
+        clause, params = where(locals(), self._engine.matches_regex)
         params["limit"] = rules.integer(limit, "limit", low=1, high=10_000)
         params["offset"] = rules.integer(offset, "offset", high=2**62)
         sql = f"SELECT {LIST_COLUMNS} FROM threads t{clause} ORDER BY {order_by(order)} LIMIT $limit OFFSET $offset"
@@ -172,7 +180,7 @@ class ThreadRepo:
         has_negative=False,
         not_reviewed_by=None,
     ) -> int:
-        clause, params = where(locals())
+        clause, params = where(locals(), self._engine.matches_regex)
         with self._engine.read() as conn:
             return int(conn.scalar(f"SELECT count(*) FROM threads t{clause}", params))
 

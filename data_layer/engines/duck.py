@@ -129,6 +129,8 @@ def _short(error: Exception) -> str:
 
 class DuckEngine:
     name = "duckdb"
+    # A regular expression found anywhere in a text: DuckDB's `~` is a full match, 2.4 times slower with `.*` around.
+    matches_regex = "regexp_matches({text}, {pattern})"
     index_terms = staticmethod(index_terms)
 
     def __init__(self, path: str):

@@ -318,6 +318,8 @@ def describe_failure(url: str, error: Exception) -> str:
 
 class PostgresEngine:
     name = "postgresql"
+    # A regular expression found anywhere in a text (a pg_trgm index answers it).
+    matches_regex = "{text} ~ {pattern}"
     index_terms = staticmethod(index_terms)
 
     def __init__(self, url: str):
