@@ -30,17 +30,27 @@ ORDERS = {
 _TITLE = "t.title ILIKE $pattern ESCAPE '\\'"
 _MESSAGE = """t.thread_id IN (SELECT e.thread_id FROM run_events e
         WHERE e.category = 'message' AND e.text ILIKE $pattern ESCAPE '\\')"""
-_IN_INDEX = "t.thread_id IN (SELECT s.thread_id FROM search_threads s WHERE {})"
+# The threads of the postings of some word ids, joined rather than nested IN (SELECT ...): PostgreSQL's
+# planner, which cannot know that one pair of common words names 90 % of the threads, looped over every
+# thread for a nested semi-join (3 s at 10,000 threads) but joins the postings to their threads well.
 _WORD_IDS = "(SELECT w.word_id FROM search_words w WHERE w.word LIKE ${})"
-_TERM = "s.thread_no IN (SELECT m.thread_no FROM message_terms m WHERE m.word_id IN {})"
-_PAIR = "s.thread_no IN (SELECT p.thread_no FROM message_pairs p WHERE p.first_id IN {} AND p.second_id IN {})"
-# Three words or more: the threads holding the first and the last pair of adjacent words, and their
-# texts matched with a regular expression (the engine's own operator, `matches_regex` in engines/duck.py
-# and pg.py). DuckDB still reads every text but matches only those of these threads: at 5 million
-# messages 0.16 to 0.22 s for a rare phrase, 0.6 s for one in 90 % of the threads (the substring scan:
-# 0.33 and 0.65 s). Making each text into its words joined by single spaces first took 2.5 s.
-_RUN_OF_WORDS = """t.thread_id IN (SELECT e.thread_id FROM run_events e WHERE e.category = 'message'
-    AND e.thread_id IN (SELECT s.thread_id FROM search_threads s WHERE {}) AND {})"""
+_TERM = """t.thread_id IN (SELECT s.thread_id FROM message_terms m JOIN search_threads s ON s.thread_no = m.thread_no
+        WHERE m.word_id IN {ids})"""
+_PAIR = """t.thread_id IN (SELECT s.thread_id FROM message_pairs p JOIN search_threads s ON s.thread_no = p.thread_no
+        WHERE p.first_id IN {first} AND p.second_id IN {second})"""
+# Three words or more: the texts matched with a regular expression (the engine's own operator,
+# `matches_regex` in engines/duck.py and pg.py). On DuckDB (`narrows_phrases`), only the texts of the
+# threads holding the first and the last pair of adjacent words: it still reads every text, but matches
+# only those, 0.16 to 0.22 s for a rare phrase at 5 million messages and 0.6 s for one in 90 % of the
+# threads (the substring scan: 0.33 and 0.65 s). PostgreSQL answers the expression from its trigram index
+# and would instead read each named thread's events one thread at a time. Making each text into its words
+# joined by single spaces and matching that with LIKE took 2.5 s.
+_RUN_OF_WORDS = "t.thread_id IN (SELECT e.thread_id FROM run_events e WHERE e.category = 'message' AND {})"
+# Nested, this one: DuckDB pushes the few threads of a rare phrase into its scan of the events as a filter
+# (0.2 s), which it did not for two joins (0.5 s).
+_NARROWED = """e.thread_id IN (SELECT s.thread_id FROM search_threads s
+        WHERE s.thread_no IN (SELECT p.thread_no FROM message_pairs p WHERE p.first_id IN {} AND p.second_id IN {})
+          AND s.thread_no IN (SELECT p.thread_no FROM message_pairs p WHERE p.first_id IN {} AND p.second_id IN {}))"""
 # Any one of the separators; each as its \xHH escape, which RE2 (DuckDB) and PostgreSQL's regexes both read.
 _BREAK = "[" + "".join(f"\\x{ord(char):02x}" for char in WORD_SEPARATORS) + "]"
 _WORD_BREAKS = str.maketrans(WORD_SEPARATORS, " " * len(WORD_SEPARATORS))
@@ -70,9 +80,9 @@ def search_words(text: str) -> list[str]:
     return [word for word in text.lower().translate(_WORD_BREAKS).split(" ") if word]
 
 
-def search_clause(text: str, matches_regex: str) -> tuple[str, dict]:
-    """The search filter for `text` and its parameters; `matches_regex` is the engine's regular expression
-    match, a template of `{text}` and `{pattern}`."""
+def search_clause(text: str, engine) -> tuple[str, dict]:
+    """The search filter for `text` and its parameters, with `engine`'s `matches_regex` (a template of
+    `{text}` and `{pattern}`) and `narrows_phrases`."""
     params = {"pattern": like_pattern(text)}
     words = search_words(text)
     if not words:
@@ -86,21 +96,22 @@ def search_clause(text: str, matches_regex: str) -> tuple[str, dict]:
         starts = "" if index > 0 or broken_before else "%"
         ends = "" if index < last or broken_after else "%"
         params[f"word{index}"] = f"{starts}{word}{ends}"
-    ids = [_WORD_IDS.format(f"word{index}") for index in (0, 1, last - 1, last)]
     if last == 0:
-        return f"({_TITLE} OR {_IN_INDEX.format(_TERM.format(ids[0]))})", params
-    first_pair = _PAIR.format(ids[0], ids[1])
+        return f"({_TITLE} OR {_TERM.format(ids=_WORD_IDS.format('word0'))})", params
     if last == 1:
-        return f"({_TITLE} OR {_IN_INDEX.format(first_pair)})", params
+        pair = _PAIR.format(first=_WORD_IDS.format("word0"), second=_WORD_IDS.format("word1"))
+        return f"({_TITLE} OR {pair})", params
     params["words"] = (
         "(?i)"
         + (f"(?:^|{_BREAK})" if broken_before else "")
         + f"{_BREAK}+".join(words)
         + (f"(?:{_BREAK}|$)" if broken_after else "")
     )
-    narrowed = f"{first_pair} AND {_PAIR.format(ids[2], ids[3])}"
-    match = _RUN_OF_WORDS.format(narrowed, matches_regex.format(text="e.text", pattern="$words"))
-    return f"({_TITLE} OR {match})", params
+    condition = engine.matches_regex.format(text="e.text", pattern="$words")
+    if engine.narrows_phrases:
+        ids = [_WORD_IDS.format(f"word{index}") for index in (0, 1, last - 1, last)]
+        condition = f"{_NARROWED.format(*ids)} AND {condition}"
+    return f"({_TITLE} OR {_RUN_OF_WORDS.format(condition)})", params
 
 
 def order_by(order: str) -> str:
@@ -113,12 +124,12 @@ def order_by(order: str) -> str:
     return f"{ORDERS[parts[0]]} {direction.upper()} NULLS LAST, t.thread_id {direction.upper()}"
 
 
-def where(filters: dict, matches_regex: str) -> tuple[str, dict]:
-    """The WHERE clause and parameters for the thread filters that are set (`matches_regex`: see `search_clause`)."""
+def where(filters: dict, engine) -> tuple[str, dict]:
+    """The WHERE clause and parameters for the thread filters that are set (`engine`: see `search_clause`)."""
     clauses, params = [], {}
     search = filters.get("search")
     if search:
-        clause, search_params = search_clause(rules.text(search, "search", 500), matches_regex)
+        clause, search_params = search_clause(rules.text(search, "search", 500), engine)
         params.update(search_params)
         clauses.append(clause)
     for name in ("assistant_id", "status", "model_name", "not_reviewed_by"):
@@ -161,7 +172,7 @@ class ThreadRepo:
         offset=0,
     ) -> list[dict]:
         """One page of threads, each with its run count, last activity and vote tally."""
-        clause, params = where(locals(), self._engine.matches_regex)
+        clause, params = where(locals(), self._engine)
         params["limit"] = rules.integer(limit, "limit", low=1, high=10_000)
         params["offset"] = rules.integer(offset, "offset", high=2**62)
         sql = f"SELECT {LIST_COLUMNS} FROM threads t{clause} ORDER BY {order_by(order)} LIMIT $limit OFFSET $offset"
@@ -180,7 +191,7 @@ class ThreadRepo:
         has_negative=False,
         not_reviewed_by=None,
     ) -> int:
-        clause, params = where(locals(), self._engine.matches_regex)
+        clause, params = where(locals(), self._engine)
         with self._engine.read() as conn:
             return int(conn.scalar(f"SELECT count(*) FROM threads t{clause}", params))
 

@@ -131,6 +131,9 @@ class DuckEngine:
     name = "duckdb"
     # A regular expression found anywhere in a text: DuckDB's `~` is a full match, 2.4 times slower with `.*` around.
     matches_regex = "regexp_matches({text}, {pattern})"
+    # A search of three words or more matches only the texts of the threads holding its first and last word
+    # pairs (data_layer/threads.py).
+    narrows_phrases = True
     index_terms = staticmethod(index_terms)
 
     def __init__(self, path: str):

@@ -320,6 +320,9 @@ class PostgresEngine:
     name = "postgresql"
     # A regular expression found anywhere in a text (a pg_trgm index answers it).
     matches_regex = "{text} ~ {pattern}"
+    # A search of three words or more matches every text: the trigram index answers the expression alone
+    # (data_layer/threads.py).
+    narrows_phrases = False
     index_terms = staticmethod(index_terms)
 
     def __init__(self, url: str):
