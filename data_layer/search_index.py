@@ -11,9 +11,9 @@ Words are the lower-cased runs of a message's text between ASCII whitespace and 
 
 A search for one word scans the vocabulary (a seventh of the postings, short strings) for the words
 that contain it and reads the postings of those few ids; a search for two words reads the pairs of
-(words ending with the first, words starting with the second); three or more words intersect the
-threads of each adjacent pair and check those threads' texts. What a search matches:
-docs/benchmarks.md and `threads.search_clause`.
+(words ending with the first, words starting with the second); three or more words match the texts with
+a regular expression, on DuckDB only those of the threads holding the first and the last pair. What a
+search matches, and why each shape: `threads.search_clause` and the comments above it.
 
 The fill is set-based SQL, the same on both engines except how a text becomes its list of words and
 its adjacent pairs (`index_terms` in engines/duck.py and engines/pg.py). New ids continue from the
