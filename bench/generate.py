@@ -453,7 +453,7 @@ def generate(db_path: str, scale: Scale, seed: int = 11) -> dict:
         store.engine.write(_refresh_threads)
         store.engine.write(rollups.refresh)
         # The message-search index, filled by the importer's own statement over all the events at once.
-        store.engine.write(lambda conn: conn.execute(store.engine.index_terms("run_events")))
+        store.engine.write(lambda conn: store.engine.index_terms(conn, "run_events"))
         indexed = time.perf_counter()
         if postgres:
             # Fresh tables have no planner statistics until autovacuum comes by; a real store has them.

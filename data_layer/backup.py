@@ -16,7 +16,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from data_layer import rollups
+from data_layer import rollups, search_index
 from data_layer.errors import Conflict, InvalidInput
 
 MANIFEST = "manifest.json"
@@ -114,9 +114,17 @@ def restore(store, src) -> dict:
     if not store.is_empty():
         raise Conflict("the target database is not empty; restore into a new database")
 
+    # The search index is derived from the messages: a backup holding all of its tables (of this index's
+    # form, step 9 on) restores them as they are, any other is rebuilt from the restored messages.
+    whole_index = manifest.get("schema_version", 0) >= 9 and all(
+        table in manifest["counts"] for table in search_index.TABLES
+    )
+
     def load(conn):
         known = set(_tables(conn))
         for table in manifest["counts"]:
+            if table in search_index.TABLES and not whole_index:
+                continue
             if table not in known:
                 raise InvalidInput(f"{source}: table {table} does not exist in this schema")
             data = pq.read_table(source / f"{table}.parquet")
@@ -131,9 +139,8 @@ def restore(store, src) -> dict:
                 data = data.drop_columns(["id"])
             for batch in data.to_batches(max_chunksize=100_000):
                 conn.load(table, pa.Table.from_batches([batch]))
-        if "message_terms" not in manifest["counts"]:
-            # A backup from before the search index: build the index from the restored messages.
-            conn.execute(store.engine.index_terms("run_events"))
+        if not whole_index:
+            store.engine.index_terms(conn, "run_events")
         # A backup from before the stats rollups holds none of them (cheap when it does: only what differs is written).
         rollups.refresh(conn)
 

@@ -690,7 +690,7 @@ def run_import(
         for sql in _MERGE:
             conn.execute(sql, {"now": now} if "$now" in sql else None)
             if sql is _INSERT_EVENTS:
-                conn.execute(engine.index_terms("_new_events"))
+                engine.index_terms(conn, "_new_events")
             elif sql is _CREATE_VOTES:
                 changing = conn.all(_CHANGING_VOTES)
         audit.record_import(conn, changing, actor=actor, at=now)

@@ -52,6 +52,15 @@ CHECKS = {
         LEFT JOIN (SELECT DISTINCT follow_up_to_run_id AS run_id FROM runs) n ON n.run_id = r.run_id
         WHERE r.followed_up IS DISTINCT FROM (n.run_id IS NOT NULL)
     """,
+    "message thread missing from the search index": """
+        SELECT count(DISTINCT e.thread_id) FROM run_events e
+        WHERE e.category = 'message' AND e.text <> ''
+          AND NOT EXISTS (SELECT 1 FROM search_threads s WHERE s.thread_id = e.thread_id)
+    """,
+    "search index number given to two threads or words": """
+        SELECT (SELECT count(*) - count(DISTINCT thread_no) FROM search_threads)
+             + (SELECT count(*) - count(DISTINCT word_id) FROM search_words)
+    """,
 }
 
 

@@ -12,6 +12,8 @@ import re
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 
+from data_layer import search_index
+
 RUN_STATUSES = ("pending", "running", "success", "error", "timeout", "interrupted")
 REASON_TAGS = ("incorrect", "not_as_expected", "slow", "style_tone", "safety_legal", "other")
 FEEDBACK_SOURCES = ("reviewer", "end_user")
@@ -26,16 +28,6 @@ class Step:
 
     def for_engine(self, engine: str) -> str:
         return self.sql + "\n" + self.per_engine.get(engine, "")
-
-
-@dataclass(frozen=True)
-class _TermsStep(Step):
-    """A step that ends by indexing the words of the stored messages, with the engine's own statement
-    (engines/duck.py and pg.py `index_terms`; imported here only when the step runs)."""
-
-    def for_engine(self, engine: str) -> str:
-        module = importlib.import_module("data_layer.engines." + {"duckdb": "duck", "postgresql": "pg"}[engine])
-        return super().for_engine(engine) + ";\n" + module.index_terms("run_events")
 
 
 _STATUS_LIST = ", ".join(f"'{status}'" for status in RUN_STATUSES)
@@ -230,13 +222,12 @@ STEPS: tuple[Step, ...] = (
         CREATE INDEX feedback_audit_changed_at ON feedback_audit (changed_at);
         """,
     ),
-    _TermsStep(
+    Step(
         7,
         "message search index",
         """
-        -- the lower-cased words of every message, one row per (word, thread) and import: message search
-        -- finds its candidate threads here instead of scanning every text (docs/benchmarks.md).
-        -- Filled by the importer from the events it stores, and here from the messages already stored.
+        -- the lower-cased words of every message, one row per (word, thread) and import. Replaced by step 9,
+        -- which drops it: a store still on this step fills the new index there, so nothing fills this one.
         CREATE TABLE message_terms (
             term      TEXT NOT NULL,
             thread_id TEXT NOT NULL
@@ -300,6 +291,59 @@ STEPS += (
             "feedback_thread ON feedback (thread_id)",
             "feedback_run ON feedback (run_id)",
         ),
+    ),
+)
+
+_FILL_MEMORY = "1GB"
+
+
+@dataclass(frozen=True)
+class _SearchStep(Step):
+    """Step 9: the search index of `data_layer.search_index`, filled from the stored messages with the
+    engine's own statements (engines/duck.py and pg.py `index_terms_sql`, imported only when the step
+    runs); the engine's indexes on it (PostgreSQL) are built after the fill."""
+
+    def for_engine(self, engine: str) -> str:
+        module = importlib.import_module("data_layer.engines." + {"duckdb": "duck", "postgresql": "pg"}[engine])
+        fill = ";\n".join(module.index_terms_sql("run_events"))
+        script = f"{self.sql};\n{search_index.TABLES_SQL};\n{fill};\n{self.per_engine.get(engine, '')}"
+        if engine != "duckdb":
+            return script
+        # Left to itself DuckDB took 4.2 GiB for the fill of 5 million events; with a limit it spills.
+        return f"SET memory_limit = '{_FILL_MEMORY}';\n{script};\nRESET memory_limit"
+
+
+STEPS += (
+    _SearchStep(
+        9,
+        "message search index by word id, with adjacent word pairs",
+        """
+        -- a one-word search scanned 21 million (word, thread) rows and a phrase every text: the new index
+        -- scans the vocabulary once and reads the postings of the few matching ids (docs/benchmarks.md)
+        DROP TABLE IF EXISTS message_terms
+        """,
+        per_engine={
+            "postgresql": """
+            CREATE UNIQUE INDEX search_threads_thread ON search_threads (thread_id);
+            CREATE INDEX search_threads_no ON search_threads (thread_no);
+            -- hash, not btree: a word can be longer than a btree entry may be
+            CREATE INDEX search_words_word ON search_words USING hash (word);
+            CREATE INDEX search_words_id ON search_words (word_id);
+            CREATE INDEX message_terms_word ON message_terms (word_id, thread_no);
+            CREATE INDEX message_pairs_words ON message_pairs (first_id, second_id, thread_no);
+            DO $$
+            BEGIN
+                IF EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm') THEN
+                    CREATE INDEX search_words_trgm ON search_words USING gin (word gin_trgm_ops);
+                END IF;
+            END
+            $$;
+            ANALYZE search_threads;
+            ANALYZE search_words;
+            ANALYZE message_terms;
+            ANALYZE message_pairs
+            """
+        },
     ),
 )
 

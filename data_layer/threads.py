@@ -20,15 +20,39 @@ ORDERS = {
     "title": "t.title",
 }
 
-# Message search: a thread matches when its title or one of its messages contains the search text
-# (case-insensitive substring). A search that is one word (no space or punctuation) is a substring of a
-# word of such a message, so the thread's `message_terms` rows answer it without reading any text. Any
-# other search scans the texts: narrowing it to the threads holding each of its words was slower when
-# the words are common (a phrase of two common words: 3 to 5 s against 0.8 s, docs/benchmarks.md).
+# Message search: a thread matches when its title contains the search text (case-insensitive substring,
+# as ILIKE), or one of its messages matches the search's words (data_layer/search_index.py holds the
+# index): lower-cased, with any run of whitespace and punctuation counted as one word break, the
+# message holds the search's words one after another; the first may be the end of a longer word and the
+# last the start of one, unless the search starts or ends with a break. So `outdated pricing` also finds
+# "outdated, pricing" (the one deliberate widening; every thread the substring scan found is still
+# found). A search with no word at all (`...`, `%`) scans the texts for the substring, as before.
 _TITLE = "t.title ILIKE $pattern ESCAPE '\\'"
-_TERM = "t.thread_id IN (SELECT m.thread_id FROM message_terms m WHERE m.term LIKE $word)"
 _MESSAGE = """t.thread_id IN (SELECT e.thread_id FROM run_events e
         WHERE e.category = 'message' AND e.text ILIKE $pattern ESCAPE '\\')"""
+# The threads of the postings of some word ids, joined rather than nested IN (SELECT ...): PostgreSQL's
+# planner, which cannot know that one pair of common words names 90 % of the threads, looped over every
+# thread for a nested semi-join (3 s at 10,000 threads) but joins the postings to their threads well.
+_WORD_IDS = "(SELECT w.word_id FROM search_words w WHERE w.word LIKE ${})"
+_TERM = """t.thread_id IN (SELECT s.thread_id FROM message_terms m JOIN search_threads s ON s.thread_no = m.thread_no
+        WHERE m.word_id IN {ids})"""
+_PAIR = """t.thread_id IN (SELECT s.thread_id FROM message_pairs p JOIN search_threads s ON s.thread_no = p.thread_no
+        WHERE p.first_id IN {first} AND p.second_id IN {second})"""
+# Three words or more: the texts matched with a regular expression (the engine's own operator,
+# `matches_regex` in engines/duck.py and pg.py). On DuckDB (`narrows_phrases`), only the texts of the
+# threads holding the first and the last pair of adjacent words: it still reads every text, but matches
+# only those, 0.16 to 0.22 s for a rare phrase at 5 million messages and 0.6 s for one in 90 % of the
+# threads (the substring scan: 0.33 and 0.65 s). PostgreSQL answers the expression from its trigram index
+# and would instead read each named thread's events one thread at a time. Making each text into its words
+# joined by single spaces and matching that with LIKE took 2.5 s.
+_RUN_OF_WORDS = "t.thread_id IN (SELECT e.thread_id FROM run_events e WHERE e.category = 'message' AND {})"
+# Nested, this one: DuckDB pushes the few threads of a rare phrase into its scan of the events as a filter
+# (0.2 s), which it did not for two joins (0.5 s).
+_NARROWED = """e.thread_id IN (SELECT s.thread_id FROM search_threads s
+        WHERE s.thread_no IN (SELECT p.thread_no FROM message_pairs p WHERE p.first_id IN {} AND p.second_id IN {})
+          AND s.thread_no IN (SELECT p.thread_no FROM message_pairs p WHERE p.first_id IN {} AND p.second_id IN {}))"""
+# Any one of the separators; each as its \xHH escape, which RE2 (DuckDB) and PostgreSQL's regexes both read.
+_BREAK = "[" + "".join(f"\\x{ord(char):02x}" for char in WORD_SEPARATORS) + "]"
 _WORD_BREAKS = str.maketrans(WORD_SEPARATORS, " " * len(WORD_SEPARATORS))
 
 _FILTERS = {
@@ -56,14 +80,38 @@ def search_words(text: str) -> list[str]:
     return [word for word in text.lower().translate(_WORD_BREAKS).split(" ") if word]
 
 
-def search_clause(text: str) -> tuple[str, dict]:
-    """The search filter for `text` and its parameters."""
+def search_clause(text: str, engine) -> tuple[str, dict]:
+    """The search filter for `text` and its parameters, with `engine`'s `matches_regex` (a template of
+    `{text}` and `{pattern}`) and `narrows_phrases`."""
     params = {"pattern": like_pattern(text)}
-    if search_words(text) == [text.lower()]:
-        # A word holds no LIKE wildcard: % _ and \ are separators.
-        params["word"] = f"%{text.lower()}%"
-        return f"({_TITLE} OR {_TERM})", params
-    return f"({_TITLE} OR {_MESSAGE})", params
+    words = search_words(text)
+    if not words:
+        return f"({_TITLE} OR {_MESSAGE})", params
+    broken_before = text[0] in WORD_SEPARATORS
+    broken_after = text[-1] in WORD_SEPARATORS
+    last = len(words) - 1
+    # A word holds no LIKE wildcard or escape, nor any regular expression syntax: every ASCII punctuation
+    # character is a word break.
+    for index, word in enumerate(words):
+        starts = "" if index > 0 or broken_before else "%"
+        ends = "" if index < last or broken_after else "%"
+        params[f"word{index}"] = f"{starts}{word}{ends}"
+    if last == 0:
+        return f"({_TITLE} OR {_TERM.format(ids=_WORD_IDS.format('word0'))})", params
+    if last == 1:
+        pair = _PAIR.format(first=_WORD_IDS.format("word0"), second=_WORD_IDS.format("word1"))
+        return f"({_TITLE} OR {pair})", params
+    params["words"] = (
+        "(?i)"
+        + (f"(?:^|{_BREAK})" if broken_before else "")
+        + f"{_BREAK}+".join(words)
+        + (f"(?:{_BREAK}|$)" if broken_after else "")
+    )
+    condition = engine.matches_regex.format(text="e.text", pattern="$words")
+    if engine.narrows_phrases:
+        ids = [_WORD_IDS.format(f"word{index}") for index in (0, 1, last - 1, last)]
+        condition = f"{_NARROWED.format(*ids)} AND {condition}"
+    return f"({_TITLE} OR {_RUN_OF_WORDS.format(condition)})", params
 
 
 def order_by(order: str) -> str:
@@ -76,12 +124,12 @@ def order_by(order: str) -> str:
     return f"{ORDERS[parts[0]]} {direction.upper()} NULLS LAST, t.thread_id {direction.upper()}"
 
 
-def where(filters: dict) -> tuple[str, dict]:
-    """The WHERE clause and parameters for the thread filters that are set."""
+def where(filters: dict, engine) -> tuple[str, dict]:
+    """The WHERE clause and parameters for the thread filters that are set (`engine`: see `search_clause`)."""
     clauses, params = [], {}
     search = filters.get("search")
     if search:
-        clause, search_params = search_clause(rules.text(search, "search", 500))
+        clause, search_params = search_clause(rules.text(search, "search", 500), engine)
         params.update(search_params)
         clauses.append(clause)
     for name in ("assistant_id", "status", "model_name", "not_reviewed_by"):
@@ -124,7 +172,7 @@ class ThreadRepo:
         offset=0,
     ) -> list[dict]:
         """One page of threads, each with its run count, last activity and vote tally."""
-        clause, params = where(locals())
+        clause, params = where(locals(), self._engine)
         params["limit"] = rules.integer(limit, "limit", low=1, high=10_000)
         params["offset"] = rules.integer(offset, "offset", high=2**62)
         sql = f"SELECT {LIST_COLUMNS} FROM threads t{clause} ORDER BY {order_by(order)} LIMIT $limit OFFSET $offset"
@@ -143,7 +191,7 @@ class ThreadRepo:
         has_negative=False,
         not_reviewed_by=None,
     ) -> int:
-        clause, params = where(locals())
+        clause, params = where(locals(), self._engine)
         with self._engine.read() as conn:
             return int(conn.scalar(f"SELECT count(*) FROM threads t{clause}", params))
 

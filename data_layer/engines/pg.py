@@ -20,6 +20,7 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg.types.string import TextLoader
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from data_layer import search_index
 from data_layer.config import redact
 from data_layer.engines import SEPARATORS_SQL, SPACES_SQL, bind
 from data_layer.errors import Conflict, InvalidInput, StoreUnavailable
@@ -266,19 +267,32 @@ def _copy_block(batch: pa.RecordBatch | pa.Table) -> memoryview | None:
     return memoryview(data)[offsets[lines.offset] : offsets[lines.offset + len(lines)]]
 
 
-def index_terms(source: str) -> str:
-    """The statement adding the words of the message events in table `source` to `message_terms`."""
-    return f"""
-    INSERT INTO message_terms (term, thread_id)
-    SELECT DISTINCT w.term, w.thread_id
-    FROM (
-        SELECT e.thread_id, regexp_split_to_table(translate(lower(e.text), {SEPARATORS_SQL}, {SPACES_SQL}), ' +')
-            AS term
-        FROM {source} e
-        WHERE e.category = 'message' AND e.text <> ''
-    ) w
-    WHERE w.term <> ''
+# A message's words in order (empty pieces between separators dropped), and each word with the next.
+_TOKENS = """
+    SELECT s.thread_no,
+           array_remove(regexp_split_to_array(translate(lower(e.text), {separators}, {spaces}), ' +'), '') AS words
+    FROM {source} e JOIN search_threads s ON s.thread_id = e.thread_id
+    WHERE e.category = 'message' AND e.text <> ''
     """
+_PAIRS = """
+    SELECT DISTINCT thread_no, unnest(words[:cardinality(words) - 1]) AS first_word, unnest(words[2:]) AS second_word
+    FROM _search_tokens
+    """
+# Any lock key of our own: fills of the search index take turns, so that new ids never collide.
+_SEARCH_INDEX_LOCK = 7_410_553_002
+
+
+def index_terms_sql(source: str) -> list[str]:
+    """The statements adding the message events of table `source` to the search index."""
+    tokens = _TOKENS.format(separators=SEPARATORS_SQL, spaces=SPACES_SQL, source=source)
+    lock = f"SELECT pg_advisory_xact_lock({_SEARCH_INDEX_LOCK})"
+    return [lock, *search_index.fill_statements(source, tokens, _PAIRS)]
+
+
+def index_terms(conn, source: str) -> None:
+    """Add the message events of table `source` to the search index, inside the caller's transaction."""
+    for statement in index_terms_sql(source):
+        conn.execute(statement)
 
 
 def describe_failure(url: str, error: Exception) -> str:
@@ -307,6 +321,11 @@ def describe_failure(url: str, error: Exception) -> str:
 
 class PostgresEngine:
     name = "postgresql"
+    # A regular expression found anywhere in a text (a pg_trgm index answers it).
+    matches_regex = "{text} ~ {pattern}"
+    # A search of three words or more matches every text: the trigram index answers the expression alone
+    # (data_layer/threads.py).
+    narrows_phrases = False
     index_terms = staticmethod(index_terms)
 
     def __init__(self, url: str):

@@ -1,0 +1,99 @@
+"""The message-search index: its tables, the statements that fill it, and the search filter that reads it.
+
+Words are the lower-cased runs of a message's text between ASCII whitespace and punctuation
+(`engines.WORD_SEPARATORS`). The index holds:
+
+- `search_threads (thread_no, thread_id)`: a small integer per thread that has messages, so that the
+  postings are two or three integers a row (compact, and sorted they let DuckDB's zone maps skip);
+- `search_words (word_id, word)`: every distinct word once (3.2 million at the large benchmark scale);
+- `message_terms (word_id, thread_no)`: which threads hold a word;
+- `message_pairs (first_id, second_id, thread_no)`: which threads hold two words next to each other.
+
+A search for one word scans the vocabulary (a seventh of the postings, short strings) for the words
+that contain it and reads the postings of those few ids; a search for two words reads the pairs of
+(words ending with the first, words starting with the second); three or more words match the texts with
+a regular expression, on DuckDB only those of the threads holding the first and the last pair. What a
+search matches, and why each shape: `threads.search_clause` and the comments above it.
+
+The fill is set-based SQL, the same on both engines except how a text becomes its list of words and
+its adjacent pairs (`index_terms` in engines/duck.py and engines/pg.py). New ids continue from the
+largest stored one; on PostgreSQL a transaction-scoped advisory lock makes concurrent fills take turns.
+"""
+
+from __future__ import annotations
+
+TABLES = ("search_threads", "search_words", "message_terms", "message_pairs")
+
+TABLES_SQL = """
+CREATE TABLE search_threads (
+    thread_no INTEGER NOT NULL,
+    thread_id TEXT NOT NULL
+);
+CREATE TABLE search_words (
+    word_id INTEGER NOT NULL,
+    word    TEXT NOT NULL
+);
+CREATE TABLE message_terms (
+    word_id   INTEGER NOT NULL,
+    thread_no INTEGER NOT NULL
+);
+CREATE TABLE message_pairs (
+    first_id  INTEGER NOT NULL,
+    second_id INTEGER NOT NULL,
+    thread_no INTEGER NOT NULL
+)
+"""
+
+_TEMP = ("_search_tokens", "_search_ids")
+
+
+def fill_statements(source: str, tokens: str, pairs: str) -> list[str]:
+    """The statements adding the message events of table `source` to the index.
+
+    `tokens` is the engine's SELECT of (thread_no, words) per message of `source` joined to
+    `search_threads` as `s`; `pairs` its SELECT of the distinct (thread_no, first_word, second_word)
+    of `_search_tokens`.
+    """
+    return [
+        *(f"DROP TABLE IF EXISTS {table}" for table in _TEMP),
+        f"""
+        INSERT INTO search_threads (thread_no, thread_id)
+        SELECT m.top + row_number() OVER (ORDER BY n.thread_id), n.thread_id
+        FROM (
+            SELECT DISTINCT e.thread_id FROM {source} e
+            WHERE e.category = 'message' AND e.text <> ''
+              AND NOT EXISTS (SELECT 1 FROM search_threads s WHERE s.thread_id = e.thread_id)
+        ) n
+        CROSS JOIN (SELECT coalesce(max(thread_no), 0) AS top FROM search_threads) m
+        """,
+        f"CREATE TEMP TABLE _search_tokens AS {tokens}",
+        # Each distinct word of the new messages with its id: the stored one, else the next free one,
+        # in alphabetical order so that the ids of the words sharing a prefix are neighbours.
+        """
+        CREATE TEMP TABLE _search_ids AS
+        SELECT n.word, v.word_id IS NULL AS fresh,
+               coalesce(v.word_id, m.top + row_number() OVER (PARTITION BY v.word_id IS NULL ORDER BY n.word))
+                   AS word_id
+        FROM (SELECT DISTINCT unnest(words) AS word FROM _search_tokens) n
+        LEFT JOIN search_words v ON v.word = n.word
+        CROSS JOIN (SELECT coalesce(max(word_id), 0) AS top FROM search_words) m
+        """,
+        "INSERT INTO search_words (word_id, word) SELECT word_id, word FROM _search_ids WHERE fresh ORDER BY word_id",
+        # Sorted by word, so that on DuckDB a search reads the few row groups holding its words' ids.
+        """
+        INSERT INTO message_terms (word_id, thread_no)
+        SELECT i.word_id, o.thread_no
+        FROM (SELECT DISTINCT thread_no, unnest(words) AS word FROM _search_tokens) o
+        JOIN _search_ids i ON i.word = o.word
+        ORDER BY 1, 2
+        """,
+        f"""
+        INSERT INTO message_pairs (first_id, second_id, thread_no)
+        SELECT a.word_id, b.word_id, p.thread_no
+        FROM ({pairs}) p
+        JOIN _search_ids a ON a.word = p.first_word
+        JOIN _search_ids b ON b.word = p.second_word
+        ORDER BY 1, 2, 3
+        """,
+        *(f"DROP TABLE {table}" for table in _TEMP),
+    ]
