@@ -472,7 +472,8 @@ def create_api() -> FastAPI:
     def make_backup(actor: auth.Actor = Depends(caller), raw: bytes = Depends(body)) -> dict:
         auth.authorize(actor, "backup")
         try:
-            payload = json.loads(raw) if raw.strip() else {}
+            # No body at all takes the default name; a body, even blank, must be the JSON object.
+            payload = json.loads(raw) if raw else {}
         except ValueError as error:
             raise InvalidInput(f"body is not JSON: {error}") from error
         if not isinstance(payload, dict):

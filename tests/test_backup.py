@@ -123,6 +123,12 @@ def test_backup_while_the_dashboard_runs_goes_through_its_api(tmp_path):
         assert again.returncode == 1 and "not empty" in again.stderr
         escape = cli("backup", "../../etc", "--api", f"{server.url}/api", env={**env, "FEEDBACK_API_TOKEN": admin})
         assert escape.returncode == 1 and "not a valid id" in escape.stderr
+        for blank in (b"\n", b"  "):
+            answer = httpx.post(
+                f"{server.url}/api/admin/backup", content=blank, headers={"Authorization": f"Bearer {admin}"}
+            )
+            assert answer.status_code == 400 and "not JSON" in answer.json()["detail"]
+        assert [path.name for path in (tmp_path / "backups").iterdir()] == ["nightly"]
     finally:
         server.stop()
     with open_store(str(tmp_path / "copy.duckdb")) as copy, open_store(db) as original:
