@@ -468,28 +468,37 @@ _STORED = re.compile(
 
 
 def original_merge() -> list[str]:
-    """The merge as it was: NOT EXISTS straight against the stored table, the vote update always run."""
+    """The merge as it was: NOT EXISTS and joins straight against the stored tables, the vote update always run."""
     statements = []
     for sql in ingest._MERGE:
+        if sql is ingest._STORED_VOTES:
+            continue
         match = _STORED.search(sql)
         if match:
             sql = _STORED.sub("", sql).replace("FROM stored", f"FROM {match.group(1)}")
         elif sql is ingest._UPDATE_VOTES:
             sql = sql + " "
-        statements.append(sql)
+        statements.append(sql.replace("_stored_votes", "feedback"))
     return statements
 
 
+def original_changing_votes() -> str:
+    return ingest._CHANGING_VOTES.replace("_stored_votes", "feedback")
+
+
 def test_original_merge_is_rebuilt():
-    rewritten = [sql for sql in ingest._MERGE if "WITH stored AS MATERIALIZED" in sql]
-    assert len(rewritten) == 5
-    for before in original_merge():
+    assert len([sql for sql in ingest._MERGE if "WITH stored AS MATERIALIZED" in sql]) == 4
+    assert len([sql for sql in ingest._MERGE if "_stored_votes" in sql]) == 3
+    for before in [*original_merge(), original_changing_votes()]:
         assert "stored" not in before
 
 
 def test_rewritten_merge_stores_what_the_original_stored(store, twin, tmp_path, monkeypatch, fixed_now):
     files = scenario(tmp_path)
     reports = [store.import_file(path).as_dict() for path in files]
-    monkeypatch.setattr(ingest, "_MERGE", original_merge())
+    merge = original_merge()
+    monkeypatch.setattr(ingest, "_MERGE", merge)
+    monkeypatch.setattr(ingest, "_CREATE_VOTES", next(sql for sql in merge if "CREATE TEMP TABLE _votes" in sql))
+    monkeypatch.setattr(ingest, "_CHANGING_VOTES", original_changing_votes())
     assert [twin.import_file(path).as_dict() for path in files] == reports
     assert contents(store) == contents(twin)
