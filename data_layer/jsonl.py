@@ -349,7 +349,9 @@ def _lines(data: bytes) -> tuple[pa.Array, pa.Array] | None:
         lines.validate(full=True)
     except pa.ArrowInvalid:
         return None
-    return lines, pa.array(np.flatnonzero(filled) + 1, pa.int64())
+    # From the buffer: `pa.array` of a numpy array imports pandas on first use (0.1 s).
+    numbers = (np.flatnonzero(filled) + 1).astype(np.int64)
+    return lines, pa.Array.from_buffers(pa.int64(), len(numbers), [None, pa.py_buffer(numbers)])
 
 
 def _parse(data: bytes) -> pa.Table | None:
