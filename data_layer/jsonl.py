@@ -7,18 +7,18 @@ depth fails the read), and SQL over the Arrow columns, in a private in-memory Du
 record rules and builds the rows to stage.
 
 It is deliberately narrow. It accepts only a subset of what the per-record path accepts: string
-times of one ISO-8601 shape, metadata `{}` or null, message content either plain strings in every
-event or flat objects (type, content, id, tool_call_id, name; strings or null) in every event, and
-no floats, no control characters, no byte order mark, no `"source": null`. For that subset it builds
-exactly the rows the per-record path would stage. For anything else, valid or not, `stage_file`
-returns None and the caller runs the per-record path, which names every bad line: error messages and
-edge behaviour stay that path's alone. The SQL is DuckDB's own (lambdas, list functions); it runs
-in its own connection, so whichever engine the store uses, it never touches the store.
+times of one ISO-8601 shape, metadata `{}` or null, message content a string, null or a flat object
+(type, content, id, tool_call_id, name: strings or null, in that order, written `"content": {` as
+`json.dumps` writes it), and no floats, no control characters, no byte order mark, no
+`"source": null`, each line one object. For that subset it builds exactly the rows the per-record
+path would stage. For anything else, valid or not, `stage_file` returns None and the caller runs the
+per-record path, which names every bad line: error messages and edge behaviour stay that path's
+alone. The SQL is DuckDB's own (lambdas, list functions); it runs in its own in-memory connection,
+so whichever engine the store uses, it never touches the store.
 """
 
 from __future__ import annotations
 
-import io
 import os
 import re
 import sys
@@ -354,15 +354,44 @@ def _lines(data: bytes) -> tuple[pa.Array, pa.Array] | None:
     return lines, pa.Array.from_buffers(pa.int64(), len(numbers), [None, pa.py_buffer(numbers)])
 
 
-def _parse(data: bytes) -> pa.Table | None:
-    for content in _CONTENT_TYPES:
-        schema = pa.schema([*_FIELDS, ("content", content)])
-        options = pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="error")
-        try:
-            return pj.read_json(io.BytesIO(data), parse_options=options)
-        except pa.ArrowInvalid:
-            continue
-    return None
+def _read(data, content: pa.DataType) -> pa.Table | None:
+    schema = pa.schema([*_FIELDS, ("content", content)])
+    options = pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="error")
+    try:
+        return pj.read_json(pa.BufferReader(data), parse_options=options)
+    except pa.ArrowInvalid:
+        return None
+
+
+def _groups(data: bytes, lines: pa.Array, numbers: pa.Array) -> list[tuple[pa.Table, bool]] | None:
+    """The records, read in one group per shape of content (objects, or strings and null), each with
+    its lines (`line`, `j`) and whether its content holds objects."""
+    # A line naming "content" but not as `"content": {` goes with the strings, every other with the
+    # objects; a wrong guess only fails the read.
+    strings = pc.and_(pc.match_substring(lines, '"content"'), pc.invert(pc.match_substring(lines, '"content": {')))
+    taken = pc.sum(strings).as_py() or 0
+    if not taken or not pc.any(pc.match_substring(lines, '"content": {')).as_py():
+        parts = [(data, lines, numbers, not taken)]
+    else:
+        parts = []
+        for mask, shape in ((pc.invert(strings), True), (strings, False)):
+            part = lines.filter(mask)
+            offsets = np.frombuffer(part.buffers()[1], np.int32)[part.offset : part.offset + len(part) + 1]
+            text = part.buffers()[2].slice(int(offsets[0]), int(offsets[-1] - offsets[0]))
+            parts.append((text, part, numbers.filter(mask), shape))
+    groups = []
+    for text, part_lines, part_numbers, shape in parts:
+        records = _read(text, _CONTENT_TYPES[0] if shape else _CONTENT_TYPES[1])
+        if records is None and len(parts) == 1:
+            # Objects written without the space after the colon, or strings that mention one.
+            shape = not shape
+            records = _read(text, _CONTENT_TYPES[0] if shape else _CONTENT_TYPES[1])
+        if records is None or records.num_rows != len(part_lines):
+            return None
+        metadata = pc.if_else(pc.is_valid(records.column("metadata")), pa.scalar(True), pa.scalar(None, pa.bool_()))
+        records = records.set_column(records.schema.get_field_index("metadata"), "metadata", metadata)
+        groups.append((records.append_column("line", part_numbers).append_column("j", part_lines), shape))
+    return groups
 
 
 def stage_file(path: str, schemas: dict[str, pa.Schema]) -> Staged | None:
@@ -382,27 +411,26 @@ def stage_file(path: str, schemas: dict[str, pa.Schema]) -> Staged | None:
     if split is None:
         return None
     lines, numbers = split
-    records = _parse(data)
+    groups = _groups(data, lines, numbers)
     del data
-    if records is None or records.num_rows != len(lines):
+    if groups is None:
         return None
-    objects = pa.types.is_struct(records.schema.field("content").type)
-    metadata = pc.if_else(pc.is_valid(records.column("metadata")), pa.scalar(True), pa.scalar(None, pa.bool_()))
-    records = records.set_column(records.schema.get_field_index("metadata"), "metadata", metadata)
-    records = records.append_column("line", numbers).append_column("j", lines)
-    tables = {}
+    results: dict[str, list[pa.Table]] = {kind: [] for kind in ("thread", "run", "event", "feedback")}
     with duckdb.connect(":memory:") as conn:
         conn.execute("SET TimeZone = 'UTC'")
-        conn.register("records", records)
         try:
-            if conn.execute(_ODD_KINDS).fetchall()[0][0]:
-                return None
-            for kind in ("thread", "run", "event", "feedback"):
-                sql = _EVENT_SQL[objects] if kind == "event" else _STAGE_SQL[kind]
-                result = conn.sql(sql + " ORDER BY line").to_arrow_table()
-                if result.num_rows and not pc.all(result.column("ok")).as_py():
+            for records, objects in groups:
+                conn.register("records", records)
+                if conn.execute(_ODD_KINDS).fetchall()[0][0]:
                     return None
-                tables[kind] = result.drop_columns(["ok"]).cast(schemas[kind])
+                for kind, found in results.items():
+                    sql = _EVENT_SQL[objects] if kind == "event" else _STAGE_SQL[kind]
+                    result = conn.sql(sql).to_arrow_table()
+                    if result.num_rows and not pc.all(result.column("ok")).as_py():
+                        return None
+                    found.append(result.drop_columns(["ok"]).cast(schemas[kind]))
+                conn.unregister("records")
         except duckdb.Error:
             return None
+    tables = {kind: pa.concat_tables(found).sort_by("line") for kind, found in results.items()}
     return Staged(tables=tables, lines=numbers.to_pylist())
