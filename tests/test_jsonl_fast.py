@@ -500,3 +500,15 @@ def test_rewritten_merge_stores_what_the_original_stored(store, twin, tmp_path, 
     monkeypatch.setattr(ingest, "_CHANGING_VOTES", original_changing_votes())
     assert [twin.import_file(path).as_dict() for path in files] == reports
     assert contents(store) == contents(twin)
+
+
+def test_progress_is_reported_as_on_the_record_path(store, twin, tmp_path, monkeypatch):
+    path = tmp_path / "progress.jsonl"
+    lines = _bench_lines(tmp_path, 21_000)
+    path.write_text("\n".join(lines[:9_999] + ["", ""] + lines[9_999:]) + "\n\n")
+    fast: list[int] = []
+    assert store.import_file(path, progress=fast.append).ok
+    monkeypatch.setattr(jsonl, "stage_file", lambda path, schemas: None)
+    slow: list[int] = []
+    assert twin.import_file(path, progress=slow.append).ok
+    assert fast == slow == [20_000, len(lines) + 2]
