@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 
 import pyarrow as pa
 
-from data_layer import audit, messages, rollups, rules
+from data_layer import audit, jsonl, messages, rollups, rules
 from data_layer.errors import DataLayerError, InvalidInput
 
 KINDS = ("thread", "run", "event", "feedback")
@@ -373,6 +373,20 @@ _INSERT_EVENTS = """
     ON CONFLICT DO NOTHING
     """
 
+# The stored votes the file's votes can meet: the same id, or a vote on one of the file's runs. Read
+# once, so that the statements below join this small table instead of a million stored votes each.
+# Made after the touched threads are locked, as every vote write locks its thread first.
+_STORED_VOTES = """
+    CREATE TEMP TABLE _stored_votes AS
+    SELECT f.feedback_id, f.run_id, f.owner_id, f.message_id, f.scope, f.rating, f.comment, f.tags, f.source,
+           f.created_at, f.updated_at
+    FROM feedback f JOIN (SELECT DISTINCT feedback_id FROM _stage_feedback) k ON k.feedback_id = f.feedback_id
+    UNION
+    SELECT f.feedback_id, f.run_id, f.owner_id, f.message_id, f.scope, f.rating, f.comment, f.tags, f.source,
+           f.created_at, f.updated_at
+    FROM feedback f JOIN (SELECT DISTINCT run_id FROM _stage_feedback) k ON k.run_id = f.run_id
+    """
+
 _CREATE_VOTES = """
     CREATE TEMP TABLE _votes AS
     SELECT q.*, coalesce(byid.feedback_id, bykey.feedback_id, q.new_id) AS target_id
@@ -385,17 +399,32 @@ _CREATE_VOTES = """
                    AS pick
         FROM _stage_feedback s
     ) q
-    LEFT JOIN feedback byid ON byid.feedback_id = q.new_id
-    LEFT JOIN feedback bykey ON q.owner_id IS NOT NULL AND bykey.run_id = q.run_id
+    LEFT JOIN _stored_votes byid ON byid.feedback_id = q.new_id
+    LEFT JOIN _stored_votes bykey ON q.owner_id IS NOT NULL AND bykey.run_id = q.run_id
          AND bykey.owner_id = q.owner_id AND bykey.scope = q.scope
     WHERE q.pick = 1
+    """
+
+# Stored votes the file changes. It runs only when `_CHANGING_VOTES` found one: on DuckDB the join reads
+# every column of all stored votes (0.1 to 0.2 s at a million) even when it changes none.
+_UPDATE_VOTES = """
+    UPDATE feedback SET
+        rating = v.rating,
+        comment = v.comment,
+        tags = v.tags,
+        source = v.source,
+        updated_at = coalesce(v.updated_at, v.created_at, feedback.updated_at)
+    FROM _votes v
+    WHERE feedback.feedback_id = v.target_id
+      AND (feedback.rating <> v.rating OR feedback.comment IS DISTINCT FROM v.comment
+           OR feedback.tags <> v.tags OR feedback.source <> v.source)
     """
 
 # The votes this import will create or change, with their stored values before the merge (audit trail).
 _CHANGING_VOTES = """
 SELECT v.target_id AS feedback_id, f.feedback_id IS NULL AS created,
        f.owner_id, f.message_id, f.rating, f.comment, f.tags, f.source, f.created_at, f.updated_at
-FROM _votes v LEFT JOIN feedback f ON f.feedback_id = v.target_id
+FROM _votes v LEFT JOIN _stored_votes f ON f.feedback_id = v.target_id
 WHERE f.feedback_id IS NULL OR f.rating <> v.rating OR f.comment IS DISTINCT FROM v.comment
    OR f.tags <> v.tags OR f.source <> v.source
 """
@@ -426,6 +455,10 @@ REFRESH_THREADS = """
     WHERE threads.thread_id = t.thread_id
     """
 
+# Each NOT EXISTS against a stored table reads a MATERIALIZED CTE of the stored rows with the file's
+# keys, found by a join with the file's distinct keys: DuckDB runs NOT EXISTS (and `IN (SELECT ...)`
+# into a big table) as a join that builds its hash table on the big side, which for `run_events`
+# meant all five million events (0.3 s of a 100,000-record import).
 _MERGE = [
     """
     CREATE TEMP TABLE _touched AS
@@ -457,6 +490,10 @@ _MERGE = [
     f"""
     INSERT INTO threads (thread_id, assistant_id, owner_id, display_name, status, metadata, created_at,
                          updated_at)
+    WITH stored AS MATERIALIZED (
+        SELECT t.thread_id FROM threads t JOIN (SELECT DISTINCT thread_id FROM _stage_thread) k
+        ON k.thread_id = t.thread_id
+    )
     SELECT s.thread_id, s.assistant_id, s.owner_id, s.display_name, coalesce(s.status, 'idle'),
            CAST(s.metadata AS JSON),
            coalesce(s.created_at, r.first_run_at, $now),
@@ -465,7 +502,7 @@ _MERGE = [
     -- a join, not a subquery per thread: PostgreSQL runs a correlated subquery once per row
     LEFT JOIN (SELECT thread_id, min(created_at) AS first_run_at, max(coalesce(updated_at, created_at)) AS last_run_at
                FROM _stage_run GROUP BY thread_id) r ON r.thread_id = s.thread_id
-    WHERE NOT EXISTS (SELECT 1 FROM threads t WHERE t.thread_id = s.thread_id)
+    WHERE NOT EXISTS (SELECT 1 FROM stored t WHERE t.thread_id = s.thread_id)
     ON CONFLICT DO NOTHING
     """,
     f"""
@@ -497,35 +534,32 @@ _MERGE = [
     INSERT INTO runs (run_id, thread_id, assistant_id, owner_id, status, model_name, error, message_count,
                       first_human_message, last_ai_message, total_input_tokens, total_output_tokens,
                       total_tokens, llm_call_count, follow_up_to_run_id, metadata, created_at, updated_at)
+    WITH stored AS MATERIALIZED (
+        SELECT r.run_id FROM runs r JOIN (SELECT DISTINCT run_id FROM _stage_run) k ON k.run_id = r.run_id
+    )
     SELECT run_id, thread_id, assistant_id, owner_id, status, model_name, error, message_count,
            first_human_message, last_ai_message, total_input_tokens, total_output_tokens, total_tokens,
            llm_call_count, follow_up_to_run_id, CAST(metadata AS JSON), coalesce(created_at, $now),
            coalesce(updated_at, created_at, $now)
     FROM {_LATEST_RUN} s
-    WHERE NOT EXISTS (SELECT 1 FROM runs r WHERE r.run_id = s.run_id)
+    WHERE NOT EXISTS (SELECT 1 FROM stored r WHERE r.run_id = s.run_id)
     ON CONFLICT DO NOTHING
     """,
     f"""
     CREATE TEMP TABLE _new_events AS
+    WITH stored AS MATERIALIZED (
+        SELECT x.thread_id, x.seq FROM run_events x JOIN (SELECT DISTINCT thread_id FROM _stage_event) k
+        ON k.thread_id = x.thread_id
+    )
     SELECT * FROM {_LATEST_EVENT} s
-    WHERE NOT EXISTS (SELECT 1 FROM run_events x WHERE x.thread_id = s.thread_id AND x.seq = s.seq)
+    WHERE NOT EXISTS (SELECT 1 FROM stored x WHERE x.thread_id = s.thread_id AND x.seq = s.seq)
     """,
     _INSERT_EVENTS,
     # Votes: newest per (run, owner, scope) in the file; a stored vote of the same owner on the same
     # target is updated in place (its id kept), as a second vote upstream replaces the first.
+    _STORED_VOTES,
     _CREATE_VOTES,
-    """
-    UPDATE feedback SET
-        rating = v.rating,
-        comment = v.comment,
-        tags = v.tags,
-        source = v.source,
-        updated_at = coalesce(v.updated_at, v.created_at, feedback.updated_at)
-    FROM _votes v
-    WHERE feedback.feedback_id = v.target_id
-      AND (feedback.rating <> v.rating OR feedback.comment IS DISTINCT FROM v.comment
-           OR feedback.tags <> v.tags OR feedback.source <> v.source)
-    """,
+    _UPDATE_VOTES,
     # One row per id instead of ON CONFLICT DO NOTHING: on DuckDB that clause took 52 s for 25,000
     # votes against a million stored ones (0.6 s without), see docs/benchmarks.md.
     # A new vote takes its run's copies (the runs are merged above).
@@ -537,7 +571,7 @@ _MERGE = [
            r.created_at, r.assistant_id, r.model_name, r.status
     FROM (SELECT v.*, row_number() OVER (PARTITION BY target_id ORDER BY line DESC) AS once FROM _votes v) v
     JOIN runs r ON r.run_id = v.run_id
-    WHERE v.once = 1 AND NOT EXISTS (SELECT 1 FROM feedback f WHERE f.feedback_id = v.target_id)
+    WHERE v.once = 1 AND NOT EXISTS (SELECT 1 FROM _stored_votes f WHERE f.feedback_id = v.target_id)
     """,
     rollups.tallies("SELECT DISTINCT run_id FROM _stage_feedback"),
     """
@@ -547,10 +581,13 @@ _MERGE = [
     # Threads named only by their runs get a row of their own, so that every run can be browsed.
     """
     INSERT INTO threads (thread_id, assistant_id, status, created_at, updated_at)
+    WITH stored AS MATERIALIZED (
+        SELECT x.thread_id FROM threads x JOIN _touched k ON k.thread_id = x.thread_id
+    )
     SELECT t.thread_id, min(r.assistant_id), 'idle', coalesce(min(r.created_at), $now),
            coalesce(max(r.updated_at), $now)
     FROM _touched t LEFT JOIN runs r ON r.thread_id = t.thread_id
-    WHERE NOT EXISTS (SELECT 1 FROM threads x WHERE x.thread_id = t.thread_id)
+    WHERE NOT EXISTS (SELECT 1 FROM stored x WHERE x.thread_id = t.thread_id)
     GROUP BY t.thread_id
     ON CONFLICT DO NOTHING
     """,
@@ -608,6 +645,7 @@ _TEMP_TABLES = (
     "_stage_feedback",
     "_new_events",
     "_votes",
+    "_stored_votes",
     "_touched",
     "_touched_runs",
     "_follow_old",
@@ -638,6 +676,43 @@ def _flush(conn, rows: dict[str, list[tuple]]) -> None:
             batch.clear()
 
 
+def _stage(conn, numbered, counts: dict[str, int], reject, progress) -> int:
+    """Check and stage the records one by one; return the last line number."""
+    pending: dict[str, list[tuple]] = {kind: [] for kind in KINDS}
+    line = 0
+    for line, record in numbered:
+        try:
+            if isinstance(record, RecordError):
+                raise InvalidInput(str(record))
+            kind, row = parse_record(line, record)
+        except InvalidInput as error:
+            reject(line, str(error))
+            continue
+        counts[kind] += 1
+        # Valid records are staged even after an error, so the cross-record checks below can
+        # report every bad line at once; the transaction is rolled back either way.
+        pending[kind].append(row)
+        if len(pending[kind]) >= BATCH:
+            _flush(conn, pending)
+        if progress and line % 10_000 == 0:
+            progress(line)
+    _flush(conn, pending)
+    return line
+
+
+def _stage_fast(conn, staged: jsonl.Staged, counts: dict[str, int], progress) -> int:
+    """Stage the rows the fast reader built (every record valid on its own); return the last line number."""
+    for kind, table in staged.tables.items():
+        counts[kind] = table.num_rows
+        if table.num_rows:
+            conn.load(f"_stage_{kind}", table)
+    if progress:
+        for line in staged.lines:
+            if line % 10_000 == 0:
+                progress(line)
+    return staged.lines[-1]
+
+
 def run_import(
     engine,
     numbered: Iterable[tuple[int, object]],
@@ -660,25 +735,9 @@ def run_import(
 
     def work(conn):
         _create_stages(conn)
-        pending: dict[str, list[tuple]] = {kind: [] for kind in KINDS}
-        line = 0
-        for line, record in numbered:
-            try:
-                if isinstance(record, RecordError):
-                    raise InvalidInput(str(record))
-                kind, row = parse_record(line, record)
-            except InvalidInput as error:
-                reject(line, str(error))
-                continue
-            counts[kind] += 1
-            # Valid records are staged even after an error, so the cross-record checks below can
-            # report every bad line at once; the transaction is rolled back either way.
-            pending[kind].append(row)
-            if len(pending[kind]) >= BATCH:
-                _flush(conn, pending)
-            if progress and line % 10_000 == 0:
-                progress(line)
-        _flush(conn, pending)
+        line = (
+            _stage_fast(conn, staged, counts, progress) if staged else _stage(conn, numbered, counts, reject, progress)
+        )
         for sql in _CHECKS.values():
             for found in conn.all(sql + " ORDER BY 1"):
                 reject(int(found["line"]), found["error"])
@@ -688,6 +747,8 @@ def run_import(
         now = datetime.now(UTC)
         changing: list[dict] = []
         for sql in _MERGE:
+            if sql is _UPDATE_VOTES and all(vote["created"] for vote in changing):
+                continue
             conn.execute(sql, {"now": now} if "$now" in sql else None)
             if sql is _INSERT_EVENTS:
                 engine.index_terms(conn, "_new_events")
@@ -703,6 +764,7 @@ def run_import(
     collecting = gc.isenabled()
     gc.disable()
     try:
+        staged = jsonl.stage_file(numbered.path, _SCHEMAS) if isinstance(numbered, JsonlFile) else None
         engine.write(work)
     except _Rejected:
         return ImportReport(ok=False, counts=counts, errors=errors, more_errors=more)
@@ -767,9 +829,27 @@ def read_body(data: bytes) -> Iterator[tuple[int, object]]:
     return read_jsonl(data.splitlines())
 
 
-def read_file(path: str) -> Iterator[tuple[int, object]]:
+class JsonlFile:
+    """The numbered records of a `.jsonl` file; `run_import` first tries the fast reader on `path`
+    (data_layer/jsonl.py)."""
+
+    def __init__(self, path: str):
+        self.path = path
+
+    def __iter__(self) -> Iterator[tuple[int, object]]:
+        with open(self.path, "rb") as stream:
+            yield from read_jsonl(stream)
+
+
+def read_file(path: str) -> Iterable[tuple[int, object]]:
     """Records of a `.jsonl`, `.jsonl.gz`, `.json` or `.parquet` file, numbered."""
-    name = str(path).lower()
+    if str(path).lower().endswith((".jsonl", ".ndjson")):
+        return JsonlFile(str(path))
+    return _read_other(str(path))
+
+
+def _read_other(path: str) -> Iterator[tuple[int, object]]:
+    name = path.lower()
     if name.endswith(".parquet"):
         import pyarrow.parquet as pq
 
@@ -795,9 +875,5 @@ def read_file(path: str) -> Iterator[tuple[int, object]]:
     if name.endswith(".json"):
         with open(path, "rb") as stream:
             yield from read_json_array(stream.read())
-        return
-    if name.endswith((".jsonl", ".ndjson")):
-        with open(path, "rb") as stream:
-            yield from read_jsonl(stream)
         return
     raise InvalidInput(f"{path}: unknown file type; expected .jsonl, .jsonl.gz, .json or .parquet")
