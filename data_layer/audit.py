@@ -11,8 +11,6 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-import pyarrow as pa
-
 from data_layer import auth, rules
 from data_layer.errors import InvalidInput
 from data_layer.rows import plain, plain_all
@@ -57,37 +55,35 @@ def _value(row: dict | None) -> str | None:
     return json.dumps({name: vote.get(name) for name in VALUE_FIELDS}, ensure_ascii=False)
 
 
-def record_import(conn, changing: list[dict], *, actor: auth.Actor | None, at) -> None:
-    """Append one audit row per vote an import created or changed (`changing`: their stored values
-    before the merge, as `ingest` found them), in the import's transaction, as one bulk load."""
-    if not changing:
-        return
-    after = {}
-    with_ids = pa.table({"feedback_id": [row["feedback_id"] for row in changing]})
-    conn.execute("CREATE TEMP TABLE _audited (feedback_id TEXT)")
-    conn.load("_audited", with_ids)
-    for row in conn.all(
-        f"SELECT feedback_id, thread_id, run_id, {', '.join(VALUE_FIELDS)} FROM feedback "
-        "WHERE feedback_id IN (SELECT feedback_id FROM _audited)"
-    ):
-        after[row["feedback_id"]] = row
-    conn.execute("DROP TABLE _audited")
-    rows = [(before, after[before["feedback_id"]]) for before in changing if before["feedback_id"] in after]
-    conn.load(
-        "feedback_audit",
-        pa.table(
-            {
-                "changed_at": pa.array([at] * len(rows), pa.timestamp("us", tz="UTC")),
-                "actor_id": [actor.user_id if actor else None] * len(rows),
-                "actor_role": [actor.role if actor else "import"] * len(rows),
-                "action": ["create" if before["created"] else "update" for before, _ in rows],
-                "feedback_id": [new["feedback_id"] for _, new in rows],
-                "thread_id": [new["thread_id"] for _, new in rows],
-                "run_id": [new["run_id"] for _, new in rows],
-                "old_value": [None if before["created"] else _value(before) for before, _ in rows],
-                "new_value": [_value(new) for _, new in rows],
-            }
-        ),
+_IMPORTED = """
+INSERT INTO feedback_audit (changed_at, actor_id, actor_role, action, feedback_id, thread_id, run_id,
+                            old_value, new_value)
+SELECT $changed_at, CAST($actor_id AS TEXT), $actor_role, CASE WHEN c.created THEN 'create' ELSE 'update' END,
+       f.feedback_id, f.thread_id, f.run_id, CASE WHEN c.created THEN NULL ELSE {old} END, {new}
+FROM _changing c JOIN feedback f ON f.feedback_id = c.feedback_id
+"""
+
+
+def _value_sql(engine, alias: str) -> str:
+    """SQL building the JSON `_value` gives, from the vote columns of `alias`."""
+    pairs = ", ".join(
+        f"'{name}', " + (engine.iso_time.format(time=f"{alias}.{name}") if name.endswith("_at") else f"{alias}.{name}")
+        for name in VALUE_FIELDS
+    )
+    return engine.json_object.format(pairs=pairs)
+
+
+def record_import(conn, engine, *, actor: auth.Actor | None, at) -> None:
+    """Append one audit row per vote an import created or changed, in the import's transaction, in one
+    statement: the temporary table `_changing` (made by `ingest`) holds each such vote's id, whether it is
+    new, and its stored values before the merge; the values after are read from `feedback`."""
+    conn.execute(
+        _IMPORTED.format(old=_value_sql(engine, "c"), new=_value_sql(engine, "f")),
+        {
+            "changed_at": at,
+            "actor_id": actor.user_id if actor else None,
+            "actor_role": actor.role if actor else "import",
+        },
     )
 
 

@@ -3,6 +3,7 @@ transaction, readable by admins only, filtered and paginated; and the admin page
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -205,3 +206,47 @@ def test_imports_enter_the_audit_trail_as_creates_and_updates(store):
     assert (
         trail[1]["feedback_id"] == trail[0]["feedback_id"] == store.feedback.list_by_run("ta", "ra")[0]["feedback_id"]
     )
+
+
+def test_an_imports_audit_values_are_the_ones_a_vote_write_records(store):
+    """The import writes its audit rows in SQL; their values are exactly what `audit.record` writes for a
+    vote (Python's ISO times with and without a fraction, null fields, tags, non-ASCII comments)."""
+    from data_layer import audit, auth
+
+    records = [
+        {"kind": "run", "run_id": "rb", "thread_id": "tb", "status": "success"},
+        {
+            "kind": "feedback",
+            "thread_id": "tb",
+            "run_id": "rb",
+            "rating": 1,
+            "owner_id": "u1",
+            "comment": "很好 \"quoted\" \\ done",
+            "created_at": "2026-03-04T05:06:07.000250Z",
+        },
+        {"kind": "feedback", "thread_id": "tb", "run_id": "rb", "rating": -1, "owner_id": "u2", "tags": ["slow"]},
+        {
+            "kind": "feedback",
+            "thread_id": "tb",
+            "run_id": "rb",
+            "rating": 1,
+            "created_at": "2026-03-04T05:06:07Z",
+            "updated_at": "2026-03-05T00:00:00.5+02:00",
+        },
+    ]
+    assert store.ingest(records).ok
+    before = {vote["feedback_id"]: vote for vote in store.feedback.list_by_run("tb", "rb")}
+    change = [{**records[2], "rating": 1, "tags": [], "comment": "changed my mind"}]
+    assert store.ingest(change).ok
+    after = {vote["feedback_id"]: vote for vote in store.feedback.list_by_run("tb", "rb")}
+    trail = store.audit.list(auth.Actor("root", "admin"), run_id="rb")
+    assert sorted(row["action"] for row in trail) == ["create", "create", "create", "update"]
+    for row in trail:
+        if row["action"] == "create":
+            assert row["old_value"] is None
+            assert row["new_value"] == json.loads(audit._value(before[row["feedback_id"]]))
+        else:
+            assert row["old_value"] == json.loads(audit._value(before[row["feedback_id"]]))
+            assert row["new_value"] == json.loads(audit._value(after[row["feedback_id"]]))
+    times = {row["new_value"]["created_at"] for row in trail}
+    assert "2026-03-04T05:06:07.000250+00:00" in times and "2026-03-04T05:06:07+00:00" in times

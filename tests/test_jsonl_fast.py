@@ -351,7 +351,10 @@ TABLES = {
     "runs": "run_id",
     "run_events": "thread_id, seq",
     "feedback": "feedback_id",
-    "message_terms": "term, thread_id",
+    "search_threads": "thread_no",
+    "search_words": "word_id",
+    "message_terms": "word_id, thread_no",
+    "message_pairs": "first_id, second_id, thread_no",
 }
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 

@@ -137,6 +137,13 @@ class DuckEngine:
     # A search of three words or more matches only the texts of the threads holding its first and last word
     # pairs (data_layer/threads.py).
     narrows_phrases = True
+    # A JSON object from `'key', value` pairs, and a time as the text `rows.plain` gives it (Python's
+    # `isoformat()` in UTC: no fraction when it is zero), for values built in SQL (the import's audit rows).
+    json_object = "json_object({pairs})"
+    iso_time = (
+        "CASE WHEN strftime({time}, '%f') = '000000' THEN strftime({time}, '%Y-%m-%dT%H:%M:%S+00:00') "
+        "ELSE strftime({time}, '%Y-%m-%dT%H:%M:%S.%f+00:00') END"
+    )
     index_terms = staticmethod(index_terms)
 
     def __init__(self, path: str):

@@ -326,6 +326,14 @@ class PostgresEngine:
     # A search of three words or more matches every text: the trigram index answers the expression alone
     # (data_layer/threads.py).
     narrows_phrases = False
+    # A JSON object from `'key', value` pairs, and a time as the text `rows.plain` gives it (Python's
+    # `isoformat()` in UTC: no fraction when it is zero), for values built in SQL (the import's audit rows).
+    json_object = "json_build_object({pairs})"
+    iso_time = (
+        "to_char({time} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS') "
+        "|| CASE WHEN extract(microseconds FROM {time}) % 1000000 = 0 THEN '' "
+        "ELSE to_char({time} AT TIME ZONE 'UTC', '.US') END || '+00:00'"
+    )
     index_terms = staticmethod(index_terms)
 
     def __init__(self, url: str):
