@@ -42,7 +42,7 @@ def bind(sql: str, params: dict | None) -> tuple[str, list]:
     return text, [params[name] for name in names]
 
 
-# Where a word ends for the message-search index (`message_terms`): ASCII whitespace and punctuation,
+# Where a word ends for the message-search index (data_layer/search_index.py): ASCII whitespace and punctuation,
 # nothing else, so that DuckDB, PostgreSQL and Python (threads.search_words) split text the same way.
 WORD_SEPARATORS = " \t\n\r\f\v" + string.punctuation
 # The same characters as SQL expressions, built from chr() so that no quote or semicolon is in the text.
