@@ -68,6 +68,7 @@ ERRORS = {
 END_USERS = 2_000
 CHUNK_EVENTS = 250_000
 MEMORY_LIMIT = "600MB"
+INDEX_MEMORY_LIMIT = "1GB"
 
 # Words the search benchmark looks for: common ("invoice", about 5% of human messages), rare
 # ("kubernetes", about 0.05%) and absent ("zeppelinxq", a full scan that finds nothing).
@@ -450,6 +451,13 @@ def generate(db_path: str, scale: Scale, seed: int = 11) -> dict:
                 ),
             )
         loaded = time.perf_counter()
+        # The search index's fill sorts and deduplicates 55 million words and pairs: it needs more of DuckDB's
+        # buffers than the load (at 600 MB it can run out), and the arrays drawn above are not needed any more.
+        del event_run, event_first, event_pos, event_thread, thread_event_first, event_seq, last_in_run
+        del pair, fb_run, fb_reviewer, fb_created, fb_ids, run_ids, thread_ids
+        if not postgres:
+            with store.engine.read() as conn:
+                conn.execute(f"SET memory_limit = '{INDEX_MEMORY_LIMIT}'")
         store.engine.write(_refresh_threads)
         store.engine.write(rollups.refresh)
         # The message-search index, filled by the importer's own statement over all the events at once.
