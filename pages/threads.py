@@ -96,6 +96,11 @@ with st.container(horizontal=True, vertical_alignment="bottom"):
         key="q",
         bind="query-params",
         placeholder="a word from the conversation",
+        help=(
+            "Case does not matter. Titles match as typed; messages match the words in order, whatever "
+            'spaces or punctuation stand between them (`outdated pricing` finds "outdated, pricing"). '
+            "The first word may end a longer word and the last may begin one."
+        ),
         on_change=back_to_first_page,
         width=320,
     )
