@@ -109,7 +109,7 @@ def test_reviewer_session(app_server, page, expected):
     # Threads: find the thread by a word from its messages, open it by clicking its row
     page.goto(app_server.url + "/")
     page.wait_for_selector('[data-testid="stDataFrame"]', timeout=TIMEOUT)
-    search = page.get_by_label("Search titles and messages")
+    search = page.get_by_label("Search titles and messages", exact=True)
     search.fill(WORD)
     search.press("Enter")
     expect(page.get_by_text(f"of {expected['count']}. Select a row")).to_be_visible(timeout=TIMEOUT)
