@@ -34,7 +34,7 @@ MAX_PAGE = 1000
 MAX_OFFSET = 2**62
 RUN_FEEDBACK = "/threads/{thread_id}/runs/{run_id}/feedback"
 # The data layer's id alphabet, documented in the OpenAPI paths so clients and fuzzers know it.
-ID_PATTERN = f"^{rules._ID.pattern}$"
+ID_PATTERN = f"^{rules.ID_PATTERN}$"
 ThreadId = Annotated[str, Path(pattern=ID_PATTERN, max_length=200)]
 RunId = Annotated[str, Path(pattern=ID_PATTERN, max_length=200)]
 FeedbackId = Annotated[str, Path(pattern=ID_PATTERN, max_length=200)]

@@ -25,8 +25,6 @@ from data_layer.errors import DataLayerError, InvalidInput
 KINDS = ("thread", "run", "event", "feedback")
 MAX_ERRORS = 1000
 BATCH = 50_000
-_FEEDBACK_NAMESPACE = uuid.UUID("6f1d9a52-3c1e-4f7a-9a37-0b1f6f3f0e11")
-
 _TS = pa.timestamp("us", tz="UTC")
 STAGES: dict[str, list[tuple[str, str, pa.DataType]]] = {
     "thread": [
@@ -235,7 +233,7 @@ def _feedback(line: int, r: dict) -> tuple:
     if feedback_id is None:
         # A stable id from the vote itself, so that re-importing the file finds the same row.
         key = json.dumps([thread_id, run_id, owner, message_id, rating, comment, r.get("created_at")])
-        feedback_id = str(uuid.uuid5(_FEEDBACK_NAMESPACE, key))
+        feedback_id = str(uuid.uuid5(rules.FEEDBACK_NAMESPACE, key))
     return (
         line,
         rules.identifier(feedback_id, "feedback_id"),

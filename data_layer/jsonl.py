@@ -22,7 +22,6 @@ from __future__ import annotations
 import os
 import re
 import sys
-import uuid
 from dataclasses import dataclass
 
 import duckdb
@@ -42,9 +41,9 @@ _CONTROL = bytes(set(range(32)) - {9, 10, 13})
 _NULL_SOURCE = re.compile(rb'"source"[ \t]*:[ \t]*null')
 # A regular expression class of what `str.strip()` strips.
 _SPACE = "[" + "".join(f"\\x{{{code:x}}}" for code in range(sys.maxunicode + 1) if chr(code).isspace()) + "]"
-_ID = r"[A-Za-z0-9][A-Za-z0-9._:@+=~|-]{0,199}"
+_ID = rules.ID_PATTERN
 _TIME = r"\d{4}-\d{2}-\d{2}[T ]([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,6})?)?(Z|[+-]([01]\d|2[0-3]):[0-5]\d)?"
-_NAMESPACE_BLOB = "".join(f"\\x{byte:02X}" for byte in uuid.UUID("6f1d9a52-3c1e-4f7a-9a37-0b1f6f3f0e11").bytes)
+_NAMESPACE_BLOB = "".join(f"\\x{byte:02X}" for byte in rules.FEEDBACK_NAMESPACE.bytes)
 
 _S, _I = pa.string(), pa.int64()
 # Every field some kind reads, with the only JSON type taken for it here.
@@ -134,8 +133,8 @@ def _time(column: str) -> str:
 
 def _opt_time(column: str) -> str:
     return (
-        f"({column} IS NULL OR ({column}_ts >= TIMESTAMPTZ '1970-01-01 00:00:00+00'"
-        f" AND {column}_ts < TIMESTAMPTZ '2200-01-01 00:00:00+00'))"
+        f"({column} IS NULL OR ({column}_ts >= TIMESTAMPTZ '{rules.EARLIEST.isoformat()}'"
+        f" AND {column}_ts < TIMESTAMPTZ '{rules.LATEST.isoformat()}'))"
     )
 
 

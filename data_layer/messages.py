@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import re
 
+from data_layer import rules
+
 MESSAGE_ROLES = {
     "human_message": "human",
     "llm.human.input": "human",
@@ -28,7 +30,7 @@ _DUMP_ROLES = {
     "system": "system",
     "systemmessage": "system",
 }
-_SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@+=~|-]{0,199}")
+_SAFE_ID = re.compile(rules.ID_PATTERN)
 
 
 def category_of(event_type: str, given: str | None) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import uuid
 from datetime import UTC, datetime
 
 from data_layer.errors import InvalidInput
@@ -20,9 +21,14 @@ MAX_JSON_BYTES = 1_000_000
 MAX_JSON_DEPTH = 32
 MAX_SEQ = 2**53
 # Ids end up in URL paths and file names: keep them to a safe alphabet.
-_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@+=~|-]{0,199}")
-_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
-_LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._:@+=~|-]{0,199}"
+_ID = re.compile(ID_PATTERN)
+# A vote imported without an id gets a uuid5 of its own fields in this namespace, so that importing the
+# same file again finds the same row (ingest.py in Python, jsonl.py in SQL).
+FEEDBACK_NAMESPACE = uuid.UUID("6f1d9a52-3c1e-4f7a-9a37-0b1f6f3f0e11")
+# Times outside [EARLIEST, LATEST) are typos or epoch-unit mistakes, refused.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 
 
 def rating(value) -> int:
@@ -127,7 +133,7 @@ def timestamp(value, field: str) -> datetime:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     moment = moment.astimezone(UTC)
-    if not _EARLIEST <= moment < _LATEST:
+    if not EARLIEST <= moment < LATEST:
         raise InvalidInput(f"{field} {value!r:.40} is out of range (1970..2199)")
     return moment
 

@@ -221,7 +221,7 @@ def test_an_imports_audit_values_are_the_ones_a_vote_write_records(store):
             "run_id": "rb",
             "rating": 1,
             "owner_id": "u1",
-            "comment": "很好 \"quoted\" \\ done",
+            "comment": '很好 "quoted" \\ done',
             "created_at": "2026-03-04T05:06:07.000250Z",
         },
         {"kind": "feedback", "thread_id": "tb", "run_id": "rb", "rating": -1, "owner_id": "u2", "tags": ["slow"]},
