@@ -69,10 +69,21 @@ def pick_reason(page, panel, reason: str) -> None:
 
     Streamlit's list highlights its first match a moment after the filter narrows it, and may close
     once more while the panel re-renders after a vote; an Enter in either moment selects nothing (no
-    value reaches the server). So wait for the highlight, and start again when the list closed.
+    value reaches the server), or in the moment before the filter narrows it, selects the first reason
+    of the whole list. So wait for the highlight, remove any other reason an early Enter picked, and
+    start again until the reason alone is selected.
     """
     box = panel.locator('[data-testid="stMultiSelect"]')
+
+    def chosen() -> list[str]:
+        return [chip.get_attribute("aria-label") for chip in box.locator("[data-tag]").all()]
+
     for _ in range(3):
+        for other in [label for label in chosen() if label != reason]:
+            box.get_by_role("button", name=f"Remove {other}", exact=True).click()
+            wait_ready(page)
+        if chosen() == [reason]:
+            return
         tags = box.locator("input")
         tags.click()
         tags.press_sequentially(reason)
@@ -86,9 +97,8 @@ def pick_reason(page, panel, reason: str) -> None:
             continue
         tags.press("Enter")
         tags.press("Escape")
-        if box.get_by_text(reason).count():
-            return
         wait_ready(page)
+    assert chosen() == [reason], f"could not pick the reason {reason!r} alone in three tries"
 
 
 def test_reviewer_session(app_server, page, expected):
