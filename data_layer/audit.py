@@ -60,7 +60,7 @@ INSERT INTO feedback_audit (changed_at, actor_id, actor_role, action, feedback_i
                             old_value, new_value)
 SELECT $changed_at, CAST($actor_id AS TEXT), $actor_role, CASE WHEN c.created THEN 'create' ELSE 'update' END,
        f.feedback_id, f.thread_id, f.run_id, CASE WHEN c.created THEN NULL ELSE {old} END, {new}
-FROM _changing c JOIN feedback f ON f.feedback_id = c.feedback_id
+FROM _changing c JOIN _written f ON f.feedback_id = c.feedback_id
 """
 
 
@@ -75,8 +75,8 @@ def _value_sql(engine, alias: str) -> str:
 
 def record_import(conn, engine, *, actor: auth.Actor | None, at) -> None:
     """Append one audit row per vote an import created or changed, in the import's transaction, in one
-    statement: the temporary table `_changing` (made by `ingest`) holds each such vote's id, whether it is
-    new, and its stored values before the merge; the values after are read from `feedback`."""
+    statement: the temporary tables made by `ingest` hold each such vote's id, whether it is new, and its
+    stored values before the merge (`_changing`), and the vote as the import wrote it (`_written`)."""
     conn.execute(
         _IMPORTED.format(old=_value_sql(engine, "c"), new=_value_sql(engine, "f")),
         {

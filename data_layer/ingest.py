@@ -346,7 +346,7 @@ _CHECKS = {
     "feedback moved": """
         SELECT f.line, 'feedback ' || f.feedback_id || ' is stored for another run, owner or message'
                AS error
-        FROM _stage_feedback f JOIN feedback x ON x.feedback_id = f.feedback_id
+        FROM _stage_feedback f JOIN _stored_votes x ON x.feedback_id = f.feedback_id
         WHERE x.run_id <> f.run_id OR x.scope <> f.scope
            OR coalesce(x.owner_id, '') <> coalesce(f.owner_id, '')
     """,
@@ -374,8 +374,9 @@ _INSERT_EVENTS = """
 # runs as a MERGE with a grouping, would cost 70 ms per 60,000 events for nothing.
 _CONCURRENT_EVENTS = " ON CONFLICT DO NOTHING"
 
-# The stored votes the file's votes can meet: the same id, or a vote on one of the file's runs. Read
-# once, so that the statements below join this small table instead of a million stored votes each.
+# The stored votes the file's votes can meet: the same id, or a vote on one of the file's runs (those of
+# stored threads only: a vote's run belongs to its thread, the "feedback thread" check). Read once, so
+# that the checks and statements below join this small table instead of a million stored votes each.
 # Made after the touched threads are locked, as every vote write locks its thread first.
 _STORED_VOTES = """
     CREATE TEMP TABLE _stored_votes AS
@@ -385,7 +386,8 @@ _STORED_VOTES = """
     UNION
     SELECT f.feedback_id, f.run_id, f.owner_id, f.message_id, f.scope, f.rating, f.comment, f.tags, f.source,
            f.created_at, f.updated_at
-    FROM feedback f JOIN (SELECT DISTINCT run_id FROM _stage_feedback) k ON k.run_id = f.run_id
+    FROM feedback f JOIN (SELECT DISTINCT run_id FROM _stage_feedback
+                          WHERE thread_id IN (SELECT thread_id FROM _stored_threads)) k ON k.run_id = f.run_id
     """
 
 _CREATE_VOTES = """
@@ -419,6 +421,15 @@ _UPDATE_VOTES = """
     WHERE feedback.feedback_id = v.target_id
       AND (feedback.rating <> v.rating OR feedback.comment IS DISTINCT FROM v.comment
            OR feedback.tags <> v.tags OR feedback.source <> v.source)
+    """
+
+# `_written` holds the votes the import creates, then those it changes (as stored after the change):
+# the audit rows' values after (audit.record_import), without reading the million stored votes again.
+_WRITTEN = """feedback_id, thread_id, run_id, owner_id, message_id, scope, rating, comment, tags, source, created_at,
+    updated_at, run_at, run_assistant_id, run_model_name, run_status"""
+_WRITTEN_UPDATES = f"""
+    INSERT INTO _written ({_WRITTEN})
+    SELECT {_WRITTEN} FROM feedback WHERE feedback_id IN (SELECT feedback_id FROM _changing WHERE NOT created)
     """
 
 # The votes this import will create or change, with their stored values before the merge (audit trail).
@@ -461,16 +472,29 @@ REFRESH_THREADS = """
 # keys, found by a join with the file's distinct keys: DuckDB runs NOT EXISTS (and `IN (SELECT ...)`
 # into a big table) as a join that builds its hash table on the big side, which for `run_events`
 # meant all five million events (0.3 s of a 100,000-record import).
-_MERGE = [
-    """
+_TOUCHED = """
     CREATE TEMP TABLE _touched AS
     SELECT thread_id FROM _stage_thread UNION SELECT thread_id FROM _stage_run
     UNION SELECT thread_id FROM _stage_event UNION SELECT thread_id FROM _stage_feedback
+    """
+# Lock the touched threads first, as every vote write does (feedback.lock_thread): on PostgreSQL the
+# counts and copies below then include any vote committed on them meanwhile, and a voter, who
+# locks the thread before the run, cannot deadlock with this import over a run's row.
+_LOCK = "UPDATE threads SET positive = positive WHERE thread_id IN (SELECT thread_id FROM _touched)"
+# The threads whose stored events and votes the merge looks at, by `conn.writes_serialized`: events are
+# keyed by thread and votes found by their run's thread, so a thread not stored before the import holds
+# none. Where writes are serialized (DuckDB) that is the touched threads stored now; elsewhere another
+# import may store one of them meanwhile, so it is every touched thread. On DuckDB a file of new
+# threads then joins no big table by these keys at all (a join with nothing to match skips its scan).
+_STORED_THREADS = {
+    True: """
+    CREATE TEMP TABLE _stored_threads AS
+    SELECT t.thread_id FROM threads t JOIN _touched k ON k.thread_id = t.thread_id
     """,
-    # Lock the touched threads first, as every vote write does (feedback.lock_thread): on PostgreSQL the
-    # counts and copies below then include any vote committed on them meanwhile, and a voter, who
-    # locks the thread before the run, cannot deadlock with this import over a run's row.
-    "UPDATE threads SET positive = positive WHERE thread_id IN (SELECT thread_id FROM _touched)",
+    False: "CREATE TEMP TABLE _stored_threads AS SELECT thread_id FROM _touched",
+}
+
+_MERGE = [
     # Where re-imported runs pointed before: their `followed_up` flag may have to go.
     """
     CREATE TEMP TABLE _follow_old AS
@@ -550,8 +574,9 @@ _MERGE = [
     f"""
     CREATE TEMP TABLE _new_events AS
     WITH stored AS MATERIALIZED (
-        SELECT x.thread_id, x.seq FROM run_events x JOIN (SELECT DISTINCT thread_id FROM _stage_event) k
-        ON k.thread_id = x.thread_id
+        SELECT x.thread_id, x.seq FROM run_events x JOIN (
+            SELECT DISTINCT thread_id FROM _stage_event WHERE thread_id IN (SELECT thread_id FROM _stored_threads)
+        ) k ON k.thread_id = x.thread_id
     )
     SELECT * FROM {_LATEST_EVENT} s
     WHERE NOT EXISTS (SELECT 1 FROM stored x WHERE x.thread_id = s.thread_id AND x.seq = s.seq)
@@ -559,22 +584,23 @@ _MERGE = [
     _INSERT_EVENTS,
     # Votes: newest per (run, owner, scope) in the file; a stored vote of the same owner on the same
     # target is updated in place (its id kept), as a second vote upstream replaces the first.
-    _STORED_VOTES,
     _CREATE_VOTES,
     _UPDATE_VOTES,
     # One row per id instead of ON CONFLICT DO NOTHING: on DuckDB that clause took 52 s for 25,000
     # votes against a million stored ones (0.6 s without), see docs/benchmarks.md.
     # A new vote takes its run's copies (the runs are merged above).
     """
-    INSERT INTO feedback (feedback_id, thread_id, run_id, owner_id, message_id, scope, rating, comment, tags,
-                          source, created_at, updated_at, run_at, run_assistant_id, run_model_name, run_status)
-    SELECT v.target_id, v.thread_id, v.run_id, v.owner_id, v.message_id, v.scope, v.rating, v.comment, v.tags,
-           v.source, coalesce(v.created_at, $now), coalesce(v.updated_at, v.created_at, $now),
-           r.created_at, r.assistant_id, r.model_name, r.status
+    CREATE TEMP TABLE _written AS
+    SELECT v.target_id AS feedback_id, v.thread_id, v.run_id, v.owner_id, v.message_id, v.scope, v.rating,
+           v.comment, v.tags, v.source, coalesce(v.created_at, $now) AS created_at,
+           coalesce(v.updated_at, v.created_at, $now) AS updated_at, r.created_at AS run_at,
+           r.assistant_id AS run_assistant_id, r.model_name AS run_model_name, r.status AS run_status
     FROM (SELECT v.*, row_number() OVER (PARTITION BY target_id ORDER BY line DESC) AS once FROM _votes v) v
     JOIN runs r ON r.run_id = v.run_id
     WHERE v.once = 1 AND NOT EXISTS (SELECT 1 FROM _stored_votes f WHERE f.feedback_id = v.target_id)
     """,
+    f"INSERT INTO feedback ({_WRITTEN}) SELECT {_WRITTEN} FROM _written",
+    _WRITTEN_UPDATES,
     rollups.tallies("SELECT DISTINCT run_id FROM _stage_feedback"),
     """
     CREATE TEMP TABLE _touched_runs AS
@@ -628,8 +654,15 @@ _MERGE = [
                (array_agg(e.text ORDER BY e.seq) FILTER (WHERE e.role = 'human'))[1] AS first_human,
                (array_agg(e.text ORDER BY e.seq DESC) FILTER (WHERE e.role = 'ai' AND e.text <> ''))[1]
                    AS last_ai
-        FROM run_events e
-        WHERE e.run_id IN (SELECT run_id FROM _touched_runs) AND e.category = 'message'
+        FROM (
+            SELECT run_id, seq, role, text FROM run_events
+            WHERE thread_id IN (SELECT thread_id FROM _stored_threads)
+              AND run_id IN (SELECT run_id FROM _touched_runs) AND category = 'message'
+            -- a thread new to the store holds only the file's new events
+            UNION ALL
+            SELECT run_id, seq, role, text FROM _new_events
+            WHERE thread_id NOT IN (SELECT thread_id FROM _stored_threads) AND category = 'message'
+        ) e
         GROUP BY e.run_id
     ) m
     WHERE runs.run_id = m.run_id
@@ -648,8 +681,10 @@ _TEMP_TABLES = (
     "_new_events",
     "_votes",
     "_changing",
+    "_written",
     "_stored_votes",
     "_touched",
+    "_stored_threads",
     "_touched_runs",
     "_follow_old",
 )
@@ -741,6 +776,8 @@ def run_import(
         line = (
             _stage_fast(conn, staged, counts, progress) if staged else _stage(conn, numbered, counts, reject, progress)
         )
+        for sql in (_TOUCHED, _LOCK, _STORED_THREADS[conn.writes_serialized], _STORED_VOTES):
+            conn.execute(sql)
         for sql in _CHECKS.values():
             for found in conn.all(sql + " ORDER BY 1"):
                 reject(int(found["line"]), found["error"])
@@ -748,9 +785,13 @@ def run_import(
             errors.sort(key=lambda error: error["line"])
             raise _Rejected(errors)
         now = datetime.now(UTC)
+        changes = None
         for sql in _MERGE:
-            if sql is _UPDATE_VOTES and not conn.scalar("SELECT count(*) FROM _changing WHERE NOT created"):
-                continue
+            if sql is _UPDATE_VOTES or sql is _WRITTEN_UPDATES:
+                if changes is None:
+                    changes = conn.scalar("SELECT count(*) FROM _changing WHERE NOT created")
+                if not changes:
+                    continue
             statement = sql + _CONCURRENT_EVENTS if sql is _INSERT_EVENTS and not conn.writes_serialized else sql
             conn.execute(statement, {"now": now} if "$now" in sql else None)
             if sql is _INSERT_EVENTS:

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bench.generate import write_import_file
-from data_layer import demo, ingest, jsonl, open_store
+from data_layer import audit, demo, ingest, jsonl, open_store
 from data_layer.errors import InvalidInput
 from data_layer.schema import FEEDBACK_SOURCES, REASON_TAGS, RUN_STATUSES
 
@@ -407,6 +407,31 @@ def scenario(tmp_path) -> list:
             changed.append({**record, "seq": record["seq"] + 100})
     changed.append({"kind": "thread", "thread_id": records[0]["thread_id"], "display_name": "Renamed ✓"})
     changed.append({"kind": "run", "run_id": "late-run", "thread_id": records[0]["thread_id"]})
+    # A new thread beside the stored ones: the merge looks up stored rows for some threads only.
+    changed += [
+        {"kind": "run", "run_id": "fresh-run", "thread_id": "fresh-thread", "status": "success"},
+        *(
+            {
+                "kind": "event",
+                "thread_id": "fresh-thread",
+                "run_id": "fresh-run",
+                "seq": seq,
+                "event_type": kind,
+                "content": {"type": role, "content": text, "id": f"fresh-m{seq}"},
+            }
+            for seq, kind, role, text in (
+                (1, "human_message", "human", "fresh question"),
+                (2, "ai_message", "ai", "fresh answer"),
+            )
+        ),
+        {
+            "kind": "feedback",
+            "thread_id": "fresh-thread",
+            "run_id": "fresh-run",
+            "owner_id": "r@example.com",
+            "rating": 1,
+        },
+    ]
     second = tmp_path / "second.jsonl"
     write(second, changed)
     return [first, first, second, second]
@@ -469,17 +494,16 @@ _STORED = re.compile(
 
 
 def original_merge() -> list[str]:
-    """The merge as it was: NOT EXISTS and joins straight against the stored tables, the vote update always run."""
+    """The merge as it was: NOT EXISTS and joins straight against the stored tables, every touched thread
+    looked at, the vote update always run."""
     statements = []
     for sql in ingest._MERGE:
-        if sql is ingest._STORED_VOTES:
-            continue
         match = _STORED.search(sql)
         if match:
             sql = _STORED.sub("", sql).replace("FROM stored", f"FROM {match.group(1)}")
-        elif sql is ingest._UPDATE_VOTES:
+        elif sql is ingest._UPDATE_VOTES or sql is ingest._WRITTEN_UPDATES:
             sql = sql + " "
-        statements.append(sql.replace("_stored_votes", "feedback"))
+        statements.append(sql.replace("_stored_votes", "feedback").replace("_stored_threads", "_touched"))
     return statements
 
 
@@ -487,11 +511,18 @@ def original_changing_votes() -> str:
     return ingest._CHANGING_VOTES.replace("_stored_votes", "feedback")
 
 
+def original_checks() -> dict[str, str]:
+    return {name: sql.replace("_stored_votes", "feedback") for name, sql in ingest._CHECKS.items()}
+
+
 def test_original_merge_is_rebuilt():
     assert len([sql for sql in ingest._MERGE if "WITH stored AS MATERIALIZED" in sql]) == 4
-    assert len([sql for sql in ingest._MERGE if "_stored_votes" in sql]) == 3
-    for before in [*original_merge(), original_changing_votes()]:
-        assert "stored" not in before
+    assert len([sql for sql in ingest._MERGE if "_stored_votes" in sql]) == 2
+    assert len([sql for sql in ingest._MERGE if "_stored_threads" in sql]) == 2
+    assert "_stored_votes" in ingest._CHECKS["feedback moved"]
+    assert "JOIN _written f" in audit._IMPORTED
+    for before in [*original_merge(), original_changing_votes(), *original_checks().values()]:
+        assert "_stored" not in before and "FROM stored" not in before
 
 
 def test_rewritten_merge_stores_what_the_original_stored(store, twin, tmp_path, monkeypatch, fixed_now):
@@ -501,6 +532,9 @@ def test_rewritten_merge_stores_what_the_original_stored(store, twin, tmp_path, 
     monkeypatch.setattr(ingest, "_MERGE", merge)
     monkeypatch.setattr(ingest, "_CREATE_VOTES", next(sql for sql in merge if "CREATE TEMP TABLE _votes" in sql))
     monkeypatch.setattr(ingest, "_CHANGING_VOTES", original_changing_votes())
+    monkeypatch.setattr(ingest, "_CHECKS", original_checks())
+    # The values after a change as the audit read them before `_written`: from the stored votes.
+    monkeypatch.setattr(audit, "_IMPORTED", audit._IMPORTED.replace("JOIN _written f", "JOIN feedback f"))
     assert [twin.import_file(path).as_dict() for path in files] == reports
     assert contents(store) == contents(twin)
 

@@ -19,7 +19,7 @@ import duckdb
 import pyarrow as pa
 
 from data_layer import search_index
-from data_layer.engines import SEPARATORS_SQL, SPACES_SQL, bind
+from data_layer.engines import WORD_SEPARATORS, bind
 from data_layer.errors import Conflict, InvalidInput, StoreUnavailable
 
 _LOCKS: dict[str, threading.RLock] = {}
@@ -101,11 +101,13 @@ class DuckConn:
             self.cursor.unregister(view)
 
 
-# A message's words in order (empty pieces between separators dropped), and each word with the next.
-_TOKENS = """
-    SELECT s.thread_no,
-           list_filter(string_split(translate(lower(e.text), {separators}, {spaces}), ' '), lambda w: w <> '') AS words
-    FROM {source} e JOIN search_threads s ON s.thread_id = e.thread_id
+# A message's words in order, and each word with the next. The words are the runs of characters other
+# than the separators, each written as an escape in the regular expression's class (`translate` to
+# spaces and a split, the PostgreSQL way, took 1.7 times as long).
+_WORD = "[^" + "".join(f"\\x{ord(char):02x}" for char in WORD_SEPARATORS) + "]+"
+_TOKENS = f"""
+    SELECT s.thread_no, regexp_extract_all(lower(e.text), '{_WORD}') AS words
+    FROM {{source}} e JOIN search_threads s ON s.thread_id = e.thread_id
     WHERE e.category = 'message' AND e.text <> ''
     """
 _PAIRS = """
@@ -116,7 +118,7 @@ _PAIRS = """
 
 def index_terms_sql(source: str) -> list[str]:
     """The statements adding the message events of table `source` to the search index."""
-    tokens = _TOKENS.format(separators=SEPARATORS_SQL, spaces=SPACES_SQL, source=source)
+    tokens = _TOKENS.format(source=source)
     return search_index.fill_statements(source, tokens, _PAIRS)
 
 
