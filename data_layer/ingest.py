@@ -795,9 +795,10 @@ def run_import(
             statement = sql + _CONCURRENT_EVENTS if sql is _INSERT_EVENTS and not conn.writes_serialized else sql
             conn.execute(statement, {"now": now} if "$now" in sql else None)
             if sql is _INSERT_EVENTS:
-                engine.index_terms(conn, "_new_events")
+                finish_index = engine.start_index_terms(conn, "_new_events")
             elif sql is _CREATE_VOTES:
                 conn.execute(_CHANGING_VOTES)
+        finish_index(conn)
         audit.record_import(conn, engine, actor=actor, at=now)
         _drop_temp(conn)
         if progress:

@@ -44,21 +44,26 @@ CREATE TABLE message_pairs (
 )
 """
 
-_TEMP = ("_search_tokens", "_search_ids")
+_TEMP = ("_search_new_threads", "_search_tokens", "_search_ids", "_search_terms", "_search_pairs")
+
+# The stored threads with the ones the fill numbers, for the engines' token statements to join as `s`.
+THREADS = """(SELECT thread_no, thread_id FROM search_threads
+    UNION ALL SELECT thread_no, thread_id FROM _search_new_threads)"""
 
 
-def fill_statements(source: str, tokens: str, pairs: str) -> list[str]:
-    """The statements adding the message events of table `source` to the index.
+def compute_statements(source: str, tokens: str, pairs: str) -> list[str]:
+    """The statements working out what adding the message events of table `source` adds to the index, as
+    temporary tables: `_search_new_threads`, `_search_ids` (`fresh` for new words), `_search_terms` and
+    `_search_pairs`. They only read the index, so they may run on a connection other than the writer's.
 
-    `tokens` is the engine's SELECT of (thread_no, words) per message of `source` joined to
-    `search_threads` as `s`; `pairs` its SELECT of the distinct (thread_no, first_word, second_word)
-    of `_search_tokens`.
+    `tokens` is the engine's SELECT of (thread_no, words) per message of `source` joined to `THREADS`
+    as `s`; `pairs` its SELECT of the distinct (thread_no, first_word, second_word) of `_search_tokens`.
     """
     return [
         *(f"DROP TABLE IF EXISTS {table}" for table in _TEMP),
         f"""
-        INSERT INTO search_threads (thread_no, thread_id)
-        SELECT m.top + row_number() OVER (ORDER BY n.thread_id), n.thread_id
+        CREATE TEMP TABLE _search_new_threads AS
+        SELECT m.top + row_number() OVER (ORDER BY n.thread_id) AS thread_no, n.thread_id
         FROM (
             SELECT DISTINCT e.thread_id FROM {source} e
             WHERE e.category = 'message' AND e.text <> ''
@@ -78,22 +83,40 @@ def fill_statements(source: str, tokens: str, pairs: str) -> list[str]:
         LEFT JOIN search_words v ON v.word = n.word
         CROSS JOIN (SELECT coalesce(max(word_id), 0) AS top FROM search_words) m
         """,
-        "INSERT INTO search_words (word_id, word) SELECT word_id, word FROM _search_ids WHERE fresh ORDER BY word_id",
-        # Sorted by word, so that on DuckDB a search reads the few row groups holding its words' ids.
         """
-        INSERT INTO message_terms (word_id, thread_no)
+        CREATE TEMP TABLE _search_terms AS
         SELECT i.word_id, o.thread_no
         FROM (SELECT DISTINCT thread_no, unnest(words) AS word FROM _search_tokens) o
         JOIN _search_ids i ON i.word = o.word
-        ORDER BY 1, 2
         """,
         f"""
-        INSERT INTO message_pairs (first_id, second_id, thread_no)
-        SELECT a.word_id, b.word_id, p.thread_no
+        CREATE TEMP TABLE _search_pairs AS
+        SELECT a.word_id AS first_id, b.word_id AS second_id, p.thread_no
         FROM ({pairs}) p
         JOIN _search_ids a ON a.word = p.first_word
         JOIN _search_ids b ON b.word = p.second_word
-        ORDER BY 1, 2, 3
         """,
+    ]
+
+
+# What `compute_statements` worked out, added to the index. The postings go in sorted by word, so
+# that on DuckDB a search reads the few row groups holding its words' ids.
+STORE_STATEMENTS = [
+    "INSERT INTO search_threads (thread_no, thread_id) SELECT thread_no, thread_id FROM _search_new_threads",
+    "INSERT INTO search_words (word_id, word) SELECT word_id, word FROM _search_ids WHERE fresh ORDER BY word_id",
+    "INSERT INTO message_terms (word_id, thread_no) SELECT word_id, thread_no FROM _search_terms ORDER BY 1, 2",
+    """
+    INSERT INTO message_pairs (first_id, second_id, thread_no)
+    SELECT first_id, second_id, thread_no FROM _search_pairs ORDER BY 1, 2, 3
+    """,
+]
+
+
+def fill_statements(source: str, tokens: str, pairs: str) -> list[str]:
+    """The statements adding the message events of table `source` to the index, in one transaction
+    (arguments: see `compute_statements`)."""
+    return [
+        *compute_statements(source, tokens, pairs),
+        *STORE_STATEMENTS,
         *(f"DROP TABLE {table}" for table in _TEMP),
     ]

@@ -271,7 +271,7 @@ def _copy_block(batch: pa.RecordBatch | pa.Table) -> memoryview | None:
 _TOKENS = """
     SELECT s.thread_no,
            array_remove(regexp_split_to_array(translate(lower(e.text), {separators}, {spaces}), ' +'), '') AS words
-    FROM {source} e JOIN search_threads s ON s.thread_id = e.thread_id
+    FROM {source} e JOIN {threads} s ON s.thread_id = e.thread_id
     WHERE e.category = 'message' AND e.text <> ''
     """
 _PAIRS = """
@@ -284,7 +284,7 @@ _SEARCH_INDEX_LOCK = 7_410_553_002
 
 def index_terms_sql(source: str) -> list[str]:
     """The statements adding the message events of table `source` to the search index."""
-    tokens = _TOKENS.format(separators=SEPARATORS_SQL, spaces=SPACES_SQL, source=source)
+    tokens = _TOKENS.format(separators=SEPARATORS_SQL, spaces=SPACES_SQL, source=source, threads=search_index.THREADS)
     lock = f"SELECT pg_advisory_xact_lock({_SEARCH_INDEX_LOCK})"
     return [lock, *search_index.fill_statements(source, tokens, _PAIRS)]
 
@@ -335,6 +335,12 @@ class PostgresEngine:
         "ELSE to_char({time} AT TIME ZONE 'UTC', '.US') END || '+00:00'"
     )
     index_terms = staticmethod(index_terms)
+
+    def start_index_terms(self, conn, source: str):
+        """Add the message events of table `source` to the search index now (the DuckDB engine works the
+        words out beside the writer); the function returned has nothing left to do."""
+        index_terms(conn, source)
+        return lambda conn: None
 
     def __init__(self, url: str):
         self.url = url
