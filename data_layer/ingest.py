@@ -90,6 +90,8 @@ STAGES: dict[str, list[tuple[str, str, pa.DataType]]] = {
         ("source", "TEXT", pa.string()),
         ("created_at", "TIMESTAMPTZ", _TS),
         ("updated_at", "TIMESTAMPTZ", _TS),
+        # whether the record named its id (else it is derived from the vote itself)
+        ("given_id", "BOOLEAN", pa.bool_()),
     ],
 }
 _SCHEMAS = {kind: pa.schema([(name, kind_) for name, _, kind_ in cols]) for kind, cols in STAGES.items()}
@@ -248,6 +250,7 @@ def _feedback(line: int, r: dict) -> tuple:
         rules.source(r.get("source", "end_user")),
         created,
         _optional_ts(r, "updated_at"),
+        r.get("feedback_id") is not None,
     )
 
 
@@ -360,8 +363,9 @@ _LATEST_RUN = """(SELECT * FROM (SELECT s.*, row_number() OVER (PARTITION BY run
 _LATEST_EVENT = """(SELECT * FROM (SELECT s.*, row_number() OVER (PARTITION BY thread_id, seq ORDER BY line DESC)
     AS pick FROM _stage_event s) q WHERE pick = 1)"""
 
-# The new events; right after, their messages' words go into the search index (data_layer/search_index.py)
-# with the engine's own statements: only the words of events stored now, so importing a file twice adds none.
+# The new events. Their messages' words go into the search index (data_layer/search_index.py) with the
+# engine's own statements, started just before (`start_index_terms`) and finished before the audit rows:
+# only the words of events stored now, so importing a file twice adds none.
 _INSERT_EVENTS = """
     INSERT INTO run_events (thread_id, run_id, seq, event_type, category, role, message_id, content, text,
                             tool_calls, tool_call_id, name, metadata, created_at)
@@ -374,15 +378,19 @@ _INSERT_EVENTS = """
 # runs as a MERGE with a grouping, would cost 70 ms per 60,000 events for nothing.
 _CONCURRENT_EVENTS = " ON CONFLICT DO NOTHING"
 
-# The stored votes the file's votes can meet: the same id, or a vote on one of the file's runs (those of
-# stored threads only: a vote's run belongs to its thread, the "feedback thread" check). Read once, so
-# that the checks and statements below join this small table instead of a million stored votes each.
-# Made after the touched threads are locked, as every vote write locks its thread first.
+# The stored votes the file's votes can meet: a vote on one of the file's runs (those of stored threads
+# only: a vote's run belongs to its thread, the "feedback thread" check), or one with an id the file
+# names. An id derived from the vote (`_feedback`) is made from its thread, run, owner and message, so a
+# vote stored with it is on the same run and among that run's votes. (A file that took such an id by
+# naming it on another run makes the later vote's insert fail on the id's key: nothing is stored.) Read
+# once, so that the checks and statements below join this small table instead of a million stored
+# votes each. Made after the touched threads are locked, as every vote write locks its thread first.
 _STORED_VOTES = """
     CREATE TEMP TABLE _stored_votes AS
     SELECT f.feedback_id, f.run_id, f.owner_id, f.message_id, f.scope, f.rating, f.comment, f.tags, f.source,
            f.created_at, f.updated_at
-    FROM feedback f JOIN (SELECT DISTINCT feedback_id FROM _stage_feedback) k ON k.feedback_id = f.feedback_id
+    FROM feedback f JOIN (SELECT DISTINCT feedback_id FROM _stage_feedback WHERE given_id) k
+         ON k.feedback_id = f.feedback_id
     UNION
     SELECT f.feedback_id, f.run_id, f.owner_id, f.message_id, f.scope, f.rating, f.comment, f.tags, f.source,
            f.created_at, f.updated_at
@@ -792,11 +800,11 @@ def run_import(
                     changes = conn.scalar("SELECT count(*) FROM _changing WHERE NOT created")
                 if not changes:
                     continue
-            statement = sql + _CONCURRENT_EVENTS if sql is _INSERT_EVENTS and not conn.writes_serialized else sql
-            conn.execute(statement, {"now": now} if "$now" in sql else None)
             if sql is _INSERT_EVENTS:
                 finish_index = engine.start_index_terms(conn, "_new_events")
-            elif sql is _CREATE_VOTES:
+            statement = sql + _CONCURRENT_EVENTS if sql is _INSERT_EVENTS and not conn.writes_serialized else sql
+            conn.execute(statement, {"now": now} if "$now" in sql else None)
+            if sql is _CREATE_VOTES:
                 conn.execute(_CHANGING_VOTES)
         finish_index(conn)
         audit.record_import(conn, engine, actor=actor, at=now)

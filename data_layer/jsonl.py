@@ -304,7 +304,7 @@ def _feedback_sql() -> str:
     SELECT coalesce({ok}, false) AS ok, line, coalesce(feedback_id, {derived}) AS feedback_id, thread_id, run_id,
            {_OWNER} AS owner_id, message_id, coalesce(message_id, '') AS scope, rating, comment_v AS comment,
            {tags} AS tags, coalesce(source, 'end_user') AS source, created_at_ts AS created_at,
-           updated_at_ts AS updated_at
+           updated_at_ts AS updated_at, feedback_id IS NOT NULL AS given_id
     FROM (
         SELECT *, CASE WHEN feedback_id IS NULL THEN sha1('{_NAMESPACE_BLOB}'::BLOB || encode({key})) END AS h
         FROM (SELECT *, {comment} AS comment_v FROM {_records("feedback")})

@@ -99,17 +99,19 @@ def compute_statements(source: str, tokens: str, pairs: str) -> list[str]:
     ]
 
 
-# What `compute_statements` worked out, added to the index. The postings go in sorted by word, so
-# that on DuckDB a search reads the few row groups holding its words' ids.
-STORE_STATEMENTS = [
-    "INSERT INTO search_threads (thread_no, thread_id) SELECT thread_no, thread_id FROM _search_new_threads",
-    "INSERT INTO search_words (word_id, word) SELECT word_id, word FROM _search_ids WHERE fresh ORDER BY word_id",
-    "INSERT INTO message_terms (word_id, thread_no) SELECT word_id, thread_no FROM _search_terms ORDER BY 1, 2",
-    """
-    INSERT INTO message_pairs (first_id, second_id, thread_no)
-    SELECT first_id, second_id, thread_no FROM _search_pairs ORDER BY 1, 2, 3
-    """,
-]
+def store_statements(ordered: bool = True) -> list[str]:
+    """The statements adding what `compute_statements` worked out to the index. The postings go in sorted
+    by word, so that on DuckDB a search reads the few row groups holding its words' ids: sorted here
+    (`ordered`), or already sorted in the tables given."""
+    terms, pairs = (" ORDER BY 1, 2", " ORDER BY 1, 2, 3") if ordered else ("", "")
+    return [
+        "INSERT INTO search_threads (thread_no, thread_id) SELECT thread_no, thread_id FROM _search_new_threads",
+        "INSERT INTO search_words (word_id, word) SELECT word_id, word FROM _search_ids WHERE fresh"
+        + (" ORDER BY word_id" if ordered else ""),
+        "INSERT INTO message_terms (word_id, thread_no) SELECT word_id, thread_no FROM _search_terms" + terms,
+        "INSERT INTO message_pairs (first_id, second_id, thread_no) "
+        "SELECT first_id, second_id, thread_no FROM _search_pairs" + pairs,
+    ]
 
 
 def fill_statements(source: str, tokens: str, pairs: str) -> list[str]:
@@ -117,6 +119,6 @@ def fill_statements(source: str, tokens: str, pairs: str) -> list[str]:
     (arguments: see `compute_statements`)."""
     return [
         *compute_statements(source, tokens, pairs),
-        *STORE_STATEMENTS,
+        *store_statements(),
         *(f"DROP TABLE {table}" for table in _TEMP),
     ]

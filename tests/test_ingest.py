@@ -5,12 +5,13 @@ from __future__ import annotations
 import gzip
 import json
 import sqlite3
+import uuid
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from data_layer import demo, stats
+from data_layer import demo, errors, rules, stats
 
 GOOD = [
     {"kind": "thread", "thread_id": "th", "assistant_id": "lead_agent", "display_name": "Hello"},
@@ -245,6 +246,35 @@ def test_two_votes_of_one_owner_in_one_file_keep_the_newest(store):
     ]
     assert store.ingest(records).ok
     assert store.feedback.aggregate_by_run("th", "ra") == {"run_id": "ra", "total": 1, "positive": 1, "negative": 0}
+
+
+def _second_run() -> dict:
+    return {"kind": "run", "run_id": "rb", "thread_id": "th", "status": "success", "created_at": "2026-10-01T09:00:00Z"}
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["fast-reader", "record-path"])
+def test_a_named_vote_id_stored_for_another_run_is_refused(store, tmp_path, fast):
+    named = {"kind": "feedback", "thread_id": "th", "run_id": "ra", "rating": 1, "owner_id": "u2", "feedback_id": "v-1"}
+    assert store.ingest([*GOOD, _second_run(), named]).ok
+    before = store.feedback.list_by_thread("th")
+    moved = [{**named, "run_id": "rb", "rating": -1}]
+    report = store.import_file(write_jsonl(tmp_path / "moved.jsonl", moved)) if fast else store.ingest(moved)
+    assert not report.ok
+    assert report.errors == [{"line": 1, "error": "feedback v-1 is stored for another run, owner or message"}]
+    assert store.feedback.list_by_thread("th") == before
+
+
+def test_a_derived_vote_id_taken_by_a_named_one_fails_the_import_and_changes_nothing(store, tmp_path):
+    # The id a vote without one gets is derived from the vote: a file that named it on another run first
+    # makes the later vote's insert fail on the id's key.
+    vote = {"kind": "feedback", "thread_id": "th", "run_id": "ra", "rating": 1, "owner_id": "u2"}
+    key = json.dumps(["th", "ra", "u2", None, 1, None, None])
+    derived = str(uuid.uuid5(rules.FEEDBACK_NAMESPACE, key))
+    assert store.ingest([*GOOD, _second_run(), {**vote, "run_id": "rb", "feedback_id": derived}]).ok
+    before = store.feedback.list_by_thread("th")
+    with pytest.raises(errors.Conflict, match=derived):
+        store.import_file(write_jsonl(tmp_path / "derived.jsonl", [vote]))
+    assert store.feedback.list_by_thread("th") == before
 
 
 def test_feedback_must_name_a_message_of_its_run(store):

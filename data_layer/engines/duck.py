@@ -129,12 +129,13 @@ def index_terms(conn, source: str) -> None:
         conn.execute(statement)
 
 
-# What the side connection hands back to the writer: the temporary tables of `compute_statements`.
+# What the side connection hands back to the writer: the temporary tables of `compute_statements`,
+# sorted there as the index wants them.
 _COMPUTED = {
     "_search_new_threads": "SELECT thread_no, thread_id FROM _search_new_threads",
-    "_search_ids": "SELECT word, fresh, word_id FROM _search_ids WHERE fresh",
-    "_search_terms": "SELECT word_id, thread_no FROM _search_terms",
-    "_search_pairs": "SELECT first_id, second_id, thread_no FROM _search_pairs",
+    "_search_ids": "SELECT word, fresh, word_id FROM _search_ids WHERE fresh ORDER BY word_id",
+    "_search_terms": "SELECT word_id, thread_no FROM _search_terms ORDER BY 1, 2",
+    "_search_pairs": "SELECT first_id, second_id, thread_no FROM _search_pairs ORDER BY 1, 2, 3",
 }
 _SOURCE = "_search_source"
 
@@ -195,7 +196,7 @@ class DuckEngine:
             for name, table in computed.items():
                 conn.cursor.register(name, table)
             try:
-                for statement in search_index.STORE_STATEMENTS:
+                for statement in search_index.store_statements(ordered=False):
                     conn.execute(statement)
             finally:
                 for name in computed:

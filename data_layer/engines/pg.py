@@ -86,6 +86,12 @@ def _short(error: Exception) -> str:
     return str(error).strip().split("\n")[0]
 
 
+def _duplicate(error: pg_errors.UniqueViolation) -> Conflict:
+    """A unique key taken, with the key's value (PostgreSQL names it in the detail, DuckDB in the message)."""
+    detail = error.diag.message_detail
+    return Conflict(_short(error) + (f": {detail}" if detail else ""))
+
+
 class PgConn:
     """A connection with the small query vocabulary the data layer uses."""
 
@@ -103,7 +109,7 @@ class PgConn:
         try:
             return cursor.execute(text, args)
         except pg_errors.UniqueViolation as error:
-            raise Conflict(_short(error)) from error
+            raise _duplicate(error) from error
         except (pg_errors.CheckViolation, pg_errors.NotNullViolation, pg_errors.DataError) as error:
             raise InvalidInput(_short(error)) from error
 
@@ -172,7 +178,7 @@ class PgConn:
                             for row in zip(*(column.to_pylist() for column in batch.columns)):
                                 copy.write_row(row)
             except pg_errors.UniqueViolation as error:
-                raise Conflict(_short(error)) from error
+                raise _duplicate(error) from error
             except (pg_errors.CheckViolation, pg_errors.NotNullViolation, pg_errors.DataError) as error:
                 raise InvalidInput(_short(error)) from error
 
