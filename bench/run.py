@@ -264,6 +264,12 @@ def markdown(result: dict) -> str:
         target = IMPORT_TARGET.get(engine)
         cells += [text, "", f"> {target:,}/s" if target else "", _met(target, rate, above=True)]
     lines.append("| " + " | ".join(cells + [""] * len(ratios)) + " |")
+    cells = ["import records/s with the checkpoint after (sustained)"]
+    for engine in engines:
+        rate = result["engines"][engine]["extra"].get("import_sustained_records_per_s")
+        text = "" if rate is None else f"{rate:,.0f}"
+        cells += [text] if engine == "sqlite" else [text, "", "", ""]
+    lines.append("| " + " | ".join(cells + [""] * len(ratios)) + " |")
     cells = ["generate dataset (s)"]
     for engine in engines:
         if engine == "sqlite":

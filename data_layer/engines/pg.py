@@ -342,6 +342,9 @@ class PostgresEngine:
     )
     index_terms = staticmethod(index_terms)
 
+    def settle(self) -> None:
+        """Nothing runs on after a write here (the DuckDB engine's checkpoint does)."""
+
     def start_index_terms(self, conn, source: str):
         """Add the message events of table `source` to the search index now (the DuckDB engine works the
         words out beside the writer); the function returned has nothing left to do."""
