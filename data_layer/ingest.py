@@ -318,7 +318,8 @@ _CHECKS = {
     "event seq": """
         SELECT e.line, 'seq ' || CAST(e.seq AS TEXT) || ' of thread ' || e.thread_id
                || ' is already taken by another event' AS error
-        FROM _stage_event e JOIN run_events x ON x.thread_id = e.thread_id AND x.seq = e.seq
+        FROM (SELECT * FROM _stage_event WHERE thread_id IN (SELECT thread_id FROM _stored_threads)) e
+        JOIN run_events x ON x.thread_id = e.thread_id AND x.seq = e.seq
         WHERE x.run_id <> e.run_id OR x.event_type <> e.event_type
     """,
     "feedback run": """
@@ -502,12 +503,16 @@ _STORED_THREADS = {
     False: "CREATE TEMP TABLE _stored_threads AS SELECT thread_id FROM _touched",
 }
 
+# The file's runs that may be stored: those of stored threads.
+_STORED_RUNS = "SELECT DISTINCT run_id FROM _stage_run WHERE thread_id IN (SELECT thread_id FROM _stored_threads)"
+
 _MERGE = [
-    # Where re-imported runs pointed before: their `followed_up` flag may have to go.
-    """
+    # Where re-imported runs pointed before: their `followed_up` flag may have to go. (A stored run of the
+    # file is in its thread, which is stored: the "run moved" check.)
+    f"""
     CREATE TEMP TABLE _follow_old AS
     SELECT follow_up_to_run_id AS run_id FROM runs
-    WHERE run_id IN (SELECT run_id FROM _stage_run) AND follow_up_to_run_id IS NOT NULL
+    WHERE run_id IN ({_STORED_RUNS}) AND follow_up_to_run_id IS NOT NULL
     """,
     f"""
     UPDATE threads SET
@@ -559,17 +564,17 @@ _MERGE = [
         metadata = coalesce(CAST(s.metadata AS JSON), runs.metadata),
         created_at = coalesce(s.created_at, runs.created_at),
         updated_at = coalesce(s.updated_at, runs.updated_at)
-    FROM {_LATEST_RUN} s
+    FROM (SELECT * FROM {_LATEST_RUN} l WHERE l.thread_id IN (SELECT thread_id FROM _stored_threads)) s
     WHERE runs.run_id = s.run_id
     """,
     # A re-imported run's votes follow its new status, model, assistant or time (data_layer/rollups.py).
-    rollups.copies("SELECT run_id FROM _stage_run"),
+    rollups.copies(_STORED_RUNS),
     f"""
     INSERT INTO runs (run_id, thread_id, assistant_id, owner_id, status, model_name, error, message_count,
                       first_human_message, last_ai_message, total_input_tokens, total_output_tokens,
                       total_tokens, llm_call_count, follow_up_to_run_id, metadata, created_at, updated_at)
     WITH stored AS MATERIALIZED (
-        SELECT r.run_id FROM runs r JOIN (SELECT DISTINCT run_id FROM _stage_run) k ON k.run_id = r.run_id
+        SELECT r.run_id FROM runs r JOIN ({_STORED_RUNS}) k ON k.run_id = r.run_id
     )
     SELECT run_id, thread_id, assistant_id, owner_id, status, model_name, error, message_count,
            first_human_message, last_ai_message, total_input_tokens, total_output_tokens, total_tokens,
@@ -818,7 +823,8 @@ def run_import(
     gc.disable()
     try:
         staged = jsonl.stage_file(numbered.path, _SCHEMAS) if isinstance(numbered, JsonlFile) else None
-        engine.write(work)
+        with engine.importing():
+            engine.write(work)
     except _Rejected:
         return ImportReport(ok=False, counts=counts, errors=errors, more_errors=more)
     finally:

@@ -512,13 +512,16 @@ def original_changing_votes() -> str:
 
 
 def original_checks() -> dict[str, str]:
-    return {name: sql.replace("_stored_votes", "feedback") for name, sql in ingest._CHECKS.items()}
+    return {
+        name: sql.replace("_stored_votes", "feedback").replace("_stored_threads", "_touched")
+        for name, sql in ingest._CHECKS.items()
+    }
 
 
 def test_original_merge_is_rebuilt():
     assert len([sql for sql in ingest._MERGE if "WITH stored AS MATERIALIZED" in sql]) == 4
     assert len([sql for sql in ingest._MERGE if "_stored_votes" in sql]) == 2
-    assert len([sql for sql in ingest._MERGE if "_stored_threads" in sql]) == 2
+    assert len([sql for sql in ingest._MERGE if "_stored_threads" in sql]) == 6
     assert "_stored_votes" in ingest._CHECKS["feedback moved"]
     assert "JOIN _written f" in audit._IMPORTED
     for before in [*original_merge(), original_changing_votes(), *original_checks().values()]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 
 import psycopg
 import pyarrow as pa
@@ -341,6 +341,10 @@ class PostgresEngine:
         "ELSE to_char({time} AT TIME ZONE 'UTC', '.US') END || '+00:00'"
     )
     index_terms = staticmethod(index_terms)
+
+    def importing(self):
+        """The settings of an import's write: PostgreSQL's own (the DuckDB engine narrows its threads)."""
+        return nullcontext()
 
     def settle(self) -> None:
         """Nothing runs on after a write here (the DuckDB engine's checkpoint does)."""
