@@ -481,10 +481,12 @@ def generate(db_path: str, scale: Scale, seed: int = 11) -> dict:
     }
 
 
-def write_import_file(path: str, records: int, seed: int = 5) -> dict:
+def write_import_file(path: str, records: int, seed: int = 5, random_ids: bool = False) -> dict:
     """A JSONL file of about `records` new records (threads, runs, message events, votes) for the import benchmark.
 
-    Ids carry the seed, so files written with different seeds import as new data.
+    Ids carry the seed, so files written with different seeds import as new data, and sort after the
+    generated ones (as time-ordered ids would). With `random_ids` a thread's id is a random UUID-like
+    one instead (a run's id is its thread's with a suffix), spread over the stored ones.
     """
     rng = np.random.default_rng(seed)
     counts = {"thread": 0, "run": 0, "event": 0, "feedback": 0}
@@ -492,7 +494,11 @@ def write_import_file(path: str, records: int, seed: int = 5) -> dict:
     thread_no = 0
     with open(path, "w", encoding="utf-8") as out:
         while written < records:
-            thread_id = f"imp{seed}-t{thread_no}"
+            if random_ids:
+                digits = "".join(f"{value:08x}" for value in rng.integers(0, 2**32, 4))
+                thread_id = f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
+            else:
+                thread_id = f"imp{seed}-t{thread_no}"
             start = ANCHOR - timedelta(days=float(rng.uniform(0, 30)))
             lines = [
                 {

@@ -144,7 +144,10 @@ def import_jsonl(store, reps: int, records: int) -> dict:
     import's time runs until it returns, committed. What the store still does for it after that (DuckDB's
     checkpoint, engines/duck.py) is `import_settle`, waited for before the next import, so that each
     import is timed alone; the sustained rate counts both: all records over all import and settle time.
-    One import of other records goes first, untimed, as every group warms up with its operation."""
+    One import of other records goes first, untimed, as every group warms up with its operation. Then,
+    reported apart and with no target, imports of files whose thread ids are random UUID-like ones
+    (`import_jsonl_random_ids`): new ids among the stored ones, where the sorted ids of the others let
+    DuckDB's zone maps skip the stored rows."""
     with tempfile.TemporaryDirectory(prefix="bench-import-") as folder:
         warm_up = os.path.join(folder, "warm-up.jsonl")
         write_import_file(warm_up, records, seed=99)
@@ -165,8 +168,18 @@ def import_jsonl(store, reps: int, records: int) -> dict:
             times.append(round(seconds * 1000, 1))
             rates.append(round(written / seconds))
             settles.append(timed(store.engine.settle))
+        random_times = []
+        for rep in range(reps):
+            path = os.path.join(folder, f"random-{rep}.jsonl")
+            write_import_file(path, records, seed=200 + rep, random_ids=True)
+            started = time.perf_counter()
+            if not store.import_file(path).ok:
+                raise SystemExit("benchmark import of random ids failed")
+            random_times.append(round((time.perf_counter() - started) * 1000, 1))
+            store.engine.settle()
     return {
         "import_jsonl": times,
+        "import_jsonl_random_ids": random_times,
         "import_records_per_s": rates,
         "import_records": counts[-1],
         "import_settle": settles,
