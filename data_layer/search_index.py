@@ -44,20 +44,19 @@ CREATE TABLE message_pairs (
 )
 """
 
-_TEMP = ("_search_new_threads", "_search_tokens", "_search_ids", "_search_terms", "_search_pairs")
+_TEMP = ("_search_new_threads", "_search_tokens", "_search_ids")
 
 # The stored threads with the ones the fill numbers, for the engines' token statements to join as `s`.
 THREADS = """(SELECT thread_no, thread_id FROM search_threads
     UNION ALL SELECT thread_no, thread_id FROM _search_new_threads)"""
 
 
-def compute_statements(source: str, tokens: str, pairs: str) -> list[str]:
-    """The statements working out what adding the message events of table `source` adds to the index, as
-    temporary tables: `_search_new_threads`, `_search_ids` (`fresh` for new words), `_search_terms` and
-    `_search_pairs`. They only read the index, so they may run on a connection other than the writer's.
+def compute_statements(source: str, tokens: str) -> list[str]:
+    """The statements working out the threads and words that adding the message events of table `source`
+    brings, as temporary tables: `_search_new_threads`, `_search_tokens` and `_search_ids` (`fresh` for a
+    new word). They only read the index, so they may run on a connection other than the writer's.
 
-    `tokens` is the engine's SELECT of (thread_no, words) per message of `source` joined to `THREADS`
-    as `s`; `pairs` its SELECT of the distinct (thread_no, first_word, second_word) of `_search_tokens`.
+    `tokens` is the engine's SELECT of (thread_no, words) per message of `source` joined to `THREADS` as `s`.
     """
     return [
         *(f"DROP TABLE IF EXISTS {table}" for table in _TEMP),
@@ -83,42 +82,50 @@ def compute_statements(source: str, tokens: str, pairs: str) -> list[str]:
         LEFT JOIN search_words v ON v.word = n.word
         CROSS JOIN (SELECT coalesce(max(word_id), 0) AS top FROM search_words) m
         """,
-        """
-        CREATE TEMP TABLE _search_terms AS
-        SELECT i.word_id, o.thread_no
-        FROM (SELECT DISTINCT thread_no, unnest(words) AS word FROM _search_tokens) o
-        JOIN _search_ids i ON i.word = o.word
-        """,
-        f"""
-        CREATE TEMP TABLE _search_pairs AS
-        SELECT a.word_id AS first_id, b.word_id AS second_id, p.thread_no
-        FROM ({pairs}) p
-        JOIN _search_ids a ON a.word = p.first_word
-        JOIN _search_ids b ON b.word = p.second_word
-        """,
     ]
 
 
-def store_statements(ordered: bool = True) -> list[str]:
-    """The statements adding what `compute_statements` worked out to the index. The postings go in sorted
-    by word, so that on DuckDB a search reads the few row groups holding its words' ids: sorted here
-    (`ordered`), or already sorted in the tables given."""
-    terms, pairs = (" ORDER BY 1, 2", " ORDER BY 1, 2, 3") if ordered else ("", "")
+# The postings of the temporary tables above. They go in sorted by word, so that on DuckDB a search
+# reads the few row groups holding its words' ids.
+TERMS = """
+    SELECT i.word_id, o.thread_no
+    FROM (SELECT DISTINCT thread_no, unnest(words) AS word FROM _search_tokens) o
+    JOIN _search_ids i ON i.word = o.word
+    ORDER BY 1, 2
+    """
+
+
+def pairs_select(pairs: str) -> str:
+    """The pair postings, from `pairs`: the engine's SELECT of the distinct (thread_no, first_word,
+    second_word) of `_search_tokens`."""
+    return f"""
+    SELECT a.word_id AS first_id, b.word_id AS second_id, p.thread_no
+    FROM ({pairs}) p
+    JOIN _search_ids a ON a.word = p.first_word
+    JOIN _search_ids b ON b.word = p.second_word
+    ORDER BY 1, 2, 3
+    """
+
+
+NEW_THREADS = "SELECT thread_no, thread_id FROM _search_new_threads"
+NEW_WORDS = "SELECT word_id, word FROM _search_ids WHERE fresh ORDER BY word_id"
+
+
+def store_statements(threads: str, words: str, terms: str, pairs: str) -> list[str]:
+    """The statements adding to the index the rows of four queries: new threads, new words, postings, pairs."""
     return [
-        "INSERT INTO search_threads (thread_no, thread_id) SELECT thread_no, thread_id FROM _search_new_threads",
-        "INSERT INTO search_words (word_id, word) SELECT word_id, word FROM _search_ids WHERE fresh"
-        + (" ORDER BY word_id" if ordered else ""),
-        "INSERT INTO message_terms (word_id, thread_no) SELECT word_id, thread_no FROM _search_terms" + terms,
-        "INSERT INTO message_pairs (first_id, second_id, thread_no) "
-        "SELECT first_id, second_id, thread_no FROM _search_pairs" + pairs,
+        f"INSERT INTO search_threads (thread_no, thread_id) {threads}",
+        f"INSERT INTO search_words (word_id, word) {words}",
+        f"INSERT INTO message_terms (word_id, thread_no) {terms}",
+        f"INSERT INTO message_pairs (first_id, second_id, thread_no) {pairs}",
     ]
 
 
 def fill_statements(source: str, tokens: str, pairs: str) -> list[str]:
     """The statements adding the message events of table `source` to the index, in one transaction
-    (arguments: see `compute_statements`)."""
+    (`tokens`: see `compute_statements`; `pairs`: see `pairs_select`)."""
     return [
-        *compute_statements(source, tokens, pairs),
-        *store_statements(),
+        *compute_statements(source, tokens),
+        *store_statements(NEW_THREADS, NEW_WORDS, TERMS, pairs_select(pairs)),
         *(f"DROP TABLE {table}" for table in _TEMP),
     ]

@@ -71,9 +71,13 @@ def test_sixteen_writers_end_with_the_last_write_of_each_reviewer_and_target(dem
     assert check(demo_store) == {}
 
 
+# The children checkpoint after every write (on DuckDB's checkpoint thread, engines/duck.py), so that
+# kills land during checkpoints too.
 VOTER = """
 import json, sys
 from data_layer import open_store
+from data_layer.engines import duck
+duck.CHECKPOINT_BYTES = 1
 store = open_store(sys.argv[1])
 targets = json.loads(sys.argv[2])
 print("ready", flush=True)
@@ -90,6 +94,8 @@ while True:
 IMPORTER = """
 import sys
 from data_layer import open_store
+from data_layer.engines import duck
+duck.CHECKPOINT_BYTES = 1
 store = open_store(sys.argv[1])
 print("ready", flush=True)
 report = store.import_file(sys.argv[2])

@@ -129,23 +129,25 @@ def index_terms(conn, source: str) -> None:
         conn.execute(statement)
 
 
-# What the side connection hands back to the writer: the temporary tables of `compute_statements`,
-# sorted there as the index wants them.
-_COMPUTED = {
-    "_search_new_threads": "SELECT thread_no, thread_id FROM _search_new_threads",
-    "_search_ids": "SELECT word, fresh, word_id FROM _search_ids WHERE fresh ORDER BY word_id",
-    "_search_terms": "SELECT word_id, thread_no FROM _search_terms ORDER BY 1, 2",
-    "_search_pairs": "SELECT first_id, second_id, thread_no FROM _search_pairs ORDER BY 1, 2, 3",
-}
+def _computed(pairs: str) -> dict[str, str]:
+    """What the side connection hands back to the writer: the rows `search_index.store_statements` adds."""
+    return {
+        "_search_new_threads": search_index.NEW_THREADS,
+        "_search_new_words": search_index.NEW_WORDS,
+        "_search_terms": search_index.TERMS,
+        "_search_pairs": search_index.pairs_select(pairs),
+    }
+
+
 _SOURCE = "_search_source"
 
 
 def _compute(engine: DuckEngine, messages: pa.Table) -> dict[str, pa.Table]:
     with engine.read() as side:
         side.cursor.register(_SOURCE, messages)
-        for statement in search_index.compute_statements(_SOURCE, _TOKENS.format(source=_SOURCE), _PAIRS):
+        for statement in search_index.compute_statements(_SOURCE, _TOKENS.format(source=_SOURCE)):
             side.execute(statement)
-        return {name: side.cursor.sql(sql).to_arrow_table() for name, sql in _COMPUTED.items()}
+        return {name: side.cursor.sql(sql).to_arrow_table() for name, sql in _computed(_PAIRS).items()}
 
 
 def _short(error: Exception) -> str:
@@ -214,7 +216,8 @@ class DuckEngine:
             for name, table in computed.items():
                 conn.cursor.register(name, table)
             try:
-                for statement in search_index.store_statements(ordered=False):
+                # In the order the side sorted them.
+                for statement in search_index.store_statements(*(f"SELECT * FROM {name}" for name in computed)):
                     conn.execute(statement)
             finally:
                 for name in computed:
