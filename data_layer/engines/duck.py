@@ -158,8 +158,10 @@ def _short(error: Exception) -> str:
 # the write that crosses it waits for the whole checkpoint (0.2 to 0.4 s after an import of 100,000
 # records at the large scale). Here a write that leaves the log past CHECKPOINT_BYTES (DuckDB's default
 # threshold) returns once committed to the log, as durable as before, and the checkpoint runs on a thread
-# of its own. It holds the write lock, so the next write waits for it while reads go on (DuckDB 2.0
-# checkpoints beside readers). DuckDB's own threshold, raised, stays as the backstop.
+# of its own under the write lock, while reads go on (DuckDB 2.0 checkpoints beside readers). If the next
+# write takes the lock first, it runs the checkpoint before its own work, as DuckDB would have: updates
+# not yet checkpointed stay in memory (a fill of the search index after the rollups of a million runs ran
+# out of its 1 GB otherwise). DuckDB's own threshold, raised, stays as the backstop.
 CHECKPOINT_BYTES = 16 * 1024 * 1024
 _BACKSTOP = "1GB"
 
@@ -248,6 +250,7 @@ class DuckEngine:
         self._lock = threading.RLock() if path == ":memory:" else _write_lock(str(Path(path).resolve()))
         self._wal = None if path == ":memory:" else f"{path}.wal"
         self._checkpointer: threading.Thread | None = None
+        self._due = False
         self._side: ThreadPoolExecutor | None = None
         if self._wal:
             self._root.execute(f"SET GLOBAL checkpoint_threshold = '{_BACKSTOP}'")
@@ -263,6 +266,9 @@ class DuckEngine:
     def write(self, fn):
         """Run `fn(conn)` in one transaction; retry conflicts, then report them as `Conflict`."""
         with self._lock:
+            # A checkpoint due and not yet taken up by its thread goes first: the next write meets the
+            # database as folded, as it would after DuckDB's own checkpoint at commit.
+            self._checkpoint_pending()
             for attempt in range(_RETRIES):
                 cursor = self._root.cursor()
                 try:
@@ -288,22 +294,29 @@ class DuckEngine:
             conn.execute("CHECKPOINT")
 
     def _checkpoint_if_due(self) -> None:
-        """Start a checkpoint on its own thread if the log has grown past CHECKPOINT_BYTES (under the write lock)."""
+        """Mark a checkpoint due if the log has grown past CHECKPOINT_BYTES, and start its thread (under the
+        write lock); whichever takes the lock next, that thread or a write, runs it."""
         try:
             due = self._wal is not None and os.path.getsize(self._wal) >= CHECKPOINT_BYTES
         except OSError:
             due = False
-        if due and not (self._checkpointer and self._checkpointer.is_alive()):
+        if due and not self._due:
+            self._due = True
             # Not a daemon: the interpreter waits for it at exit rather than unloading DuckDB beneath it.
-            self._checkpointer = threading.Thread(target=self._checkpoint_quietly, name="duckdb-checkpoint")
+            self._checkpointer = threading.Thread(target=self._checkpoint_pending, name="duckdb-checkpoint")
             self._checkpointer.start()
 
-    def _checkpoint_quietly(self) -> None:
-        try:
-            self.checkpoint()
-        except duckdb.Error:
-            # The log stays as it is: the next write past the size tries again, DuckDB's threshold is the backstop.
-            pass
+    def _checkpoint_pending(self) -> None:
+        with self._lock:
+            if not self._due:
+                return
+            self._due = False
+            try:
+                self.checkpoint()
+            except duckdb.Error:
+                # The log stays as it is: the next write past the size tries again, and DuckDB's own
+                # threshold is the backstop.
+                pass
 
     def settle(self) -> None:
         """Wait for a checkpoint started by a write to finish."""
