@@ -477,10 +477,21 @@ REFRESH_THREADS = """
     WHERE threads.thread_id = t.thread_id
     """
 
-# Each NOT EXISTS against a stored table reads a MATERIALIZED CTE of the stored rows with the file's
-# keys, found by a join with the file's distinct keys: DuckDB runs NOT EXISTS (and `IN (SELECT ...)`
-# into a big table) as a join that builds its hash table on the big side, which for `run_events`
-# meant all five million events (0.3 s of a 100,000-record import).
+
+def _stored(table: str, columns: str, key: str, keys: str) -> str:
+    """A CTE `stored` of the `columns` of the rows of `table` whose `key` is one of `keys` (a query).
+
+    Each NOT EXISTS against a stored table reads it rather than the table: DuckDB runs NOT EXISTS (and
+    `IN (SELECT ...)` into a big table) as a join that builds its hash table on the big side, which for
+    `run_events` meant all five million events (0.3 s of a 100,000-record import); a join with the
+    file's keys builds on the small side.
+    """
+    selected = ", ".join(f"x.{column}" for column in columns.split(", "))
+    return f"""WITH stored AS MATERIALIZED (
+        SELECT {selected} FROM {table} x JOIN ({keys}) k ON k.{key} = x.{key}
+    )"""
+
+
 _TOUCHED = """
     CREATE TEMP TABLE _touched AS
     SELECT thread_id FROM _stage_thread UNION SELECT thread_id FROM _stage_run
@@ -503,8 +514,11 @@ _STORED_THREADS = {
     False: "CREATE TEMP TABLE _stored_threads AS SELECT thread_id FROM _touched",
 }
 
-# The file's runs that may be stored: those of stored threads.
+# The file's runs and event threads that may be stored: those of stored threads.
 _STORED_RUNS = "SELECT DISTINCT run_id FROM _stage_run WHERE thread_id IN (SELECT thread_id FROM _stored_threads)"
+_STORED_EVENT_THREADS = (
+    "SELECT DISTINCT thread_id FROM _stage_event WHERE thread_id IN (SELECT thread_id FROM _stored_threads)"
+)
 
 _MERGE = [
     # Where re-imported runs pointed before: their `followed_up` flag may have to go. (A stored run of the
@@ -529,10 +543,7 @@ _MERGE = [
     f"""
     INSERT INTO threads (thread_id, assistant_id, owner_id, display_name, status, metadata, created_at,
                          updated_at)
-    WITH stored AS MATERIALIZED (
-        SELECT t.thread_id FROM threads t JOIN (SELECT DISTINCT thread_id FROM _stage_thread) k
-        ON k.thread_id = t.thread_id
-    )
+    {_stored("threads", "thread_id", "thread_id", "SELECT DISTINCT thread_id FROM _stage_thread")}
     SELECT s.thread_id, s.assistant_id, s.owner_id, s.display_name, coalesce(s.status, 'idle'),
            CAST(s.metadata AS JSON),
            coalesce(s.created_at, r.first_run_at, $now),
@@ -573,9 +584,7 @@ _MERGE = [
     INSERT INTO runs (run_id, thread_id, assistant_id, owner_id, status, model_name, error, message_count,
                       first_human_message, last_ai_message, total_input_tokens, total_output_tokens,
                       total_tokens, llm_call_count, follow_up_to_run_id, metadata, created_at, updated_at)
-    WITH stored AS MATERIALIZED (
-        SELECT r.run_id FROM runs r JOIN ({_STORED_RUNS}) k ON k.run_id = r.run_id
-    )
+    {_stored("runs", "run_id", "run_id", _STORED_RUNS)}
     SELECT run_id, thread_id, assistant_id, owner_id, status, model_name, error, message_count,
            first_human_message, last_ai_message, total_input_tokens, total_output_tokens, total_tokens,
            llm_call_count, follow_up_to_run_id, CAST(metadata AS JSON), coalesce(created_at, $now),
@@ -586,11 +595,7 @@ _MERGE = [
     """,
     f"""
     CREATE TEMP TABLE _new_events AS
-    WITH stored AS MATERIALIZED (
-        SELECT x.thread_id, x.seq FROM run_events x JOIN (
-            SELECT DISTINCT thread_id FROM _stage_event WHERE thread_id IN (SELECT thread_id FROM _stored_threads)
-        ) k ON k.thread_id = x.thread_id
-    )
+    {_stored("run_events", "thread_id, seq", "thread_id", _STORED_EVENT_THREADS)}
     SELECT * FROM {_LATEST_EVENT} s
     WHERE NOT EXISTS (SELECT 1 FROM stored x WHERE x.thread_id = s.thread_id AND x.seq = s.seq)
     """,
@@ -598,6 +603,7 @@ _MERGE = [
     # Votes: newest per (run, owner, scope) in the file; a stored vote of the same owner on the same
     # target is updated in place (its id kept), as a second vote upstream replaces the first.
     _CREATE_VOTES,
+    _CHANGING_VOTES,
     _UPDATE_VOTES,
     # One row per id instead of ON CONFLICT DO NOTHING: on DuckDB that clause took 52 s for 25,000
     # votes against a million stored ones (0.6 s without), see docs/benchmarks.md.
@@ -620,11 +626,9 @@ _MERGE = [
     SELECT run_id FROM _stage_run UNION SELECT run_id FROM _stage_event
     """,
     # Threads named only by their runs get a row of their own, so that every run can be browsed.
-    """
+    f"""
     INSERT INTO threads (thread_id, assistant_id, status, created_at, updated_at)
-    WITH stored AS MATERIALIZED (
-        SELECT x.thread_id FROM threads x JOIN _touched k ON k.thread_id = x.thread_id
-    )
+    {_stored("threads", "thread_id", "thread_id", "SELECT thread_id FROM _touched")}
     SELECT t.thread_id, min(r.assistant_id), 'idle', coalesce(min(r.created_at), $now),
            coalesce(max(r.updated_at), $now)
     FROM _touched t LEFT JOIN runs r ON r.thread_id = t.thread_id
@@ -809,8 +813,6 @@ def run_import(
                 finish_index = engine.start_index_terms(conn, "_new_events")
             statement = sql + _CONCURRENT_EVENTS if sql is _INSERT_EVENTS and not conn.writes_serialized else sql
             conn.execute(statement, {"now": now} if "$now" in sql else None)
-            if sql is _CREATE_VOTES:
-                conn.execute(_CHANGING_VOTES)
         finish_index(conn)
         audit.record_import(conn, engine, actor=actor, at=now)
         _drop_temp(conn)

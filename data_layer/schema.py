@@ -33,6 +33,20 @@ class Step:
 _STATUS_LIST = ", ".join(f"'{status}'" for status in RUN_STATUSES)
 _SOURCE_LIST = ", ".join(f"'{source}'" for source in FEEDBACK_SOURCES)
 
+
+def _if_trigrams(statements: str) -> str:
+    """A PostgreSQL block running `statements` only where pg_trgm is installed (step 5 installs it if it can)."""
+    return f"""
+            DO $$
+            BEGIN
+                IF EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm') THEN
+                    {statements}
+                END IF;
+            END
+            $$;
+            """
+
+
 STEPS: tuple[Step, ...] = (
     Step(
         1,
@@ -186,16 +200,12 @@ STEPS: tuple[Step, ...] = (
                 RAISE NOTICE 'pg_trgm is not available (%): message search scans', SQLERRM;
             END
             $$;
-            DO $$
-            BEGIN
-                IF EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm') THEN
-                    CREATE INDEX run_events_text_trgm ON run_events USING gin (text gin_trgm_ops)
-                        WHERE category = 'message';
-                    CREATE INDEX threads_title_trgm ON threads USING gin (title gin_trgm_ops);
-                END IF;
-            END
-            $$;
             """
+            + _if_trigrams(
+                """CREATE INDEX run_events_text_trgm ON run_events USING gin (text gin_trgm_ops)
+                        WHERE category = 'message';
+                    CREATE INDEX threads_title_trgm ON threads USING gin (title gin_trgm_ops);"""
+            )
         },
     ),
     Step(
@@ -234,15 +244,9 @@ STEPS: tuple[Step, ...] = (
         );
         """,
         per_engine={
-            "postgresql": """
-            DO $$
-            BEGIN
-                IF EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm') THEN
-                    CREATE INDEX message_terms_trgm ON message_terms USING gin (term gin_trgm_ops);
-                END IF;
-            END
-            $$;
-            """
+            "postgresql": _if_trigrams(
+                "CREATE INDEX message_terms_trgm ON message_terms USING gin (term gin_trgm_ops);"
+            )
         },
     ),
 )
@@ -331,13 +335,9 @@ STEPS += (
             CREATE INDEX search_words_id ON search_words (word_id);
             CREATE INDEX message_terms_word ON message_terms (word_id, thread_no);
             CREATE INDEX message_pairs_words ON message_pairs (first_id, second_id, thread_no);
-            DO $$
-            BEGIN
-                IF EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm') THEN
-                    CREATE INDEX search_words_trgm ON search_words USING gin (word gin_trgm_ops);
-                END IF;
-            END
-            $$;
+            """
+            + _if_trigrams("CREATE INDEX search_words_trgm ON search_words USING gin (word gin_trgm_ops);")
+            + """
             ANALYZE search_threads;
             ANALYZE search_words;
             ANALYZE message_terms;

@@ -74,8 +74,9 @@ def times(draw) -> str:
     return moment.isoformat(timespec="minutes")
 
 
-def optional(**fields):
-    return {name: strategy for name, strategy in fields.items()}
+def some_of(**fields):
+    """Any subset of the fields, each drawn from its strategy."""
+    return st.fixed_dictionaries({}, optional=fields)
 
 
 owners = st.sampled_from(["owner_id", "user_id", None])
@@ -94,16 +95,13 @@ def threads(draw) -> dict:
     record.update(draw(owner_fields()))
     record.update(
         draw(
-            st.fixed_dictionaries(
-                {},
-                optional=optional(
-                    assistant_id=ids,
-                    display_name=texts,
-                    status=st.text(max_size=10, alphabet="abcxyz é"),
-                    metadata=st.just({}) | st.none(),
-                    created_at=times(),
-                    updated_at=times(),
-                ),
+            some_of(
+                assistant_id=ids,
+                display_name=texts,
+                status=st.text(max_size=10, alphabet="abcxyz é"),
+                metadata=st.just({}) | st.none(),
+                created_at=times(),
+                updated_at=times(),
             )
         )
     )
@@ -116,25 +114,22 @@ def runs(draw) -> dict:
     record.update(draw(owner_fields()))
     record.update(
         draw(
-            st.fixed_dictionaries(
-                {},
-                optional=optional(
-                    assistant_id=ids,
-                    status=st.sampled_from(RUN_STATUSES) | st.none(),
-                    model_name=texts,
-                    error=texts,
-                    message_count=tokens,
-                    first_human_message=texts,
-                    last_ai_message=texts,
-                    total_input_tokens=tokens,
-                    total_output_tokens=tokens,
-                    total_tokens=tokens,
-                    llm_call_count=tokens,
-                    follow_up_to_run_id=ids,
-                    metadata=st.just({}),
-                    created_at=times(),
-                    updated_at=times(),
-                ),
+            some_of(
+                assistant_id=ids,
+                status=st.sampled_from(RUN_STATUSES) | st.none(),
+                model_name=texts,
+                error=texts,
+                message_count=tokens,
+                first_human_message=texts,
+                last_ai_message=texts,
+                total_input_tokens=tokens,
+                total_output_tokens=tokens,
+                total_tokens=tokens,
+                llm_call_count=tokens,
+                follow_up_to_run_id=ids,
+                metadata=st.just({}),
+                created_at=times(),
+                updated_at=times(),
             )
         )
     )
@@ -171,14 +166,11 @@ def events(draw, content) -> dict:
     }
     record.update(
         draw(
-            st.fixed_dictionaries(
-                {},
-                optional=optional(
-                    category=st.sampled_from(["message", "trace", "", "custom"]),
-                    content=content,
-                    metadata=st.just({}) | st.none(),
-                    created_at=times(),
-                ),
+            some_of(
+                category=st.sampled_from(["message", "trace", "", "custom"]),
+                content=content,
+                metadata=st.just({}) | st.none(),
+                created_at=times(),
             )
         )
     )
@@ -194,17 +186,14 @@ def votes(draw) -> dict:
     record.update(draw(owner_fields()))
     record.update(
         draw(
-            st.fixed_dictionaries(
-                {},
-                optional=optional(
-                    feedback_id=ids,
-                    message_id=ids,
-                    comment=comments,
-                    tags=st.lists(st.sampled_from(REASON_TAGS), max_size=4),
-                    source=st.sampled_from(FEEDBACK_SOURCES),
-                    created_at=times(),
-                    updated_at=times(),
-                ),
+            some_of(
+                feedback_id=ids,
+                message_id=ids,
+                comment=comments,
+                tags=st.lists(st.sampled_from(REASON_TAGS), max_size=4),
+                source=st.sampled_from(FEEDBACK_SOURCES),
+                created_at=times(),
+                updated_at=times(),
             )
         )
     )
@@ -507,10 +496,6 @@ def original_merge() -> list[str]:
     return statements
 
 
-def original_changing_votes() -> str:
-    return ingest._CHANGING_VOTES.replace("_stored_votes", "feedback")
-
-
 def original_checks() -> dict[str, str]:
     return {
         name: sql.replace("_stored_votes", "feedback").replace("_stored_threads", "_touched")
@@ -520,11 +505,11 @@ def original_checks() -> dict[str, str]:
 
 def test_original_merge_is_rebuilt():
     assert len([sql for sql in ingest._MERGE if "WITH stored AS MATERIALIZED" in sql]) == 4
-    assert len([sql for sql in ingest._MERGE if "_stored_votes" in sql]) == 2
+    assert len([sql for sql in ingest._MERGE if "_stored_votes" in sql]) == 3
     assert len([sql for sql in ingest._MERGE if "_stored_threads" in sql]) == 6
     assert "_stored_votes" in ingest._CHECKS["feedback moved"]
     assert "JOIN _written f" in audit._IMPORTED
-    for before in [*original_merge(), original_changing_votes(), *original_checks().values()]:
+    for before in [*original_merge(), *original_checks().values()]:
         assert "_stored" not in before and "FROM stored" not in before
 
 
@@ -533,8 +518,6 @@ def test_rewritten_merge_stores_what_the_original_stored(store, twin, tmp_path, 
     reports = [store.import_file(path).as_dict() for path in files]
     merge = original_merge()
     monkeypatch.setattr(ingest, "_MERGE", merge)
-    monkeypatch.setattr(ingest, "_CREATE_VOTES", next(sql for sql in merge if "CREATE TEMP TABLE _votes" in sql))
-    monkeypatch.setattr(ingest, "_CHANGING_VOTES", original_changing_votes())
     monkeypatch.setattr(ingest, "_CHECKS", original_checks())
     # The values after a change as the audit read them before `_written`: from the stored votes.
     monkeypatch.setattr(audit, "_IMPORTED", audit._IMPORTED.replace("JOIN _written f", "JOIN feedback f"))
