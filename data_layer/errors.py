@@ -31,7 +31,14 @@ class Conflict(DataLayerError):
     http_status = 409
 
 
-class StoreUnavailable(DataLayerError):
-    """The database cannot be opened: locked by another process, unreachable, bad credentials."""
+class Unavailable(DataLayerError):
+    """The store cannot take the write now: out of space, an I/O error, the server gone. Nothing the
+    write reported was committed; the same call may be retried later. Never a `Conflict`: a client
+    reads 409 as "you already voted" and would take a lost vote for a saved one."""
 
     http_status = 503
+    retry_after = 30
+
+
+class StoreUnavailable(Unavailable):
+    """The database cannot be opened: locked by another process, unreachable, bad credentials."""
