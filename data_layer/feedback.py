@@ -140,17 +140,12 @@ def check_target(conn, thread_id: str, run_id: str, message_id: str | None) -> N
         raise NotFound(f"message {message_id} not found in run {run_id}")
 
 
-_LOCK_THREAD = "UPDATE threads SET positive = positive WHERE thread_id = $thread_id"
-
-
 def lock_thread(conn, thread_id: str) -> None:
-    """Hold the thread's row until commit. Taken first by every vote write (the importer takes it before
-    changing runs too), so on PostgreSQL a vote reads the vote it replaces, copies its run's values and
-    moves its thread's and run's tallies only after a concurrent import or voter on that thread has
-    committed, and the two never deadlock over the run's row. An engine whose writes are serialized in
-    the process (DuckDB) has nothing to wait for."""
-    if not conn.writes_serialized:
-        conn.execute(_LOCK_THREAD, {"thread_id": thread_id})
+    """Hold the thread until commit (`conn.lock_threads`). Taken first by every vote write (the importer
+    takes its threads' before changing runs too), so on PostgreSQL a vote reads the vote it replaces,
+    copies its run's values and moves its thread's and run's tallies only after a concurrent import or
+    voter on that thread has committed, and the two never deadlock over the run's row."""
+    conn.lock_threads("SELECT CAST($thread_id AS TEXT) AS thread_id", {"thread_id": thread_id})
 
 
 def acting(actor: auth.Actor | None, action: str, owner_id, source):

@@ -131,9 +131,10 @@ class ImportReport:
 
 
 class _Rejected(DataLayerError):
-    def __init__(self, errors: list[dict]):
+    def __init__(self, errors: list[dict], more: int):
         super().__init__("import rejected")
         self.errors = errors
+        self.more = more
 
 
 def _owner(record: dict) -> str | None:
@@ -497,10 +498,10 @@ _TOUCHED = """
     SELECT thread_id FROM _stage_thread UNION SELECT thread_id FROM _stage_run
     UNION SELECT thread_id FROM _stage_event UNION SELECT thread_id FROM _stage_feedback
     """
-# Lock the touched threads first, as every vote write does (feedback.lock_thread): on PostgreSQL the
-# counts and copies below then include any vote committed on them meanwhile, and a voter, who
-# locks the thread before the run, cannot deadlock with this import over a run's row.
-_LOCK = "UPDATE threads SET positive = positive WHERE thread_id IN (SELECT thread_id FROM _touched)"
+# The touched threads are locked first, as every vote write locks its thread (feedback.lock_thread): on
+# PostgreSQL the counts and copies below then include any vote committed on them meanwhile, and two
+# imports, or an import and a voter, wait for each other instead of deadlocking.
+_LOCKED = "SELECT thread_id FROM _touched"
 # The threads whose stored events and votes the merge looks at, by `conn.writes_serialized`: events are
 # keyed by thread and votes found by their run's thread, so a thread not stored before the import holds
 # none. Where writes are serialized (DuckDB) that is the touched threads stored now; elsewhere another
@@ -719,21 +720,19 @@ def _create_stages(conn) -> None:
         conn.execute(f"CREATE TEMP TABLE _stage_{kind} ({body})")
 
 
-def _flush(conn, rows: dict[str, list[tuple]]) -> None:
-    for kind, batch in rows.items():
-        if batch:
-            columns = list(zip(*batch))
-            table = pa.Table.from_arrays(
-                [pa.array(column, type=_SCHEMAS[kind].field(i).type) for i, column in enumerate(columns)],
-                schema=_SCHEMAS[kind],
-            )
-            conn.load(f"_stage_{kind}", table)
-            batch.clear()
+def _table(kind: str, rows: list[tuple]) -> pa.Table:
+    columns = list(zip(*rows))
+    schema = _SCHEMAS[kind]
+    return pa.Table.from_arrays(
+        [pa.array(column, type=schema.field(i).type) for i, column in enumerate(columns)], schema=schema
+    )
 
 
-def _stage(conn, numbered, counts: dict[str, int], reject, progress) -> int:
-    """Check and stage the records one by one; return the last line number."""
+def _read_records(numbered, reject, progress) -> jsonl.Staged:
+    """Check the records one by one and gather the valid ones as Arrow tables, before any transaction:
+    a retried write loads the same rows again, whatever `numbered` was (an iterator is read once)."""
     pending: dict[str, list[tuple]] = {kind: [] for kind in KINDS}
+    tables: dict[str, list[pa.Table]] = {kind: [] for kind in KINDS}
     line = 0
     for line, record in numbered:
         try:
@@ -743,29 +742,27 @@ def _stage(conn, numbered, counts: dict[str, int], reject, progress) -> int:
         except InvalidInput as error:
             reject(line, str(error))
             continue
-        counts[kind] += 1
-        # Valid records are staged even after an error, so the cross-record checks below can
-        # report every bad line at once; the transaction is rolled back either way.
+        # Valid records are kept even after an error, so the cross-record checks can report every bad
+        # line at once; nothing is merged either way.
         pending[kind].append(row)
         if len(pending[kind]) >= BATCH:
-            _flush(conn, pending)
+            tables[kind].append(_table(kind, pending[kind]))
+            pending[kind].clear()
         if progress and line % 10_000 == 0:
             progress(line)
-    _flush(conn, pending)
-    return line
+    merged = {}
+    for kind in KINDS:
+        if pending[kind]:
+            tables[kind].append(_table(kind, pending[kind]))
+        merged[kind] = pa.concat_tables(tables[kind]) if tables[kind] else _SCHEMAS[kind].empty_table()
+    return jsonl.Staged(tables=merged, lines=[line])
 
 
-def _stage_fast(conn, staged: jsonl.Staged, counts: dict[str, int], progress) -> int:
-    """Stage the rows the fast reader built (every record valid on its own); return the last line number."""
+def _load_stages(conn, staged: jsonl.Staged) -> None:
+    _create_stages(conn)
     for kind, table in staged.tables.items():
-        counts[kind] = table.num_rows
         if table.num_rows:
             conn.load(f"_stage_{kind}", table)
-    if progress:
-        for line in staged.lines:
-            if line % 10_000 == 0:
-                progress(line)
-    return staged.lines[-1]
 
 
 def run_import(
@@ -776,8 +773,11 @@ def run_import(
     actor=None,
 ) -> ImportReport:
     """Validate and merge `(line, record)` pairs; a record is a dict, or a `RecordError` for a line
-    that could not be read. Votes it creates or changes enter the audit trail under `actor`."""
-    counts = {kind: 0 for kind in KINDS}
+    that could not be read. Votes it creates or changes enter the audit trail under `actor`.
+
+    The records are read and checked one by one first; the transaction then loads, checks and merges
+    them, and may run again on a write conflict (`engine.write`) with the very same rows. The report
+    counts the rows the committed attempt merged."""
     errors: list[dict] = []
     more = 0
 
@@ -788,51 +788,66 @@ def run_import(
         else:
             more += 1
 
-    def work(conn):
-        _create_stages(conn)
-        line = (
-            _stage_fast(conn, staged, counts, progress) if staged else _stage(conn, numbered, counts, reject, progress)
-        )
-        for sql in (_TOUCHED, _LOCK, _STORED_THREADS[conn.writes_serialized], _STORED_VOTES):
-            conn.execute(sql)
-        for sql in _CHECKS.values():
-            for found in conn.all(sql + " ORDER BY 1"):
-                reject(int(found["line"]), found["error"])
-        if errors:
-            errors.sort(key=lambda error: error["line"])
-            raise _Rejected(errors)
-        now = datetime.now(UTC)
-        changes = None
-        for sql in _MERGE:
-            if sql is _UPDATE_VOTES or sql is _WRITTEN_UPDATES:
-                if changes is None:
-                    changes = conn.scalar("SELECT count(*) FROM _changing WHERE NOT created")
-                if not changes:
-                    continue
-            if sql is _INSERT_EVENTS:
-                finish_index = engine.start_index_terms(conn, "_new_events")
-            statement = sql + _CONCURRENT_EVENTS if sql is _INSERT_EVENTS and not conn.writes_serialized else sql
-            conn.execute(statement, {"now": now} if "$now" in sql else None)
-        finish_index(conn)
-        audit.record_import(conn, engine, actor=actor, at=now)
-        _drop_temp(conn)
-        if progress:
-            progress(line)
-
     # The records are plain acyclic JSON, but their many containers set off the cycle collector again
-    # and again, each time walking every row staged so far: it is paused for the import.
+    # and again, each time walking every row read so far: it is paused for the import.
     collecting = gc.isenabled()
     gc.disable()
     try:
         staged = jsonl.stage_file(numbered.path, _SCHEMAS) if isinstance(numbered, JsonlFile) else None
+        if staged is None:
+            staged = _read_records(numbered, reject, progress)
+        elif progress:
+            for line in staged.lines:
+                if line % 10_000 == 0:
+                    progress(line)
+        counts = {kind: staged.tables[kind].num_rows for kind in KINDS}
+
+        def work(conn) -> None:
+            _load_stages(conn, staged)
+            _merge(conn, engine, errors, more, actor)
+
         with engine.importing():
             engine.write(work)
-    except _Rejected:
-        return ImportReport(ok=False, counts=counts, errors=errors, more_errors=more)
+    except _Rejected as rejected:
+        return ImportReport(ok=False, counts=counts, errors=rejected.errors, more_errors=rejected.more)
     finally:
         if collecting:
             gc.enable()
+    if progress:
+        progress(staged.lines[-1] if staged.lines else 0)
     return ImportReport(ok=True, counts=counts)
+
+
+def _merge(conn, engine, read_errors: list[dict], more: int, actor) -> None:
+    """Check the staged rows against each other and the store, then merge them (one attempt of the
+    import's transaction: it changes nothing outside it, so a retry starts from the same state)."""
+    conn.execute(_TOUCHED)
+    conn.lock_threads(_LOCKED)
+    for sql in (_STORED_THREADS[conn.writes_serialized], _STORED_VOTES):
+        conn.execute(sql)
+    found = [
+        {"line": int(row["line"]), "error": row["error"]}
+        for sql in _CHECKS.values()
+        for row in conn.all(sql + " ORDER BY 1")
+    ]
+    if read_errors or found:
+        everything = sorted(read_errors + found, key=lambda error: error["line"])
+        raise _Rejected(everything[:MAX_ERRORS], more + max(0, len(everything) - MAX_ERRORS))
+    now = datetime.now(UTC)
+    changes = None
+    for sql in _MERGE:
+        if sql is _UPDATE_VOTES or sql is _WRITTEN_UPDATES:
+            if changes is None:
+                changes = conn.scalar("SELECT count(*) FROM _changing WHERE NOT created")
+            if not changes:
+                continue
+        if sql is _INSERT_EVENTS:
+            finish_index = engine.start_index_terms(conn, "_new_events")
+        statement = sql + _CONCURRENT_EVENTS if sql is _INSERT_EVENTS and not conn.writes_serialized else sql
+        conn.execute(statement, {"now": now} if "$now" in sql else None)
+    finish_index(conn)
+    audit.record_import(conn, engine, actor=actor, at=now)
+    _drop_temp(conn)
 
 
 def _no_duplicate_keys(pairs: list[tuple[str, object]]) -> dict:

@@ -21,7 +21,8 @@ import pyarrow as pa
 
 from data_layer import search_index
 from data_layer.engines import WORD_SEPARATORS, bind
-from data_layer.errors import Conflict, InvalidInput, StoreUnavailable
+from data_layer.engines.faults import FaultPlan, step
+from data_layer.errors import Conflict, InvalidInput, StoreUnavailable, Unavailable
 
 _LOCKS: dict[str, threading.RLock] = {}
 _LOCKS_GUARD = threading.Lock()
@@ -54,11 +55,16 @@ class DuckConn:
     # Every write holds the process-wide lock of its file (`DuckEngine.write`): no row locks are needed.
     writes_serialized = True
 
-    def __init__(self, cursor: duckdb.DuckDBPyConnection):
+    def lock_threads(self, ids: str, params: dict | None = None) -> None:
+        """Nothing to do: no other writer runs while this one holds the process's write lock."""
+
+    def __init__(self, cursor: duckdb.DuckDBPyConnection, faults: FaultPlan | None = None):
         self.cursor = cursor
+        self.faults = faults
 
     def _run(self, sql: str, params: dict | None):
         text, args = bind(sql, params)
+        step(self.faults, "statement")
         try:
             return self.cursor.execute(text, args)
         except duckdb.ConstraintException as error:
@@ -94,6 +100,7 @@ class DuckConn:
     def load(self, table: str, data: pa.Table) -> None:
         """Append an Arrow table to an existing table, columns matched by name."""
         view = f"_load_{table}"
+        step(self.faults, "load")
         self.cursor.register(view, data)
         try:
             columns = ", ".join(data.column_names)
@@ -154,6 +161,23 @@ def _short(error: Exception) -> str:
     return str(error).split("\n")[0]
 
 
+def _is_conflict(error: duckdb.TransactionException) -> bool:
+    """A write-write conflict between transactions ("Conflict on update!", "Catalog write-write conflict"),
+    which a retry can resolve. DuckDB raises the same class when a commit cannot be written ("Failed to
+    commit: Could not write file ...: No space left on device"): that is no conflict, and a retry of it
+    only delays the error the caller must see."""
+    text = str(error)
+    return "onflict" in text and "Could not write" not in text and "No space" not in text
+
+
+def unavailable(error: Exception) -> Unavailable:
+    """The write was not stored because the database could not write: out of space, an I/O error, memory."""
+    text = _short(error)
+    if "No space left" in text:
+        return Unavailable(f"not stored: the disk holding the database is full ({text})")
+    return Unavailable(f"not stored: the database could not write ({text})")
+
+
 # DuckDB checkpoints in the committing thread once its write-ahead log passes `checkpoint_threshold`, so
 # the write that crosses it waits for the whole checkpoint (0.2 to 0.4 s after an import of 100,000
 # records at the large scale). Here a write that leaves the log past CHECKPOINT_BYTES (DuckDB's default
@@ -181,6 +205,8 @@ class DuckEngine:
         "ELSE strftime({time}, '%Y-%m-%dT%H:%M:%S.%f+00:00') END"
     )
     index_terms = staticmethod(index_terms)
+    # A test's fault plan (data_layer/engines/faults.py); None outside the fault-injection tests.
+    faults: FaultPlan | None = None
 
     @contextmanager
     def importing(self):
@@ -264,7 +290,12 @@ class DuckEngine:
             cursor.close()
 
     def write(self, fn):
-        """Run `fn(conn)` in one transaction; retry conflicts, then report them as `Conflict`."""
+        """Run `fn(conn)` in one transaction; retry conflicts, then report them as `Conflict`.
+
+        `fn` may run more than once, so it must read nothing it consumes (an iterator): every attempt
+        sees the same input. An error writing the database (a full disk, I/O) is `Unavailable`, never
+        retried and never a `Conflict`.
+        """
         with self._lock:
             # A checkpoint due and not yet taken up by its thread goes first: the next write meets the
             # database as folded, as it would after DuckDB's own checkpoint at commit.
@@ -273,15 +304,21 @@ class DuckEngine:
                 cursor = self._root.cursor()
                 try:
                     cursor.begin()
-                    result = fn(DuckConn(cursor))
+                    result = fn(DuckConn(cursor, self.faults))
+                    step(self.faults, "commit")
                     cursor.commit()
                     self._checkpoint_if_due()
                     return result
                 except duckdb.TransactionException as error:
                     _rollback(cursor)
+                    if not _is_conflict(error):
+                        raise unavailable(error) from error
                     if attempt == _RETRIES - 1:
                         raise Conflict(f"write conflict, try again: {_short(error)}") from error
                     time.sleep(0.005 * (attempt + 1))
+                except (duckdb.IOException, duckdb.OutOfMemoryException) as error:
+                    _rollback(cursor)
+                    raise unavailable(error) from error
                 except BaseException:
                     _rollback(cursor)
                     raise

@@ -23,7 +23,8 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from data_layer import search_index
 from data_layer.config import redact
 from data_layer.engines import SEPARATORS_SQL, SPACES_SQL, bind
-from data_layer.errors import Conflict, InvalidInput, StoreUnavailable
+from data_layer.engines.faults import FaultPlan, step
+from data_layer.errors import Conflict, InvalidInput, StoreUnavailable, Unavailable
 
 _RETRIES = 8
 CONNECT_TIMEOUT_S = 5
@@ -95,17 +96,29 @@ def _duplicate(error: pg_errors.UniqueViolation) -> Conflict:
 class PgConn:
     """A connection with the small query vocabulary the data layer uses."""
 
-    # Writers of several processes meet here: vote writes lock their thread's row (`feedback.lock_thread`).
+    # Writers of several processes meet here: every write of votes or runs first locks its threads.
     writes_serialized = False
 
-    def __init__(self, conn: psycopg.Connection):
+    def lock_threads(self, ids: str, params: dict | None = None) -> None:
+        """Hold the threads named by the query `ids` (a `thread_id` column) until commit.
+
+        Every vote write and every import takes these locks first, in one global order (by key), so two
+        writers on overlapping threads wait for each other instead of deadlocking: an import's row locks,
+        taken in whatever order its UPDATE met them, deadlocked with another import's. Advisory locks also
+        cover threads not stored yet, which two imports may both be creating.
+        """
+        self.execute(_LOCK_THREADS.format(ids=ids), params)
+
+    def __init__(self, conn: psycopg.Connection, faults: FaultPlan | None = None):
         self.conn = conn
+        self.faults = faults
 
     def _cursor(self):
         return psycopg.RawCursor(self.conn)
 
     def _run(self, cursor, sql: str, params: dict | None):
         text, args = bind(sql, params)
+        step(self.faults, "statement")
         try:
             return cursor.execute(text, args)
         except pg_errors.UniqueViolation as error:
@@ -168,6 +181,7 @@ class PgConn:
         by_blocks = _copy_block(data.schema.empty_table()) is not None
         # Arrow strings are UTF-8 whatever the connection's client encoding is.
         options = " (ENCODING 'UTF8')" if by_blocks else ""
+        step(self.faults, "load")
         with self.conn.cursor() as cursor:
             try:
                 with cursor.copy(f"COPY {table} ({columns}) FROM STDIN{options}") as copy:
@@ -286,6 +300,14 @@ _PAIRS = """
     """
 # Any lock key of our own: fills of the search index take turns, so that new ids never collide.
 _SEARCH_INDEX_LOCK = 7_410_553_002
+# Thread locks: the two-key advisory locks of class _THREAD_LOCKS (apart from the one-key locks above),
+# keyed by the thread id's hash and taken in the order of the keys. Two ids of one hash share a lock,
+# which only makes their writers take turns.
+_THREAD_LOCKS = 7_410_553
+_LOCK_THREADS = f"""
+    SELECT count(pg_advisory_xact_lock({_THREAD_LOCKS}, k))
+    FROM (SELECT DISTINCT hashtext(thread_id) AS k FROM ({{ids}}) AS i ORDER BY k) AS keys
+    """
 
 
 def index_terms_sql(source: str) -> list[str]:
@@ -341,6 +363,8 @@ class PostgresEngine:
         "ELSE to_char({time} AT TIME ZONE 'UTC', '.US') END || '+00:00'"
     )
     index_terms = staticmethod(index_terms)
+    # A test's fault plan (data_layer/engines/faults.py); None outside the fault-injection tests.
+    faults: FaultPlan | None = None
 
     def importing(self):
         """The settings of an import's write: PostgreSQL's own (the DuckDB engine narrows its threads)."""
@@ -398,16 +422,27 @@ class PostgresEngine:
             yield PgConn(conn)
 
     def write(self, fn):
-        """Run `fn(conn)` in one transaction; retry serialization failures and deadlocks, then `Conflict`."""
+        """Run `fn(conn)` in one transaction; retry serialization failures and deadlocks, then `Conflict`.
+
+        `fn` may run more than once, so it must read nothing it consumes (an iterator): every attempt
+        sees the same input. A server out of disk or memory, or failing I/O, is `Unavailable`, never
+        retried and never a `Conflict`.
+        """
         with self._connection() as conn:
             for attempt in range(_RETRIES):
                 try:
                     with conn.transaction():
-                        return fn(PgConn(conn))
+                        result = fn(PgConn(conn, self.faults))
+                        step(self.faults, "commit")
+                    return result
                 except (pg_errors.SerializationFailure, pg_errors.DeadlockDetected) as error:
                     if attempt == _RETRIES - 1:
                         raise Conflict(f"write conflict, try again: {_short(error)}") from error
                     time.sleep(0.005 * (attempt + 1))
+                except pg_errors.DiskFull as error:
+                    raise Unavailable(f"not stored: the database server's disk is full ({_short(error)})") from error
+                except (pg_errors.InsufficientResources, pg_errors.IoError, pg_errors.DataCorrupted) as error:
+                    raise Unavailable(f"not stored: the database server could not write ({_short(error)})") from error
         raise AssertionError("unreachable")
 
     @contextmanager
