@@ -24,7 +24,7 @@ from starlette.routing import Match
 
 import data_layer
 from data_layer import auth, backup, ingest, rules
-from data_layer.errors import DataLayerError, InvalidInput, NotFound
+from data_layer.errors import DataLayerError, InvalidInput, NotFound, Unavailable
 from data_layer.schema import FEEDBACK_SOURCES, REASON_TAGS
 
 MAX_BODY_VARIABLE = "FEEDBACK_API_MAX_BODY"
@@ -93,6 +93,8 @@ _DESCRIPTIONS = {
     404: "Unknown thread, run, message or feedback, or a run of another thread",
     409: "The caller already voted on this target (use PUT to replace the vote)",
     413: f"Body larger than {MAX_BODY_VARIABLE} bytes",
+    503: "The store cannot write now (full disk, I/O error, database unreachable): nothing was stored; "
+    "retry after the Retry-After header's seconds",
 }
 
 
@@ -262,7 +264,9 @@ def create_api() -> FastAPI:
 
     @api.exception_handler(DataLayerError)
     async def data_layer_error(request: Request, error: DataLayerError) -> JSONResponse:
-        return JSONResponse({"detail": str(error)}, status_code=error.http_status)
+        # Unavailable: nothing was stored, and the same call may be sent again later.
+        headers = {"Retry-After": str(error.retry_after)} if isinstance(error, Unavailable) else None
+        return JSONResponse({"detail": str(error)}, status_code=error.http_status, headers=headers)
 
     @api.exception_handler(405)
     async def method_not_allowed(request: Request, error: Exception) -> JSONResponse:
@@ -292,7 +296,7 @@ def create_api() -> FastAPI:
         RUN_FEEDBACK,
         status_code=201,
         response_model=Feedback,
-        responses=_errors(400, 401, 403, 404, 409, 413),
+        responses=_errors(400, 401, 403, 404, 409, 413, 503),
         openapi_extra=_VOTE_BODY,
         summary="Create the caller's vote on a run or one of its messages",
     )
@@ -306,7 +310,7 @@ def create_api() -> FastAPI:
     @api.put(
         RUN_FEEDBACK,
         response_model=Feedback,
-        responses=_errors(400, 401, 403, 404, 413),
+        responses=_errors(400, 401, 403, 404, 413, 503),
         openapi_extra=_VOTE_BODY,
         summary="Create or replace the caller's vote (the same feedback_id is kept)",
     )
@@ -320,7 +324,7 @@ def create_api() -> FastAPI:
     @api.delete(
         RUN_FEEDBACK,
         response_model=Success,
-        responses=_errors(400, 401, 403, 404),
+        responses=_errors(400, 401, 403, 404, 503),
         summary="Retract the caller's own vote (404 when there is none)",
     )
     def retract_feedback(
@@ -390,7 +394,7 @@ def create_api() -> FastAPI:
     @api.delete(
         RUN_FEEDBACK + "/{feedback_id}",
         response_model=Success,
-        responses=_errors(400, 401, 403, 404),
+        responses=_errors(400, 401, 403, 404, 503),
         summary="Delete a vote by id: its owner, or an admin",
     )
     def delete_feedback(
@@ -448,7 +452,7 @@ def create_api() -> FastAPI:
     @api.post(
         "/ingest",
         response_model=ImportResult,
-        responses=_errors(400, 401, 403, 413),
+        responses=_errors(400, 401, 403, 413, 503),
         openapi_extra=_INGEST_BODY,
         summary="Import records (JSON array or JSONL), atomically: one bad record and nothing is stored",
     )
@@ -465,7 +469,7 @@ def create_api() -> FastAPI:
 
     @api.post(
         "/admin/backup",
-        responses=_errors(400, 401, 403, 409, 413),
+        responses=_errors(400, 401, 403, 409, 413, 503),
         openapi_extra=_BACKUP_BODY,
         summary="Write a consistent backup of every table into the backup directory (admins)",
     )

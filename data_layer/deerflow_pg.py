@@ -3,8 +3,8 @@
 Each run reads, in one read-only snapshot of the source, only the rows changed since the last
 import from that source: run events past the largest `id` seen, other tables past the largest
 `updated_at` (or `created_at` where a table has no `updated_at`). Those high-water marks live in
-our own database (`import_marks`), written after the import committed, so a crash between the two
-re-reads a few rows on the next run, and the import, being idempotent, changes nothing for them.
+our own database (`import_marks`), written in the import's own transaction: they advance exactly
+when the rows they cover are stored.
 
 Limits, said plainly: a row deleted upstream is not deleted here, and a row whose change time
 is NULL or goes backwards is not seen again after the first run.
@@ -118,13 +118,12 @@ def import_incremental(engine, url: str, *, progress: Callable[[int], None] | No
     with engine.read() as conn:
         marks = {row["table_name"]: row["mark"] for row in conn.all(_READ_MARKS, {"source": key})}
     reader = _Reader(url, marks)
-    report = ingest.run_import(engine, iter(reader), progress=progress)
-    if report.ok and reader.seen:
+
+    def save(conn) -> None:
+        # In the import's transaction, after the whole source was read: the marks advance exactly when
+        # what they cover is stored.
         now = datetime.now(UTC)
+        for table, mark in reader.seen.items():
+            conn.execute(_SAVE_MARK, {"source": key, "table_name": table, "mark": mark, "now": now})
 
-        def save(conn):
-            for table, mark in reader.seen.items():
-                conn.execute(_SAVE_MARK, {"source": key, "table_name": table, "mark": mark, "now": now})
-
-        engine.write(save)
-    return report
+    return ingest.run_import(engine, iter(reader), progress=progress, also=save)

@@ -714,7 +714,7 @@ def _drop_temp(conn) -> None:
 
 
 def _create_stages(conn) -> None:
-    _drop_temp(conn)
+    # No leftovers to drop first: a committed import drops its temporary tables, a rolled back one never had them.
     for kind, columns in STAGES.items():
         body = ", ".join(f"{name} {sql_type}" for name, sql_type, _ in columns)
         conn.execute(f"CREATE TEMP TABLE _stage_{kind} ({body})")
@@ -771,9 +771,11 @@ def run_import(
     *,
     progress: Callable[[int], None] | None = None,
     actor=None,
+    also: Callable[[object], None] | None = None,
 ) -> ImportReport:
     """Validate and merge `(line, record)` pairs; a record is a dict, or a `RecordError` for a line
-    that could not be read. Votes it creates or changes enter the audit trail under `actor`.
+    that could not be read. Votes it creates or changes enter the audit trail under `actor`;
+    `also(conn)`, when given, writes in the same transaction after the merge (an import's own marks).
 
     The records are read and checked one by one first; the transaction then loads, checks and merges
     them, and may run again on a write conflict (`engine.write`) with the very same rows. The report
@@ -805,6 +807,8 @@ def run_import(
         def work(conn) -> None:
             _load_stages(conn, staged)
             _merge(conn, engine, errors, more, actor)
+            if also:
+                also(conn)
 
         with engine.importing():
             engine.write(work)

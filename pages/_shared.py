@@ -116,6 +116,12 @@ def show_error(error: errors.DataLayerError) -> None:
         st.warning(f"Not found: {error}", icon=":material/search_off:")
     elif isinstance(error, errors.Forbidden):
         st.error(f"Not allowed: {error}", icon=":material/block:")
+    elif isinstance(error, errors.Unavailable):
+        st.error(
+            f"Not saved: the database cannot store anything right now; what you entered is kept here, "
+            f"try again in a moment. ({error})",
+            icon=":material/database:",
+        )
     elif isinstance(error, errors.Conflict):
         st.warning(
             f"Someone else changed this at the same moment; try again. ({error})", icon=":material/sync_problem:"

@@ -12,7 +12,7 @@ Production code never sets a plan: `engine.faults` is None and each step costs o
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -21,19 +21,34 @@ KINDS = ("conflict", "disk_full", "io_error")
 
 @dataclass
 class FaultPlan:
-    """Fail step number `fail_at` (1-based, counted over every attempt of every write) with an error made
-    by `error(kind_of_step)`; `None` fails nothing and only counts. `steps` lists the steps seen."""
+    """Fail the steps numbered in `fail_at` (1-based, counted over every attempt of every write) with an
+    error made by `error(kind_of_step)`; None fails nothing and only counts. `steps` lists the steps seen,
+    `fired` counts the failures raised."""
 
-    fail_at: int | None = None
+    fail_at: int | Collection[int] | None = None
     error: Callable[[str], Exception] | None = None
     steps: list[str] = field(default_factory=list)
-    fired: bool = False
+    fired: int = 0
 
     def step(self, what: str) -> None:
         self.steps.append(what)
-        if self.fail_at == len(self.steps) and self.error is not None:
-            self.fired = True
+        number = len(self.steps)
+        if self.error is not None and (
+            number == self.fail_at or isinstance(self.fail_at, Collection) and number in self.fail_at
+        ):
+            self.fired += 1
             raise self.error(what)
+
+
+def attempts_failing_at(steps: Collection[int]) -> frozenset[int]:
+    """The absolute step numbers that fail the first attempt of a write at its step `steps[0]`, the
+    retry at its own step `steps[1]`, and so on: one write then meets a fault at each of these points
+    (a failed attempt ends at the step that failed, and the next starts after it)."""
+    points, offset = [], 0
+    for relative in steps:
+        points.append(offset + relative)
+        offset += relative
+    return frozenset(points)
 
 
 def step(faults: FaultPlan | None, what: str) -> None:
