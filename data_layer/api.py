@@ -5,6 +5,9 @@ asks `auth.authorize`, and calls the same store functions the pages use (on the 
 `shared_store()`). Errors are `{"detail": ...}` with the data layer's HTTP status; request
 validation answers 400, not FastAPI's 422. Bodies are read raw so that the data layer's rules,
 not pydantic's coercions (`true` or `1.0` as a rating), decide what is valid.
+
+What a caller may know exists is the data layer's to say (`data_layer.targets`): every check of a
+thread, run or message goes through `store.feedback`, after the role's own 403.
 """
 
 from __future__ import annotations
@@ -90,7 +93,7 @@ _DESCRIPTIONS = {
     400: "Bad input: rating, tag, id, body or query parameter (nothing was stored)",
     401: "Missing or unknown API token",
     403: "The token's role may not do this",
-    404: "Unknown thread, run, message or feedback, or a run of another thread",
+    404: "Unknown thread, run, message or feedback, a run of another thread, or a thread the end user does not own",
     409: "The caller already voted on this target (use PUT to replace the vote)",
     413: f"Body larger than {MAX_BODY_VARIABLE} bytes",
 }
@@ -202,18 +205,6 @@ _BACKUP_BODY = {
 
 def _store() -> data_layer.Store:
     return data_layer.shared_store()
-
-
-def _run_of(store: data_layer.Store, thread_id: str, run_id: str) -> dict:
-    """Upstream rule 2 for reads too: the run exists and belongs to the thread in the path."""
-    rules.identifier(thread_id, "thread_id")
-    rules.identifier(run_id, "run_id")
-    run = store.runs.get(run_id)
-    if run is None:
-        raise NotFound(f"run {run_id} not found")
-    if run["thread_id"] != thread_id:
-        raise NotFound(f"run {run_id} not found in thread {thread_id}")
-    return run
 
 
 def _validation_detail(error: RequestValidationError) -> str:
@@ -332,10 +323,7 @@ def create_api() -> FastAPI:
         actor: auth.Actor = Depends(caller),
     ) -> dict:
         auth.authorize(actor, "retract")
-        store = _store()
-        _run_of(store, thread_id, run_id)
-        rules.optional_identifier(message_id, "message_id")
-        retracted = store.feedback.retract(thread_id=thread_id, run_id=run_id, message_id=message_id, actor=actor)
+        retracted = _store().feedback.retract(thread_id=thread_id, run_id=run_id, message_id=message_id, actor=actor)
         if not retracted:
             target = f"message {message_id}" if message_id else f"run {run_id}"
             raise NotFound(f"{actor.user_id} has no vote on {target}")
@@ -371,7 +359,7 @@ def create_api() -> FastAPI:
     ) -> list[dict]:
         auth.authorize(actor, "read")
         store = _store()
-        _run_of(store, thread_id, run_id)
+        store.feedback.check_target(thread_id, run_id, actor=actor)
         paged(store.feedback.count_by_run(thread_id, run_id), response)
         return [_public(row) for row in store.feedback.list_by_run(thread_id, run_id, limit=limit, offset=offset)]
 
@@ -384,7 +372,7 @@ def create_api() -> FastAPI:
     def run_stats(thread_id: ThreadId, run_id: RunId, actor: auth.Actor = Depends(caller)) -> dict:
         auth.authorize(actor, "read")
         store = _store()
-        _run_of(store, thread_id, run_id)
+        store.feedback.check_target(thread_id, run_id, actor=actor)
         return store.feedback.aggregate_by_run(thread_id, run_id)
 
     @api.delete(
@@ -397,8 +385,6 @@ def create_api() -> FastAPI:
         thread_id: ThreadId, run_id: RunId, feedback_id: FeedbackId, actor: auth.Actor = Depends(caller)
     ) -> dict:
         auth.authorize(actor, "delete")
-        rules.identifier(thread_id, "thread_id")
-        rules.identifier(run_id, "run_id")
         if not _store().feedback.delete(feedback_id, thread_id=thread_id, run_id=run_id, actor=actor):
             raise NotFound(f"feedback {feedback_id[:100]} not found in run {run_id} of thread {thread_id}")
         return {"success": True}
@@ -421,6 +407,7 @@ def create_api() -> FastAPI:
         run = store.runs.get(rules.identifier(run_id, "run_id"))
         if run is None:
             raise NotFound(f"run {run_id} not found")
+        store.feedback.check_target(run["thread_id"], run_id, actor=actor)
         paged(store.feedback.count_by_run(run["thread_id"], run_id), response)
         rows = store.feedback.list_by_run(run["thread_id"], run_id, limit=limit, offset=offset)
         return [_public(row) for row in rows]
@@ -440,8 +427,7 @@ def create_api() -> FastAPI:
     ) -> list[dict]:
         auth.authorize(actor, "read")
         store = _store()
-        if store.threads.get(rules.identifier(thread_id, "thread_id")) is None:
-            raise NotFound(f"thread {thread_id} not found")
+        store.feedback.check_target(thread_id, actor=actor)
         paged(store.feedback.count_by_thread(thread_id), response)
         return [_public(row) for row in store.feedback.list_by_thread(thread_id, limit=limit, offset=offset)]
 
