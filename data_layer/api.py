@@ -7,7 +7,9 @@ validation answers 400, not FastAPI's 422. Bodies are read raw so that the data 
 not pydantic's coercions (`true` or `1.0` as a rating), decide what is valid.
 
 What a caller may know exists is the data layer's to say (`data_layer.targets`): every check of a
-thread, run or message goes through `store.feedback`, after the role's own 403.
+thread, run or message goes through `store.feedback`, after the role's own 403. The docs page
+(`/api/docs`) loads its script and stylesheet from this server, never from another host, and a
+path with a trailing slash answers 404 rather than a redirect built from the request's Host header.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request, Respo
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel
 from starlette.routing import Match
 
@@ -36,6 +39,8 @@ DEFAULT_PAGE = 100
 MAX_PAGE = 1000
 MAX_OFFSET = 2**62
 RUN_FEEDBACK = "/threads/{thread_id}/runs/{run_id}/feedback"
+# Swagger UI's script and stylesheet, served from the fastapi-offline package.
+DOCS_ASSETS = "/docs-assets"
 # The data layer's id alphabet, documented in the OpenAPI paths so clients and fuzzers know it.
 ID_PATTERN = f"^{rules.ID_PATTERN}$"
 ThreadId = Annotated[str, Path(pattern=ID_PATTERN, max_length=200)]
@@ -222,12 +227,17 @@ def create_api() -> FastAPI:
     if not tokens:
         log.warning("no %s configured: every API call except /health will answer 401", auth.TOKENS_VARIABLE)
 
-    api = FastAPI(
+    api = FastAPIOffline(
         title="Agent feedback API",
         version="1",
         description="The source system's feedback endpoints, served beside the review dashboard.",
         servers=[{"url": "/api"}],
         generate_unique_id_function=lambda route: route.name,
+        # Starlette's redirect to the path without the slash is an absolute URL built from the Host header.
+        redirect_slashes=False,
+        static_url=DOCS_ASSETS,
+        # ReDoc's page always loads its maker's logo from another host; Swagger UI's page is the docs.
+        redoc_url=None,
     )
     bearer = HTTPBearer(auto_error=False, description="An API token from `python -m data_layer token new`")
 
@@ -265,6 +275,16 @@ def create_api() -> FastAPI:
         return JSONResponse(
             {"detail": "Method Not Allowed"}, status_code=405, headers={"Allow": ", ".join(sorted(methods))}
         )
+
+    @api.exception_handler(404)
+    async def not_found(request: Request, error: Exception) -> JSONResponse:
+        detail = getattr(error, "detail", "Not Found")
+        path = request.scope["path"]
+        if path.endswith("/") and any(
+            route.matches({**request.scope, "path": path.rstrip("/")})[0] is not Match.NONE for route in api.routes
+        ):
+            detail = "Not Found: API paths end without a slash"
+        return JSONResponse({"detail": detail}, status_code=404)
 
     @api.exception_handler(RequestValidationError)
     async def bad_request(request: Request, error: RequestValidationError) -> JSONResponse:
