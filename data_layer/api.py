@@ -5,6 +5,11 @@ asks `auth.authorize`, and calls the same store functions the pages use (on the 
 `shared_store()`). Errors are `{"detail": ...}` with the data layer's HTTP status; request
 validation answers 400, not FastAPI's 422. Bodies are read raw so that the data layer's rules,
 not pydantic's coercions (`true` or `1.0` as a rating), decide what is valid.
+
+What a caller may know exists is the data layer's to say (`data_layer.targets`): every check of a
+thread, run or message goes through `store.feedback`, after the role's own 403. The docs page
+(`/api/docs`) loads its script and stylesheet from this server, never from another host, and a
+path with a trailing slash answers 404 rather than a redirect built from the request's Host header.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request, Respo
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel
 from starlette.routing import Match
 
@@ -33,6 +39,8 @@ DEFAULT_PAGE = 100
 MAX_PAGE = 1000
 MAX_OFFSET = 2**62
 RUN_FEEDBACK = "/threads/{thread_id}/runs/{run_id}/feedback"
+# Swagger UI's script and stylesheet, served from the fastapi-offline package.
+DOCS_ASSETS = "/docs-assets"
 # The data layer's id alphabet, documented in the OpenAPI paths so clients and fuzzers know it.
 ID_PATTERN = f"^{rules.ID_PATTERN}$"
 ThreadId = Annotated[str, Path(pattern=ID_PATTERN, max_length=200)]
@@ -90,7 +98,7 @@ _DESCRIPTIONS = {
     400: "Bad input: rating, tag, id, body or query parameter (nothing was stored)",
     401: "Missing or unknown API token",
     403: "The token's role may not do this",
-    404: "Unknown thread, run, message or feedback, or a run of another thread",
+    404: "Unknown thread, run, message or feedback, a run of another thread, or a thread the end user does not own",
     409: "The caller already voted on this target (use PUT to replace the vote)",
     413: f"Body larger than {MAX_BODY_VARIABLE} bytes",
     503: "The store cannot write now (full disk, I/O error, database unreachable): nothing was stored; "
@@ -206,18 +214,6 @@ def _store() -> data_layer.Store:
     return data_layer.shared_store()
 
 
-def _run_of(store: data_layer.Store, thread_id: str, run_id: str) -> dict:
-    """Upstream rule 2 for reads too: the run exists and belongs to the thread in the path."""
-    rules.identifier(thread_id, "thread_id")
-    rules.identifier(run_id, "run_id")
-    run = store.runs.get(run_id)
-    if run is None:
-        raise NotFound(f"run {run_id} not found")
-    if run["thread_id"] != thread_id:
-        raise NotFound(f"run {run_id} not found in thread {thread_id}")
-    return run
-
-
 def _validation_detail(error: RequestValidationError) -> str:
     parts = []
     for item in error.errors():
@@ -233,12 +229,17 @@ def create_api() -> FastAPI:
     if not tokens:
         log.warning("no %s configured: every API call except /health will answer 401", auth.TOKENS_VARIABLE)
 
-    api = FastAPI(
+    api = FastAPIOffline(
         title="Agent feedback API",
         version="1",
         description="The source system's feedback endpoints, served beside the review dashboard.",
         servers=[{"url": "/api"}],
         generate_unique_id_function=lambda route: route.name,
+        # Starlette's redirect to the path without the slash is an absolute URL built from the Host header.
+        redirect_slashes=False,
+        static_url=DOCS_ASSETS,
+        # ReDoc's page always loads its maker's logo from another host; Swagger UI's page is the docs.
+        redoc_url=None,
     )
     bearer = HTTPBearer(auto_error=False, description="An API token from `python -m data_layer token new`")
 
@@ -278,6 +279,16 @@ def create_api() -> FastAPI:
         return JSONResponse(
             {"detail": "Method Not Allowed"}, status_code=405, headers={"Allow": ", ".join(sorted(methods))}
         )
+
+    @api.exception_handler(404)
+    async def not_found(request: Request, error: Exception) -> JSONResponse:
+        detail = getattr(error, "detail", "Not Found")
+        path = request.scope["path"]
+        if path.endswith("/") and any(
+            route.matches({**request.scope, "path": path.rstrip("/")})[0] is not Match.NONE for route in api.routes
+        ):
+            detail = "Not Found: API paths end without a slash"
+        return JSONResponse({"detail": detail}, status_code=404)
 
     @api.exception_handler(RequestValidationError)
     async def bad_request(request: Request, error: RequestValidationError) -> JSONResponse:
@@ -336,10 +347,7 @@ def create_api() -> FastAPI:
         actor: auth.Actor = Depends(caller),
     ) -> dict:
         auth.authorize(actor, "retract")
-        store = _store()
-        _run_of(store, thread_id, run_id)
-        rules.optional_identifier(message_id, "message_id")
-        retracted = store.feedback.retract(thread_id=thread_id, run_id=run_id, message_id=message_id, actor=actor)
+        retracted = _store().feedback.retract(thread_id=thread_id, run_id=run_id, message_id=message_id, actor=actor)
         if not retracted:
             target = f"message {message_id}" if message_id else f"run {run_id}"
             raise NotFound(f"{actor.user_id} has no vote on {target}")
@@ -375,7 +383,7 @@ def create_api() -> FastAPI:
     ) -> list[dict]:
         auth.authorize(actor, "read")
         store = _store()
-        _run_of(store, thread_id, run_id)
+        store.feedback.check_target(thread_id, run_id, actor=actor)
         paged(store.feedback.count_by_run(thread_id, run_id), response)
         return [_public(row) for row in store.feedback.list_by_run(thread_id, run_id, limit=limit, offset=offset)]
 
@@ -388,7 +396,7 @@ def create_api() -> FastAPI:
     def run_stats(thread_id: ThreadId, run_id: RunId, actor: auth.Actor = Depends(caller)) -> dict:
         auth.authorize(actor, "read")
         store = _store()
-        _run_of(store, thread_id, run_id)
+        store.feedback.check_target(thread_id, run_id, actor=actor)
         return store.feedback.aggregate_by_run(thread_id, run_id)
 
     @api.delete(
@@ -401,8 +409,6 @@ def create_api() -> FastAPI:
         thread_id: ThreadId, run_id: RunId, feedback_id: FeedbackId, actor: auth.Actor = Depends(caller)
     ) -> dict:
         auth.authorize(actor, "delete")
-        rules.identifier(thread_id, "thread_id")
-        rules.identifier(run_id, "run_id")
         if not _store().feedback.delete(feedback_id, thread_id=thread_id, run_id=run_id, actor=actor):
             raise NotFound(f"feedback {feedback_id[:100]} not found in run {run_id} of thread {thread_id}")
         return {"success": True}
@@ -425,6 +431,7 @@ def create_api() -> FastAPI:
         run = store.runs.get(rules.identifier(run_id, "run_id"))
         if run is None:
             raise NotFound(f"run {run_id} not found")
+        store.feedback.check_target(run["thread_id"], run_id, actor=actor)
         paged(store.feedback.count_by_run(run["thread_id"], run_id), response)
         rows = store.feedback.list_by_run(run["thread_id"], run_id, limit=limit, offset=offset)
         return [_public(row) for row in rows]
@@ -444,8 +451,7 @@ def create_api() -> FastAPI:
     ) -> list[dict]:
         auth.authorize(actor, "read")
         store = _store()
-        if store.threads.get(rules.identifier(thread_id, "thread_id")) is None:
-            raise NotFound(f"thread {thread_id} not found")
+        store.feedback.check_target(thread_id, actor=actor)
         paged(store.feedback.count_by_thread(thread_id), response)
         return [_public(row) for row in store.feedback.list_by_thread(thread_id, limit=limit, offset=offset)]
 

@@ -7,8 +7,11 @@ so the rules live here once:
 - `reviewer`: read, vote, retract and delete only its own votes;
 - `viewer`: read only;
 - `end_user` (an API-only extension for the agent's chat front end): vote, retract and delete
-  only its own votes, stored with source `end_user`; it cannot read others' feedback, which may
-  hold reviewers' internal comments.
+  only its own votes, stored with source `end_user`, and only on threads it owns (the gateway's
+  thread `owner_id`); it cannot read feedback, which may hold reviewers' internal comments.
+
+`may_act_on_thread` and `hides` say what a caller may know exists: a thread it may not act on is
+answered as a missing one, and a vote it may not read as a missing vote.
 
 API tokens are configured as `FEEDBACK_API_TOKENS` (environment, else `.streamlit/secrets.toml`):
 comma-separated `user:role:sha256hex`, or `user:sha256hex` for a reviewer. Only the SHA-256 of a
@@ -40,6 +43,9 @@ _ALLOWED = {
 }
 # Actions on one vote that only its owner may take; an admin may also delete anyone's vote.
 _OWN_ONLY = frozenset({"vote", "retract", "delete"})
+# Roles that act only on the threads they own: an end user thumbs its own conversations, never
+# another user's, nor a thread without an owner.
+_OWN_THREADS_ONLY = frozenset({"end_user"})
 _HEX = re.compile(r"[0-9a-f]{64}")
 TOKENS_VARIABLE = "FEEDBACK_API_TOKENS"
 SECRETS_FILES = (Path(".streamlit/secrets.toml"), Path.home() / ".streamlit" / "secrets.toml")
@@ -83,6 +89,20 @@ def authorize(actor: Actor | None, action: str, feedback: dict | None = None) ->
     raise Forbidden(
         f"{actor.user_id} ({actor.role}) may not {action} feedback {feedback.get('feedback_id')} of another user"
     )
+
+
+def may_act_on_thread(actor: Actor | None, owner_id: str | None) -> bool:
+    """Whether `actor` may act on a thread owned by `owner_id` (a write without an actor is trusted)."""
+    if actor is None or actor.role not in _OWN_THREADS_ONLY:
+        return True
+    return owner_id is not None and owner_id == actor.user_id
+
+
+def hides(actor: Actor | None, feedback: dict) -> bool:
+    """Whether the vote `feedback` is hidden from `actor`: a caller who may not read sees only its own votes."""
+    if actor is None or "read" in _ALLOWED[actor.role]:
+        return False
+    return feedback.get("owner_id") != actor.user_id
 
 
 def hash_token(token: str) -> str:

@@ -1,15 +1,16 @@
 """Feedback: votes on a run or on one of its messages, with the source system's rules.
 
-Rules kept from upstream: rating is +1 or -1; the run must exist and belong to the thread;
-the reviewer comes from the caller, never from a body; a vote may target one message of
-the run; one vote per (owner, run, message scope), replaced in place by `upsert`; delete
-answers False for an id of another thread or run. Added here: tags, updated_at, the source
-of the vote, and a thread's positive/negative tallies kept current on every write.
+Rules kept from upstream: rating is +1 or -1; the run must exist and belong to the thread
+(`data_layer.targets`, which also keeps end users to the threads they own); the reviewer
+comes from the caller, never from a body; a vote may target one message of the run; one vote
+per (owner, run, message scope), replaced in place by `upsert`; delete answers False for an
+id of another thread or run. Added here: tags, updated_at, the source of the vote, and a
+thread's positive/negative tallies kept current on every write.
 
 Every write appends to the audit trail (`data_layer.audit`) in its own transaction. Given an
 `actor`, a write takes the owner and source from it and asks `auth.authorize` inside that
 transaction, against the vote it would touch; without one (scripts, imports, tests) the
-caller's `owner_id` and `source` are trusted as before.
+caller's `owner_id` and `source` are trusted.
 """
 
 from __future__ import annotations
@@ -18,20 +19,12 @@ import uuid
 from datetime import UTC, datetime
 
 from data_layer import audit, auth, rollups, rules
-from data_layer.errors import Conflict, Forbidden, InvalidInput, NotFound
+from data_layer.errors import Conflict, Forbidden, InvalidInput
 from data_layer.rows import plain, plain_all
+from data_layer.targets import check_target, thread_visible
 
 COLUMNS = """feedback_id, thread_id, run_id, owner_id, message_id, rating, comment, tags, source,
     created_at, updated_at"""
-
-_RUN_OF = "SELECT thread_id FROM runs WHERE run_id = $run_id"
-
-# DuckDB uses an index only for a filter on the indexed column alone: the run's rows are fetched
-# through the index in a MATERIALIZED CTE (no filter pushed into it), then narrowed (docs/benchmarks.md).
-_MESSAGE_IN_RUN = """
-WITH e AS MATERIALIZED (SELECT message_id, category FROM run_events WHERE run_id = $run_id)
-SELECT count(*) FROM e WHERE message_id = $message_id AND category = 'message'
-"""
 
 # A vote carries copies of its run's attributes for the stats (data_layer/rollups.py); runs never
 # change here, so copying them at insert keeps them right.
@@ -129,17 +122,6 @@ def _page(limit, offset) -> dict:
     return {"limit": limit, "offset": rules.integer(offset, "offset", high=_NO_LIMIT)}
 
 
-def check_target(conn, thread_id: str, run_id: str, message_id: str | None) -> None:
-    """Rule 2 and 4: the run exists, belongs to the thread, and holds the message named."""
-    run = conn.one(_RUN_OF, {"run_id": run_id})
-    if run is None:
-        raise NotFound(f"run {run_id} not found")
-    if run["thread_id"] != thread_id:
-        raise NotFound(f"run {run_id} not found in thread {thread_id}")
-    if message_id is not None and not conn.scalar(_MESSAGE_IN_RUN, {"run_id": run_id, "message_id": message_id}):
-        raise NotFound(f"message {message_id} not found in run {run_id}")
-
-
 def lock_thread(conn, thread_id: str) -> None:
     """Hold the thread until commit (`conn.lock_threads`). Taken first by every vote write (the importer
     takes its threads' before changing runs too), so on PostgreSQL a vote reads the vote it replaces,
@@ -205,7 +187,7 @@ class FeedbackRepo:
 
         def write(conn):
             lock_thread(conn, vote["thread_id"])
-            check_target(conn, vote["thread_id"], vote["run_id"], vote["message_id"])
+            check_target(conn, vote["thread_id"], vote["run_id"], vote["message_id"], actor)
             if vote["owner_id"] is not None and conn.one(_FIND_VOTE, vote):
                 target = f"message {vote['message_id']}" if vote["message_id"] else f"run {vote['run_id']}"
                 raise Conflict(f"{vote['owner_id']} already rated {target}; update that vote instead")
@@ -246,7 +228,7 @@ class FeedbackRepo:
 
         def write(conn):
             lock_thread(conn, vote["thread_id"])
-            check_target(conn, vote["thread_id"], vote["run_id"], vote["message_id"])
+            check_target(conn, vote["thread_id"], vote["run_id"], vote["message_id"], actor)
             # The vote as it was, for the authorization and the audit trail.
             found = conn.one(_FIND_VOTE, vote)
             if actor is not None:
@@ -268,6 +250,15 @@ class FeedbackRepo:
             return row
 
         return plain(self._engine.write(write))
+
+    def check_target(self, thread_id, run_id=None, message_id=None, *, actor: auth.Actor | None = None) -> None:
+        """`NotFound` unless the target exists and `actor` may act on its thread (`targets.check_target`);
+        what a read by target asks before it answers."""
+        rules.identifier(thread_id, "thread_id")
+        rules.optional_identifier(run_id, "run_id")
+        rules.optional_identifier(message_id, "message_id")
+        with self._engine.read() as conn:
+            check_target(conn, thread_id, run_id, message_id, actor)
 
     def get(self, feedback_id) -> dict | None:
         if not isinstance(feedback_id, str):
@@ -310,21 +301,29 @@ class FeedbackRepo:
     def delete(self, feedback_id, *, thread_id=None, run_id=None, actor=None) -> bool:
         """Delete by id; False when it is missing or belongs to another thread or run (rule 7).
 
-        With an `actor`, `Forbidden` unless `auth.authorize` lets it delete this vote (its own, or any
-        for an admin); the check runs in the same transaction as the delete.
+        A thread (and run) named is checked first, as a vote's target is (`NotFound`). With an `actor`,
+        `Forbidden` unless `auth.authorize` lets it delete this vote (its own, or any for an admin); a
+        vote the actor may not see (`auth.hides`) is answered as a missing one. The checks run in the
+        same transaction as the delete.
         """
         if actor is not None:
             auth.authorize(actor, "delete")
+        rules.optional_identifier(thread_id, "thread_id")
+        rules.optional_identifier(run_id, "run_id")
         if not isinstance(feedback_id, str):
             return False
 
         def write(conn):
+            if thread_id is not None:
+                check_target(conn, thread_id, run_id, actor=actor)
             row = conn.one(_GET, {"feedback_id": feedback_id})
-            if row is None:
+            if row is None or auth.hides(actor, row):
                 return False
             if thread_id is not None and row["thread_id"] != thread_id:
                 return False
             if run_id is not None and row["run_id"] != run_id:
+                return False
+            if actor is not None and thread_id is None and not thread_visible(conn, row["thread_id"], actor):
                 return False
             if actor is not None:
                 auth.authorize(actor, "delete", row)
@@ -340,14 +339,19 @@ class FeedbackRepo:
         return self._engine.write(write)
 
     def retract(self, *, thread_id, run_id, owner_id=None, message_id=None, actor: auth.Actor | None = None) -> bool:
-        """Remove the owner's own vote on a target (rule 8); False when there is none."""
+        """Remove the owner's own vote on a target (rule 8); False when there is none, `NotFound` when
+        the thread or run is missing or the actor may not act on the thread (`check_target`)."""
         owner_id, _ = acting(actor, "retract", owner_id, None)
         if owner_id is None:
             raise InvalidInput("owner_id is required to retract a vote")
+        thread_id = rules.identifier(thread_id, "thread_id")
+        run_id = rules.identifier(run_id, "run_id")
+        message_id = rules.optional_identifier(message_id, "message_id")
 
         def write(conn):
+            check_target(conn, thread_id, run_id, actor=actor)
             row = conn.one(_FIND_VOTE, {"run_id": run_id, "owner_id": owner_id, "scope": message_id or ""})
-            if row is None or row["thread_id"] != thread_id:
+            if row is None:
                 return False
             if actor is not None:
                 auth.authorize(actor, "retract", row)

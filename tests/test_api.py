@@ -24,7 +24,7 @@ def seed(db: str) -> None:
     with open_store(db) as store:
         report = store.ingest(
             [
-                {"kind": "thread", "thread_id": "t1"},
+                {"kind": "thread", "thread_id": "t1", "owner_id": "eu"},
                 {"kind": "run", "run_id": "r1", "thread_id": "t1", "status": "success"},
                 {"kind": "thread", "thread_id": "t2"},
                 {"kind": "run", "run_id": "r2", "thread_id": "t2", "status": "success"},
@@ -60,11 +60,11 @@ def as_user(server):
         opened.close()
 
 
-def fresh_run(admin: httpx.Client, messages=("m1",), votes=()) -> tuple[str, str]:
-    """A new thread with one run (and its messages, and imported votes) pushed through /api/ingest."""
+def fresh_run(admin: httpx.Client, messages=("m1",), votes=(), owner=None) -> tuple[str, str]:
+    """A new thread (of the end user `owner`) with one run, its messages and imported votes, through /api/ingest."""
     thread, run = f"t-{uuid.uuid4().hex[:10]}", f"r-{uuid.uuid4().hex[:10]}"
     records = [
-        {"kind": "thread", "thread_id": thread},
+        {"kind": "thread", "thread_id": thread, "owner_id": owner},
         {"kind": "run", "run_id": run, "thread_id": thread, "status": "success"},
     ]
     for seq, message in enumerate(messages, start=1):
@@ -282,7 +282,7 @@ def test_lists_are_oldest_first_paginated_with_the_total_in_a_header(as_user):
 
 def test_stats_count_every_users_votes_and_are_zero_without_any(as_user):
     admin = as_user("ana")
-    thread, run = fresh_run(admin)
+    thread, run = fresh_run(admin, owner="eu")
     assert admin.get(feedback_path(thread, run) + "/stats").json() == {
         "run_id": run,
         "total": 0,
@@ -318,10 +318,13 @@ def test_delete_by_id_is_for_the_owner_or_an_admin(as_user):
     bo_vote = bo.put(feedback_path(thread, run), json={"rating": 1}).json()["feedback_id"]
     cy_vote = cy.put(feedback_path(thread, run), json={"rating": -1}).json()["feedback_id"]
 
-    for client in (cy, as_user("vi"), as_user("eu")):
+    for client in (cy, as_user("vi")):
         refused = client.delete(feedback_path(thread, run) + f"/{bo_vote}")
         assert refused.status_code == 403, refused.text
         assert "may not delete" in refused.json()["detail"]
+    # An end user acts only on its own threads: this one answers as a missing thread would.
+    hidden = as_user("eu").delete(feedback_path(thread, run) + f"/{bo_vote}")
+    assert (hidden.status_code, hidden.json()) == (404, {"detail": f"thread {thread} not found"})
     assert total(admin, thread, run) == 2
 
     assert bo.delete(feedback_path(thread, run) + f"/{bo_vote}").json() == {"success": True}
@@ -350,7 +353,7 @@ def test_a_viewer_reads_but_every_write_is_403(as_user):
 
 def test_end_user_tokens_vote_as_end_users_and_cannot_read_others_feedback(as_user):
     admin, end_user = as_user("ana"), as_user("eu")
-    thread, run = fresh_run(admin)
+    thread, run = fresh_run(admin, owner="eu")
     vote = end_user.put(feedback_path(thread, run), json={"rating": -1, "comment": "wrong city"})
     assert vote.status_code == 200
     assert (vote.json()["user_id"], vote.json()["source"]) == ("eu", "end_user")

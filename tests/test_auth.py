@@ -7,7 +7,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from data_layer import auth
-from data_layer.errors import Forbidden, InvalidInput
+from data_layer.errors import Forbidden, InvalidInput, NotFound
 
 RULES = auth.parse_roles("admin=ana@x.com,group:leads;viewer=*@partner.com;default=reviewer")
 
@@ -105,7 +105,10 @@ def test_an_actor_votes_only_as_itself_and_a_viewer_cannot_write(seeded):
     assert votes(seeded) == []
 
 
-def test_an_end_user_actor_stores_end_user_votes(seeded):
+def test_an_end_user_actor_stores_end_user_votes_on_its_own_thread(seeded):
+    with pytest.raises(NotFound, match="thread t1 not found"):
+        seeded.feedback.create(thread_id="t1", run_id="r1", rating=-1, actor=auth.Actor("eu-7", "end_user"))
+    assert seeded.ingest([{"kind": "thread", "thread_id": "t1", "user_id": "eu-7"}]).ok
     vote = seeded.feedback.create(thread_id="t1", run_id="r1", rating=-1, actor=auth.Actor("eu-7", "end_user"))
     assert (vote["owner_id"], vote["source"]) == ("eu-7", "end_user")
 

@@ -1,0 +1,44 @@
+"""The target a vote names: its thread, run and message exist, belong together, and the caller may act on them.
+
+One check for every door (pages, REST API) and every vote write or read by target. Its answers reveal
+nothing a caller may not see: a thread the caller may not act on (`auth.may_act_on_thread`) is answered
+exactly as a missing thread, and a run of another thread exactly as a missing run.
+"""
+
+from __future__ import annotations
+
+from data_layer import auth
+from data_layer.errors import NotFound
+
+_THREAD_OWNER = "SELECT owner_id FROM threads WHERE thread_id = $thread_id"
+
+_RUN_OF = "SELECT thread_id FROM runs WHERE run_id = $run_id"
+
+# DuckDB uses an index only for a filter on the indexed column alone: the run's rows are fetched
+# through the index in a MATERIALIZED CTE (no filter pushed into it), then narrowed (docs/benchmarks.md).
+_MESSAGE_IN_RUN = """
+WITH e AS MATERIALIZED (SELECT message_id, category FROM run_events WHERE run_id = $run_id)
+SELECT count(*) FROM e WHERE message_id = $message_id AND category = 'message'
+"""
+
+
+def thread_visible(conn, thread_id: str, actor: auth.Actor | None) -> bool:
+    """Whether the thread exists and `actor` may act on it."""
+    thread = conn.one(_THREAD_OWNER, {"thread_id": thread_id})
+    return thread is not None and auth.may_act_on_thread(actor, thread["owner_id"])
+
+
+def check_target(
+    conn, thread_id: str, run_id: str | None = None, message_id: str | None = None, actor: auth.Actor | None = None
+) -> None:
+    """`NotFound` unless the thread is one `actor` may act on, holds the run (when named), and the run
+    holds the message (when named): upstream rules 2 and 4, and whose threads an end user may touch."""
+    if not thread_visible(conn, thread_id, actor):
+        raise NotFound(f"thread {thread_id} not found")
+    if run_id is None:
+        return
+    run = conn.one(_RUN_OF, {"run_id": run_id})
+    if run is None or run["thread_id"] != thread_id:
+        raise NotFound(f"run {run_id} not found in thread {thread_id}")
+    if message_id is not None and not conn.scalar(_MESSAGE_IN_RUN, {"run_id": run_id, "message_id": message_id}):
+        raise NotFound(f"message {message_id} not found in run {run_id}")
