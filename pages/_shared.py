@@ -44,6 +44,20 @@ def mode() -> str:
     return "local"
 
 
+def refusal(how: str) -> str | None:
+    """Why this session gets no page at all, asked again here after the server's gate (`data_layer.gate`)."""
+    if how == "local":
+        if auth.flag(auth.REQUIRE_SIGNIN_VARIABLE):
+            return auth.SIGNIN_REQUIRED
+        host = st.context.headers.get("host")  # None only without a browser (AppTest)
+        return None if host is None else auth.local_mode_refusal(host)
+    if how == "proxy":
+        # Streamlit reports a loopback peer as None; a session without a browser (AppTest) has no peer.
+        peer = st.context.ip_address
+        return auth.proxy_refusal(peer if isinstance(peer, str) else "127.0.0.1")
+    return None
+
+
 @st.cache_resource(ttl=60, show_spinner=False)
 def role_rules() -> auth.RoleRules:
     roles = st.secrets.get("roles") if st.secrets.load_if_toml_exists() else None
@@ -62,7 +76,7 @@ def actor() -> auth.Actor | None:
         return auth.Actor(name, auth.LOCAL_ROLE)
     if how == "proxy":
         email = st.context.headers.get(auth.trusted_header())
-        if not email:
+        if not email or refusal(how):
             return None
         groups_header = auth.trusted_groups_header()
         groups = st.context.headers.get(groups_header, "") if groups_header else ""
@@ -126,11 +140,15 @@ def show_error(error: errors.DataLayerError) -> None:
 
 def frame() -> None:
     """Drawn on every page before the page itself: store status and the reviewer's identity."""
+    how = mode()
+    refused = refusal(how)
+    if refused:
+        st.error(refused, icon=":material/lock:")
+        st.stop()
     current = store()
     if current.seeded_demo is not None and not st.session_state.get("_demo_noted"):
         st.session_state["_demo_noted"] = True
         st.toast("The database was empty, so demo data was loaded (set FEEDBACK_DEMO=0 to turn this off).")
-    how = mode()
     if how != "local":
         _signed_in_gate(how)
     with st.sidebar:
