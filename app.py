@@ -42,12 +42,12 @@ else:
     # page without this script. This module is imported once at server start, before any session.
     PagesManager.uses_pages_directory = False
 
-    from data_layer import auth, gate
+    from data_layer import access, gate
     from data_layer.api import create_api
     from pages import _shared
 
     # A deployment that requires sign-in (FEEDBACK_REQUIRE_SIGNIN=1) does not start without it.
-    problem = auth.startup_problem(_shared.mode())
+    problem = access.startup_problem(_shared.mode())
     if problem:
         raise SystemExit(f"error: {problem}")
     app = st.App(

@@ -1,5 +1,5 @@
 """The gate in front of the whole server (pages, their websocket, the REST API): an ASGI middleware
-that turns a request away before anything answers it, by the rules in `data_layer.auth`.
+that turns a request away before anything answers it, by the rules in `data_layer.access`.
 
 - Local mode (no sign-in configured) serves only a loopback `Host`, unless `FEEDBACK_ALLOW_LOCAL_MODE=1`:
   a page from another site that a visitor's DNS points at 127.0.0.1 (DNS rebinding) arrives with its
@@ -7,14 +7,16 @@ that turns a request away before anything answers it, by the rules in `data_laye
 - Behind an authenticating proxy, a request that carries the identity headers from an address that
   is not the proxy's (`FEEDBACK_TRUSTED_PROXIES`) is refused: someone is claiming to be a user.
 
-The peer address is the ASGI scope's `client`, as uvicorn reports it.
+The peer address is the ASGI scope's `client`, as uvicorn reports it: the address X-Forwarded-For
+names when the peer is in uvicorn's `FORWARDED_ALLOW_IPS`, which is why the dashboard does not start
+in proxy mode when that setting reaches beyond the trusted proxies (`access.startup_problem`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from data_layer import auth
+from data_layer import access
 
 
 class Gate:
@@ -37,12 +39,12 @@ class Gate:
         how = self.mode()
         if how == "local":
             hosts = [value.decode("latin-1") for name, value in scope["headers"] if name == b"host"]
-            return auth.local_mode_refusal(hosts[0] if len(hosts) == 1 else None)
+            return access.local_mode_refusal(hosts[0] if len(hosts) == 1 else None)
         if how == "proxy":
-            claimed = set(auth.identity_headers())
+            claimed = set(access.identity_headers())
             if any(name.decode("latin-1") in claimed for name, _ in scope["headers"]):
                 client = scope.get("client")
-                return auth.proxy_refusal(client[0] if client else None)
+                return access.proxy_refusal(client[0] if client else None)
         return None
 
 

@@ -19,7 +19,7 @@ from datetime import datetime
 import streamlit as st
 
 import data_layer
-from data_layer import auth, errors, rules
+from data_layer import access, auth, errors, rules
 from data_layer.schema import REASON_TAGS
 
 READ_TTL = 5  # seconds: other sessions' votes show within this; the writer's own clear at once
@@ -47,14 +47,14 @@ def mode() -> str:
 def refusal(how: str) -> str | None:
     """Why this session gets no page at all, asked again here after the server's gate (`data_layer.gate`)."""
     if how == "local":
-        if auth.flag(auth.REQUIRE_SIGNIN_VARIABLE):
-            return auth.SIGNIN_REQUIRED
+        if access.flag(access.REQUIRE_SIGNIN_VARIABLE):
+            return access.SIGNIN_REQUIRED
         host = st.context.headers.get("host")  # None only without a browser (AppTest)
-        return None if host is None else auth.local_mode_refusal(host)
+        return None if host is None else access.local_mode_refusal(host)
     if how == "proxy":
         # Streamlit reports a loopback peer as None; a session without a browser (AppTest) has no peer.
         peer = st.context.ip_address
-        return auth.proxy_refusal(peer if isinstance(peer, str) else "127.0.0.1")
+        return access.proxy_refusal(peer if isinstance(peer, str) else "127.0.0.1")
     return None
 
 

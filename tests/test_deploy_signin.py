@@ -16,7 +16,7 @@ import httpx
 import pytest
 import yaml
 
-from data_layer import auth
+from data_layer import access, auth
 from tests.conftest import ROOT, AppServer, free_port
 from tests.nginx_server import NGINX, Nginx
 
@@ -55,7 +55,7 @@ def deployed(tmp_path_factory):
     signin = ThreadingHTTPServer(("127.0.0.1", free_port()), StandInSignIn)
     threading.Thread(target=signin.serve_forever, daemon=True).start()
     env = {
-        auth.REQUIRE_SIGNIN_VARIABLE: "1",
+        access.REQUIRE_SIGNIN_VARIABLE: "1",
         auth.TRUSTED_HEADER_VARIABLE: "X-Forwarded-Email",
         auth.TRUSTED_GROUPS_HEADER_VARIABLE: "X-Forwarded-Groups",
         auth.ROLES_VARIABLE: "admin=group:leads,boss@example.com",
@@ -136,7 +136,8 @@ def test_every_compose_replica_requires_sign_in_and_trusts_only_nginx():
         assert environment["FEEDBACK_TRUSTED_HEADER"] == "X-Forwarded-Email"
         assert environment["FEEDBACK_TRUSTED_GROUPS_HEADER"] == "X-Forwarded-Groups"
         assert environment["FEEDBACK_TRUSTED_PROXIES"] == f"{nginx}/32"
-        assert "ports" not in service and auth.ALLOW_LOCAL_MODE_VARIABLE not in environment
+        assert environment["FORWARDED_ALLOW_IPS"] == ""
+        assert "ports" not in service and access.ALLOW_LOCAL_MODE_VARIABLE not in environment
     assert "--set-xauthrequest=true" in services["oauth2-proxy"]["command"]
     dockerfile = (ROOT / "deploy" / "Dockerfile").read_text()
     assert "\nENV FEEDBACK_REQUIRE_SIGNIN=1\n" in dockerfile

@@ -23,7 +23,7 @@ from streamlit.testing.v1 import AppTest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
-from data_layer import auth, demo, open_store
+from data_layer import access, auth, demo, open_store
 from data_layer.errors import InvalidInput
 from tests.conftest import ROOT, AppServer, free_port
 
@@ -33,10 +33,11 @@ FOREIGN_HOSTS = ["evil.example", "192.168.1.5:8501", "localhost.evil.example", "
 NETWORK_VARIABLES = (
     auth.TRUSTED_HEADER_VARIABLE,
     auth.TRUSTED_GROUPS_HEADER_VARIABLE,
-    auth.TRUSTED_PROXIES_VARIABLE,
-    auth.ALLOW_LOCAL_MODE_VARIABLE,
-    auth.REQUIRE_SIGNIN_VARIABLE,
+    access.TRUSTED_PROXIES_VARIABLE,
+    access.ALLOW_LOCAL_MODE_VARIABLE,
+    access.REQUIRE_SIGNIN_VARIABLE,
     auth.ROLES_VARIABLE,
+    access.FORWARDED_VARIABLE,
 )
 
 
@@ -54,7 +55,7 @@ def no_network_settings(monkeypatch):
     ["localhost", "localhost:8501", "LOCALHOST.", "127.0.0.1", "127.0.0.1:8501", "127.8.9.10:1", "[::1]", "[::1]:8501"],
 )
 def test_loopback_hosts(host):
-    assert auth.is_loopback_host(host)
+    assert access.is_loopback_host(host)
 
 
 @pytest.mark.parametrize(
@@ -81,61 +82,81 @@ def test_loopback_hosts(host):
     ],
 )
 def test_every_other_host_is_foreign(host):
-    assert not auth.is_loopback_host(host)
+    assert not access.is_loopback_host(host)
 
 
 def test_local_mode_serves_a_foreign_host_only_when_deliberately_opened(monkeypatch):
-    assert auth.local_mode_refusal("localhost:8501") is None
-    refusal = auth.local_mode_refusal("evil.example")
+    assert access.local_mode_refusal("localhost:8501") is None
+    refusal = access.local_mode_refusal("evil.example")
     assert "docs/identity.md" in refusal and "FEEDBACK_ALLOW_LOCAL_MODE=1" in refusal
-    monkeypatch.setenv(auth.ALLOW_LOCAL_MODE_VARIABLE, "1")
-    assert auth.local_mode_refusal("evil.example") is None
-    monkeypatch.setenv(auth.ALLOW_LOCAL_MODE_VARIABLE, "0")
-    assert auth.local_mode_refusal("evil.example") == refusal
-    monkeypatch.setenv(auth.ALLOW_LOCAL_MODE_VARIABLE, "please")
+    monkeypatch.setenv(access.ALLOW_LOCAL_MODE_VARIABLE, "1")
+    assert access.local_mode_refusal("evil.example") is None
+    monkeypatch.setenv(access.ALLOW_LOCAL_MODE_VARIABLE, "0")
+    assert access.local_mode_refusal("evil.example") == refusal
+    monkeypatch.setenv(access.ALLOW_LOCAL_MODE_VARIABLE, "please")
     with pytest.raises(InvalidInput, match="FEEDBACK_ALLOW_LOCAL_MODE must be 1 or 0"):
-        auth.local_mode_refusal("evil.example")
+        access.local_mode_refusal("evil.example")
 
 
 def test_identity_headers_count_only_from_the_proxys_addresses(monkeypatch):
     # the default: a proxy on this machine
-    assert [str(network) for network in auth.trusted_proxies()] == ["127.0.0.0/8", "::1/128"]
-    assert auth.is_trusted_proxy("127.0.0.1") and auth.is_trusted_proxy("::1")
-    assert auth.is_trusted_proxy("::ffff:127.0.0.1")
+    assert [str(network) for network in access.trusted_proxies()] == ["127.0.0.0/8", "::1/128"]
+    assert access.is_trusted_proxy("127.0.0.1") and access.is_trusted_proxy("::1")
+    assert access.is_trusted_proxy("::ffff:127.0.0.1")
     for stranger in ("192.168.1.5", "10.0.0.9", "::2", "", None, "localhost", "not an address"):
-        assert not auth.is_trusted_proxy(stranger), stranger
-    assert auth.proxy_refusal("127.0.0.1") is None
-    refusal = auth.proxy_refusal("192.168.1.5")
+        assert not access.is_trusted_proxy(stranger), stranger
+    assert access.proxy_refusal("127.0.0.1") is None
+    refusal = access.proxy_refusal("192.168.1.5")
     assert "192.168.1.5" in refusal and "FEEDBACK_TRUSTED_PROXIES: 127.0.0.0/8, ::1/128" in refusal
 
-    monkeypatch.setenv(auth.TRUSTED_PROXIES_VARIABLE, " 10.1.0.0/16, 192.0.2.7 ,")
-    assert auth.is_trusted_proxy("10.1.200.3") and auth.is_trusted_proxy("192.0.2.7")
-    assert not auth.is_trusted_proxy("127.0.0.1") and not auth.is_trusted_proxy("192.0.2.8")
-    assert not auth.is_trusted_proxy("10.1.0.1", networks=())
+    monkeypatch.setenv(access.TRUSTED_PROXIES_VARIABLE, " 10.1.0.0/16, 192.0.2.7 ,")
+    assert access.is_trusted_proxy("10.1.200.3") and access.is_trusted_proxy("192.0.2.7")
+    assert not access.is_trusted_proxy("127.0.0.1") and not access.is_trusted_proxy("192.0.2.8")
+    assert not access.is_trusted_proxy("10.1.0.1", networks=())
 
 
 @pytest.mark.parametrize("setting", ["10.0.0.5/24", "proxy.internal", "10.0.0.0/33", "*"])
 def test_a_bad_trusted_proxies_setting_is_refused_with_the_entry(monkeypatch, setting):
-    monkeypatch.setenv(auth.TRUSTED_PROXIES_VARIABLE, f"127.0.0.1,{setting}")
+    monkeypatch.setenv(access.TRUSTED_PROXIES_VARIABLE, f"127.0.0.1,{setting}")
     with pytest.raises(InvalidInput, match="FEEDBACK_TRUSTED_PROXIES: .* is not a CIDR"):
-        auth.trusted_proxies()
-    assert "FEEDBACK_TRUSTED_PROXIES" in auth.startup_problem("proxy")
+        access.trusted_proxies()
+    assert "FEEDBACK_TRUSTED_PROXIES" in access.startup_problem("proxy")
 
 
 def test_identity_headers_are_the_configured_ones(monkeypatch):
-    assert auth.identity_headers() == ()
+    assert access.identity_headers() == ()
     monkeypatch.setenv(auth.TRUSTED_HEADER_VARIABLE, "X-Forwarded-Email")
     monkeypatch.setenv(auth.TRUSTED_GROUPS_HEADER_VARIABLE, "X-Forwarded-Groups")
-    assert auth.identity_headers() == ("x-forwarded-email", "x-forwarded-groups")
+    assert access.identity_headers() == ("x-forwarded-email", "x-forwarded-groups")
 
 
 def test_required_sign_in_refuses_local_mode_only(monkeypatch):
-    assert auth.startup_problem("local") is None
-    monkeypatch.setenv(auth.REQUIRE_SIGNIN_VARIABLE, "1")
-    assert auth.startup_problem("local") == auth.SIGNIN_REQUIRED
-    assert auth.startup_problem("proxy") is None and auth.startup_problem("oidc") is None
-    monkeypatch.setenv(auth.REQUIRE_SIGNIN_VARIABLE, "sure")
-    assert "FEEDBACK_REQUIRE_SIGNIN must be 1 or 0" in auth.startup_problem("proxy")
+    assert access.startup_problem("local") is None
+    monkeypatch.setenv(access.REQUIRE_SIGNIN_VARIABLE, "1")
+    assert access.startup_problem("local") == access.SIGNIN_REQUIRED
+    assert access.startup_problem("proxy") is None and access.startup_problem("oidc") is None
+    monkeypatch.setenv(access.REQUIRE_SIGNIN_VARIABLE, "sure")
+    assert "FEEDBACK_REQUIRE_SIGNIN must be 1 or 0" in access.startup_problem("proxy")
+
+
+def test_proxy_mode_does_not_start_when_uvicorn_would_believe_x_forwarded_for_from_a_stranger(monkeypatch):
+    # uvicorn's default (127.0.0.1 and ::1) lies within the default trusted proxies (loopback)
+    assert access.startup_problem("proxy") is None
+    monkeypatch.setenv(access.FORWARDED_VARIABLE, "*")
+    assert "FORWARDED_ALLOW_IPS=* lets any client name its own address" in access.startup_problem("proxy")
+    assert access.startup_problem("local") is None and access.startup_problem("oidc") is None
+    monkeypatch.setenv(access.FORWARDED_VARIABLE, "127.0.0.1, 10.0.0.0/8")
+    assert "includes 10.0.0.0/8, outside FEEDBACK_TRUSTED_PROXIES" in access.startup_problem("proxy")
+    monkeypatch.setenv(access.TRUSTED_PROXIES_VARIABLE, "10.0.0.0/8,127.0.0.1")
+    assert access.startup_problem("proxy") is None
+    # a proxy elsewhere: uvicorn's default would let a local process pass for it
+    monkeypatch.setenv(access.TRUSTED_PROXIES_VARIABLE, "172.30.0.10/32")
+    monkeypatch.delenv(access.FORWARDED_VARIABLE)
+    assert "includes 127.0.0.1/32, outside" in access.startup_problem("proxy")
+    monkeypatch.setenv(access.FORWARDED_VARIABLE, "")
+    assert access.startup_problem("proxy") is None
+    monkeypatch.setenv(access.FORWARDED_VARIABLE, "proxy.internal")
+    assert "FORWARDED_ALLOW_IPS: 'proxy.internal' is not a CIDR" in access.startup_problem("proxy")
 
 
 # ---- a real server -------------------------------------------------------------------------------
@@ -163,7 +184,7 @@ def local_server(tmp_path_factory):
 @pytest.fixture(scope="module")
 def open_local_server(tmp_path_factory):
     db = seeded(str(tmp_path_factory.mktemp("open") / "open.duckdb"))
-    server = AppServer(db, env={auth.ALLOW_LOCAL_MODE_VARIABLE: "1"})
+    server = AppServer(db, env={access.ALLOW_LOCAL_MODE_VARIABLE: "1"})
     yield server
     server.stop()
 
@@ -210,7 +231,7 @@ def test_local_mode_refuses_a_foreign_host_over_http_with_no_data(local_server, 
     for path in ("/", "/threads", "/_stcore/host-config", "/api/health", "/api/openapi.json"):
         response = get(local_server, path, host)
         assert response.status_code == 403, (path, response.status_code)
-        assert response.text.strip() == auth.LOCAL_ONLY
+        assert response.text.strip() == access.LOCAL_ONLY
         assert response.headers["content-type"] == "text/plain; charset=utf-8"
 
 
@@ -254,13 +275,16 @@ def test_identity_headers_from_the_proxys_address_sign_in(tmp_path):
         sent = stream(server, "feedback.example.com", CLAIM)
         assert b"mallory@example.com" in sent and b"role **admin**" in sent
         assert shows_data(sent)
+        # uvicorn takes the client's address from X-Forwarded-For sent from loopback: no longer the proxy's
+        response = get(server, "/", "feedback.example.com", {**CLAIM, "X-Forwarded-For": "203.0.113.9"})
+        assert response.status_code == 403 and "This request came from 203.0.113.9" in response.text
     finally:
         server.stop()
 
 
 def test_identity_headers_from_another_address_sign_nobody_in(tmp_path):
     # the proxy is elsewhere, so this test's own loopback connection is a stranger sending the headers
-    stranger = {**PROXY, auth.TRUSTED_PROXIES_VARIABLE: "192.0.2.0/24"}
+    stranger = {**PROXY, access.TRUSTED_PROXIES_VARIABLE: "192.0.2.0/24", access.FORWARDED_VARIABLE: ""}
     server = AppServer(seeded(str(tmp_path / "stranger.duckdb")), env=stranger)
     try:
         for claim in (CLAIM, {"X-Forwarded-Groups": "leads"}, {"x-forwarded-email": "ana@example.com"}):
@@ -330,15 +354,15 @@ def _start(tmp_path, env: dict) -> subprocess.CompletedProcess:
 
 
 def test_a_deployment_that_requires_sign_in_does_not_start_in_local_mode(tmp_path):
-    started = _start(tmp_path, {auth.REQUIRE_SIGNIN_VARIABLE: "1"})
+    started = _start(tmp_path, {access.REQUIRE_SIGNIN_VARIABLE: "1"})
     assert started.returncode == 1
-    assert f"error: {auth.SIGNIN_REQUIRED}" in started.stderr
-    bad = _start(tmp_path, {auth.REQUIRE_SIGNIN_VARIABLE: "1", auth.TRUSTED_PROXIES_VARIABLE: "the proxy"})
+    assert f"error: {access.SIGNIN_REQUIRED}" in started.stderr
+    bad = _start(tmp_path, {access.REQUIRE_SIGNIN_VARIABLE: "1", access.TRUSTED_PROXIES_VARIABLE: "the proxy"})
     assert bad.returncode == 1 and "FEEDBACK_TRUSTED_PROXIES: 'the proxy' is not a CIDR" in bad.stderr
 
 
 def test_a_deployment_that_requires_sign_in_starts_with_it(tmp_path):
-    server = AppServer(str(tmp_path / "signin.duckdb"), env={auth.REQUIRE_SIGNIN_VARIABLE: "1", **PROXY})
+    server = AppServer(str(tmp_path / "signin.duckdb"), env={access.REQUIRE_SIGNIN_VARIABLE: "1", **PROXY})
     try:
         sent = stream(server, "feedback.example.com", {"X-Forwarded-Email": "ana@example.com"})
         assert b"ana@example.com" in sent and b"role **reviewer**" in sent
@@ -348,8 +372,8 @@ def test_a_deployment_that_requires_sign_in_starts_with_it(tmp_path):
 
 def test_pages_refuse_local_mode_when_sign_in_is_required(tmp_path, monkeypatch, fresh_streamlit_caches):
     monkeypatch.setenv("FEEDBACK_DB", str(tmp_path / "pages.duckdb"))
-    monkeypatch.setenv(auth.REQUIRE_SIGNIN_VARIABLE, "1")
+    monkeypatch.setenv(access.REQUIRE_SIGNIN_VARIABLE, "1")
     app = AppTest.from_file("../app.py", default_timeout=30).run()
     assert not app.exception
-    assert [error.value for error in app.error] == [auth.SIGNIN_REQUIRED]
+    assert [error.value for error in app.error] == [access.SIGNIN_REQUIRED]
     assert not app.dataframe and not app.sidebar.text_input
