@@ -4,7 +4,8 @@ pieces the review pages draw alike (agent text shown safely, a conversation, vot
 Identity, in the order checked (docs/identity.md):
 - `FEEDBACK_TRUSTED_HEADER` set: an authenticating proxy names the user in that request header;
 - an `[auth]` table in the secrets: OpenID Connect sign-in through `st.login` / `st.user`;
-- neither: local mode, one machine and one person, who is the admin and picks a name in the sidebar.
+- neither: local mode, one machine and one person, who is the admin and picks a name in the sidebar;
+  served only to that machine (`data_layer.access`, checked first by `data_layer.gate`).
 The role comes from the role rules (`data_layer.auth.RoleRules`); the data layer enforces it.
 
 Pages only draw; anything they read or write goes through `data_layer`.
