@@ -1,7 +1,8 @@
 """The dashboard's entry point: page navigation, and the REST API served beside it.
 
-`streamlit run app.py` imports this file once as the module `app` (where it finds `st.App` and
-mounts the API under /api) and runs it as `__main__` for every browser session (the pages).
+`streamlit run app.py` imports this file once as the module `app` (where it finds `st.App`, mounts
+the API under /api and puts the gate of `data_layer.gate` in front of everything) and runs it as
+`__main__` for every browser session (the pages).
 """
 
 import streamlit as st
@@ -32,6 +33,7 @@ if __name__ == "__main__":
     _shared.frame()
     navigation.run()
 else:
+    from starlette.middleware import Middleware
     from starlette.routing import Mount
     from streamlit.runtime.pages_manager import PagesManager
 
@@ -40,6 +42,16 @@ else:
     # page without this script. This module is imported once at server start, before any session.
     PagesManager.uses_pages_directory = False
 
+    from data_layer import access, gate
     from data_layer.api import create_api
+    from pages import _shared
 
-    app = st.App("app.py", routes=[Mount("/api", app=create_api())])
+    # A deployment that requires sign-in (FEEDBACK_REQUIRE_SIGNIN=1) does not start without it.
+    problem = access.startup_problem(_shared.mode())
+    if problem:
+        raise SystemExit(f"error: {problem}")
+    app = st.App(
+        "app.py",
+        routes=[Mount("/api", app=create_api())],
+        middleware=[Middleware(gate.Gate, mode=_shared.mode)],
+    )

@@ -4,7 +4,8 @@ pieces the review pages draw alike (agent text shown safely, a conversation, vot
 Identity, in the order checked (docs/identity.md):
 - `FEEDBACK_TRUSTED_HEADER` set: an authenticating proxy names the user in that request header;
 - an `[auth]` table in the secrets: OpenID Connect sign-in through `st.login` / `st.user`;
-- neither: local mode, one machine and one person, who is the admin and picks a name in the sidebar.
+- neither: local mode, one machine and one person, who is the admin and picks a name in the sidebar;
+  served only to that machine (`data_layer.access`, checked first by `data_layer.gate`).
 The role comes from the role rules (`data_layer.auth.RoleRules`); the data layer enforces it.
 
 Pages only draw; anything they read or write goes through `data_layer`.
@@ -19,7 +20,7 @@ from datetime import datetime
 import streamlit as st
 
 import data_layer
-from data_layer import auth, errors, rules
+from data_layer import access, auth, errors, rules
 from data_layer.schema import REASON_TAGS
 
 READ_TTL = 5  # seconds: other sessions' votes show within this; the writer's own clear at once
@@ -44,6 +45,20 @@ def mode() -> str:
     return "local"
 
 
+def refusal(how: str) -> str | None:
+    """Why this session gets no page at all, asked again here after the server's gate (`data_layer.gate`)."""
+    if how == "local":
+        if access.flag(access.REQUIRE_SIGNIN_VARIABLE):
+            return access.SIGNIN_REQUIRED
+        host = st.context.headers.get("host")  # None only without a browser (AppTest)
+        return None if host is None else access.local_mode_refusal(host)
+    if how == "proxy":
+        # Streamlit reports a loopback peer as None; a session without a browser (AppTest) has no peer.
+        peer = st.context.ip_address
+        return access.proxy_refusal(peer if isinstance(peer, str) else "127.0.0.1")
+    return None
+
+
 @st.cache_resource(ttl=60, show_spinner=False)
 def role_rules() -> auth.RoleRules:
     roles = st.secrets.get("roles") if st.secrets.load_if_toml_exists() else None
@@ -62,7 +77,7 @@ def actor() -> auth.Actor | None:
         return auth.Actor(name, auth.LOCAL_ROLE)
     if how == "proxy":
         email = st.context.headers.get(auth.trusted_header())
-        if not email:
+        if not email or refusal(how):
             return None
         groups_header = auth.trusted_groups_header()
         groups = st.context.headers.get(groups_header, "") if groups_header else ""
@@ -132,11 +147,15 @@ def show_error(error: errors.DataLayerError) -> None:
 
 def frame() -> None:
     """Drawn on every page before the page itself: store status and the reviewer's identity."""
+    how = mode()
+    refused = refusal(how)
+    if refused:
+        st.error(refused, icon=":material/lock:")
+        st.stop()
     current = store()
     if current.seeded_demo is not None and not st.session_state.get("_demo_noted"):
         st.session_state["_demo_noted"] = True
         st.toast("The database was empty, so demo data was loaded (set FEEDBACK_DEMO=0 to turn this off).")
-    how = mode()
     if how != "local":
         _signed_in_gate(how)
     with st.sidebar:

@@ -168,9 +168,10 @@ def wait_for(url: str, timeout: float = 60.0) -> None:
 
 
 class AppServer:
-    """`streamlit run app.py` on a free port against its own database (a DuckDB file or a PostgreSQL URL)."""
+    """`streamlit run app.py` on a free port against its own database (a DuckDB file or a PostgreSQL URL),
+    on 127.0.0.1 (`address=None`: on the address of `.streamlit/config.toml`, as the Quick start runs)."""
 
-    def __init__(self, db: str, env: dict | None = None):
+    def __init__(self, db: str, env: dict | None = None, address: str | None = "127.0.0.1"):
         self.db = db
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -192,8 +193,7 @@ class AppServer:
                 "true",
                 "--server.port",
                 str(self.port),
-                "--server.address",
-                "127.0.0.1",
+                *(["--server.address", address] if address else []),
                 "--server.fileWatcherType",
                 "none",
                 "--browser.gatherUsageStats",
