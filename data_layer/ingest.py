@@ -10,6 +10,7 @@ changes nothing.
 
 from __future__ import annotations
 
+import codecs
 import gc
 import json
 import uuid
@@ -884,15 +885,18 @@ def decode_line(raw: bytes):
 
 
 def read_jsonl(stream) -> Iterator[tuple[int, object]]:
-    """Number the lines of a binary JSONL stream; blank lines are skipped but keep their number."""
+    """Number the lines of a binary JSONL stream; blank lines are skipped but keep their number. A UTF-8
+    byte-order mark before the first line (as Windows tools write one) is not part of it."""
     for line, raw in enumerate(stream, start=1):
+        if line == 1:
+            raw = raw.removeprefix(codecs.BOM_UTF8)
         if raw.strip():
             yield line, decode_line(raw)
 
 
 def read_json_array(data: bytes) -> Iterator[tuple[int, object]]:
     """A JSON array of records, numbered from 1 by position."""
-    record = decode_line(data)
+    record = decode_line(data.removeprefix(codecs.BOM_UTF8))
     if isinstance(record, RecordError):
         yield 1, record
         return
@@ -903,7 +907,8 @@ def read_json_array(data: bytes) -> Iterator[tuple[int, object]]:
 
 
 def read_body(data: bytes) -> Iterator[tuple[int, object]]:
-    """An HTTP body: a JSON array of records, or JSONL."""
+    """An HTTP body: a JSON array of records, or JSONL (either may start with a UTF-8 byte-order mark)."""
+    data = data.removeprefix(codecs.BOM_UTF8)
     if data.lstrip()[:1] == b"[":
         return read_json_array(data)
     return read_jsonl(data.splitlines())

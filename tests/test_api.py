@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import codecs
+import json
 import uuid
 
 import httpx
@@ -392,6 +394,20 @@ def test_ingest_is_atomic_per_request_and_admin_only(as_user):
     refused = as_user("bo").post("/ingest", json=[{"kind": "thread", "thread_id": f"{thread}-2"}])
     assert refused.status_code == 403
     assert admin.get(f"/threads/{thread}-2/feedback").status_code == 404
+
+
+def test_ingest_accepts_a_body_starting_with_a_byte_order_mark(as_user):
+    admin = as_user("ana")
+    base = f"t-{uuid.uuid4().hex[:10]}"
+    bodies = {
+        f"{base}-l": lambda thread: f'{{"kind": "thread", "thread_id": "{thread}"}}\n'.encode(),
+        f"{base}-a": lambda thread: json.dumps([{"kind": "thread", "thread_id": thread}]).encode(),
+    }
+    for thread, make in bodies.items():
+        answer = admin.post("/ingest", content=codecs.BOM_UTF8 + make(thread))
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["counts"]["thread"] == 1
+        assert admin.get(f"/threads/{thread}/feedback").status_code == 200
 
 
 def test_bodies_over_the_configured_size_get_413_and_store_nothing(as_user):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import json
 import sqlite3
@@ -481,3 +482,15 @@ def test_demo_data_is_deterministic_and_rich(store):
     )
     contents = [json.dumps(r.get("content")) for r in first if r["kind"] == "event"]
     assert any("```python" in content for content in contents)
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".json"])
+def test_a_file_starting_with_a_byte_order_mark_imports(store, tmp_path, suffix):
+    records = [{"kind": "thread", "thread_id": "bom1"}, {"kind": "run", "run_id": "bom1r", "thread_id": "bom1"}]
+    path = tmp_path / f"bom{suffix}"
+    text = "\n".join(json.dumps(record) for record in records) if suffix == ".jsonl" else json.dumps(records)
+    path.write_bytes(codecs.BOM_UTF8 + text.encode())
+    report = store.import_file(path)
+    assert report.ok, report.summary()
+    assert report.counts == {"thread": 1, "run": 1, "event": 0, "feedback": 0}
+    assert store.runs.get("bom1r")["thread_id"] == "bom1"
