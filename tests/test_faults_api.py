@@ -14,6 +14,7 @@ import json
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 import httpx
 import pytest
@@ -32,17 +33,17 @@ TOKENS = {"ana": auth.new_token(), "bo": auth.new_token(), "cy": auth.new_token(
 ROLES = {"ana": "admin", "bo": "reviewer", "cy": "reviewer"}
 
 
-def _token_setting() -> str:
+def token_setting() -> str:
     return ",".join(auth.token_entry(user, ROLES[user], token) for user, token in TOKENS.items())
 
 
-@pytest.fixture
-def api(store_url, monkeypatch):
+@contextmanager
+def serve_api(url: str, monkeypatch):
     """The API app (as mounted under /api) served by uvicorn on loopback, in this process, over the shared
-    store of `store_url`."""
-    monkeypatch.setenv("FEEDBACK_DB", store_url)
+    store of `url`: yields an admin's client and that store."""
+    monkeypatch.setenv("FEEDBACK_DB", url)
     monkeypatch.setenv("FEEDBACK_DEMO", "0")
-    monkeypatch.setenv("FEEDBACK_API_TOKENS", _token_setting())
+    monkeypatch.setenv("FEEDBACK_API_TOKENS", token_setting())
     from data_layer.api import create_api
 
     port = free_port()
@@ -56,14 +57,22 @@ def api(store_url, monkeypatch):
     client = httpx.Client(
         base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {TOKENS['ana']}"}, timeout=30
     )
-    yield client, data_layer.shared_store(store_url)
-    client.close()
-    server.should_exit = True
-    thread.join(10)
-    data_layer.release_shared()
+    try:
+        yield client, data_layer.shared_store(url)
+    finally:
+        client.close()
+        server.should_exit = True
+        thread.join(10)
+        data_layer.release_shared()
 
 
-def _answer(response: httpx.Response):
+@pytest.fixture
+def api(store_url, monkeypatch):
+    with serve_api(store_url, monkeypatch) as served:
+        yield served
+
+
+def answer(response: httpx.Response):
     """The API's answer as the data layer's result or error, so the walk can judge it."""
     if response.status_code == 503:
         assert response.headers.get("Retry-After", "").isdigit(), response.headers
@@ -77,14 +86,14 @@ def _answer(response: httpx.Response):
 def test_api_ingest_fails_each_step_all_or_nothing(api):
     client, store = api
     body = "".join(json.dumps(record) + "\n" for record in _records("h"))
-    steps = _walk(store, lambda store, _: _answer(client.post("/ingest", content=body)), None)
+    steps = _walk(store, lambda store, _: answer(client.post("/ingest", content=body)), None)
     assert steps > 20
 
 
 def test_api_vote_fails_each_step_all_or_nothing(api):
     client, store = api
     vote = {"rating": -1, "comment": "cites an outdated page", "tags": ["incorrect"]}
-    _walk(store, lambda store, _: _answer(client.put("/threads/bt0/runs/bt0r1/feedback", json=vote)), None)
+    _walk(store, lambda store, _: answer(client.put("/threads/bt0/runs/bt0r1/feedback", json=vote)), None)
 
 
 @pytest.mark.postgres
@@ -97,7 +106,7 @@ def test_concurrent_ingests_and_votes_on_shared_threads_lose_nothing(pg_server, 
             {"kind": "run", "run_id": f"{thread}-base", "thread_id": thread, "status": "success"} for thread in threads
         ]
         assert store.ingest(seed).ok
-    server = AppServer(pg_url, env={"FEEDBACK_API_TOKENS": _token_setting(), "FEEDBACK_DEMO": "0"})
+    server = AppServer(pg_url, env={"FEEDBACK_API_TOKENS": token_setting(), "FEEDBACK_DEMO": "0"})
     log = pg_server.dir / "log"
     logged = log.stat().st_size
 
