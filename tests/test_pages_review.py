@@ -11,7 +11,9 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+import data_layer
 from data_layer import queue as review_queue
+from data_layer.engines.faults import FaultPlan, engine_error, injected
 from data_layer.errors import InvalidInput
 
 ME = "local-reviewer"
@@ -204,6 +206,21 @@ def test_a_rejected_vote_shows_why_and_keeps_what_was_typed(app, seeded):
     at.text_area(key=key + "|comment").set_value("my long comment")
     at.feedback(key=key + "|thumb").set_value(0).run()
     assert any("Not saved" in error.value for error in at.error)
+    assert seeded.feedback.count_by_run("t1", "r1") == 0
+    assert at.text_area(key=key + "|comment").value == "my long comment"
+
+
+def test_a_vote_on_a_full_disk_says_not_saved_and_keeps_what_was_typed(app, seeded, store_url):
+    at = open_page(app, "pages/thread.py", thread="t1")
+    key = f"fb|{ME}|r1|"
+    at.text_area(key=key + "|comment").set_value("my long comment")
+    full = FaultPlan(range(1, 10_000), engine_error(seeded.engine.name, "disk_full"))
+    with injected(data_layer.shared_store(store_url).engine, full):
+        at.feedback(key=key + "|thumb").set_value(0).run()
+    assert full.fired == 1
+    shown = [error.value for error in at.error]
+    assert any("Not saved" in text and "cannot store anything right now" in text for text in shown), shown
+    assert not any("changed this at the same moment" in warning.value for warning in at.warning)
     assert seeded.feedback.count_by_run("t1", "r1") == 0
     assert at.text_area(key=key + "|comment").value == "my long comment"
 
