@@ -24,7 +24,7 @@ MAX_SEQ = 2**53
 ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._:@+=~|-]{0,199}"
 _ID = re.compile(ID_PATTERN)
 # A vote imported without an id gets a uuid5 of its own fields in this namespace, so that importing the
-# same file again finds the same row (ingest.py in Python, jsonl.py in SQL).
+# same file again finds the same row (ingest/records.py in Python, ingest/fast.py in SQL).
 FEEDBACK_NAMESPACE = uuid.UUID("6f1d9a52-3c1e-4f7a-9a37-0b1f6f3f0e11")
 # Times outside [EARLIEST, LATEST) are typos or epoch-unit mistakes, refused.
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)

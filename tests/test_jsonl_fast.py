@@ -1,4 +1,4 @@
-"""The fast JSONL reader (data_layer/jsonl.py) stages exactly what the per-record path stages, or declines.
+"""The fast JSONL reader (data_layer/ingest/fast.py) stages exactly what the per-record path stages, or declines.
 
 Staged rows are compared row for row with `ingest.parse_record` over `ingest.read_jsonl` for generated
 files of valid records (where the fast reader must take the file) and of mutated, mostly invalid
@@ -9,6 +9,7 @@ engines, and the merge statements rewritten for speed leave them as the statemen
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from datetime import UTC, datetime, timedelta, timezone
@@ -18,8 +19,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bench.generate import write_import_file
-from data_layer import audit, demo, ingest, jsonl, open_store
+from data_layer import demo, ingest, open_store
 from data_layer.errors import InvalidInput
+from data_layer.ingest import fast, merge
 from data_layer.schema import FEEDBACK_SOURCES, REASON_TAGS, RUN_STATUSES
 
 
@@ -39,12 +41,12 @@ def slow_rows(path) -> dict[str, list[tuple]] | None:
 
 
 def fast_rows(path) -> dict[str, list[tuple]] | None:
-    staged = jsonl.stage_file(str(path), ingest._SCHEMAS)
+    staged = fast.stage_file(str(path), ingest.SCHEMAS)
     if staged is None:
         return None
     assert list(staged.tables) == list(ingest.KINDS)
     for kind, table in staged.tables.items():
-        assert table.schema == ingest._SCHEMAS[kind]
+        assert table.schema == ingest.SCHEMAS[kind]
     return {kind: [tuple(row.values()) for row in table.to_pylist()] for kind, table in staged.tables.items()}
 
 
@@ -151,8 +153,8 @@ def content_objects(draw) -> dict:
         "tool_call_id": ids,
         "name": texts,
     }
-    chosen = draw(st.lists(st.sampled_from(jsonl.CONTENT_KEYS), unique=True))
-    return {key: draw(values[key]) for key in jsonl.CONTENT_KEYS if key in chosen}
+    chosen = draw(st.lists(st.sampled_from(fast.CONTENT_KEYS), unique=True))
+    return {key: draw(values[key]) for key in fast.CONTENT_KEYS if key in chosen}
 
 
 @st.composite
@@ -312,7 +314,6 @@ def test_fast_reader_accepts_only_what_the_record_path_accepts(tmp_path_factory,
         '{"kind": "feedback", "thread_id": "t", "run_id": "r", "rating": 1.0}\n',
         '{"kind": "event", "thread_id": "t", "run_id": "r", "seq": 1, "event_type": "x", "content": [1]}\n',
         '{"kind": "run", "run_id": "r", "thread_id": "t", "status": "done"}\n',
-        "\ufeff" + '{"kind": "thread", "thread_id": "t"}\n',
         '{"kind": "thread", "thread_id": "t", "display_name": NaN}\n',
         "[]\n",
     ],
@@ -321,7 +322,7 @@ def test_fast_reader_declines_bad_files(tmp_path, text):
     path = tmp_path / "bad.jsonl"
     path.write_text(text, encoding="utf-8")
     assert slow_rows(path) is None
-    assert jsonl.stage_file(str(path), ingest._SCHEMAS) is None
+    assert fast.stage_file(str(path), ingest.SCHEMAS) is None
 
 
 def test_fast_reader_takes_the_benchmark_file(tmp_path):
@@ -377,7 +378,7 @@ def fixed_now(monkeypatch):
         def now(cls, tz=None):
             return NOW
 
-    monkeypatch.setattr(ingest, "datetime", Clock)
+    monkeypatch.setattr(merge, "datetime", Clock)
 
 
 def scenario(tmp_path) -> list:
@@ -429,17 +430,17 @@ def scenario(tmp_path) -> list:
 def test_fast_import_stores_what_the_record_path_stores(store, twin, tmp_path, monkeypatch, fixed_now):
     files = scenario(tmp_path)
     taken = []
-    stage_file = jsonl.stage_file
+    stage_file = fast.stage_file
 
     def spy(path, schemas):
         staged = stage_file(path, schemas)
         taken.append(staged is not None)
         return staged
 
-    monkeypatch.setattr(jsonl, "stage_file", spy)
+    monkeypatch.setattr(fast, "stage_file", spy)
     fast_reports = [store.import_file(path).as_dict() for path in files]
     assert taken == [True] * len(files)
-    monkeypatch.setattr(jsonl, "stage_file", lambda path, schemas: None)
+    monkeypatch.setattr(fast, "stage_file", lambda path, schemas: None)
     slow_reports = [twin.import_file(path).as_dict() for path in files]
     assert fast_reports == slow_reports
     assert all(report["ok"] for report in fast_reports)
@@ -453,7 +454,7 @@ def test_invalid_file_reports_as_before(store, tmp_path, monkeypatch):
     records[7]["thread_id"] = "no spaces allowed"
     write(path, records)
     report = store.import_file(path).as_dict()
-    monkeypatch.setattr(jsonl, "stage_file", lambda path, schemas: None)
+    monkeypatch.setattr(fast, "stage_file", lambda path, schemas: None)
     assert store.import_file(path).as_dict() == report
     assert not report["ok"] and len(report["errors"]) >= 2
     assert store.is_empty()
@@ -468,59 +469,31 @@ def _bench_lines(tmp_path, records: int) -> list[str]:
 def test_demo_export_imports_the_same_either_way(store, twin, tmp_path, monkeypatch, fixed_now):
     path = tmp_path / "demo.jsonl"
     write(path, demo.generate(threads=15, seed=3, anchor=NOW.date()))
-    fast = store.import_file(path)
-    monkeypatch.setattr(jsonl, "stage_file", lambda path, schemas: None)
+    quick = store.import_file(path)
+    monkeypatch.setattr(fast, "stage_file", lambda path, schemas: None)
     slow = twin.import_file(path)
-    assert fast.ok and slow.ok and fast.counts == slow.counts
+    assert quick.ok and slow.ok and quick.counts == slow.counts
     assert contents(store) == contents(twin)
 
 
-# --- the merge statements rewritten for speed give what the statements before gave ---------------
-
-_STORED = re.compile(
-    r"WITH stored AS MATERIALIZED \(\s*SELECT [^()]*? FROM (\w+) \w+ JOIN .*?\)\s*\n(?=\s*SELECT)", re.S
-)
+# --- the merge's shortcuts store what the plain steps store ------------------------------------------
 
 
-def original_merge() -> list[str]:
-    """The merge as it was: NOT EXISTS and joins straight against the stored tables, every touched thread
-    looked at, the vote update always run."""
-    statements = []
-    for sql in ingest._MERGE:
-        match = _STORED.search(sql)
-        if match:
-            sql = _STORED.sub("", sql).replace("FROM stored", f"FROM {match.group(1)}")
-        elif sql is ingest._UPDATE_VOTES or sql is ingest._WRITTEN_UPDATES:
-            sql = sql + " "
-        statements.append(sql.replace("_stored_votes", "feedback").replace("_stored_threads", "_touched"))
-    return statements
-
-
-def original_checks() -> dict[str, str]:
-    return {
-        name: sql.replace("_stored_votes", "feedback").replace("_stored_threads", "_touched")
-        for name, sql in ingest._CHECKS.items()
-    }
-
-
-def test_original_merge_is_rebuilt():
-    assert len([sql for sql in ingest._MERGE if "WITH stored AS MATERIALIZED" in sql]) == 4
-    assert len([sql for sql in ingest._MERGE if "_stored_votes" in sql]) == 3
-    assert len([sql for sql in ingest._MERGE if "_stored_threads" in sql]) == 6
-    assert "_stored_votes" in ingest._CHECKS["feedback moved"]
-    assert "JOIN _written f" in audit._IMPORTED
-    for before in [*original_merge(), *original_checks().values()]:
-        assert "_stored" not in before and "FROM stored" not in before
-
-
-def test_rewritten_merge_stores_what_the_original_stored(store, twin, tmp_path, monkeypatch, fixed_now):
+def test_shortcuts_of_the_merge_store_what_the_plain_steps_store(store, twin, tmp_path, monkeypatch, fixed_now):
+    """Where writes are serialized the merge looks only at the touched threads that are stored, and runs
+    the vote updates only when a stored vote changes: the plain steps (every touched thread, as where
+    writers meet; the vote updates always) store the very same rows."""
     files = scenario(tmp_path)
     reports = [store.import_file(path).as_dict() for path in files]
-    merge = original_merge()
-    monkeypatch.setattr(ingest, "_MERGE", merge)
-    monkeypatch.setattr(ingest, "_CHECKS", original_checks())
-    # The values after a change as the audit read them before `_written`: from the stored votes.
-    monkeypatch.setattr(audit, "_IMPORTED", audit._IMPORTED.replace("JOIN _written f", "JOIN feedback f"))
+    stored_threads = next(step for step in merge.PREPARE if step.name == "stored threads")
+    assert stored_threads.concurrent_sql is not None
+    plain = dataclasses.replace(stored_threads, sql=stored_threads.concurrent_sql)
+    monkeypatch.setattr(merge, "PREPARE", tuple(plain if step is stored_threads else step for step in merge.PREPARE))
+    always = [step.name for step in merge.MERGE if step.when_votes_change]
+    assert always == ["update votes", "written updates"]
+    monkeypatch.setattr(
+        merge, "MERGE", tuple(dataclasses.replace(step, when_votes_change=False) for step in merge.MERGE)
+    )
     assert [twin.import_file(path).as_dict() for path in files] == reports
     assert contents(store) == contents(twin)
 
@@ -529,9 +502,9 @@ def test_progress_is_reported_as_on_the_record_path(store, twin, tmp_path, monke
     path = tmp_path / "progress.jsonl"
     lines = _bench_lines(tmp_path, 21_000)
     path.write_text("\n".join(lines[:9_999] + ["", ""] + lines[9_999:]) + "\n\n")
-    fast: list[int] = []
-    assert store.import_file(path, progress=fast.append).ok
-    monkeypatch.setattr(jsonl, "stage_file", lambda path, schemas: None)
+    quick: list[int] = []
+    assert store.import_file(path, progress=quick.append).ok
+    monkeypatch.setattr(fast, "stage_file", lambda path, schemas: None)
     slow: list[int] = []
     assert twin.import_file(path, progress=slow.append).ok
-    assert fast == slow == [20_000, len(lines) + 2]
+    assert quick == slow == [20_000, len(lines) + 2]

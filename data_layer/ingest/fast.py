@@ -1,6 +1,6 @@
 """The fast reader of JSONL import files: all lines parsed, checked and turned into staged rows at once.
 
-The per-record path (`ingest.parse_record` over `ingest.read_jsonl`) costs about 13 µs of Python per
+The per-record path (`records.parse_record` over `readers.read_jsonl`) costs about 13 µs of Python per
 record. Here pyarrow's JSON reader parses the whole file against a fixed schema of the fields the
 record kinds read (strict: a value of another JSON type, an unknown key or a key given twice at any
 depth fails the read), and SQL over the Arrow columns, in a private in-memory DuckDB, applies the
@@ -24,7 +24,6 @@ import re
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 
 import duckdb
 import numpy as np
@@ -33,6 +32,7 @@ import pyarrow.compute as pc
 import pyarrow.json as pj
 
 from data_layer import messages, rules
+from data_layer.ingest.records import Staged
 from data_layer.schema import FEEDBACK_SOURCES, REASON_TAGS, RUN_STATUSES
 
 # Bigger files take the per-record path, which streams; this one holds the whole file in memory.
@@ -319,14 +319,6 @@ _STAGE_SQL = {
 }
 _EVENT_SQL = {True: _event_sql(objects=True), False: _event_sql(objects=False)}
 _ODD_KINDS = f"SELECT count(*) FROM records WHERE kind IS NULL OR kind NOT IN ({_list((*_STAGE_SQL, 'event'))})"
-
-
-@dataclass(frozen=True)
-class Staged:
-    """The rows to stage per kind (Arrow, in the staging tables' schema) and the numbers of the lines read."""
-
-    tables: dict[str, pa.Table]
-    lines: list[int]
 
 
 def _lines(data: bytes) -> tuple[pa.Array, pa.Array] | None:
