@@ -219,6 +219,11 @@ class Guard:
         self.dialogs.clear()
         self.outside.clear()
 
+    def expect(self, shown: bool, problem: str) -> None:
+        """A payload that must be on the page as text: it is there, so the checks above saw it."""
+        if not shown:
+            self.problems.append(problem)
+
     def assert_clean(self) -> None:
         assert not self.problems, f"{len(self.problems)} pages let content out:\n" + "\n".join(self.problems)
 
@@ -254,8 +259,8 @@ def test_stored_content_is_shown_as_text_on_every_page(server, guard, page):
         guard.settle('[data-testid="stDataFrame"]')
         expand_everything(page)
         guard.settle()
-        # the payloads are on the page, as the characters they are
-        assert "https://evil.example/" in main_text(page).replace("\u200b", "")
+        shown = "https://evil.example/" in main_text(page).replace("\u200b", "")
+        guard.expect(shown, f"thread {ID_PAYLOADS[number]}: the payloads are not shown as text")
     for path in ("/", "/queue", "/compare", "/compare?by=assistant", "/agreement", "/themes", "/export"):
         guard.visit(base + path, ready='[data-testid="stHeading"]')
         expand_everything(page)
@@ -263,12 +268,14 @@ def test_stored_content_is_shown_as_text_on_every_page(server, guard, page):
     guard.visit(base + "/stats", ready='[data-testid="stPlotlyChart"] .main-svg')
     expand_everything(page)
     guard.check("/stats, expanded")
-    assert '<a href="https://evil.example/html-link">gpt-evil</a>' in chart_text(page)
+    label = '<a href="https://evil.example/html-link">gpt-evil</a>'
+    guard.expect(label in chart_text(page), f"/stats: the model {label} is not a label as written")
     guard.visit(base + "/themes", ready='[data-testid="stHeading"]')
     phrases = page.locator('[data-testid="stButtonGroup"] button')
-    assert phrases.count(), "no phrase stands out in the payload comments"
-    phrases.first.click()
-    guard.settle('[data-testid="stDataFrame"]')
+    guard.expect(phrases.count() > 0, "/themes: no phrase stands out in the payload comments")
+    if phrases.count():
+        phrases.first.click()
+        guard.settle('[data-testid="stDataFrame"]')
     guard.visit(base + "/audit", ready='[data-testid="stHeading"]')
     guard.assert_clean()
 
@@ -328,5 +335,5 @@ def test_query_parameters_are_shown_as_text_on_every_page(server, guard, page):
         )
         if path.startswith("/thread?"):
             quoted = page.locator('[data-testid="stMain"] [data-testid="stAlert"]').first.inner_text()
-            assert any(marker in quoted for marker in MARKERS), f"{path}: the value is not quoted: {quoted!r}"
+            guard.expect(any(marker in quoted for marker in MARKERS), f"{path}: the value is not quoted as text")
     guard.assert_clean()
