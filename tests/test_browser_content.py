@@ -26,7 +26,7 @@ TIMEOUT = 30_000
 THREADS = 8  # the payloads are spread over this many threads, one id payload each
 START = datetime(2026, 3, 2, 9, tzinfo=UTC)
 LIGHT_THREAD = "light"  # one short run: the thread page for the `run` parameter stays quick
-# What a page may link to or load from: markers that only the payloads hold.
+# What no address in a page (link, image, frame, style) may hold: markers only the payloads carry.
 MARKERS = ("evil", "ev.il", "javascript:", "pwned", "ivborw0kggo")
 
 
@@ -199,6 +199,7 @@ class Guard:
                     for (const name of names) {
                         const value = element.getAttribute(name);
                         const address = (value || "").toLowerCase();
+                        // "#..." is a heading's anchor in the page itself, named after the heading's text
                         if (!address.startsWith("#") && markers.some((marker) => address.includes(marker))) {
                             found.push(`<${element.tagName.toLowerCase()} ${name}="${value.slice(0, 80)}">`);
                         }
@@ -225,7 +226,7 @@ class Guard:
             self.problems.append(problem)
 
     def assert_clean(self) -> None:
-        assert not self.problems, f"{len(self.problems)} pages let content out:\n" + "\n".join(self.problems)
+        assert not self.problems, f"{len(self.problems)} findings:\n" + "\n".join(self.problems)
 
 
 @pytest.fixture
