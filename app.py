@@ -10,7 +10,7 @@ import streamlit as st
 if __name__ == "__main__":
     from pages import _shared
 
-    st.set_page_config(page_title="Agent feedback review", page_icon=":material/rate_review:", layout="wide")
+    st.set_page_config(page_title="Agent feedback review", page_icon="📝", layout="wide")
     sections = {
         "Review": [
             st.Page("pages/threads.py", title="Threads", icon=":material/forum:", url_path="threads", default=True),

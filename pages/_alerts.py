@@ -10,6 +10,7 @@ import streamlit as st
 
 from data_layer import errors, insights
 from pages import _shared
+from pages._text import chart_label, plain
 
 SOURCE_LABELS = {
     None: "all votes (reviewers and end users)",
@@ -76,7 +77,7 @@ def p_chart_figure(assistant: str, rows: list[dict]) -> go.Figure:
         )
     )
     figure.update_layout(
-        title=f"{assistant}",
+        title=chart_label(assistant),
         height=260,
         margin={"l": 10, "r": 10, "t": 40, "b": 10},
         yaxis={"tickformat": ".0%", "range": [0, 1.02]},
@@ -106,7 +107,7 @@ def draw_alerts(store, *, days: int = 60, recent: int = 28, source: str | None =
         st.error(
             f"{len(found)} alert{'s' if len(found) != 1 else ''}: "
             + "; ".join(
-                f"{row['assistant_id']} on {row['day']} ({row['rate']:.0%} of {row['votes']} votes, "
+                f"{plain(row['assistant_id'])} on {row['day']} ({row['rate']:.0%} of {row['votes']} votes, "
                 f"expected {row['expected']:.0%})"
                 for row in found[:5]
             ),

@@ -13,6 +13,7 @@ import streamlit as st
 from data_layer import stats
 from data_layer.schema import FEEDBACK_SOURCES
 from pages import _shared
+from pages._text import quoted
 
 ALL = ""  # a selectbox holding None shows a placeholder, so "no filter" is the empty string
 SOURCE_LABELS = {ALL: "All", "reviewer": "Reviewers", "end_user": "End users"}
@@ -36,7 +37,7 @@ def parse_day(text: str | None) -> date | None:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        st.warning(f"Ignored the date {text[:20]!r} in the address: it is not YYYY-MM-DD.")
+        st.warning(f"Ignored the date {quoted(text, 20)} in the address: it is not YYYY-MM-DD.")
         return None
 
 
@@ -95,7 +96,7 @@ def filter_bar(choices: dict, *, prefix: str, default_days: int | None) -> dict:
     for column, (name, (label, options)) in zip(columns[1:], lists.items()):
         current = params.get(name) or ALL
         if name == "source" and current not in (ALL, *FEEDBACK_SOURCES):
-            st.warning(f"Ignored source {current[:20]!r} in the address: use reviewer or end_user.")
+            st.warning(f"Ignored source {quoted(current, 20)} in the address: use reviewer or end_user.")
             current = ALL
         key = f"{prefix}_{name}"
         synced(key, current)

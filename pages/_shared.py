@@ -22,6 +22,7 @@ import streamlit as st
 import data_layer
 from data_layer import access, auth, errors, rules
 from data_layer.schema import REASON_TAGS
+from pages._text import blocks, code, plain, safe_markdown
 
 READ_TTL = 5  # seconds: other sessions' votes show within this; the writer's own clear at once
 DEFAULT_REVIEWER = "local-reviewer"
@@ -32,7 +33,7 @@ def store() -> data_layer.Store:
     try:
         return data_layer.shared_store()
     except errors.StoreUnavailable as error:
-        st.error(f"The database cannot be opened: {error}", icon=":material/database:")
+        st.error(f"The database cannot be opened: {plain(error)}", icon=":material/database:")
         st.stop()
 
 
@@ -125,24 +126,25 @@ def wrote() -> None:
 
 def show_error(error: errors.DataLayerError) -> None:
     """One mapping from data-layer errors to what a reviewer sees."""
+    message = plain(error)  # messages quote the values they refuse
     if isinstance(error, errors.InvalidInput):
-        st.error(f"Not saved: {error}", icon=":material/error:")
+        st.error(f"Not saved: {message}", icon=":material/error:")
     elif isinstance(error, errors.NotFound):
-        st.warning(f"Not found: {error}", icon=":material/search_off:")
+        st.warning(f"Not found: {message}", icon=":material/search_off:")
     elif isinstance(error, errors.Forbidden):
-        st.error(f"Not allowed: {error}", icon=":material/block:")
+        st.error(f"Not allowed: {message}", icon=":material/block:")
     elif isinstance(error, errors.Unavailable):
         st.error(
-            f"Not saved: the database cannot store anything right now; what you entered is kept here, "
-            f"try again in a moment. ({error})",
+            "Not saved: the database cannot store anything right now; what you entered is kept here, "
+            f"try again in a moment. ({message})",
             icon=":material/database:",
         )
     elif isinstance(error, errors.Conflict):
         st.warning(
-            f"Someone else changed this at the same moment; try again. ({error})", icon=":material/sync_problem:"
+            f"Someone else changed this at the same moment; try again. ({message})", icon=":material/sync_problem:"
         )
     else:
-        st.error(str(error), icon=":material/error:")
+        st.error(message, icon=":material/error:")
 
 
 def frame() -> None:
@@ -150,7 +152,7 @@ def frame() -> None:
     how = mode()
     refused = refusal(how)
     if refused:
-        st.error(refused, icon=":material/lock:")
+        st.error(plain(refused), icon=":material/lock:")
         st.stop()
     current = store()
     if current.seeded_demo is not None and not st.session_state.get("_demo_noted"):
@@ -169,13 +171,13 @@ def frame() -> None:
             try:
                 rules.identifier(reviewer(), "reviewer name")
             except errors.InvalidInput as error:
-                st.error(f"{error}. Votes cannot be saved under this name.", icon=":material/badge:")
-            st.caption(f"Local mode, not signed in (you are the admin) · {current.url}")
+                st.error(f"{plain(error)}. Votes cannot be saved under this name.", icon=":material/badge:")
+            st.caption(f"Local mode, not signed in (you are the admin) · {plain(current.url)}")
         else:
             me = actor()
             via = "through the proxy" if how == "proxy" else "with single sign-on"
             st.markdown(f":material/account_circle: **{safe_markdown(me.user_id)}**", width="stretch")
-            st.caption(f"Signed in {via} · role **{me.role}** · {current.url}")
+            st.caption(f"Signed in {via} · role **{me.role}** · {plain(current.url)}")
             if how == "oidc":
                 st.button("Sign out", icon=":material/logout:", on_click=st.logout, key="sign_out")
         if current.seeded_demo is not None:
@@ -187,7 +189,7 @@ def _signed_in_gate(how: str) -> None:
     try:
         me = actor()
     except errors.InvalidInput as error:
-        st.error(f"Your identity cannot be used here: {error}", icon=":material/badge:")
+        st.error(f"Your identity cannot be used here: {plain(error)}", icon=":material/badge:")
         if how == "oidc":
             st.button("Sign out", icon=":material/logout:", on_click=st.logout)
         st.stop()
@@ -206,50 +208,16 @@ def _signed_in_gate(how: str) -> None:
     st.stop()
 
 
-# ---- agent content as data -------------------------------------------------------------------
-
-_FENCE = re.compile(
-    r"^(?P<fence>`{3,}|~{3,})[ \t]*(?P<lang>[\w+#.-]*)[^\n]*\n(?P<body>.*?)^(?P=fence)[ \t]*$", re.M | re.S
-)
-_CODE_SPAN = re.compile(r"(`+)(?!`)(.+?)(?<!`)\1(?!`)", re.S)
-# Backslash first, so an escape the author wrote cannot undo ours. Brackets kill links, images and
-# reference definitions; `<` kills raw HTML and <autolinks>.
-_ESCAPES = str.maketrans({"\\": "\\\\", "[": "\\[", "]": "\\]", "<": "\\<"})
-# GFM turns bare URLs and e-mail addresses into links after parsing, so escapes cannot stop it;
-# an invisible zero-width space after the scheme, `www` or `@` does.
-_BARE_LINK = re.compile(r"(?i)\b(?:https?|ftp|javascript|data|file|mailto)(?=:)|\bwww(?=\.)|@")
-_BREAK = "\u200b"
-
-
-def _neutralize(prose: str) -> str:
-    return _BARE_LINK.sub(lambda match: match.group(0) + _BREAK, prose.translate(_ESCAPES))
-
-
-def safe_markdown(text: str) -> str:
-    """Agent text as markdown that formats (emphasis, lists, tables, code) but never loads or links
-    anything: images, links, raw HTML and autolinks are shown as the characters they are."""
-    parts, last = [], 0
-    for span in _CODE_SPAN.finditer(text):
-        parts.append(_neutralize(text[last : span.start()]))
-        parts.append(span.group(0))
-        last = span.end()
-    parts.append(_neutralize(text[last:]))
-    return "".join(parts)
+# ---- agent content as data (the rule is pages/_text.py) -----------------------------------------
 
 
 def agent_text(text: str | None) -> None:
-    """Draw agent (or any outside) text: prose as neutralized markdown, fenced code as code blocks."""
-    text = text or ""
-    last = 0
-    for block in _FENCE.finditer(text):
-        prose = text[last : block.start()]
-        if prose.strip():
-            st.markdown(safe_markdown(prose))
-        st.code(block.group("body").rstrip("\n"), language=block.group("lang") or None, wrap_lines=True)
-        last = block.end()
-    rest = text[last:]
-    if rest.strip():
-        st.markdown(safe_markdown(rest))
+    """Draw agent (or any outside) text: prose as safe markdown, fenced code as code blocks."""
+    for block in blocks(text):
+        if block.kind == "code":
+            st.code(block.body, language=block.language, wrap_lines=True)
+        else:
+            st.markdown(block.body)
 
 
 def short(identifier: str | None) -> str:
@@ -282,10 +250,10 @@ def run_header(run: dict, *, selected: bool = False) -> None:
     icon = {"success": ":green", "error": ":red", "timeout": ":orange", "interrupted": ":gray"}.get(run["status"], "")
     status = f"{icon}[{run['status']}]" if icon else run["status"]
     marker = " · :blue-badge[selected]" if selected else ""
-    st.markdown(f"**Run `{short(run['run_id'])}`** · {status}{marker}")
+    st.markdown(f"**Run {code(short(run['run_id']))}** · {status}{marker}")
     facts = [
-        f"model `{safe_markdown(run.get('model_name') or '—')}`",
-        f"assistant `{safe_markdown(run.get('assistant_id') or '—')}`",
+        f"model {code(run.get('model_name') or '—')}",
+        f"assistant {code(run.get('assistant_id') or '—')}",
         f"{run.get('total_tokens') or 0:,} tokens ({run.get('total_input_tokens') or 0:,} in · "
         f"{run.get('total_output_tokens') or 0:,} out)",
         f"{duration(run)}",
@@ -294,7 +262,7 @@ def run_header(run: dict, *, selected: bool = False) -> None:
     st.caption(" · ".join(facts))
     if run.get("follow_up_to_run_id"):
         how = "detected" if run.get("follow_up_detected") else "given"
-        st.caption(f"↪ follow-up to run `{short(run['follow_up_to_run_id'])}` ({how})")
+        st.caption(f"↪ follow-up to run {code(short(run['follow_up_to_run_id']))} ({how})")
     if run.get("error"):
         st.code(run["error"], language=None, wrap_lines=True)
 
@@ -317,7 +285,7 @@ def turns(messages: list[dict]) -> list[tuple[str, list[dict]]]:
 
 
 def _tool_call(call: dict) -> None:
-    with st.expander(f"Tool call · {safe_markdown(str(call.get('name') or 'tool'))}", icon=":material/build:"):
+    with st.expander(f"Tool call · {plain(call.get('name') or 'tool')}", icon=":material/build:"):
         args = call.get("args")
         if isinstance(args, (dict, list)):
             st.code(json.dumps(args, indent=2, ensure_ascii=False), language="json", wrap_lines=True)
@@ -326,8 +294,7 @@ def _tool_call(call: dict) -> None:
 
 
 def _tool_result(message: dict) -> None:
-    name = safe_markdown(message.get("name") or "tool")
-    with st.expander(f"Tool result · {name}", icon=":material/output:"):
+    with st.expander(f"Tool result · {plain(message.get('name') or 'tool')}", icon=":material/output:"):
         text = message.get("content") or ""
         try:
             body, language = json.dumps(json.loads(text), indent=2, ensure_ascii=False), "json"
@@ -358,7 +325,7 @@ def conversation(run: dict, messages: list[dict], *, votes: bool = True, show_sy
                         feedback_panel(run["thread_id"], run["run_id"], message.get("message_id"))
         elif show_system:
             with st.chat_message("system", avatar=":material/settings:"):
-                st.caption(f"{group[0].get('event_type')} (system)")
+                st.caption(f"{plain(group[0].get('event_type'))} (system)")
                 agent_text(group[0].get("content"))
 
 
@@ -430,7 +397,7 @@ def _delete(keys: dict, vote: dict) -> None:
     """An admin removes someone else's vote (its history stays in the audit trail)."""
     try:
         store().feedback.delete(vote["feedback_id"], thread_id=vote["thread_id"], run_id=vote["run_id"], actor=actor())
-        st.session_state[keys["toast"]] = f"Deleted the vote of {vote['owner_id'] or 'anonymous'}."
+        st.session_state[keys["toast"]] = f"Deleted the vote of {plain(vote['owner_id'] or 'anonymous')}."
         st.session_state.pop(keys["error"], None)
         wrote()
     except errors.DataLayerError as error:
@@ -486,7 +453,7 @@ def _panel(thread_id: str, run_id: str, message_id: str | None) -> None:
         st.caption(f"Your vote on this {target}:" if voter else "Viewers cannot vote.")
         st.feedback("thumbs", key=keys["thumb"], on_change=_save, args=args, disabled=not voter)
         if mine:
-            tags = f" · {', '.join(mine['tags'])}" if mine.get("tags") else ""
+            tags = f" · {plain(', '.join(mine['tags']))}" if mine.get("tags") else ""
             st.caption(f"saved {thumb(mine['rating'])} {when(mine['updated_at'])}{tags}")
         elif voter:
             st.caption("not voted yet")
@@ -512,11 +479,11 @@ def _panel(thread_id: str, run_id: str, message_id: str | None) -> None:
                     disabled=mine is None,
                 )
         for vote in others:
-            tags = f" · {', '.join(vote['tags'])}" if vote.get("tags") else ""
+            tags = f" · {plain(', '.join(vote['tags']))}" if vote.get("tags") else ""
             source = " (end user)" if vote.get("source") == "end_user" else ""
             with st.container(horizontal=True, vertical_alignment="center"):
                 st.markdown(
-                    f"{thumb(vote['rating'])} **{safe_markdown(vote['owner_id'] or 'anonymous')}**{source} · "
+                    f"{thumb(vote['rating'])} **{plain(vote['owner_id'] or 'anonymous')}**{source} · "
                     f"{when(vote['updated_at'])}{tags}"
                 )
                 if admin:

@@ -16,6 +16,7 @@ import streamlit as st
 
 from data_layer import analysis, errors, insights, stats
 from pages import _shared
+from pages._text import chart_label
 
 BY = {"model": ("model_name", "Models"), "assistant": ("assistant_id", "Assistants"), "dates": (None, "Date ranges")}
 SOURCES = {"reviewer": "Reviewer votes", "end_user": "End-user votes"}
@@ -74,7 +75,7 @@ def rates_figure(result: dict, name_a: str, name_b: str) -> go.Figure:
         figure.add_trace(
             go.Bar(
                 x=[row["rate"]],
-                y=[f"{name} ({row['votes']} votes)"],
+                y=[f"{chart_label(name)} ({row['votes']} votes)"],
                 orientation="h",
                 marker_color=color,
                 error_x={

@@ -16,6 +16,7 @@ import streamlit as st
 
 from data_layer import errors, export, stats
 from pages import _filters, _shared
+from pages._text import quoted
 
 FORMAT_LABELS = {"csv": "CSV", "parquet": "Parquet", "jsonl": "JSON Lines"}
 FORMAT_HELP = {
@@ -53,7 +54,7 @@ def generator(store, filters: dict, columns: list[str], rating: str | None, fmt:
 def rating_bar(container) -> str | None:
     current = st.query_params.get("rating") or ""
     if current not in RATING_LABELS:
-        st.warning(f"Ignored rating {current[:20]!r} in the address: use positive or negative.")
+        st.warning(f"Ignored rating {quoted(current, 20)} in the address: use positive or negative.")
         current = ""
     _filters.synced("export_rating", current)
     value = container.selectbox(

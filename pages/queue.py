@@ -14,6 +14,7 @@ import streamlit as st
 from data_layer import errors
 from data_layer.schema import REASON_TAGS, RUN_STATUSES
 from pages import _shared
+from pages._text import code, plain
 
 CURRENT = "rq_run"
 ERROR = "rq_error"
@@ -68,7 +69,7 @@ def vote(run: dict, rating: int) -> None:
     st.session_state.pop(ERROR, None)
     _shared.wrote()
     st.session_state[TOAST] = (
-        f"Saved {_shared.thumb(rating)} on run {_shared.short(run['run_id'])}. Press N for the next run."
+        f"Saved {_shared.thumb(rating)} on run {code(_shared.short(run['run_id']))}. Press N for the next run."
     )
 
 
@@ -155,7 +156,8 @@ if run is None:
 try:
     if not store.queue.claim(run["run_id"], me):
         holder = store.queue.holder(run["run_id"]) or {}
-        st.warning(f"{holder.get('owner_id', 'Another reviewer')} picked this run up meanwhile; press N to move on.")
+        who = plain(holder.get("owner_id") or "Another reviewer")
+        st.warning(f"{who} picked this run up meanwhile; press N to move on.")
 except errors.DataLayerError as error:
     _shared.show_error(error)
 
@@ -164,7 +166,7 @@ mine = store.feedback.find(run_id=run["run_id"], owner_id=me)
 conversation_column, controls = st.columns([3, 1], gap="large")
 with conversation_column:
     title = (thread or {}).get("title") or "(untitled thread)"
-    st.markdown(f"**{_shared.safe_markdown(title)}**")
+    st.markdown(f"**{plain(title)}**")
     _shared.run_header(run)
     _shared.conversation(run, messages, votes=False)
     if st.button("Open the whole thread", icon=":material/forum:", type="tertiary"):

@@ -17,6 +17,7 @@ from plotly.subplots import make_subplots
 from data_layer import errors, stats
 from data_layer.schema import REASON_TAGS
 from pages import _alerts, _filters, _shared
+from pages._text import chart_label
 
 DEFAULT_DAYS = 28
 POSITIVE = "#43a047"
@@ -194,7 +195,7 @@ def draw_over_time(data: dict) -> None:
 
 
 def draw_rate_by(rows: list[dict], name: str, param: str, title: str) -> None:
-    labels = [row[name] or "(none)" for row in rows]
+    labels = [chart_label(row[name] or "(none)") for row in rows]
     fig = go.Figure(
         go.Bar(
             x=[row["positive_rate"] for row in rows],
@@ -224,12 +225,12 @@ def tag_traces(fig: go.Figure, rows: list[dict], key: str) -> None:
     for tag in tags:
         mine = [row for row in rows if row["tag"] == tag]
         fig.add_bar(
-            x=[row[key] or "(none)" for row in mine],
+            x=[chart_label(row[key] or "(none)") for row in mine],
             y=[row["negative"] for row in mine],
-            name=tag,
+            name=chart_label(tag),
             marker_color=TAG_COLORS.get(tag, NEUTRAL),
             customdata=[[row[key]] for row in mine],
-            hovertemplate=f"%{{x}}: %{{y}} × {tag}<extra></extra>",
+            hovertemplate="%{x}: %{y} × %{fullData.name}<extra></extra>",
         )
     fig.update_layout(barmode="stack")
 
@@ -287,7 +288,7 @@ def draw_reviewers(rows: list[dict], agreement: dict) -> None:
         for label, key, color in (("thumbs-up", "positive", POSITIVE), ("thumbs-down", "negative", NEGATIVE)):
             fig.add_bar(
                 x=[row[key] for row in rows],
-                y=[row["reviewer"] for row in rows],
+                y=[chart_label(row["reviewer"]) for row in rows],
                 orientation="h",
                 name=label,
                 marker_color=color,
@@ -312,7 +313,8 @@ def draw_reviewers(rows: list[dict], agreement: dict) -> None:
         fig = go.Figure(
             go.Bar(
                 x=[
-                    f"{row['assistant_id'] or '(none)'}<br>κ {kappa_text(row['kappa'])} · {row['runs']} runs"
+                    f"{chart_label(row['assistant_id'] or '(none)')}<br>κ {kappa_text(row['kappa'])} · "
+                    f"{row['runs']} runs"
                     for row in rows
                 ],
                 y=[row["percent_agreement"] for row in rows],

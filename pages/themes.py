@@ -14,6 +14,7 @@ import streamlit as st
 from data_layer import errors, insights
 from data_layer.schema import FEEDBACK_SOURCES
 from pages import _shared
+from pages._text import chart_label, plain
 
 SOURCE_LABELS = {None: "All votes", "reviewer": "Reviewers", "end_user": "End users"}
 SHOWN = 20
@@ -39,7 +40,7 @@ def phrases_figure(found: list[dict]) -> go.Figure:
     figure = go.Figure(
         go.Bar(
             x=[row["z"] for row in shown],
-            y=[row["phrase"] for row in shown],
+            y=[chart_label(row["phrase"]) for row in shown],
             orientation="h",
             marker_color="#e53935",
             customdata=[[row["negative"], row["positive"]] for row in shown],
@@ -68,7 +69,7 @@ def feedback_list(ids: list[str], phrase: str) -> None:
     except errors.DataLayerError as error:
         _shared.show_error(error)
         return
-    st.markdown(f"**{len(rows)} negative comments contain “{phrase}”** · select a row to open its run")
+    st.markdown(f"**{len(rows)} negative comments contain “{plain(phrase)}”** · select a row to open its run")
     picked = st.dataframe(
         [
             {
@@ -127,11 +128,15 @@ else:
     with right:
         st.markdown("**Pick a phrase to see the feedback that contains it**")
         by_phrase = {row["phrase"]: row for row in phrases}
-        chosen = st.pills("Phrase", list(by_phrase)[:SHOWN], key="themes_phrase", label_visibility="collapsed")
+        chosen = st.pills(
+            "Phrase", list(by_phrase)[:SHOWN], format_func=plain, key="themes_phrase", label_visibility="collapsed"
+        )
         if chosen:
             row = by_phrase[chosen]
-            where = ", ".join(f"{name} {count}" for name, count in list(row["by_model"].items())[:4])
-            st.caption(f"“{chosen}”: in {row['negative']} negative, {row['positive']} positive comments · {where}")
+            where = ", ".join(f"{plain(name)} {count}" for name, count in list(row["by_model"].items())[:4])
+            st.caption(
+                f"“{plain(chosen)}”: in {row['negative']} negative, {row['positive']} positive comments · {where}"
+            )
     if chosen:
         feedback_list(by_phrase[chosen]["feedback_ids"], chosen)
 

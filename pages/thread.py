@@ -11,6 +11,7 @@ import streamlit as st
 from data_layer import errors
 from data_layer.runs import follow_up_chain
 from pages import _shared
+from pages._text import code, plain, quoted
 
 
 @st.cache_data(ttl=_shared.READ_TTL, show_spinner=False)
@@ -56,25 +57,25 @@ except errors.DataLayerError as error:
     st.stop()
 if thread is None:
     st.title("Thread")
-    st.warning(f"Thread {thread_id[:200]!r} was not found. It may have been deleted or the link is wrong.")
+    st.warning(f"Thread {quoted(thread_id)} was not found. It may have been deleted or the link is wrong.")
     st.stop()
 
-st.subheader(_shared.safe_markdown(thread.get("title") or thread.get("display_name") or "(untitled thread)"))
+st.subheader(plain(thread.get("title") or thread.get("display_name") or "(untitled thread)"))
 st.caption(
-    f"thread `{thread['thread_id']}` · assistant `{_shared.safe_markdown(thread.get('assistant_id') or '—')}` · "
+    f"thread {code(thread['thread_id'])} · assistant {code(thread.get('assistant_id') or '—')} · "
     f"{thread['run_count']} runs · last activity {_shared.when(thread.get('last_activity_at'))} · "
     f"{thread['positive']} {_shared.thumb(1)} · {thread['negative']} {_shared.thumb(-1)}"
 )
 
 by_id = {run["run_id"]: run for run in runs}
 if selected_run and selected_run not in by_id:
-    st.warning(f"Run {selected_run[:200]!r} is not part of this thread; showing the whole thread.")
+    st.warning(f"Run {quoted(selected_run)} is not part of this thread; showing the whole thread.")
     selected_run = None
 shown_chains = [follow_up_chain(runs, selected_run)] if selected_run else chains(runs)
 for chain in shown_chains:
     if len(chain) > 1:
         links = " → ".join(
-            f"**`{_shared.short(run_id)}`**" if run_id == selected_run else f"`{_shared.short(run_id)}`"
+            f"**{code(_shared.short(run_id))}**" if run_id == selected_run else code(_shared.short(run_id))
             for run_id in chain
         )
         st.markdown(f":material/link: Follow-up chain: {links}")

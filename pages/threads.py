@@ -15,6 +15,7 @@ import streamlit as st
 from data_layer import errors
 from data_layer.schema import RUN_STATUSES
 from pages import _shared
+from pages._text import plain
 
 PAGE_SIZE = 25
 # The label is what the URL holds (`?sort=most+runs`), so it stays short and stable.
@@ -143,7 +144,7 @@ with st.container(horizontal=True, vertical_alignment="bottom"):
 with st.container(horizontal=True):
     st.checkbox("Has negative feedback", key="negative", bind="query-params", on_change=back_to_first_page)
     st.checkbox(
-        f"Not yet reviewed by me ({_shared.reviewer()})",
+        f"Not yet reviewed by me ({plain(_shared.reviewer())})",
         key="unreviewed",
         bind="query-params",
         on_change=back_to_first_page,

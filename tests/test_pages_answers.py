@@ -6,6 +6,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from data_layer import demo, open_store
+from pages._text import plain
 from tests.conftest import ROOT
 
 
@@ -49,7 +50,7 @@ def test_stats_page_flags_the_planted_bad_day(monkeypatch, demo_db, fresh_stream
     assert not at.exception
     alerts = [box.value for box in at.error if "alert" in box.value]
     assert len(alerts) == 1
-    assert alerts[0].startswith("1 alert:") and f"{demo.BAD_DAY_ASSISTANT} on" in alerts[0]
+    assert alerts[0].startswith("1 alert:") and f"{plain(demo.BAD_DAY_ASSISTANT)} on" in alerts[0]
 
 
 def test_compare_date_ranges_and_assistants(monkeypatch, demo_db, fresh_streamlit_caches):
