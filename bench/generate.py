@@ -31,7 +31,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from data_layer import open_store, rollups
-from data_layer.ingest.merge import REFRESH_THREADS
 from data_layer.schema import REASON_TAGS
 
 
@@ -173,7 +172,7 @@ def _first_index(groups: np.ndarray, count: int) -> np.ndarray:
 def _refresh_threads(conn) -> None:
     """The importer's own thread rollups, over every thread."""
     conn.execute("CREATE TEMP TABLE _touched AS SELECT thread_id FROM threads")
-    conn.execute(REFRESH_THREADS)
+    conn.execute(rollups.REFRESH_THREADS)
     conn.execute("DROP TABLE _touched")
 
 

@@ -130,3 +130,30 @@ def refresh(conn) -> None:
     """Recompute every precomputed column of votes and runs from the stored rows (inside a write)."""
     for statement in REFRESH:
         conn.execute(statement)
+
+
+# The threads page's rollups of every thread in the table `_touched`, from its runs and votes (the import
+# merges them so; the benchmark's generator runs it over every thread).
+REFRESH_THREADS = """
+    UPDATE threads SET
+        run_count = coalesce(r.run_count, 0),
+        last_activity_at = coalesce(r.last_run_at, threads.updated_at),
+        assistant_id = coalesce(threads.assistant_id, r.assistant_id),
+        title = left(coalesce(threads.display_name, r.first_question, threads.title), 300),
+        positive = coalesce(f.positive, 0),
+        negative = coalesce(f.negative, 0)
+    FROM _touched t
+    LEFT JOIN (
+        SELECT thread_id, count(*) AS run_count, max(updated_at) AS last_run_at,
+               (array_agg(assistant_id ORDER BY created_at))[1] AS assistant_id,
+               (array_agg(first_human_message ORDER BY created_at)
+                    FILTER (WHERE first_human_message IS NOT NULL))[1] AS first_question
+        FROM runs WHERE thread_id IN (SELECT thread_id FROM _touched) GROUP BY thread_id
+    ) r ON r.thread_id = t.thread_id
+    LEFT JOIN (
+        SELECT thread_id, count(*) FILTER (WHERE rating = 1) AS positive,
+               count(*) FILTER (WHERE rating = -1) AS negative
+        FROM feedback WHERE thread_id IN (SELECT thread_id FROM _touched) GROUP BY thread_id
+    ) f ON f.thread_id = t.thread_id
+    WHERE threads.thread_id = t.thread_id
+    """

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from bench.generate import write_import_file
 from data_layer import demo, ingest, open_store
 from data_layer.errors import InvalidInput
-from data_layer.ingest import fast, merge
+from data_layer.ingest import checks, fast, merge
 from data_layer.schema import FEEDBACK_SOURCES, REASON_TAGS, RUN_STATUSES
 
 
@@ -485,10 +485,10 @@ def test_shortcuts_of_the_merge_store_what_the_plain_steps_store(store, twin, tm
     writers meet; the vote updates always) store the very same rows."""
     files = scenario(tmp_path)
     reports = [store.import_file(path).as_dict() for path in files]
-    stored_threads = next(step for step in merge.PREPARE if step.name == "stored threads")
+    stored_threads = next(step for step in checks.PREPARE if step.name == "stored threads")
     assert stored_threads.concurrent_sql is not None
     plain = dataclasses.replace(stored_threads, sql=stored_threads.concurrent_sql)
-    monkeypatch.setattr(merge, "PREPARE", tuple(plain if step is stored_threads else step for step in merge.PREPARE))
+    monkeypatch.setattr(checks, "PREPARE", tuple(plain if step is stored_threads else step for step in checks.PREPARE))
     always = [step.name for step in merge.MERGE if step.when_votes_change]
     assert always == ["update votes", "written updates"]
     monkeypatch.setattr(

@@ -1,142 +1,25 @@
-"""The import's merge, as named steps: check the staged rows against each other and the store, then
-merge them in one transaction.
+"""The import's transaction, as named steps: stage the rows, check them, merge them.
 
 The rows of a file are staged in temporary tables (`_stage_thread`, `_stage_run`, `_stage_event`,
-`_stage_feedback`, in `records.STAGES`' columns). `PREPARE` finds the threads they touch and what of
-them is stored, `CHECKS` each name the lines that break a rule between records or against the store,
-and `MERGE` writes: keyed (thread_id, run_id, (thread_id, seq), feedback_id or (run, owner, scope)), so
-importing the same file twice changes nothing. Each step is a `Step` with a name, its SQL (a variant
-for engines whose writers meet, PostgreSQL) and its flags; tests replace or observe steps by name.
+`_stage_feedback`, in `records.STAGES`' columns). `checks.PREPARE` finds the threads they touch and
+what of them is stored, `checks.CHECKS` each name the lines that break a rule between records or
+against the store, and `MERGE` writes: keyed (thread_id, run_id, (thread_id, seq), feedback_id or
+(run, owner, scope)), so importing the same file twice changes nothing. Each step is a `Step` with a
+name, its SQL (a variant for engines whose writers meet, PostgreSQL) and its flags; tests replace or
+observe steps by name.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from data_layer import audit, rollups
 from data_layer.errors import DataLayerError
+from data_layer.ingest import checks, votes
 from data_layer.ingest.records import STAGES, Staged
+from data_layer.ingest.step import Step
 
 MAX_ERRORS = 1000
-
-
-@dataclass(frozen=True)
-class Step:
-    """One statement of the import, by name.
-
-    `sql` runs where writes are serialized in the process (DuckDB), and everywhere unless
-    `concurrent_sql` gives the text for engines whose writers meet (PostgreSQL). A step
-    `when_votes_change` runs only when the file creates or changes a stored vote's value; before a
-    step that `starts_index`, the new messages' words start being worked out for the search index;
-    after a step that `locks`, the threads that query names are locked (`conn.lock_threads`).
-    """
-
-    name: str
-    sql: str
-    concurrent_sql: str | None = None
-    when_votes_change: bool = False
-    starts_index: bool = False
-    locks: str | None = None
-
-    def text(self, conn) -> str:
-        return self.sql if self.concurrent_sql is None or conn.writes_serialized else self.concurrent_sql
-
-
-CHECKS = (
-    Step(
-        "run moved",
-        """
-        SELECT s.line, 'run ' || s.run_id || ' belongs to thread ' || r.thread_id
-               || ' in the database, not ' || s.thread_id AS error
-        FROM _stage_run s JOIN runs r ON r.run_id = s.run_id
-        WHERE r.thread_id <> s.thread_id
-        """,
-    ),
-    Step(
-        "run twice",
-        """
-        SELECT s.line, 'run ' || s.run_id || ' appears in this file with two threads' AS error
-        FROM _stage_run s JOIN _stage_run o ON o.run_id = s.run_id AND o.thread_id <> s.thread_id
-        WHERE s.line > o.line
-        """,
-    ),
-    Step(
-        "event run",
-        """
-        SELECT e.line, 'event for run ' || e.run_id || ' which is neither in this file nor in the database'
-               AS error
-        FROM _stage_event e
-        WHERE NOT EXISTS (SELECT 1 FROM _stage_run s WHERE s.run_id = e.run_id)
-          AND NOT EXISTS (SELECT 1 FROM runs r WHERE r.run_id = e.run_id)
-        """,
-    ),
-    Step(
-        "event thread",
-        """
-        SELECT e.line, 'event names thread ' || e.thread_id || ' but run ' || e.run_id
-               || ' belongs to thread ' || coalesce(s.thread_id, r.thread_id) AS error
-        FROM _stage_event e
-        LEFT JOIN _stage_run s ON s.run_id = e.run_id
-        LEFT JOIN runs r ON r.run_id = e.run_id
-        WHERE coalesce(s.thread_id, r.thread_id) <> e.thread_id
-        """,
-    ),
-    Step(
-        "event seq",
-        """
-        SELECT e.line, 'seq ' || CAST(e.seq AS TEXT) || ' of thread ' || e.thread_id
-               || ' is already taken by another event' AS error
-        FROM (SELECT * FROM _stage_event WHERE thread_id IN (SELECT thread_id FROM _stored_threads)) e
-        JOIN run_events x ON x.thread_id = e.thread_id AND x.seq = e.seq
-        WHERE x.run_id <> e.run_id OR x.event_type <> e.event_type
-        """,
-    ),
-    Step(
-        "feedback run",
-        """
-        SELECT f.line, 'feedback for run ' || f.run_id || ' which is neither in this file nor in the database'
-               AS error
-        FROM _stage_feedback f
-        WHERE NOT EXISTS (SELECT 1 FROM _stage_run s WHERE s.run_id = f.run_id)
-          AND NOT EXISTS (SELECT 1 FROM runs r WHERE r.run_id = f.run_id)
-        """,
-    ),
-    Step(
-        "feedback thread",
-        """
-        SELECT f.line, 'feedback names thread ' || f.thread_id || ' but run ' || f.run_id
-               || ' belongs to thread ' || coalesce(s.thread_id, r.thread_id) AS error
-        FROM _stage_feedback f
-        LEFT JOIN _stage_run s ON s.run_id = f.run_id
-        LEFT JOIN runs r ON r.run_id = f.run_id
-        WHERE coalesce(s.thread_id, r.thread_id) <> f.thread_id
-        """,
-    ),
-    Step(
-        "feedback message",
-        """
-        SELECT f.line, 'feedback names message ' || f.message_id || ' which is not a message of run '
-               || f.run_id AS error
-        FROM _stage_feedback f
-        WHERE f.message_id IS NOT NULL
-          AND NOT EXISTS (SELECT 1 FROM _stage_event e WHERE e.run_id = f.run_id
-                          AND e.message_id = f.message_id)
-          AND NOT EXISTS (SELECT 1 FROM run_events e WHERE e.run_id = f.run_id
-                          AND e.message_id = f.message_id AND e.category = 'message')
-        """,
-    ),
-    Step(
-        "feedback moved",
-        """
-        SELECT f.line, 'feedback ' || f.feedback_id || ' is stored for another run, owner or message'
-               AS error
-        FROM _stage_feedback f JOIN _stored_votes x ON x.feedback_id = f.feedback_id
-        WHERE x.run_id <> f.run_id OR x.scope <> f.scope
-           OR coalesce(x.owner_id, '') <> coalesce(f.owner_id, '')
-        """,
-    ),
-)
 
 # Within a file, the last record of a key wins; for votes, the newest vote of an owner on a target.
 _LATEST_THREAD = """(SELECT * FROM (SELECT s.*, row_number() OVER (PARTITION BY thread_id ORDER BY line DESC)
@@ -161,104 +44,6 @@ _INSERT_EVENTS = """
 # runs as a MERGE with a grouping, would cost 70 ms per 60,000 events for nothing.
 _CONCURRENT_EVENTS = " ON CONFLICT DO NOTHING"
 
-# The stored votes the file's votes can meet: a vote on one of the file's runs (those of stored threads
-# only: a vote's run belongs to its thread, the "feedback thread" check), or one with an id the file
-# names. An id derived from the vote (`_feedback`) is made from its thread, run, owner and message, so a
-# vote stored with it is on the same run and among that run's votes. (A file that took such an id by
-# naming it on another run makes the later vote's insert fail on the id's key: nothing is stored.) Read
-# once, so that the checks and statements below join this small table instead of a million stored
-# votes each. Made after the touched threads are locked, as every vote write locks its thread first.
-_STORED_VOTES = """
-    CREATE TEMP TABLE _stored_votes AS
-    SELECT f.feedback_id, f.run_id, f.owner_id, f.message_id, f.scope, f.rating, f.comment, f.tags, f.source,
-           f.created_at, f.updated_at
-    FROM feedback f JOIN (SELECT DISTINCT feedback_id FROM _stage_feedback WHERE given_id) k
-         ON k.feedback_id = f.feedback_id
-    UNION
-    SELECT f.feedback_id, f.run_id, f.owner_id, f.message_id, f.scope, f.rating, f.comment, f.tags, f.source,
-           f.created_at, f.updated_at
-    FROM feedback f JOIN (SELECT DISTINCT run_id FROM _stage_feedback
-                          WHERE thread_id IN (SELECT thread_id FROM _stored_threads)) k ON k.run_id = f.run_id
-    """
-
-_CREATE_VOTES = """
-    CREATE TEMP TABLE _votes AS
-    SELECT q.*, coalesce(byid.feedback_id, bykey.feedback_id, q.new_id) AS target_id
-    FROM (
-        SELECT s.feedback_id AS new_id, s.thread_id, s.run_id, s.owner_id, s.message_id, s.scope, s.rating,
-               s.comment, s.tags, s.source, s.created_at, s.updated_at, s.line,
-               row_number() OVER (PARTITION BY CASE WHEN s.owner_id IS NULL THEN s.feedback_id
-                                                    ELSE s.run_id || '|' || s.owner_id || '|' || s.scope END
-                                  ORDER BY coalesce(s.updated_at, s.created_at) DESC NULLS LAST, s.line DESC)
-                   AS pick
-        FROM _stage_feedback s
-    ) q
-    LEFT JOIN _stored_votes byid ON byid.feedback_id = q.new_id
-    LEFT JOIN _stored_votes bykey ON q.owner_id IS NOT NULL AND bykey.run_id = q.run_id
-         AND bykey.owner_id = q.owner_id AND bykey.scope = q.scope
-    WHERE q.pick = 1
-    """
-
-# Stored votes the file changes. It runs only when `_CHANGING_VOTES` found one: on DuckDB the join reads
-# every column of all stored votes (0.1 to 0.2 s at a million) even when it changes none.
-_UPDATE_VOTES = """
-    UPDATE feedback SET
-        rating = v.rating,
-        comment = v.comment,
-        tags = v.tags,
-        source = v.source,
-        updated_at = coalesce(v.updated_at, v.created_at, feedback.updated_at)
-    FROM _votes v
-    WHERE feedback.feedback_id = v.target_id
-      AND (feedback.rating <> v.rating OR feedback.comment IS DISTINCT FROM v.comment
-           OR feedback.tags <> v.tags OR feedback.source <> v.source)
-    """
-
-# `_written` holds the votes the import creates, then those it changes (as stored after the change):
-# the audit rows' values after (audit.record_import), without reading the million stored votes again.
-_WRITTEN = """feedback_id, thread_id, run_id, owner_id, message_id, scope, rating, comment, tags, source, created_at,
-    updated_at, run_at, run_assistant_id, run_model_name, run_status"""
-_WRITTEN_UPDATES = f"""
-    INSERT INTO _written ({_WRITTEN})
-    SELECT {_WRITTEN} FROM feedback WHERE feedback_id IN (SELECT feedback_id FROM _changing WHERE NOT created)
-    """
-
-# The votes this import will create or change, with their stored values before the merge (audit trail).
-_CHANGING_VOTES = """
-CREATE TEMP TABLE _changing AS
-SELECT v.target_id AS feedback_id, f.feedback_id IS NULL AS created,
-       f.owner_id, f.message_id, f.rating, f.comment, f.tags, f.source, f.created_at, f.updated_at
-FROM _votes v LEFT JOIN _stored_votes f ON f.feedback_id = v.target_id
-WHERE f.feedback_id IS NULL OR f.rating <> v.rating OR f.comment IS DISTINCT FROM v.comment
-   OR f.tags <> v.tags OR f.source <> v.source
-"""
-
-# The threads page's rollups of every thread in `_touched`, from its runs and votes (the benchmark's
-# generator runs it too, over every thread).
-REFRESH_THREADS = """
-    UPDATE threads SET
-        run_count = coalesce(r.run_count, 0),
-        last_activity_at = coalesce(r.last_run_at, threads.updated_at),
-        assistant_id = coalesce(threads.assistant_id, r.assistant_id),
-        title = left(coalesce(threads.display_name, r.first_question, threads.title), 300),
-        positive = coalesce(f.positive, 0),
-        negative = coalesce(f.negative, 0)
-    FROM _touched t
-    LEFT JOIN (
-        SELECT thread_id, count(*) AS run_count, max(updated_at) AS last_run_at,
-               (array_agg(assistant_id ORDER BY created_at))[1] AS assistant_id,
-               (array_agg(first_human_message ORDER BY created_at)
-                    FILTER (WHERE first_human_message IS NOT NULL))[1] AS first_question
-        FROM runs WHERE thread_id IN (SELECT thread_id FROM _touched) GROUP BY thread_id
-    ) r ON r.thread_id = t.thread_id
-    LEFT JOIN (
-        SELECT thread_id, count(*) FILTER (WHERE rating = 1) AS positive,
-               count(*) FILTER (WHERE rating = -1) AS negative
-        FROM feedback WHERE thread_id IN (SELECT thread_id FROM _touched) GROUP BY thread_id
-    ) f ON f.thread_id = t.thread_id
-    WHERE threads.thread_id = t.thread_id
-    """
-
 
 def _stored(table: str, columns: str, key: str, keys: str) -> str:
     """A CTE `stored` of the `columns` of the rows of `table` whose `key` is one of `keys` (a query).
@@ -273,29 +58,6 @@ def _stored(table: str, columns: str, key: str, keys: str) -> str:
         SELECT {selected} FROM {table} x JOIN ({keys}) k ON k.{key} = x.{key}
     )"""
 
-
-_TOUCHED = """
-    CREATE TEMP TABLE _touched AS
-    SELECT thread_id FROM _stage_thread UNION SELECT thread_id FROM _stage_run
-    UNION SELECT thread_id FROM _stage_event UNION SELECT thread_id FROM _stage_feedback
-    """
-# The touched threads are locked first, as every vote write locks its thread (feedback.lock_thread): on
-# PostgreSQL the counts and copies below then include any vote committed on them meanwhile, and two
-# imports, or an import and a voter, wait for each other instead of deadlocking.
-_LOCKED = "SELECT thread_id FROM _touched"
-# The threads whose stored events and votes the merge looks at, by `conn.writes_serialized`: events are
-# keyed by thread and votes found by their run's thread, so a thread not stored before the import holds
-# none. Where writes are serialized (DuckDB) that is the touched threads stored now; elsewhere another
-# import may store one of them meanwhile, so it is every touched thread. On DuckDB a file of new
-# threads then joins no big table by these keys at all (a join with nothing to match skips its scan).
-_STORED_THREADS = Step(
-    "stored threads",
-    """
-    CREATE TEMP TABLE _stored_threads AS
-    SELECT t.thread_id FROM threads t JOIN _touched k ON k.thread_id = t.thread_id
-    """,
-    concurrent_sql="CREATE TEMP TABLE _stored_threads AS SELECT thread_id FROM _touched",
-)
 
 # The file's runs and event threads that may be stored: those of stored threads.
 _STORED_RUNS = "SELECT DISTINCT run_id FROM _stage_run WHERE thread_id IN (SELECT thread_id FROM _stored_threads)"
@@ -415,15 +177,15 @@ MERGE = (
     # target is updated in place (its id kept), as a second vote upstream replaces the first.
     Step(
         "votes",
-        _CREATE_VOTES,
+        votes.CREATE_VOTES,
     ),
     Step(
         "changing votes",
-        _CHANGING_VOTES,
+        votes.CHANGING_VOTES,
     ),
     Step(
         "update votes",
-        _UPDATE_VOTES,
+        votes.UPDATE_VOTES,
         when_votes_change=True,
     ),
     # One row per id instead of ON CONFLICT DO NOTHING: on DuckDB that clause took 52 s for 25,000
@@ -444,11 +206,11 @@ MERGE = (
     ),
     Step(
         "insert votes",
-        f"INSERT INTO feedback ({_WRITTEN}) SELECT {_WRITTEN} FROM _written",
+        f"INSERT INTO feedback ({votes.WRITTEN}) SELECT {votes.WRITTEN} FROM _written",
     ),
     Step(
         "written updates",
-        _WRITTEN_UPDATES,
+        votes.WRITTEN_UPDATES,
         when_votes_change=True,
     ),
     Step(
@@ -538,7 +300,7 @@ MERGE = (
     ),
     Step(
         "thread rollups",
-        REFRESH_THREADS,
+        rollups.REFRESH_THREADS,
     ),
 )
 
@@ -571,11 +333,6 @@ def _create_stages(conn) -> None:
         conn.execute(f"CREATE TEMP TABLE _stage_{kind} ({body})")
 
 
-# Before the checks: the touched threads (locked at once), those of them stored, the stored votes the
-# file's votes can meet.
-PREPARE = (Step("touched threads", _TOUCHED, locks=_LOCKED), _STORED_THREADS, Step("stored votes", _STORED_VOTES))
-
-
 class Rejected(DataLayerError):
     """The file breaks a rule: every bad line (the first MAX_ERRORS) and how many more."""
 
@@ -597,13 +354,13 @@ def check_and_merge(conn, engine, read_errors: list[dict], more: int, actor) -> 
     """Check the staged rows against each other and the store, then merge them: one attempt of the
     import's transaction, which changes nothing outside it, so that a retry starts from the same state.
     `Rejected` with every bad line, those the reader found (`read_errors`, `more` beyond them) first."""
-    for step in PREPARE:
+    for step in checks.PREPARE:
         conn.execute(step.text(conn))
         if step.locks:
             conn.lock_threads(step.locks)
     found = [
         {"line": int(row["line"]), "error": row["error"]}
-        for step in CHECKS
+        for step in checks.CHECKS
         for row in conn.all(step.text(conn) + " ORDER BY 1")
     ]
     if read_errors or found:
