@@ -2,19 +2,78 @@
 
 Every query in the data layer is written once, with named `$name` parameters; `bind()` turns
 them into the positional `$1` form that both DuckDB and psycopg's RawCursor accept, so the
-very same SQL text runs on both engines. An engine offers:
-
-- `read()`: a context manager yielding a `Conn` for queries outside a transaction;
-- `write(fn)`: runs `fn(conn)` in one transaction, serialized and retried on write conflicts;
-- `load(conn, table, arrow_table)` inside a write: bulk-load rows into an existing table;
-- `ddl(step)`: the engine's own variant of a migration step, when it has one.
+very same SQL text runs on both engines. `Engine` and `Conn` below are that interface; `duck.py`
+and `pg.py` implement it, and a migration step may carry an engine's own DDL (`schema.Step`).
 """
 
 from __future__ import annotations
 
 import re
 import string
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from functools import lru_cache
+from typing import Protocol, TypeVar
+
+import pyarrow as pa
+
+T = TypeVar("T")
+
+
+class Conn(Protocol):
+    """A connection inside `Engine.read()` or a transaction of `Engine.write()`."""
+
+    # Whether no other writer can run meanwhile (DuckDB: one write lock per process), so that a write may
+    # read and then write without locking rows.
+    writes_serialized: bool
+
+    def all(self, sql: str, params: dict | None = None) -> list[dict]: ...
+
+    def one(self, sql: str, params: dict | None = None) -> dict | None: ...
+
+    def scalar(self, sql: str, params: dict | None = None): ...
+
+    def execute(self, sql: str, params: dict | None = None) -> None: ...
+
+    def arrow_batches(self, sql: str, params: dict | None = None, batch_size: int = 65536) -> Iterator[pa.RecordBatch]:
+        """Stream a query's result as Arrow record batches."""
+        ...
+
+    def load(self, table: str, data: pa.Table) -> None:
+        """Bulk-append an Arrow table to an existing table, columns matched by name."""
+        ...
+
+    def lock_threads(self, ids: str, params: dict | None = None) -> None:
+        """Hold the threads named by the query `ids` until the transaction ends (a no-op where writes are
+        serialized)."""
+        ...
+
+
+class Engine(Protocol):
+    """One database: reads, writes in one transaction each (retried on conflicts), and the engine's SQL dialect
+    where the two differ."""
+
+    name: str
+    url: str
+    matches_regex: str
+    narrows_phrases: bool
+    json_object: str
+    iso_time: str
+
+    def read(self) -> AbstractContextManager[Conn]: ...
+
+    def write(self, fn: Callable[[Conn], T]) -> T: ...
+
+    def importing(self) -> AbstractContextManager[None]: ...
+
+    def index_terms(self, conn: Conn, source: str) -> None: ...
+
+    def start_index_terms(self, conn: Conn, source: str) -> Callable[[Conn], None]: ...
+
+    def settle(self) -> None: ...
+
+    def close(self) -> None: ...
+
 
 _NAMED = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 
@@ -50,7 +109,7 @@ SEPARATORS_SQL = " || ".join(f"chr({ord(char)})" for char in WORD_SEPARATORS)
 SPACES_SQL = f"repeat(' ', {len(WORD_SEPARATORS)})"
 
 
-def open_engine(url: str):
+def open_engine(url: str) -> Engine:
     """Pick the engine for a `FEEDBACK_DB` value: a PostgreSQL URL, else a DuckDB path."""
     if url.startswith(("postgresql://", "postgres://")):
         from data_layer.engines.pg import PostgresEngine
