@@ -26,7 +26,7 @@ ORDERS = {
 # message holds the search's words one after another; the first may be the end of a longer word and the
 # last the start of one, unless the search starts or ends with a break. So `outdated pricing` also finds
 # "outdated, pricing" (the one deliberate widening; every thread the substring scan found is still
-# found). A search with no word at all (`...`, `%`) scans the texts for the substring, as before.
+# found). A search with no word at all (`...`, `%`) scans the texts for the substring.
 _TITLE = "t.title ILIKE $pattern ESCAPE '\\'"
 _MESSAGE = """t.thread_id IN (SELECT e.thread_id FROM run_events e
         WHERE e.category = 'message' AND e.text ILIKE $pattern ESCAPE '\\')"""
@@ -44,7 +44,7 @@ _PAIR = """t.thread_id IN (SELECT s.thread_id FROM message_pairs p JOIN search_t
 # only those, 0.16 to 0.22 s for a rare phrase at 5 million messages and 0.6 s for one in 90 % of the
 # threads (the substring scan: 0.33 and 0.65 s). PostgreSQL answers the expression from its trigram index
 # and would instead read each named thread's events one thread at a time. Making each text into its words
-# joined by single spaces and matching that with LIKE took 2.5 s.
+# joined by single spaces and matching that with LIKE takes 2.5 s.
 _RUN_OF_WORDS = "t.thread_id IN (SELECT e.thread_id FROM run_events e WHERE e.category = 'message' AND {})"
 # Nested, this one: DuckDB pushes the few threads of a rare phrase into its scan of the events as a filter
 # (0.2 s), which it did not for two joins (0.5 s).

@@ -447,7 +447,7 @@ def test_fast_import_stores_what_the_record_path_stores(store, twin, tmp_path, m
     assert contents(store) == contents(twin)
 
 
-def test_invalid_file_reports_as_before(store, tmp_path, monkeypatch):
+def test_an_invalid_file_is_reported_by_the_record_path(store, tmp_path, monkeypatch):
     path = tmp_path / "bad.jsonl"
     records = [json.loads(line) for line in _bench_lines(tmp_path, 200)]
     records[5]["rating"] = 2

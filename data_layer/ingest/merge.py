@@ -188,7 +188,7 @@ MERGE = (
         votes.UPDATE_VOTES,
         when_votes_change=True,
     ),
-    # One row per id instead of ON CONFLICT DO NOTHING: on DuckDB that clause took 52 s for 25,000
+    # One row per id instead of ON CONFLICT DO NOTHING: on DuckDB that clause takes 52 s for 25,000
     # votes against a million stored ones (0.6 s without), see docs/benchmarks.md.
     # A new vote takes its run's copies (the runs are merged above).
     Step(
