@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from bench.generate import write_import_file
 from data_layer import audit, demo, ingest, jsonl, open_store
+from data_layer.auth import SYSTEM
 from data_layer.errors import InvalidInput
 from data_layer.schema import FEEDBACK_SOURCES, REASON_TAGS, RUN_STATUSES
 
@@ -437,10 +438,10 @@ def test_fast_import_stores_what_the_record_path_stores(store, twin, tmp_path, m
         return staged
 
     monkeypatch.setattr(jsonl, "stage_file", spy)
-    fast_reports = [store.import_file(path).as_dict() for path in files]
+    fast_reports = [store.import_file(path, actor=SYSTEM).as_dict() for path in files]
     assert taken == [True] * len(files)
     monkeypatch.setattr(jsonl, "stage_file", lambda path, schemas: None)
-    slow_reports = [twin.import_file(path).as_dict() for path in files]
+    slow_reports = [twin.import_file(path, actor=SYSTEM).as_dict() for path in files]
     assert fast_reports == slow_reports
     assert all(report["ok"] for report in fast_reports)
     assert contents(store) == contents(twin)
@@ -452,9 +453,9 @@ def test_invalid_file_reports_as_before(store, tmp_path, monkeypatch):
     records[5]["rating"] = 2
     records[7]["thread_id"] = "no spaces allowed"
     write(path, records)
-    report = store.import_file(path).as_dict()
+    report = store.import_file(path, actor=SYSTEM).as_dict()
     monkeypatch.setattr(jsonl, "stage_file", lambda path, schemas: None)
-    assert store.import_file(path).as_dict() == report
+    assert store.import_file(path, actor=SYSTEM).as_dict() == report
     assert not report["ok"] and len(report["errors"]) >= 2
     assert store.is_empty()
 
@@ -468,9 +469,9 @@ def _bench_lines(tmp_path, records: int) -> list[str]:
 def test_demo_export_imports_the_same_either_way(store, twin, tmp_path, monkeypatch, fixed_now):
     path = tmp_path / "demo.jsonl"
     write(path, demo.generate(threads=15, seed=3, anchor=NOW.date()))
-    fast = store.import_file(path)
+    fast = store.import_file(path, actor=SYSTEM)
     monkeypatch.setattr(jsonl, "stage_file", lambda path, schemas: None)
-    slow = twin.import_file(path)
+    slow = twin.import_file(path, actor=SYSTEM)
     assert fast.ok and slow.ok and fast.counts == slow.counts
     assert contents(store) == contents(twin)
 
@@ -515,13 +516,13 @@ def test_original_merge_is_rebuilt():
 
 def test_rewritten_merge_stores_what_the_original_stored(store, twin, tmp_path, monkeypatch, fixed_now):
     files = scenario(tmp_path)
-    reports = [store.import_file(path).as_dict() for path in files]
+    reports = [store.import_file(path, actor=SYSTEM).as_dict() for path in files]
     merge = original_merge()
     monkeypatch.setattr(ingest, "_MERGE", merge)
     monkeypatch.setattr(ingest, "_CHECKS", original_checks())
     # The values after a change as the audit read them before `_written`: from the stored votes.
     monkeypatch.setattr(audit, "_IMPORTED", audit._IMPORTED.replace("JOIN _written f", "JOIN feedback f"))
-    assert [twin.import_file(path).as_dict() for path in files] == reports
+    assert [twin.import_file(path, actor=SYSTEM).as_dict() for path in files] == reports
     assert contents(store) == contents(twin)
 
 
@@ -530,8 +531,8 @@ def test_progress_is_reported_as_on_the_record_path(store, twin, tmp_path, monke
     lines = _bench_lines(tmp_path, 21_000)
     path.write_text("\n".join(lines[:9_999] + ["", ""] + lines[9_999:]) + "\n\n")
     fast: list[int] = []
-    assert store.import_file(path, progress=fast.append).ok
+    assert store.import_file(path, progress=fast.append, actor=SYSTEM).ok
     monkeypatch.setattr(jsonl, "stage_file", lambda path, schemas: None)
     slow: list[int] = []
-    assert twin.import_file(path, progress=slow.append).ok
+    assert twin.import_file(path, progress=slow.append, actor=SYSTEM).ok
     assert fast == slow == [20_000, len(lines) + 2]
