@@ -252,6 +252,7 @@ def test_tallies_moved_by_each_write_equal_a_recount(seeded):
                 owner_id=owner,
                 rating=rng.choice((1, -1)),
                 source=rng.choice(("reviewer", "end_user")),
+                actor=SYSTEM,
             )
         elif action < 0.65 and owner:
             store.feedback.retract(thread_id="t1", run_id=run_id, owner_id=owner, message_id=message_id, actor=SYSTEM)
