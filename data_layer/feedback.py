@@ -8,9 +8,9 @@ id of another thread or run. Added here: tags, updated_at, the source of the vot
 thread's positive/negative tallies kept current on every write.
 
 Every method takes the `actor` asking (`auth.Actor`; `auth.SYSTEM` for scripts, imports and
-tests) and asks `auth.authorize` first. A read needs `read`, and one by target answers a thread,
-run or message that is missing, misplaced or out of the actor's reach as `NotFound`, in the same
-snapshot. A write takes the owner and source from the actor (only the system names another
+tests) and asks `auth.authorize` first. A read needs `read`, and one by target answers a thread
+or run that is missing, misplaced or out of the actor's reach as `NotFound` before it reads the
+votes. A write takes the owner and source from the actor (only the system names another
 owner, `auth.acts_for_anyone`), asks `authorize` again inside its transaction against the vote it
 would touch, and appends to the audit trail (`data_layer.audit`) in that transaction.
 """
@@ -254,7 +254,7 @@ class FeedbackRepo:
         return plain(self._engine.write(write))
 
     def _read_target(self, actor: auth.Actor, thread_id, run_id, fetch):
-        """`fetch(conn)` once `actor` may read and the target exists within its reach, in one snapshot."""
+        """`fetch(conn)` once `actor` may read and the target exists within its reach."""
         auth.authorize(actor, "read")
         rules.identifier(thread_id, "thread_id")
         rules.optional_identifier(run_id, "run_id")
