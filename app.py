@@ -25,7 +25,7 @@ if __name__ == "__main__":
             st.Page("pages/export.py", title="Export", icon=":material/download:", url_path="export"),
         ],
     }
-    if _shared.role() == "admin":
+    if _shared.can("audit"):
         sections["Admin"] = [
             st.Page("pages/audit.py", title="Audit trail", icon=":material/history:", url_path="audit"),
         ]

@@ -18,6 +18,7 @@ from datetime import timedelta
 
 from bench.generate import ANCHOR, SCALES, SEARCH_TERMS, max_rss_mib, write_import_file
 from data_layer import open_store
+from data_layer.auth import SYSTEM
 
 GROUPS = ("browse", "search", "upsert", "stats", "export", "import")
 
@@ -74,7 +75,7 @@ def browse(store, reps: int) -> dict:
         store.threads.get(thread_id)
         store.runs.list_by_thread(thread_id)
         store.events.list_messages(thread_id)
-        store.feedback.list_by_thread(thread_id)
+        store.feedback.list_by_thread(thread_id, actor=SYSTEM)
 
     open_thread(thread_ids[0])
     out["open_thread"] = [timed(lambda t=t: open_thread(t)) for t in thread_ids]
@@ -97,7 +98,9 @@ def upsert(store, reps: int) -> dict:
         runs = store.runs.list_by_thread(thread_id)
         if runs:
             targets.append((thread_id, rng.choice(runs)["run_id"]))
-    store.feedback.upsert(thread_id=targets[0][0], run_id=targets[0][1], rating=1, owner_id="bench@example.com")
+    store.feedback.upsert(
+        thread_id=targets[0][0], run_id=targets[0][1], rating=1, owner_id="bench@example.com", actor=SYSTEM
+    )
     return {
         "feedback_upsert": [
             timed(
@@ -107,6 +110,7 @@ def upsert(store, reps: int) -> dict:
                     rating=rng.choice((1, -1)),
                     owner_id=f"reviewer-{rng.randrange(50):02d}@example.com",
                     comment="benchmark vote",
+                    actor=SYSTEM,
                 )
             )
             for t in targets
@@ -133,8 +137,8 @@ def export_csv(store, reps: int) -> dict:
         return {"note": "data_layer.export missing"}
     with tempfile.TemporaryDirectory(prefix="bench-export-") as folder:
         path = os.path.join(folder, "feedback.csv")
-        rows = export.write(store, path, "csv")
-        times = [timed(lambda: export.write(store, path, "csv")) for _ in range(reps)]
+        rows = export.write(store, path, "csv", actor=SYSTEM)
+        times = [timed(lambda: export.write(store, path, "csv", actor=SYSTEM)) for _ in range(reps)]
         size = os.path.getsize(path)
     return {"export_csv": times, "export_rows": rows, "export_bytes": size}
 
@@ -155,13 +159,13 @@ def import_jsonl(store, reps: int, records: int) -> dict:
         for rep in range(reps):
             paths.append(os.path.join(folder, f"import-{rep}.jsonl"))
             counts.append(write_import_file(paths[-1], records, seed=100 + rep)["records"])
-        if not store.import_file(warm_up).ok:
+        if not store.import_file(warm_up, actor=SYSTEM).ok:
             raise SystemExit("benchmark warm-up import failed")
         store.engine.settle()
         times, rates, settles = [], [], []
         for path, written in zip(paths, counts):
             started = time.perf_counter()
-            report = store.import_file(path)
+            report = store.import_file(path, actor=SYSTEM)
             seconds = time.perf_counter() - started
             if not report.ok:
                 raise SystemExit(f"benchmark import failed: {report.summary()[:500]}")
@@ -173,7 +177,7 @@ def import_jsonl(store, reps: int, records: int) -> dict:
             path = os.path.join(folder, f"random-{rep}.jsonl")
             write_import_file(path, records, seed=200 + rep, random_ids=True)
             started = time.perf_counter()
-            if not store.import_file(path).ok:
+            if not store.import_file(path, actor=SYSTEM).ok:
                 raise SystemExit("benchmark import of random ids failed")
             random_times.append(round((time.perf_counter() - started) * 1000, 1))
             store.engine.settle()

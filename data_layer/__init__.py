@@ -1,12 +1,15 @@
 """The feedback store: threads, runs, run events and feedback, on DuckDB or PostgreSQL.
 
     from data_layer import open_store
+    from data_layer.auth import SYSTEM, Actor
     with open_store("data/feedback.duckdb") as store:
-        store.import_file("runs.jsonl")
-        store.feedback.upsert(thread_id=..., run_id=..., rating=1, owner_id="ana")
+        store.import_file("runs.jsonl", actor=SYSTEM)
+        store.feedback.upsert(thread_id=..., run_id=..., rating=1, actor=Actor("ana"))
 
 Everything the pages, the REST API and the CLI do goes through this package; none of them
-writes SQL. Returned records are plain dicts with JSON-friendly values.
+writes SQL. Returned records are plain dicts with JSON-friendly values. Every operation on
+people's data (votes, queue claims, the audit trail, imports) takes the `actor` asking and checks
+it with `auth.authorize` (docs/identity.md, "Where the rules are enforced").
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable
 
-from data_layer import config, ingest
+from data_layer import auth, config, ingest
 from data_layer.audit import AuditLog
 from data_layer.engines import open_engine
 from data_layer.events import EventRepo
@@ -46,30 +49,40 @@ class Store:
     def url(self) -> str:
         return config.redact(self.engine.url)
 
-    def ingest(self, records: Iterable[dict], *, progress: Callable[[int], None] | None = None) -> ImportReport:
-        """Import records in the import record format; atomic, idempotent, every bad record reported."""
-        return ingest.run_import(self.engine, enumerate(records, start=1), progress=progress)
+    def ingest(
+        self, records: Iterable[dict], *, actor: auth.Actor, progress: Callable[[int], None] | None = None
+    ) -> ImportReport:
+        """Import records in the import record format; atomic, idempotent, every bad record reported.
+        The votes it writes enter the audit trail under `actor`, which must be allowed to ingest."""
+        auth.authorize(actor, "ingest")
+        return ingest.run_import(self.engine, enumerate(records, start=1), progress=progress, actor=actor)
 
-    def ingest_numbered(self, numbered, *, progress: Callable[[int], None] | None = None, actor=None) -> ImportReport:
-        """Like `ingest`, for `(line, record)` pairs from a reader that numbers its own lines; the votes
-        it writes enter the audit trail under `actor` (an `auth.Actor`), or as an import."""
+    def ingest_numbered(
+        self, numbered, *, actor: auth.Actor, progress: Callable[[int], None] | None = None
+    ) -> ImportReport:
+        """Like `ingest`, for `(line, record)` pairs from a reader that numbers its own lines."""
+        auth.authorize(actor, "ingest")
         return ingest.run_import(self.engine, numbered, progress=progress, actor=actor)
 
-    def import_file(self, path, *, progress: Callable[[int], None] | None = None) -> ImportReport:
+    def import_file(self, path, *, actor: auth.Actor, progress: Callable[[int], None] | None = None) -> ImportReport:
         """Import a `.jsonl`, `.jsonl.gz`, `.json` or `.parquet` file as one transaction."""
-        return ingest.run_import(self.engine, ingest.read_file(str(path)), progress=progress)
+        auth.authorize(actor, "ingest")
+        return ingest.run_import(self.engine, ingest.read_file(str(path)), progress=progress, actor=actor)
 
-    def import_deerflow(self, source, *, progress: Callable[[int], None] | None = None) -> ImportReport:
+    def import_deerflow(
+        self, source, *, actor: auth.Actor, progress: Callable[[int], None] | None = None
+    ) -> ImportReport:
         """Import a deer-flow gateway database: its SQLite file, or its live PostgreSQL database by URL
         (incrementally: only what changed since the last import from that database)."""
+        auth.authorize(actor, "ingest")
         source = str(source)
         if source.startswith(("postgresql://", "postgres://")):
             from data_layer import deerflow_pg
 
-            return deerflow_pg.import_incremental(self.engine, source, progress=progress)
+            return deerflow_pg.import_incremental(self.engine, source, actor=actor, progress=progress)
         from data_layer import deerflow
 
-        return ingest.run_import(self.engine, deerflow.read(source), progress=progress)
+        return ingest.run_import(self.engine, deerflow.read(source), progress=progress, actor=actor)
 
     def is_empty(self) -> bool:
         with self.engine.read() as conn:
@@ -117,7 +130,7 @@ def shared_store(url: str | None = None) -> Store:
             if config.demo_enabled() and store.is_empty():
                 from data_layer import demo
 
-                store.seeded_demo = demo.seed(store)
+                store.seeded_demo = demo.seed(store, actor=auth.SYSTEM)
             _SHARED[key] = store
         return store
 

@@ -1,13 +1,15 @@
 """The REST API of the source system's feedback endpoints, served beside the dashboard under /api.
 
-A thin face over `data_layer`: each endpoint authenticates the caller from its bearer token,
-asks `auth.authorize`, and calls the same store functions the pages use (on the process's one
-`shared_store()`). Errors are `{"detail": ...}` with the data layer's HTTP status; request
-validation answers 400, not FastAPI's 422. Bodies are read raw so that the data layer's rules,
-not pydantic's coercions (`true` or `1.0` as a rating), decide what is valid.
+A thin face over `data_layer`: each endpoint authenticates the caller from its bearer token and
+passes that actor to the same store functions the pages use (on the process's one
+`shared_store()`), which ask `auth.authorize` themselves before anything is looked up; only the
+backup, a copy of the files rather than a store operation, is authorized here. Errors are
+`{"detail": ...}` with the data layer's HTTP status; request validation answers 400, not FastAPI's
+422. Bodies are read raw so that the data layer's rules, not pydantic's coercions (`true` or `1.0`
+as a rating), decide what is valid.
 
 What a caller may know exists is the data layer's to say (`data_layer.targets`): every check of a
-thread, run or message goes through `store.feedback`, after the role's own 403. The docs page
+thread, run or message happens in `store.feedback`, after the role's own 403. The docs page
 (`/api/docs`) loads its script and stylesheet from this server, never from another host, and a
 path with a trailing slash answers 404 rather than a redirect built from the request's Host header.
 """
@@ -195,6 +197,13 @@ def _vote_fields(body: bytes) -> dict:
     return {name: record.get(name) for name in ("rating", "comment", "message_id", "tags")}
 
 
+def _records(raw: bytes):
+    """The body's numbered records, read only once the store has let the caller ingest (403 first)."""
+    if not raw.strip():
+        raise InvalidInput("body is empty: send import records as a JSON array or as JSONL")
+    yield from ingest.read_body(raw)
+
+
 _BACKUP_BODY = {
     "requestBody": {
         "required": False,
@@ -314,7 +323,6 @@ def create_api() -> FastAPI:
     def create_feedback(
         thread_id: ThreadId, run_id: RunId, actor: auth.Actor = Depends(caller), raw: bytes = Depends(body)
     ) -> dict:
-        auth.authorize(actor, "vote")
         vote = _vote_fields(raw)
         return _public(_store().feedback.create(thread_id=thread_id, run_id=run_id, actor=actor, **vote))
 
@@ -328,7 +336,6 @@ def create_api() -> FastAPI:
     def put_feedback(
         thread_id: ThreadId, run_id: RunId, actor: auth.Actor = Depends(caller), raw: bytes = Depends(body)
     ) -> dict:
-        auth.authorize(actor, "vote")
         vote = _vote_fields(raw)
         return _public(_store().feedback.upsert(thread_id=thread_id, run_id=run_id, actor=actor, **vote))
 
@@ -346,7 +353,6 @@ def create_api() -> FastAPI:
         ),
         actor: auth.Actor = Depends(caller),
     ) -> dict:
-        auth.authorize(actor, "retract")
         retracted = _store().feedback.retract(thread_id=thread_id, run_id=run_id, message_id=message_id, actor=actor)
         if not retracted:
             target = f"message {message_id}" if message_id else f"run {run_id}"
@@ -381,11 +387,10 @@ def create_api() -> FastAPI:
         offset: int = offset_query,
         actor: auth.Actor = Depends(caller),
     ) -> list[dict]:
-        auth.authorize(actor, "read")
-        store = _store()
-        store.feedback.check_target(thread_id, run_id, actor=actor)
-        paged(store.feedback.count_by_run(thread_id, run_id), response)
-        return [_public(row) for row in store.feedback.list_by_run(thread_id, run_id, limit=limit, offset=offset)]
+        feedback = _store().feedback
+        paged(feedback.count_by_run(thread_id, run_id, actor=actor), response)
+        rows = feedback.list_by_run(thread_id, run_id, actor=actor, limit=limit, offset=offset)
+        return [_public(row) for row in rows]
 
     @api.get(
         RUN_FEEDBACK + "/stats",
@@ -394,10 +399,7 @@ def create_api() -> FastAPI:
         summary="A run's tallies: {run_id, total, positive, negative}",
     )
     def run_stats(thread_id: ThreadId, run_id: RunId, actor: auth.Actor = Depends(caller)) -> dict:
-        auth.authorize(actor, "read")
-        store = _store()
-        store.feedback.check_target(thread_id, run_id, actor=actor)
-        return store.feedback.aggregate_by_run(thread_id, run_id)
+        return _store().feedback.aggregate_by_run(thread_id, run_id, actor=actor)
 
     @api.delete(
         RUN_FEEDBACK + "/{feedback_id}",
@@ -408,7 +410,6 @@ def create_api() -> FastAPI:
     def delete_feedback(
         thread_id: ThreadId, run_id: RunId, feedback_id: FeedbackId, actor: auth.Actor = Depends(caller)
     ) -> dict:
-        auth.authorize(actor, "delete")
         if not _store().feedback.delete(feedback_id, thread_id=thread_id, run_id=run_id, actor=actor):
             raise NotFound(f"feedback {feedback_id[:100]} not found in run {run_id} of thread {thread_id}")
         return {"success": True}
@@ -426,15 +427,9 @@ def create_api() -> FastAPI:
         offset: int = offset_query,
         actor: auth.Actor = Depends(caller),
     ) -> list[dict]:
-        auth.authorize(actor, "read")
-        store = _store()
-        run = store.runs.get(rules.identifier(run_id, "run_id"))
-        if run is None:
-            raise NotFound(f"run {run_id} not found")
-        store.feedback.check_target(run["thread_id"], run_id, actor=actor)
-        paged(store.feedback.count_by_run(run["thread_id"], run_id), response)
-        rows = store.feedback.list_by_run(run["thread_id"], run_id, limit=limit, offset=offset)
-        return [_public(row) for row in rows]
+        feedback = _store().feedback
+        paged(feedback.count_by_run_id(run_id, actor=actor), response)
+        return [_public(row) for row in feedback.list_by_run_id(run_id, actor=actor, limit=limit, offset=offset)]
 
     @api.get(
         "/threads/{thread_id}/feedback",
@@ -449,11 +444,9 @@ def create_api() -> FastAPI:
         offset: int = offset_query,
         actor: auth.Actor = Depends(caller),
     ) -> list[dict]:
-        auth.authorize(actor, "read")
-        store = _store()
-        store.feedback.check_target(thread_id, actor=actor)
-        paged(store.feedback.count_by_thread(thread_id), response)
-        return [_public(row) for row in store.feedback.list_by_thread(thread_id, limit=limit, offset=offset)]
+        feedback = _store().feedback
+        paged(feedback.count_by_thread(thread_id, actor=actor), response)
+        return [_public(row) for row in feedback.list_by_thread(thread_id, actor=actor, limit=limit, offset=offset)]
 
     @api.post(
         "/ingest",
@@ -463,10 +456,7 @@ def create_api() -> FastAPI:
         summary="Import records (JSON array or JSONL), atomically: one bad record and nothing is stored",
     )
     def ingest_records(actor: auth.Actor = Depends(caller), raw: bytes = Depends(body)):
-        auth.authorize(actor, "ingest")
-        if not raw.strip():
-            raise InvalidInput("body is empty: send import records as a JSON array or as JSONL")
-        report = _store().ingest_numbered(ingest.read_body(raw), actor=actor)
+        report = _store().ingest_numbered(_records(raw), actor=actor)
         if not report.ok:
             bad = len(report.errors) + report.more_errors
             detail = f"nothing imported: {bad} bad record{'' if bad == 1 else 's'}"

@@ -2,8 +2,8 @@
 
 `record()` is called by every feedback write inside its own transaction, so a change and its audit
 row commit or fail together. The table is append-only: nothing here updates or deletes it, and it
-does not refer to the vote, so a deleted vote keeps its history. Reading it is for admins
-(`auth.authorize(actor, "audit")`), filtered and paginated in SQL, oldest first.
+does not refer to the vote, so a deleted vote keeps its history. Reading it needs the `audit`
+action (admins, and the system: `auth.authorize`), filtered and paginated in SQL, oldest first.
 """
 
 from __future__ import annotations
@@ -73,25 +73,23 @@ def _value_sql(engine, alias: str) -> str:
     return engine.json_object.format(pairs=pairs)
 
 
-def record_import(conn, engine, *, actor: auth.Actor | None, at) -> None:
+def record_import(conn, engine, *, actor: auth.Actor, at) -> None:
     """Append one audit row per vote an import created or changed, in the import's transaction, in one
     statement: the temporary tables made by `ingest` hold each such vote's id, whether it is new, and its
-    stored values before the merge (`_changing`), and the vote as the import wrote it (`_written`)."""
+    stored values before the merge (`_changing`), and the vote as the import wrote it (`_written`).
+
+    The import's actor must be allowed to ingest: asked here too, inside the transaction, so that no
+    import writes votes without an actor that may."""
+    auth.authorize(actor, "ingest")
     conn.execute(
         _IMPORTED.format(old=_value_sql(engine, "c"), new=_value_sql(engine, "f")),
-        {
-            "changed_at": at,
-            "actor_id": actor.user_id if actor else None,
-            "actor_role": actor.role if actor else "import",
-        },
+        {"changed_at": at, "actor_id": actor.user_id, "actor_role": actor.role},
     )
 
 
-def record(conn, *, action: str, actor: auth.Actor | None, old: dict | None, new: dict | None, at=None) -> None:
-    """Append one audit row for a feedback write, in the caller's transaction.
-
-    Without an actor (a script calling the data layer directly) the vote's owner is recorded, with no role.
-    """
+def record(conn, *, action: str, actor: auth.Actor, old: dict | None, new: dict | None, at=None) -> None:
+    """Append one audit row for a feedback write, in the caller's transaction, under its actor (a
+    script's write under `auth.SYSTEM`: id and role `system`)."""
     if action not in ACTIONS:
         raise ValueError(f"unknown audit action {action!r}")
     vote = new or old
@@ -99,8 +97,8 @@ def record(conn, *, action: str, actor: auth.Actor | None, old: dict | None, new
         _INSERT,
         {
             "changed_at": at or datetime.now(UTC),
-            "actor_id": actor.user_id if actor else vote.get("owner_id"),
-            "actor_role": actor.role if actor else None,
+            "actor_id": actor.user_id,
+            "actor_role": actor.role,
             "action": action,
             "feedback_id": vote["feedback_id"],
             "thread_id": vote["thread_id"],
@@ -138,7 +136,7 @@ class AuditLog:
 
     def list(
         self,
-        actor: auth.Actor | None,
+        actor: auth.Actor,
         *,
         actor_id=None,
         action=None,
@@ -164,7 +162,7 @@ class AuditLog:
 
     def count(
         self,
-        actor: auth.Actor | None,
+        actor: auth.Actor,
         *,
         actor_id=None,
         action=None,

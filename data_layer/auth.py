@@ -1,14 +1,21 @@
 """Who may do what: actors and roles, the one authorization rule, and the REST API's tokens.
 
-Every door (REST API, pages) asks `authorize(actor, action, feedback)` before a feedback write,
-so the rules live here once:
+Every operation of the store that reads or changes people's data (votes, comments, reviewer
+identities, queue claims, the audit trail, imports and exports) takes an `Actor` and asks
+`authorize(actor, action, target)` itself, so the rules live here once and no door (pages, REST
+API, CLI) can skip them. `PERMISSIONS` is the whole table, action by action; docs/identity.md
+shows it and a test walks every cell of it through the data layer and the API:
 
-- `admin`: read, vote, retract and delete its own votes, delete anyone's vote, ingest, audit;
-- `reviewer`: read, vote, retract and delete only its own votes;
+- `admin`: read, vote, retract and delete its own votes, delete anyone's vote, work the review
+  queue, ingest, audit, back up;
+- `reviewer`: read, vote, retract and delete only its own votes, work the review queue;
 - `viewer`: read only;
 - `end_user` (an API-only extension for the agent's chat front end): vote, retract and delete
   only its own votes, stored with source `end_user`, and only on threads it owns (the gateway's
-  thread `owner_id`); it cannot read feedback, which may hold reviewers' internal comments.
+  thread `owner_id`); it cannot read feedback, which may hold reviewers' internal comments;
+- `system` (`SYSTEM`, the one actor of this role): the command line, imports, the demo data and
+  tests; it acts in anyone's name, and the audit trail names it as `system`. No token and no
+  sign-in can carry this role.
 
 `may_act_on_thread` and `hides` say what a caller may know exists: a thread it may not act on is
 answered as a missing one, and a vote it may not read as a missing vote.
@@ -31,18 +38,26 @@ from pathlib import Path
 from data_layer import rules
 from data_layer.errors import Forbidden, InvalidInput
 
-ROLES = ("admin", "reviewer", "viewer", "end_user")
+ROLES = ("admin", "reviewer", "viewer", "end_user", "system")
+# The roles a token may carry: the system's role belongs to this process alone.
+TOKEN_ROLES = ("admin", "reviewer", "viewer", "end_user")
 DEFAULT_ROLE = "reviewer"
-ACTIONS = ("read", "vote", "retract", "delete", "ingest", "audit", "backup")
+SYSTEM_ID = "system"
 
-_ALLOWED = {
-    "admin": frozenset(ACTIONS),
-    "reviewer": frozenset({"read", "vote", "retract", "delete"}),
-    "viewer": frozenset({"read"}),
-    "end_user": frozenset({"vote", "retract", "delete"}),
+# A grant on an action: "yes" on any vote, "own" on the actor's own votes only (an own-only grant
+# matters when a vote is named; actions that name none treat it as "yes").
+YES, OWN = "yes", "own"
+PERMISSIONS: dict[str, dict[str, str]] = {
+    "read": {"admin": YES, "reviewer": YES, "viewer": YES, "system": YES},
+    "vote": {"admin": OWN, "reviewer": OWN, "end_user": OWN, "system": YES},
+    "retract": {"admin": OWN, "reviewer": OWN, "end_user": OWN, "system": YES},
+    "delete": {"admin": YES, "reviewer": OWN, "end_user": OWN, "system": YES},
+    "queue": {"admin": YES, "reviewer": YES, "system": YES},
+    "ingest": {"admin": YES, "system": YES},
+    "audit": {"admin": YES, "system": YES},
+    "backup": {"admin": YES, "system": YES},
 }
-# Actions on one vote that only its owner may take; an admin may also delete anyone's vote.
-_OWN_ONLY = frozenset({"vote", "retract", "delete"})
+ACTIONS = tuple(PERMISSIONS)
 # Roles that act only on the threads they own: an end user thumbs its own conversations, never
 # another user's, nor a thread without an owner.
 _OWN_THREADS_ONLY = frozenset({"end_user"})
@@ -62,6 +77,9 @@ class Actor:
         rules.identifier(self.user_id, "user")
         if self.role not in ROLES:
             raise InvalidInput(f"role {self.role!r:.40} is not one of {', '.join(ROLES)}")
+        # The audit trail tells the system from people by this id and role: neither goes without the other.
+        if (self.role == "system") != (self.user_id == SYSTEM_ID):
+            raise InvalidInput(f"the user id {SYSTEM_ID!r} and the role 'system' belong to the system actor alone")
 
     @property
     def source(self) -> str:
@@ -69,38 +87,54 @@ class Actor:
         return "end_user" if self.role == "end_user" else "reviewer"
 
 
+SYSTEM = Actor(SYSTEM_ID, "system")
+
+
 def allowed(role: str) -> frozenset[str]:
     """The actions a role may take at all (on its own votes, for the actions limited to owners)."""
-    return _ALLOWED.get(role, frozenset())
+    return frozenset(action for action, grants in PERMISSIONS.items() if role in grants)
 
 
-def authorize(actor: Actor | None, action: str, feedback: dict | None = None) -> None:
-    """Raise `Forbidden` unless `actor` may take `action` (on the vote `feedback`, when given)."""
-    if action not in ACTIONS:
+def authorize(actor: Actor | None, action: str, target: dict | None = None) -> None:
+    """Raise `Forbidden` unless `actor` may take `action` (on the vote `target`, when given)."""
+    if action not in PERMISSIONS:
         raise ValueError(f"unknown action {action!r}")
     if actor is None:
         raise Forbidden(f"an unknown caller may not {action}")
-    if action not in _ALLOWED[actor.role]:
+    grant = PERMISSIONS[action].get(actor.role)
+    if grant is None:
         raise Forbidden(f"{actor.user_id} ({actor.role}) may not {action}")
-    if feedback is None or action not in _OWN_ONLY or feedback.get("owner_id") == actor.user_id:
-        return
-    if action == "delete" and actor.role == "admin":
-        return
-    raise Forbidden(
-        f"{actor.user_id} ({actor.role}) may not {action} feedback {feedback.get('feedback_id')} of another user"
-    )
+    if grant == OWN and target is not None and target.get("owner_id") != actor.user_id:
+        raise Forbidden(
+            f"{actor.user_id} ({actor.role}) may not {action} feedback {target.get('feedback_id')} of another user"
+        )
 
 
-def may_act_on_thread(actor: Actor | None, owner_id: str | None) -> bool:
-    """Whether `actor` may act on a thread owned by `owner_id` (a write without an actor is trusted)."""
-    if actor is None or actor.role not in _OWN_THREADS_ONLY:
+def can(actor: Actor | None, action: str, target: dict | None = None) -> bool:
+    """Whether `authorize` lets `actor` take `action` (on `target`): what a page asks before drawing a control."""
+    try:
+        authorize(actor, action, target)
+    except Forbidden:
+        return False
+    return True
+
+
+def acts_for_anyone(actor: Actor, action: str) -> bool:
+    """Whether `actor` may take `action` in another user's name: a "yes" grant, not "own" (for a vote or
+    a retraction, only the system, writing a script's votes); everyone else acts only as itself."""
+    return PERMISSIONS[action].get(actor.role) == YES
+
+
+def may_act_on_thread(actor: Actor, owner_id: str | None) -> bool:
+    """Whether `actor` may act on a thread owned by `owner_id`."""
+    if actor.role not in _OWN_THREADS_ONLY:
         return True
     return owner_id is not None and owner_id == actor.user_id
 
 
-def hides(actor: Actor | None, feedback: dict) -> bool:
+def hides(actor: Actor, feedback: dict) -> bool:
     """Whether the vote `feedback` is hidden from `actor`: a caller who may not read sees only its own votes."""
-    if actor is None or "read" in _ALLOWED[actor.role]:
+    if "read" in allowed(actor.role):
         return False
     return feedback.get("owner_id") != actor.user_id
 
@@ -116,8 +150,14 @@ def new_token() -> str:
 
 def token_entry(user_id: str, role: str, token: str) -> str:
     """The `FEEDBACK_API_TOKENS` entry for a token: `user:role:sha256hex`."""
-    actor = Actor(user_id, role)
+    actor = _token_actor(user_id, role)
     return f"{actor.user_id}:{actor.role}:{hash_token(token)}"
+
+
+def _token_actor(user_id: str, role: str) -> Actor:
+    if role not in TOKEN_ROLES:
+        raise InvalidInput(f"role {role!r:.40} is not one of {', '.join(TOKEN_ROLES)}")
+    return Actor(user_id, role)
 
 
 def parse_tokens(entries: str | list[str]) -> dict[str, Actor]:
@@ -145,7 +185,7 @@ def parse_tokens(entries: str | list[str]) -> dict[str, Actor]:
                 " (64 hex digits; the plain token is never configured)"
             )
         try:
-            actor = Actor(user.strip(), role.strip())
+            actor = _token_actor(user.strip(), role.strip())
         except InvalidInput as error:
             raise InvalidInput(f"{TOKENS_VARIABLE} entry {position}: {error}") from None
         if digest in table:

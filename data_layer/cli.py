@@ -1,6 +1,7 @@
 """The command line: `python -m data_layer COMMAND`, a thin face over the same data layer.
 
-Results go to stdout; an error is one line on stderr and a non-zero exit.
+Results go to stdout; an error is one line on stderr and a non-zero exit. Whoever runs it holds
+the database itself, so it acts as `auth.SYSTEM`, named `system` in the audit trail.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ def cmd_demo(args) -> int:
     from data_layer import demo
 
     with open_store(args.db) as store:
-        report = demo.seed(store, threads=args.threads, seed=args.seed)
+        report = demo.seed(store, threads=args.threads, seed=args.seed, actor=auth.SYSTEM)
         print(report.summary())
     return 0 if report.ok else 1
 
@@ -78,7 +79,7 @@ def cmd_import(args) -> int:
                 print(f"error: {path}: no such file", file=sys.stderr)
                 failed = True
                 continue
-            report = store.import_file(path, progress=_progress_printer(_count_lines(path)))
+            report = store.import_file(path, actor=auth.SYSTEM, progress=_progress_printer(_count_lines(path)))
             _print_report(path, report)
             failed = failed or not report.ok
     return 1 if failed else 0
@@ -86,7 +87,7 @@ def cmd_import(args) -> int:
 
 def cmd_import_deerflow(args) -> int:
     with open_store(args.db) as store:
-        report = store.import_deerflow(args.source, progress=_progress_printer(None))
+        report = store.import_deerflow(args.source, actor=auth.SYSTEM, progress=_progress_printer(None))
         _print_report(config.redact(args.source), report)
     return 0 if report.ok else 1
 
@@ -150,7 +151,7 @@ def cmd_export(args) -> int:
     }
     columns = [name.strip() for name in args.columns.split(",") if name.strip()] if args.columns else None
     with open_store(args.db) as store:
-        export.write(store, args.output, args.format, filters, columns=columns, rating=args.rating)
+        export.write(store, args.output, args.format, filters, actor=auth.SYSTEM, columns=columns, rating=args.rating)
     print(os.path.abspath(args.output))
     return 0
 
@@ -280,7 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Print a fresh token (line 1) and the FEEDBACK_API_TOKENS entry holding its SHA-256 (line 2).",
     )
     new.add_argument("user", metavar="USER", help="the user id the token's votes are stored under")
-    new.add_argument("--role", choices=auth.ROLES, default=auth.DEFAULT_ROLE, help=f"default {auth.DEFAULT_ROLE}")
+    new.add_argument("--role", choices=auth.TOKEN_ROLES, default=auth.DEFAULT_ROLE, help=f"default {auth.DEFAULT_ROLE}")
     new.set_defaults(handler=cmd_token_new)
     return parser
 

@@ -112,8 +112,9 @@ def _text(value) -> str:
     return str(value)
 
 
-def import_incremental(engine, url: str, *, progress: Callable[[int], None] | None = None):
-    """Import what changed upstream since the last run from `url`; the marks advance only on success."""
+def import_incremental(engine, url: str, *, actor, progress: Callable[[int], None] | None = None):
+    """Import what changed upstream since the last run from `url`, its votes under `actor` in the audit
+    trail; the marks advance only on success."""
     key = source_key(url)
     with engine.read() as conn:
         marks = {row["table_name"]: row["mark"] for row in conn.all(_READ_MARKS, {"source": key})}
@@ -126,4 +127,4 @@ def import_incremental(engine, url: str, *, progress: Callable[[int], None] | No
         for table, mark in reader.seen.items():
             conn.execute(_SAVE_MARK, {"source": key, "table_name": table, "mark": mark, "now": now})
 
-    return ingest.run_import(engine, iter(reader), progress=progress, also=save)
+    return ingest.run_import(engine, iter(reader), progress=progress, actor=actor, also=save)

@@ -305,6 +305,7 @@ def _vote(rng, thread_id, run_id, owner, source, p_good, moment) -> dict:
     }
 
 
-def seed(store, threads: int = 200, seed: int = 7, anchor: date | None = None):
-    """Write the demo data into `store`; returns the import report."""
-    return store.ingest(generate(threads=threads, seed=seed, anchor=anchor))
+def seed(store, threads: int = 200, seed: int = 7, anchor: date | None = None, *, actor):
+    """Write the demo data into `store` as an import by `actor` (`auth.SYSTEM` for scripts and tests);
+    returns the import report."""
+    return store.ingest(generate(threads=threads, seed=seed, anchor=anchor), actor=actor)

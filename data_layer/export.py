@@ -4,7 +4,9 @@ Each row is one vote: who gave it (reviewer, source), when, the rating, comment 
 and what it judged: the assistant, model and status of the run, the human message that started
 the run and the ai answer (for a vote on one message, that message itself). Rows are read as
 Arrow batches from a streaming query and written batch by batch, so a large export never sits in
-memory whole. Filters are the insight pages' (`stats.Filters`), plus the rating.
+memory whole. Filters are the insight pages' (`stats.Filters`), plus the rating. Every row names
+its reviewer and may hold a comment: each call takes the `actor` asking, which must be allowed to
+read (`auth.authorize`).
 
 The rows are read in slices of vote time of at most about `SLICE_ROWS` votes each, one query per
 slice, cut at hour boundaries found by a count per hour: a query's memory is its slice's join and
@@ -33,6 +35,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
+from data_layer import auth
 from data_layer.errors import InvalidInput
 from data_layer.stats import Filters, where
 
@@ -183,15 +186,17 @@ def _slices(conn, filters, rating, size: int) -> list[tuple[str, dict]]:
     return slices
 
 
-def count(store, filters=None, *, rating=None) -> int:
+def count(store, filters=None, *, actor: auth.Actor, rating=None) -> int:
     """How many rows an export with these filters writes."""
+    auth.authorize(actor, "read")
     parts, params = _where(filters, rating)
     with store.engine.read() as conn:
         return int(conn.scalar(_COUNT.format(**parts), params))
 
 
-def preview(store, filters=None, *, columns=None, rating=None, limit: int = 20) -> list[dict]:
+def preview(store, filters=None, *, actor: auth.Actor, columns=None, rating=None, limit: int = 20) -> list[dict]:
     """The first rows of the export as plain dicts (times ISO 8601, tags lists)."""
+    auth.authorize(actor, "read")
     sql, params, schema = _query(filters, columns, rating)
     with store.engine.read() as conn:
         reader = conn.arrow_batches(f"{sql}\nLIMIT $limit", {**params, "limit": int(limit)}, batch_size=limit)
@@ -200,9 +205,15 @@ def preview(store, filters=None, *, columns=None, rating=None, limit: int = 20) 
 
 
 def batches(
-    store, filters=None, *, columns=None, rating=None, batch_size: int = BATCH_ROWS
+    store, filters=None, *, actor: auth.Actor, columns=None, rating=None, batch_size: int = BATCH_ROWS
 ) -> Iterator[pa.RecordBatch]:
-    """The export's rows as Arrow record batches of the declared column types, streamed."""
+    """The export's rows as Arrow record batches of the declared column types, streamed (the actor is
+    asked at the call, not at the first batch)."""
+    auth.authorize(actor, "read")
+    return _batches(store, filters, columns, rating, batch_size)
+
+
+def _batches(store, filters, columns, rating, batch_size: int) -> Iterator[pa.RecordBatch]:
     with store.engine.read() as conn:
         for sliced, bounds in _slices(conn, filters, rating, max(SLICE_ROWS, batch_size)):
             sql, params, schema = _query(filters, columns, rating, sliced)
@@ -218,12 +229,21 @@ def _conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
 
 
 def write(
-    store, path, fmt: str | None = None, filters=None, *, columns=None, rating=None, batch_size: int = BATCH_ROWS
+    store,
+    path,
+    fmt: str | None = None,
+    filters=None,
+    *,
+    actor: auth.Actor,
+    columns=None,
+    rating=None,
+    batch_size: int = BATCH_ROWS,
 ) -> int:
     """Write the export to `path` (format from `fmt` or the file's extension); returns the row count.
 
     The file appears only when complete: it is written beside the target and renamed at the end.
     """
+    auth.authorize(actor, "read")
     target = Path(path)
     fmt = format_of(fmt, target)
     if target.is_dir():
@@ -234,9 +254,7 @@ def write(
     partial = target.with_name(f".{target.name}.part")
     try:
         with partial.open("wb") as sink:
-            rows = _WRITERS[fmt](
-                sink, batches(store, filters, columns=columns, rating=rating, batch_size=batch_size), schema
-            )
+            rows = _WRITERS[fmt](sink, _batches(store, filters, columns, rating, batch_size), schema)
         os.replace(partial, target)
     except BaseException:
         partial.unlink(missing_ok=True)

@@ -7,10 +7,12 @@ per (owner, run, message scope), replaced in place by `upsert`; delete answers F
 id of another thread or run. Added here: tags, updated_at, the source of the vote, and a
 thread's positive/negative tallies kept current on every write.
 
-Every write appends to the audit trail (`data_layer.audit`) in its own transaction. Given an
-`actor`, a write takes the owner and source from it and asks `auth.authorize` inside that
-transaction, against the vote it would touch; without one (scripts, imports, tests) the
-caller's `owner_id` and `source` are trusted.
+Every method takes the `actor` asking (`auth.Actor`; `auth.SYSTEM` for scripts, imports and
+tests) and asks `auth.authorize` first. A read needs `read`, and one by target answers a thread
+or run that is missing, misplaced or out of the actor's reach as `NotFound` before it reads the
+votes. A write takes the owner and source from the actor (only the system names another
+owner, `auth.acts_for_anyone`), asks `authorize` again inside its transaction against the vote it
+would touch, and appends to the audit trail (`data_layer.audit`) in that transaction.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from datetime import UTC, datetime
 from data_layer import audit, auth, rollups, rules
 from data_layer.errors import Conflict, Forbidden, InvalidInput
 from data_layer.rows import plain, plain_all
-from data_layer.targets import check_target, thread_visible
+from data_layer.targets import check_target, thread_of_run, thread_visible
 
 COLUMNS = """feedback_id, thread_id, run_id, owner_id, message_id, rating, comment, tags, source,
     created_at, updated_at"""
@@ -130,11 +132,12 @@ def lock_thread(conn, thread_id: str) -> None:
     conn.lock_threads("SELECT CAST($thread_id AS TEXT) AS thread_id", {"thread_id": thread_id})
 
 
-def acting(actor: auth.Actor | None, action: str, owner_id, source):
-    """The owner and source a write stores: the actor's own when there is one (never someone else's)."""
-    if actor is None:
-        return owner_id, source
+def acting(actor: auth.Actor, action: str, owner_id, source):
+    """The owner and source a write stores: the actor's own, never someone else's, unless the actor
+    may act in anyone's name (the system), which stores the ones it is given."""
     auth.authorize(actor, action)
+    if auth.acts_for_anyone(actor, action):
+        return owner_id, source
     if owner_id is not None and owner_id != actor.user_id:
         raise Forbidden(f"{actor.user_id} ({actor.role}) may not {action} in the name of {str(owner_id)[:100]}")
     return actor.user_id, actor.source
@@ -170,7 +173,7 @@ class FeedbackRepo:
         comment=None,
         tags=None,
         source="reviewer",
-        actor: auth.Actor | None = None,
+        actor: auth.Actor,
     ) -> dict:
         """A new vote; `Conflict` when this owner already rated this target (anonymous may repeat)."""
         owner_id, source = acting(actor, "vote", owner_id, source)
@@ -187,7 +190,7 @@ class FeedbackRepo:
 
         def write(conn):
             lock_thread(conn, vote["thread_id"])
-            check_target(conn, vote["thread_id"], vote["run_id"], vote["message_id"], actor)
+            check_target(conn, vote["thread_id"], vote["run_id"], vote["message_id"], actor=actor)
             if vote["owner_id"] is not None and conn.one(_FIND_VOTE, vote):
                 target = f"message {vote['message_id']}" if vote["message_id"] else f"run {vote['run_id']}"
                 raise Conflict(f"{vote['owner_id']} already rated {target}; update that vote instead")
@@ -209,7 +212,7 @@ class FeedbackRepo:
         comment=None,
         tags=None,
         source="reviewer",
-        actor: auth.Actor | None = None,
+        actor: auth.Actor,
     ) -> dict:
         """The owner's vote on this target, created or replaced in place (id and created_at kept)."""
         owner_id, source = acting(actor, "vote", owner_id, source)
@@ -228,11 +231,10 @@ class FeedbackRepo:
 
         def write(conn):
             lock_thread(conn, vote["thread_id"])
-            check_target(conn, vote["thread_id"], vote["run_id"], vote["message_id"], actor)
+            check_target(conn, vote["thread_id"], vote["run_id"], vote["message_id"], actor=actor)
             # The vote as it was, for the authorization and the audit trail.
             found = conn.one(_FIND_VOTE, vote)
-            if actor is not None:
-                auth.authorize(actor, "vote", found)
+            auth.authorize(actor, "vote", found)
             if conn.writes_serialized:
                 # DuckDB's ON CONFLICT scans for the composite key: about 30 ms at a million votes against
                 # 3 ms for an indexed find and an update by id (docs/benchmarks.md). With writes serialized
@@ -251,63 +253,85 @@ class FeedbackRepo:
 
         return plain(self._engine.write(write))
 
-    def check_target(self, thread_id, run_id=None, message_id=None, *, actor: auth.Actor | None = None) -> None:
-        """`NotFound` unless the target exists and `actor` may act on its thread (`targets.check_target`);
-        what a read by target asks before it answers."""
+    def _read_target(self, actor: auth.Actor, thread_id, run_id, fetch):
+        """`fetch(conn)` once `actor` may read and the target exists within its reach."""
+        auth.authorize(actor, "read")
         rules.identifier(thread_id, "thread_id")
         rules.optional_identifier(run_id, "run_id")
-        rules.optional_identifier(message_id, "message_id")
         with self._engine.read() as conn:
-            check_target(conn, thread_id, run_id, message_id, actor)
+            check_target(conn, thread_id, run_id, actor=actor)
+            return fetch(conn)
 
-    def get(self, feedback_id) -> dict | None:
+    def _read_run(self, actor: auth.Actor, run_id, fetch):
+        """`fetch(conn, thread_id)` for a run named by its id alone, as `_read_target` does."""
+        auth.authorize(actor, "read")
+        rules.identifier(run_id, "run_id")
+        with self._engine.read() as conn:
+            return fetch(conn, thread_of_run(conn, run_id, actor))
+
+    def get(self, feedback_id, *, actor: auth.Actor) -> dict | None:
+        auth.authorize(actor, "read")
         if not isinstance(feedback_id, str):
             return None
         with self._engine.read() as conn:
             return plain(conn.one(_GET, {"feedback_id": feedback_id}))
 
-    def find(self, *, run_id, owner_id, message_id=None) -> dict | None:
+    def find(self, *, run_id, owner_id, message_id=None, actor: auth.Actor) -> dict | None:
         """The owner's current vote on a run (or on one of its messages), if any."""
+        auth.authorize(actor, "read")
         with self._engine.read() as conn:
             return plain(conn.one(_FIND_VOTE, {"run_id": run_id, "owner_id": owner_id, "scope": message_id or ""}))
 
-    def list_by_run(self, thread_id, run_id, *, limit=None, offset=0) -> list[dict]:
+    def list_by_run(self, thread_id, run_id, *, actor: auth.Actor, limit=None, offset=0) -> list[dict]:
         """A run's votes in creation order, all reviewers (upstream rule 5)."""
-        with self._engine.read() as conn:
-            return plain_all(conn.all(_LIST_BY_RUN, {"thread_id": thread_id, "run_id": run_id, **_page(limit, offset)}))
 
-    def count_by_run(self, thread_id, run_id) -> int:
-        with self._engine.read() as conn:
-            return conn.scalar(_COUNT_BY_RUN, {"thread_id": thread_id, "run_id": run_id})
+        def fetch(conn):
+            return conn.all(_LIST_BY_RUN, {"thread_id": thread_id, "run_id": run_id, **_page(limit, offset)})
 
-    def list_by_run_id(self, run_id, *, limit=None, offset=0) -> list[dict]:
-        with self._engine.read() as conn:
-            return plain_all(conn.all(_LIST_BY_RUN_ID, {"run_id": run_id, **_page(limit, offset)}))
+        return plain_all(self._read_target(actor, thread_id, run_id, fetch))
 
-    def list_by_thread(self, thread_id, *, limit=None, offset=0) -> list[dict]:
-        with self._engine.read() as conn:
-            return plain_all(conn.all(_LIST_BY_THREAD, {"thread_id": thread_id, **_page(limit, offset)}))
+    def count_by_run(self, thread_id, run_id, *, actor: auth.Actor) -> int:
+        params = {"thread_id": thread_id, "run_id": run_id}
+        return self._read_target(actor, thread_id, run_id, lambda conn: conn.scalar(_COUNT_BY_RUN, params))
 
-    def count_by_thread(self, thread_id) -> int:
-        with self._engine.read() as conn:
-            return conn.scalar(_COUNT_BY_THREAD, {"thread_id": thread_id})
+    def list_by_run_id(self, run_id, *, actor: auth.Actor, limit=None, offset=0) -> list[dict]:
+        def fetch(conn, _thread_id):
+            return conn.all(_LIST_BY_RUN_ID, {"run_id": run_id, **_page(limit, offset)})
 
-    def aggregate_by_run(self, thread_id, run_id) -> dict:
+        return plain_all(self._read_run(actor, run_id, fetch))
+
+    def count_by_run_id(self, run_id, *, actor: auth.Actor) -> int:
+        return self._read_run(
+            actor,
+            run_id,
+            lambda conn, thread_id: conn.scalar(_COUNT_BY_RUN, {"thread_id": thread_id, "run_id": run_id}),
+        )
+
+    def list_by_thread(self, thread_id, *, actor: auth.Actor, limit=None, offset=0) -> list[dict]:
+        def fetch(conn):
+            return conn.all(_LIST_BY_THREAD, {"thread_id": thread_id, **_page(limit, offset)})
+
+        return plain_all(self._read_target(actor, thread_id, None, fetch))
+
+    def count_by_thread(self, thread_id, *, actor: auth.Actor) -> int:
+        params = {"thread_id": thread_id}
+        return self._read_target(actor, thread_id, None, lambda conn: conn.scalar(_COUNT_BY_THREAD, params))
+
+    def aggregate_by_run(self, thread_id, run_id, *, actor: auth.Actor) -> dict:
         """Upstream rule 6: `{run_id, total, positive, negative}`, zeros when there is none."""
-        with self._engine.read() as conn:
-            row = conn.one(_AGGREGATE, {"thread_id": thread_id, "run_id": run_id})
+        params = {"thread_id": thread_id, "run_id": run_id}
+        row = self._read_target(actor, thread_id, run_id, lambda conn: conn.one(_AGGREGATE, params))
         return {"run_id": run_id, **{key: int(row[key]) for key in ("total", "positive", "negative")}}
 
-    def delete(self, feedback_id, *, thread_id=None, run_id=None, actor=None) -> bool:
+    def delete(self, feedback_id, *, thread_id=None, run_id=None, actor: auth.Actor) -> bool:
         """Delete by id; False when it is missing or belongs to another thread or run (rule 7).
 
-        A thread (and run) named is checked first, as a vote's target is (`NotFound`). With an `actor`,
-        `Forbidden` unless `auth.authorize` lets it delete this vote (its own, or any for an admin); a
-        vote the actor may not see (`auth.hides`) is answered as a missing one. The checks run in the
-        same transaction as the delete.
+        A thread (and run) named is checked first, as a vote's target is (`NotFound`); then `Forbidden`
+        unless `auth.authorize` lets the actor delete this vote (its own, or any for an admin); a vote
+        the actor may not see (`auth.hides`) is answered as a missing one. The checks run in the same
+        transaction as the delete.
         """
-        if actor is not None:
-            auth.authorize(actor, "delete")
+        auth.authorize(actor, "delete")
         rules.optional_identifier(thread_id, "thread_id")
         rules.optional_identifier(run_id, "run_id")
         if not isinstance(feedback_id, str):
@@ -323,10 +347,9 @@ class FeedbackRepo:
                 return False
             if run_id is not None and row["run_id"] != run_id:
                 return False
-            if actor is not None and thread_id is None and not thread_visible(conn, row["thread_id"], actor):
+            if thread_id is None and not thread_visible(conn, row["thread_id"], actor):
                 return False
-            if actor is not None:
-                auth.authorize(actor, "delete", row)
+            auth.authorize(actor, "delete", row)
             lock_thread(conn, row["thread_id"])
             # The row as deleted, read under the thread's lock, is what the tallies lose.
             deleted = conn.one(_DELETE, {"feedback_id": feedback_id})
@@ -338,7 +361,7 @@ class FeedbackRepo:
 
         return self._engine.write(write)
 
-    def retract(self, *, thread_id, run_id, owner_id=None, message_id=None, actor: auth.Actor | None = None) -> bool:
+    def retract(self, *, thread_id, run_id, owner_id=None, message_id=None, actor: auth.Actor) -> bool:
         """Remove the owner's own vote on a target (rule 8); False when there is none, `NotFound` when
         the thread or run is missing or the actor may not act on the thread (`check_target`)."""
         owner_id, _ = acting(actor, "retract", owner_id, None)
@@ -353,8 +376,7 @@ class FeedbackRepo:
             row = conn.one(_FIND_VOTE, {"run_id": run_id, "owner_id": owner_id, "scope": message_id or ""})
             if row is None:
                 return False
-            if actor is not None:
-                auth.authorize(actor, "retract", row)
+            auth.authorize(actor, "retract", row)
             lock_thread(conn, thread_id)
             deleted = conn.one(_DELETE, {"feedback_id": row["feedback_id"]})
             if deleted is None:

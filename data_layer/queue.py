@@ -5,13 +5,16 @@ out claims it for `LEASE`; while that claim is fresh, other reviewers are handed
 two people working the same queue do not judge the same run at the same moment. A claim is
 released on "next", replaced by the reviewer's next claim, or simply expires. A skipped run
 goes to the back of that reviewer's queue rather than out of it.
+
+The reviewer is the actor asking (`auth.Actor`), never a name passed in: working the queue needs
+the `queue` action (`auth.authorize`), and learning who holds a run needs `read`.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from data_layer import rules
+from data_layer import auth, rules
 from data_layer.errors import InvalidInput
 from data_layer.rows import plain
 from data_layer.runs import COLUMNS as RUN_COLUMNS
@@ -103,20 +106,22 @@ def where(filters: dict | None) -> tuple[list[str], dict]:
     return clauses, params
 
 
-def _reviewer(value) -> str:
-    return rules.identifier(value, "reviewer")
+def _reviewer(actor: auth.Actor) -> str:
+    """The queue's owner: the actor, once it may work the queue."""
+    auth.authorize(actor, "queue")
+    return actor.user_id
 
 
 class ReviewQueue:
     def __init__(self, engine):
         self._engine = engine
 
-    def next_run(self, reviewer, filters: dict | None = None) -> dict | None:
-        """Claim and return the next run for `reviewer` under `filters`, or None when the queue is empty.
+    def next_run(self, filters: dict | None = None, *, actor: auth.Actor) -> dict | None:
+        """Claim and return the next run for the actor under `filters`, or None when the queue is empty.
 
-        The reviewer's other claims are released: one reviewer holds one run at a time.
+        The actor's other claims are released: one reviewer holds one run at a time.
         """
-        reviewer = _reviewer(reviewer)
+        reviewer = _reviewer(actor)
         clauses, params = where(filters)
         now = _now()
         params.update(reviewer=reviewer, stale=now - LEASE, now=now, limit=_CANDIDATES)
@@ -133,21 +138,21 @@ class ReviewQueue:
 
         return plain(self._engine.write(write))
 
-    def claim(self, run_id, reviewer) -> bool:
-        """Hold `run_id` for `reviewer` for `LEASE`; False when another reviewer holds it."""
+    def claim(self, run_id, *, actor: auth.Actor) -> bool:
+        """Hold `run_id` for the actor for `LEASE`; False when another reviewer holds it."""
         now = _now()
-        params = {"run_id": rules.identifier(run_id, "run_id"), "reviewer": _reviewer(reviewer), "now": now}
+        params = {"reviewer": _reviewer(actor), "run_id": rules.identifier(run_id, "run_id"), "now": now}
         params["stale"] = now - LEASE
         return self._engine.write(lambda conn: conn.one(_CLAIM, params) is not None)
 
-    def release(self, run_id, reviewer) -> None:
-        """Give up the claim on `run_id` (moving on after a vote)."""
-        params = {"run_id": rules.identifier(run_id, "run_id"), "reviewer": _reviewer(reviewer)}
+    def release(self, run_id, *, actor: auth.Actor) -> None:
+        """Give up the actor's claim on `run_id` (moving on after a vote)."""
+        params = {"reviewer": _reviewer(actor), "run_id": rules.identifier(run_id, "run_id")}
         self._engine.write(lambda conn: conn.execute(_RELEASE, params))
 
-    def skip(self, run_id, reviewer) -> None:
-        """Move `run_id` to the back of the reviewer's queue and release it."""
-        params = {"run_id": rules.identifier(run_id, "run_id"), "reviewer": _reviewer(reviewer), "now": _now()}
+    def skip(self, run_id, *, actor: auth.Actor) -> None:
+        """Move `run_id` to the back of the actor's queue and release it."""
+        params = {"reviewer": _reviewer(actor), "run_id": rules.identifier(run_id, "run_id"), "now": _now()}
 
         def write(conn):
             conn.execute(_SKIP, params)
@@ -155,15 +160,17 @@ class ReviewQueue:
 
         self._engine.write(write)
 
-    def holder(self, run_id) -> dict | None:
+    def holder(self, run_id, *, actor: auth.Actor) -> dict | None:
         """Who holds a fresh claim on `run_id` and since when, if anyone."""
+        auth.authorize(actor, "read")
         with self._engine.read() as conn:
             return plain(conn.one(_HOLDER, {"run_id": run_id, "stale": _now() - LEASE}))
 
-    def progress(self, reviewer, filters: dict | None = None) -> tuple[int, int]:
-        """(runs the reviewer has voted on, all runs) under `filters`."""
+    def progress(self, filters: dict | None = None, *, actor: auth.Actor) -> tuple[int, int]:
+        """(runs the actor has voted on, all runs) under `filters`."""
+        reviewer = _reviewer(actor)
         clauses, params = where(filters)
-        params["reviewer"] = _reviewer(reviewer)
+        params["reviewer"] = reviewer
         clause = (" WHERE " + " AND ".join(clauses)) if clauses else ""
         with self._engine.read() as conn:
             row = conn.one(_PROGRESS.format(where_clause=clause), params)

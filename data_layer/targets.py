@@ -22,14 +22,14 @@ SELECT count(*) FROM e WHERE message_id = $message_id AND category = 'message'
 """
 
 
-def thread_visible(conn, thread_id: str, actor: auth.Actor | None) -> bool:
+def thread_visible(conn, thread_id: str, actor: auth.Actor) -> bool:
     """Whether the thread exists and `actor` may act on it."""
     thread = conn.one(_THREAD_OWNER, {"thread_id": thread_id})
     return thread is not None and auth.may_act_on_thread(actor, thread["owner_id"])
 
 
 def check_target(
-    conn, thread_id: str, run_id: str | None = None, message_id: str | None = None, actor: auth.Actor | None = None
+    conn, thread_id: str, run_id: str | None = None, message_id: str | None = None, *, actor: auth.Actor
 ) -> None:
     """`NotFound` unless the thread is one `actor` may act on, holds the run (when named), and the run
     holds the message (when named): upstream rules 2 and 4, and whose threads an end user may touch."""
@@ -42,3 +42,12 @@ def check_target(
         raise NotFound(f"run {run_id} not found in thread {thread_id}")
     if message_id is not None and not conn.scalar(_MESSAGE_IN_RUN, {"run_id": run_id, "message_id": message_id}):
         raise NotFound(f"message {message_id} not found in run {run_id}")
+
+
+def thread_of_run(conn, run_id: str, actor: auth.Actor) -> str:
+    """The thread of a run named by its id alone; `NotFound` when the run is missing or its thread out of
+    `actor`'s reach (answered alike)."""
+    run = conn.one(_RUN_OF, {"run_id": run_id})
+    if run is None or not thread_visible(conn, run["thread_id"], actor):
+        raise NotFound(f"run {run_id} not found")
+    return run["thread_id"]

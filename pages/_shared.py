@@ -102,21 +102,22 @@ def reviewer() -> str:
     return current.user_id if current else ""
 
 
-def role() -> str | None:
-    """The current user's role, without failing on a bad local name (local mode is always admin)."""
-    if mode() == "local":
-        return auth.LOCAL_ROLE
+def reader() -> auth.Actor | None:
+    """The actor the data layer is asked to read for: the current user, or None when nobody is signed in.
+
+    A local name the data layer refuses still reads as the local admin: a read stores no name, so the
+    page shows what there is, and only a write (with `actor()`) says why it cannot be saved.
+    """
     try:
-        current = actor()
+        return actor()
     except errors.InvalidInput:
-        return None
-    return current.role if current else None
+        return auth.Actor(DEFAULT_REVIEWER, auth.LOCAL_ROLE) if mode() == "local" else None
 
 
-def can(action: str) -> bool:
-    """Whether the current user's role allows an action at all (the data layer checks each write again)."""
-    current = role()
-    return current is not None and action in auth.allowed(current)
+def can(action: str, target: dict | None = None) -> bool:
+    """Whether the current user may take `action` (on the vote `target`, when given): `auth.can`, asked
+    before drawing a control; the data layer asks `auth.authorize` again on every call."""
+    return auth.can(reader(), action, target)
 
 
 def wrote() -> None:
@@ -427,7 +428,7 @@ def _panel(thread_id: str, run_id: str, message_id: str | None) -> None:
     try:
         votes = [
             vote
-            for vote in store().feedback.list_by_run(thread_id, run_id)
+            for vote in store().feedback.list_by_run(thread_id, run_id, actor=reader())
             if (vote.get("message_id") or None) == (message_id or None)
         ]
     except errors.DataLayerError as error:
@@ -448,7 +449,6 @@ def _panel(thread_id: str, run_id: str, message_id: str | None) -> None:
     args = (keys, thread_id, run_id, message_id)
     target = "message" if message_id else "run"
     voter = can("vote")
-    admin = role() == "admin"
     with st.container(horizontal=True, vertical_alignment="center", key=f"vote-{run_id}-{message_id or 'run'}"):
         st.caption(f"Your vote on this {target}:" if voter else "Viewers cannot vote.")
         st.feedback("thumbs", key=keys["thumb"], on_change=_save, args=args, disabled=not voter)
@@ -486,7 +486,7 @@ def _panel(thread_id: str, run_id: str, message_id: str | None) -> None:
                     f"{thumb(vote['rating'])} **{plain(vote['owner_id'] or 'anonymous')}**{source} · "
                     f"{when(vote['updated_at'])}{tags}"
                 )
-                if admin:
+                if can("delete", vote):
                     st.button(
                         "Delete",
                         icon=":material/delete:",

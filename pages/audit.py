@@ -1,7 +1,7 @@
 """Audit trail (admins only): every create, update, retract and delete of a vote, oldest first.
 
 Filters (who, action, vote, thread, run, dates) live in the URL; the table is paginated in SQL.
-The data layer refuses the read for anyone but an admin; this page says so before asking.
+The data layer refuses the read to anyone without the `audit` action; this page says so before asking.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pages import _shared
 PAGE_SIZE = 50
 
 st.title("Audit trail")
-if _shared.role() != "admin":
+if not _shared.can("audit"):
     st.warning("Admins only: the audit trail shows who changed which vote. Ask an admin if you need it.")
     st.stop()
 
@@ -44,7 +44,7 @@ filters = {
 }
 
 store = _shared.store()
-me = _shared.actor()
+me = _shared.reader()
 try:
     total = store.audit.count(me, **filters)
 except errors.DataLayerError as error:

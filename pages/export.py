@@ -30,22 +30,22 @@ PREVIEW_ROWS = 20
 
 
 @st.cache_data(ttl=_shared.READ_TTL, show_spinner=False)
-def load_count(_store, url: str, filters: tuple, rating: str | None) -> int:
-    return export.count(_store, dict(filters), rating=rating)
+def load_count(_store, url: str, reader, filters: tuple, rating: str | None) -> int:
+    return export.count(_store, dict(filters), actor=reader, rating=rating)
 
 
 @st.cache_data(ttl=_shared.READ_TTL, show_spinner=False)
-def load_preview(_store, url: str, filters: tuple, columns: tuple, rating: str | None) -> list[dict]:
-    return export.preview(_store, dict(filters), columns=list(columns), rating=rating, limit=PREVIEW_ROWS)
+def load_preview(_store, url: str, reader, filters: tuple, columns: tuple, rating: str | None) -> list[dict]:
+    return export.preview(_store, dict(filters), actor=reader, columns=list(columns), rating=rating, limit=PREVIEW_ROWS)
 
 
-def generator(store, filters: dict, columns: list[str], rating: str | None, fmt: str):
+def generator(store, reader, filters: dict, columns: list[str], rating: str | None, fmt: str):
     """What the download button calls on click: the whole file, streamed to disk first, as bytes."""
 
     def generate() -> bytes:
         with tempfile.TemporaryDirectory(prefix="feedback-export-") as folder:
             path = Path(folder) / f"export.{fmt}"
-            export.write(store, path, fmt, filters, columns=columns, rating=rating)
+            export.write(store, path, fmt, filters, actor=reader, columns=columns, rating=rating)
             return path.read_bytes()
 
     return generate
@@ -70,6 +70,7 @@ title.title("Export feedback")
 _filters.clear_button(clear)
 st.caption("One row per vote, with the run it judged: assistant, model, status, the question and the answer.")
 current_store = _shared.store()
+me = _shared.reader()
 choices = _filters.load_choices(current_store, current_store.url)
 arguments = _filters.filter_bar(choices, prefix="export", default_days=None)
 rating = rating_bar(st.columns([2.6, 5.5])[0])
@@ -83,7 +84,7 @@ columns = st.multiselect(
 key = tuple(sorted(arguments.items()))
 try:
     stats.Filters.make(**arguments)
-    total = load_count(current_store, current_store.url, key, rating)
+    total = load_count(current_store, current_store.url, me, key, rating)
 except errors.DataLayerError as error:
     _shared.show_error(error)
     st.stop()
@@ -102,7 +103,7 @@ with right:
     nothing = not columns or total == 0
     st.download_button(
         f"Download {FORMAT_LABELS[fmt]}",
-        data=generator(current_store, arguments, columns, rating, fmt),
+        data=generator(current_store, me, arguments, columns, rating, fmt),
         file_name=f"feedback-{date.today().isoformat()}.{fmt}",
         mime=export.MEDIA_TYPES[fmt],
         icon=":material/download:",
@@ -118,7 +119,7 @@ if not columns:
 elif total == 0:
     st.info("No feedback matches these filters.")
 else:
-    rows = load_preview(current_store, current_store.url, key, tuple(columns), rating)
+    rows = load_preview(current_store, current_store.url, me, key, tuple(columns), rating)
     st.caption(f"The first {min(PREVIEW_ROWS, total)} of {total:,} rows, oldest vote first.")
     st.dataframe(
         {name: [row[name] for row in rows] for name in columns},

@@ -76,12 +76,12 @@ def vote(run: dict, rating: int) -> None:
 def move_on(run: dict, *, skip: bool) -> None:
     """Leave this run: a skip (or "next" without a vote) puts it at the back of the queue."""
     store = _shared.store()
-    me = _shared.reviewer()
     try:
-        if skip or store.feedback.find(run_id=run["run_id"], owner_id=me) is None:
-            store.queue.skip(run["run_id"], me)
+        me = _shared.actor()
+        if skip or store.feedback.find(run_id=run["run_id"], owner_id=me.user_id, actor=me) is None:
+            store.queue.skip(run["run_id"], actor=me)
         else:
-            store.queue.release(run["run_id"], me)
+            store.queue.release(run["run_id"], actor=me)
     except errors.DataLayerError as error:
         st.session_state[ERROR] = error
         return
@@ -94,23 +94,23 @@ def filters_changed() -> None:
     run_id = st.session_state.pop(CURRENT, None)
     if run_id:
         try:
-            _shared.store().queue.release(run_id, _shared.reviewer())
+            _shared.store().queue.release(run_id, actor=_shared.actor())
         except errors.DataLayerError as error:
             st.session_state[ERROR] = error
 
 
-def current_run(store, me: str, filters: dict) -> dict | None:
+def current_run(store, me, filters: dict) -> dict | None:
     run_id = st.session_state.get(CURRENT)
     run = store.runs.get(run_id) if run_id else None
     if run is None:
-        run = store.queue.next_run(me, filters)
+        run = store.queue.next_run(filters, actor=me)
         if run is not None:
             st.session_state[CURRENT] = run["run_id"]
     return run
 
 
 st.title("Review queue")
-if not _shared.can("vote"):
+if not _shared.can("queue"):
     # The queue claims runs and records skips for its reviewer: nothing here is for a read-only role.
     st.info(
         "The review queue is for reviewers. Your role is viewer: browse threads, stats and exports instead.",
@@ -132,10 +132,10 @@ with st.container(horizontal=True, vertical_alignment="bottom"):
     st.checkbox("Only follow-up runs", key="rq_followups", bind="query-params", on_change=filters_changed)
 
 store = _shared.store()
-me = _shared.reviewer()
 filters = queue_filters()
 try:
-    reviewed, total = store.queue.progress(me, filters)
+    me = _shared.actor()
+    reviewed, total = store.queue.progress(filters, actor=me)
     run = current_run(store, me, filters)
 except errors.DataLayerError as error:
     _shared.show_error(error)
@@ -154,15 +154,15 @@ if run is None:
     st.stop()
 
 try:
-    if not store.queue.claim(run["run_id"], me):
-        holder = store.queue.holder(run["run_id"]) or {}
+    if not store.queue.claim(run["run_id"], actor=me):
+        holder = store.queue.holder(run["run_id"], actor=me) or {}
         who = plain(holder.get("owner_id") or "Another reviewer")
         st.warning(f"{who} picked this run up meanwhile; press N to move on.")
 except errors.DataLayerError as error:
     _shared.show_error(error)
 
 thread, messages = run_context(run["thread_id"], run["run_id"])
-mine = store.feedback.find(run_id=run["run_id"], owner_id=me)
+mine = store.feedback.find(run_id=run["run_id"], owner_id=me.user_id, actor=me)
 conversation_column, controls = st.columns([3, 1], gap="large")
 with conversation_column:
     title = (thread or {}).get("title") or "(untitled thread)"

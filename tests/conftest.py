@@ -21,6 +21,7 @@ sys.path.insert(0, str(ROOT))
 
 import data_layer  # noqa: E402
 from data_layer import demo, open_store  # noqa: E402
+from data_layer.auth import SYSTEM  # noqa: E402
 from tests.pg_server import PostgresServer, find_binaries  # noqa: E402
 
 # Every test that takes `store` (and so `demo_store`, `seeded`) runs once per engine.
@@ -82,7 +83,7 @@ def store(store_url):
 @pytest.fixture
 def demo_store(store):
     """A store holding the deterministic demo data (60 threads, to keep tests quick)."""
-    report = demo.seed(store, threads=60, seed=7)
+    report = demo.seed(store, threads=60, seed=7, actor=SYSTEM)
     assert report.ok, report.summary()
     return store
 
@@ -143,7 +144,8 @@ def seeded(store):
             },
             {"kind": "thread", "thread_id": "t2", "assistant_id": "other"},
             {"kind": "run", "run_id": "r3", "thread_id": "t2", "status": "error", "error": "boom"},
-        ]
+        ],
+        actor=SYSTEM,
     )
     assert report.ok, report.summary()
     return store
@@ -223,7 +225,7 @@ class AppServer:
 def demo_server(db: str, threads: int):
     """A running dashboard (pages and API) on a new database seeded with `threads` demo threads."""
     with open_store(db) as seeded_store:
-        assert demo.seed(seeded_store, threads=threads, seed=7).ok
+        assert demo.seed(seeded_store, threads=threads, seed=7, actor=SYSTEM).ok
     server = AppServer(db)
     try:
         yield server

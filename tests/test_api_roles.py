@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from data_layer import auth
+from data_layer.auth import SYSTEM
 from data_layer.errors import Forbidden, NotFound
 from tests.conftest import AppServer
 
@@ -228,7 +229,7 @@ def test_reviewers_and_admins_act_on_every_thread_and_misplaced_runs_read_as_mis
 def test_the_data_layer_keeps_end_users_to_their_own_threads(store):
     mine, my_run, my_message, records = conversation_records("eu1")
     theirs, their_run, their_message, more = conversation_records("eu2")
-    assert store.ingest(records + more).ok
+    assert store.ingest(records + more, actor=SYSTEM).ok
     eu1, eu2, bo = auth.Actor("eu1", "end_user"), auth.Actor("eu2", "end_user"), auth.Actor("bo")
     their_vote = store.feedback.upsert(thread_id=theirs, run_id=their_run, rating=-1, actor=eu2)
     review = store.feedback.upsert(thread_id=mine, run_id=my_run, rating=1, actor=bo)
@@ -240,7 +241,6 @@ def test_the_data_layer_keeps_end_users_to_their_own_threads(store):
         "delete": lambda thread, run: store.feedback.delete(
             their_vote["feedback_id"], thread_id=thread, run_id=run, actor=eu1
         ),
-        "check": lambda thread, run: store.feedback.check_target(thread, run, actor=eu1),
     }
     for name, attempt in attempts.items():
         for thread, run in ((theirs, their_run), ("t-none", their_run), ("t-none", "r-none")):
@@ -259,14 +259,14 @@ def test_the_data_layer_keeps_end_users_to_their_own_threads(store):
     assert (own["owner_id"], own["source"]) == ("eu1", "end_user")
     assert store.feedback.delete(own["feedback_id"], thread_id=mine, actor=eu1) is True
 
-    # Reviewers may read, so another user's vote is theirs to be refused, not hidden; scripts are trusted.
+    # Reviewers may read, so another user's vote is theirs to be refused, not hidden; the system acts for anyone.
     with pytest.raises(Forbidden):
         store.feedback.delete(their_vote["feedback_id"], thread_id=theirs, actor=bo)
     assert store.feedback.upsert(thread_id=theirs, run_id=their_run, rating=1, actor=bo)["owner_id"] == "bo"
-    assert store.feedback.retract(thread_id=theirs, run_id=their_run, owner_id="eu2") is True
-    remaining = {(vote["owner_id"], vote["thread_id"]) for vote in store.feedback.list_by_thread(theirs)}
+    assert store.feedback.retract(thread_id=theirs, run_id=their_run, owner_id="eu2", actor=SYSTEM) is True
+    remaining = {(vote["owner_id"], vote["thread_id"]) for vote in store.feedback.list_by_thread(theirs, actor=SYSTEM)}
     assert remaining == {("bo", theirs)}
-    assert store.feedback.get(review["feedback_id"]) is not None
+    assert store.feedback.get(review["feedback_id"], actor=SYSTEM) is not None
 
 
 def test_may_act_on_thread_and_hides():
@@ -278,6 +278,6 @@ def test_may_act_on_thread_and_hides():
         assert auth.may_act_on_thread(auth.Actor("eu1", role), "eu2")
         assert auth.may_act_on_thread(auth.Actor("eu1", role), None)
         assert not auth.hides(auth.Actor("eu1", role), {"owner_id": "eu2"})
-    assert auth.may_act_on_thread(None, "eu2")
+    assert auth.may_act_on_thread(auth.SYSTEM, "eu2") and not auth.hides(auth.SYSTEM, {"owner_id": "eu2"})
     assert auth.hides(eu1, {"owner_id": "eu2"}) and auth.hides(eu1, {"owner_id": None})
-    assert not auth.hides(eu1, {"owner_id": "eu1"}) and not auth.hides(None, {"owner_id": "eu2"})
+    assert not auth.hides(eu1, {"owner_id": "eu1"})

@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from data_layer import auth, open_store
+from data_layer.auth import SYSTEM
 from tests.conftest import AppServer
 
 TOKEN = auth.new_token()
@@ -39,7 +40,8 @@ def fuzzed_server(tmp_path_factory):
                     "event_type": "ai_message",
                     "content": {"type": "ai", "content": "hello", "id": "m1"},
                 },
-            ]
+            ],
+            actor=SYSTEM,
         )
         assert report.ok, report.summary()
     server = AppServer(

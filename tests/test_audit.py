@@ -10,6 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from data_layer import auth, open_store
+from data_layer.auth import SYSTEM
 from data_layer.errors import Conflict, Forbidden, InvalidInput
 
 ANA, BO, CY = auth.Actor("ana@x.com", "admin"), auth.Actor("bo@x.com"), auth.Actor("cy@x.com")
@@ -48,18 +49,20 @@ def test_create_update_retract_and_delete_by_different_users_are_every_step_in_o
     assert times == sorted(times)
 
     # the vote is gone, its history is not
-    assert seeded.feedback.get(bo_vote["feedback_id"]) is None
+    assert seeded.feedback.get(bo_vote["feedback_id"], actor=SYSTEM) is None
     history = trail(seeded, feedback_id=bo_vote["feedback_id"])
     assert [step["action"] for step in history] == ["create", "update", "delete"]
 
 
-def test_writes_without_an_actor_are_recorded_under_the_votes_owner(seeded):
-    vote = seeded.feedback.upsert(thread_id="t1", run_id="r2", rating=1, owner_id="script")
-    seeded.feedback.delete(vote["feedback_id"])
-    assert [(step["actor_id"], step["actor_role"], step["action"]) for step in trail(seeded)] == [
-        ("script", None, "create"),
-        ("script", None, "delete"),
+def test_a_scripts_writes_are_recorded_as_the_system_in_the_owners_name(seeded):
+    vote = seeded.feedback.upsert(thread_id="t1", run_id="r2", rating=1, owner_id="script", actor=SYSTEM)
+    seeded.feedback.delete(vote["feedback_id"], actor=SYSTEM)
+    steps = trail(seeded)
+    assert [(step["actor_id"], step["actor_role"], step["action"]) for step in steps] == [
+        ("system", "system", "create"),
+        ("system", "system", "delete"),
     ]
+    assert steps[0]["new_value"]["owner_id"] == steps[1]["old_value"]["owner_id"] == "script"
 
 
 def test_a_refused_or_failed_write_leaves_no_audit_row(seeded):
@@ -130,7 +133,8 @@ def db(tmp_path, monkeypatch, fresh_streamlit_caches) -> str:
                 {"kind": "thread", "thread_id": "t1"},
                 {"kind": "run", "run_id": "r1", "thread_id": "t1", "status": "success"},
                 {"kind": "run", "run_id": "r2", "thread_id": "t1", "status": "success"},
-            ]
+            ],
+            actor=SYSTEM,
         ).ok
         store.feedback.upsert(thread_id="t1", run_id="r1", rating=1, actor=BO)
         store.feedback.upsert(thread_id="t1", run_id="r1", rating=-1, actor=BO)
@@ -188,7 +192,8 @@ def test_imports_enter_the_audit_trail_as_creates_and_updates(store):
         [
             {"kind": "run", "run_id": "ra", "thread_id": "ta", "status": "success"},
             {"kind": "feedback", "thread_id": "ta", "run_id": "ra", "rating": 1, "owner_id": "u1", "comment": "ok"},
-        ]
+        ],
+        actor=SYSTEM,
     ).ok
     again = [{"kind": "feedback", "thread_id": "ta", "run_id": "ra", "rating": -1, "owner_id": "u1", "tags": ["slow"]}]
     admin = auth.Actor("root", "admin")
@@ -196,7 +201,7 @@ def test_imports_enter_the_audit_trail_as_creates_and_updates(store):
     assert store.ingest_numbered(enumerate(again, start=1), actor=admin).ok  # unchanged: nothing to audit
     trail = store.audit.list(admin, run_id="ra")
     assert [(row["action"], row["actor_id"], row["actor_role"]) for row in trail] == [
-        ("create", None, "import"),
+        ("create", "system", "system"),
         ("update", "root", "admin"),
     ]
     assert trail[0]["old_value"] is None
@@ -204,7 +209,9 @@ def test_imports_enter_the_audit_trail_as_creates_and_updates(store):
     assert (trail[1]["old_value"]["rating"], trail[1]["new_value"]["rating"]) == (1, -1)
     assert trail[1]["new_value"]["tags"] == ["slow"]
     assert (
-        trail[1]["feedback_id"] == trail[0]["feedback_id"] == store.feedback.list_by_run("ta", "ra")[0]["feedback_id"]
+        trail[1]["feedback_id"]
+        == trail[0]["feedback_id"]
+        == store.feedback.list_by_run("ta", "ra", actor=SYSTEM)[0]["feedback_id"]
     )
 
 
@@ -234,11 +241,11 @@ def test_an_imports_audit_values_are_the_ones_a_vote_write_records(store):
             "updated_at": "2026-03-05T00:00:00.5+02:00",
         },
     ]
-    assert store.ingest(records).ok
-    before = {vote["feedback_id"]: vote for vote in store.feedback.list_by_run("tb", "rb")}
+    assert store.ingest(records, actor=SYSTEM).ok
+    before = {vote["feedback_id"]: vote for vote in store.feedback.list_by_run("tb", "rb", actor=SYSTEM)}
     change = [{**records[2], "rating": 1, "tags": [], "comment": "changed my mind"}]
-    assert store.ingest(change).ok
-    after = {vote["feedback_id"]: vote for vote in store.feedback.list_by_run("tb", "rb")}
+    assert store.ingest(change, actor=SYSTEM).ok
+    after = {vote["feedback_id"]: vote for vote in store.feedback.list_by_run("tb", "rb", actor=SYSTEM)}
     trail = store.audit.list(auth.Actor("root", "admin"), run_id="rb")
     assert sorted(row["action"] for row in trail) == ["create", "create", "create", "update"]
     for row in trail:

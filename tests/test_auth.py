@@ -7,6 +7,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from data_layer import auth
+from data_layer.auth import SYSTEM
 from data_layer.errors import Forbidden, InvalidInput, NotFound
 
 RULES = auth.parse_roles("admin=ana@x.com,group:leads;viewer=*@partner.com;default=reviewer")
@@ -74,7 +75,10 @@ def test_the_trusted_header_mode_is_opt_in(monkeypatch):
 
 
 def votes(store) -> list[tuple]:
-    return sorted((vote["owner_id"], vote["rating"], vote["comment"]) for vote in store.feedback.list_by_thread("t1"))
+    return sorted(
+        (vote["owner_id"], vote["rating"], vote["comment"])
+        for vote in store.feedback.list_by_thread("t1", actor=SYSTEM)
+    )
 
 
 def test_an_actor_votes_only_as_itself_and_a_viewer_cannot_write(seeded):
@@ -108,16 +112,60 @@ def test_an_actor_votes_only_as_itself_and_a_viewer_cannot_write(seeded):
 def test_an_end_user_actor_stores_end_user_votes_on_its_own_thread(seeded):
     with pytest.raises(NotFound, match="thread t1 not found"):
         seeded.feedback.create(thread_id="t1", run_id="r1", rating=-1, actor=auth.Actor("eu-7", "end_user"))
-    assert seeded.ingest([{"kind": "thread", "thread_id": "t1", "user_id": "eu-7"}]).ok
+    assert seeded.ingest([{"kind": "thread", "thread_id": "t1", "user_id": "eu-7"}], actor=SYSTEM).ok
     vote = seeded.feedback.create(thread_id="t1", run_id="r1", rating=-1, actor=auth.Actor("eu-7", "end_user"))
     assert (vote["owner_id"], vote["source"]) == ("eu-7", "end_user")
 
 
-def test_without_an_actor_the_callers_owner_is_trusted_as_before(seeded):
-    vote = seeded.feedback.upsert(thread_id="t1", run_id="r1", rating=1, owner_id="script", source="end_user")
+def test_only_the_system_writes_in_the_owner_and_source_it_names(seeded):
+    vote = seeded.feedback.upsert(
+        thread_id="t1", run_id="r1", rating=1, owner_id="script", source="end_user", actor=SYSTEM
+    )
     assert (vote["owner_id"], vote["source"]) == ("script", "end_user")
     with pytest.raises(InvalidInput, match="owner_id is required"):
-        seeded.feedback.retract(thread_id="t1", run_id="r1")
+        seeded.feedback.retract(thread_id="t1", run_id="r1", actor=SYSTEM)
+    with pytest.raises(Forbidden, match="in the name of script"):
+        seeded.feedback.upsert(
+            thread_id="t1", run_id="r1", rating=-1, owner_id="script", actor=auth.Actor("ana", "admin")
+        )
+    assert seeded.feedback.retract(thread_id="t1", run_id="r1", owner_id="script", actor=SYSTEM) is True
+
+
+def test_no_call_without_an_actor_is_trusted(seeded):
+    """Every operation on people's data refuses a missing actor, before it reads or writes anything."""
+    vote = seeded.feedback.upsert(thread_id="t1", run_id="r1", rating=1, owner_id="bo", actor=SYSTEM)
+    calls = {
+        "create": lambda: seeded.feedback.create(thread_id="t1", run_id="r2", rating=1, owner_id="bo", actor=None),
+        "upsert": lambda: seeded.feedback.upsert(thread_id="t1", run_id="r1", rating=-1, owner_id="bo", actor=None),
+        "retract": lambda: seeded.feedback.retract(thread_id="t1", run_id="r1", owner_id="bo", actor=None),
+        "delete": lambda: seeded.feedback.delete(vote["feedback_id"], actor=None),
+        "get": lambda: seeded.feedback.get(vote["feedback_id"], actor=None),
+        "list_by_thread": lambda: seeded.feedback.list_by_thread("t1", actor=None),
+        "next_run": lambda: seeded.queue.next_run(actor=None),
+        "audit": lambda: seeded.audit.list(None),
+        "ingest": lambda: seeded.ingest([{"kind": "thread", "thread_id": "t-none"}], actor=None),
+    }
+    for name, call in calls.items():
+        with pytest.raises(Forbidden, match="an unknown caller may not"):
+            call()
+        assert votes(seeded) == [("bo", 1, None)], name
+    assert seeded.threads.get("t-none") is None
+
+
+def test_the_system_actor_is_one_and_no_token_or_sign_in_can_be_it():
+    assert (auth.SYSTEM.user_id, auth.SYSTEM.role) == ("system", "system")
+    for user, role in (("system", "admin"), ("bot", "system")):
+        with pytest.raises(InvalidInput, match="system actor alone"):
+            auth.Actor(user, role)
+    digest = auth.hash_token("t")
+    with pytest.raises(InvalidInput, match="role 'system' is not one of admin, reviewer, viewer, end_user"):
+        auth.parse_tokens(f"system:system:{digest}")
+    with pytest.raises(InvalidInput, match="system actor alone"):
+        auth.parse_tokens(f"system:admin:{digest}")
+    with pytest.raises(InvalidInput, match="role 'system'"):
+        auth.token_entry("bot", "system", "t")
+    with pytest.raises(InvalidInput, match="system actor alone"):
+        auth.signed_in("system", None)
 
 
 # ---- the pages: identity modes and what each role sees --------------------------------------------

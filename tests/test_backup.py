@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from data_layer import auth, backup, demo, open_store
+from data_layer.auth import SYSTEM
 from data_layer.errors import Conflict, InvalidInput
 from data_layer.integrity import check
 
@@ -27,7 +28,9 @@ def everything(store) -> dict:
             for thread in threads
             for message in store.events.list_messages(thread["thread_id"])
         ],
-        "feedback": [vote for thread in threads for vote in store.feedback.list_by_thread(thread["thread_id"])],
+        "feedback": [
+            vote for thread in threads for vote in store.feedback.list_by_thread(thread["thread_id"], actor=SYSTEM)
+        ],
     }
 
 
@@ -43,7 +46,9 @@ def test_backup_taken_during_writes_restores_to_a_sound_copy(demo_store, tmp_pat
         i = 0
         while not stop.is_set():
             thread_id, run_id = targets[i % len(targets)]
-            demo_store.feedback.upsert(thread_id=thread_id, run_id=run_id, rating=1 - 2 * (i % 2), owner_id=f"w{n}")
+            demo_store.feedback.upsert(
+                thread_id=thread_id, run_id=run_id, rating=1 - 2 * (i % 2), owner_id=f"w{n}", actor=SYSTEM
+            )
             i += 1
 
     writers = [threading.Thread(target=keep_voting, args=(n,)) for n in range(4)]
@@ -102,7 +107,7 @@ def test_cli_backup_and_restore(tmp_path):
 def test_backup_while_the_dashboard_runs_goes_through_its_api(tmp_path):
     db = str(tmp_path / "live.duckdb")
     with open_store(db) as store:
-        assert demo.seed(store, threads=10, seed=3).ok
+        assert demo.seed(store, threads=10, seed=3, actor=SYSTEM).ok
     admin, reviewer = auth.new_token(), auth.new_token()
     tokens = f"{auth.token_entry('root', 'admin', admin)},{auth.token_entry('rev', 'reviewer', reviewer)}"
     server = AppServer(db, env={"FEEDBACK_API_TOKENS": tokens, "FEEDBACK_DEMO": "0"})

@@ -15,7 +15,7 @@ import pytest
 from playwright.sync_api import expect
 
 from data_layer import open_store
-from data_layer.auth import Actor
+from data_layer.auth import SYSTEM, Actor
 from pages._shared import panel_key
 from tests.conftest import AppServer
 
@@ -68,7 +68,8 @@ def server(provider, tmp_path_factory):
                     "event_type": "ai_message",
                     "content": {"type": "ai", "content": "Temples in the morning, food in the evening.", "id": "a1"},
                 },
-            ]
+            ],
+            actor=SYSTEM,
         ).ok
     secrets_file = folder / "secrets.toml"
     secrets_file.write_text(
@@ -175,7 +176,7 @@ def test_two_signed_in_reviewers_vote_as_themselves(server, chromium):
         ana_context.close()
     server.stop()  # DuckDB lets one process hold the file
     with open_store(server.db) as store:
-        votes = {vote["owner_id"]: vote["rating"] for vote in store.feedback.list_by_run("t1", "r1")}
+        votes = {vote["owner_id"]: vote["rating"] for vote in store.feedback.list_by_run("t1", "r1", actor=SYSTEM)}
         steps = store.audit.list(Actor("ana@example.com", "admin"))
     assert votes == {"bo@example.com": -1, "cy@example.com": -1}
     assert [(step["actor_id"], step["action"]) for step in steps] == [

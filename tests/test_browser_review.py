@@ -14,6 +14,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
 from data_layer import demo, open_store
+from data_layer.auth import SYSTEM, Actor
 from pages._shared import panel_key
 
 pytestmark = pytest.mark.browser
@@ -28,7 +29,7 @@ TIMEOUT = 20_000
 def expected():
     """What the app's database holds, rebuilt from the same deterministic demo data."""
     with open_store(":memory:") as twin:
-        assert demo.seed(twin, threads=40, seed=7).ok
+        assert demo.seed(twin, threads=40, seed=7, actor=SYSTEM).ok
         found = twin.threads.list(search=WORD)
         thread = found[0]
         runs = twin.runs.list_by_thread(thread["thread_id"])
@@ -45,7 +46,7 @@ def expected():
             "run_id": run["run_id"],
             "message_id": answer["message_id"],
             "hostile": hostile["thread_id"],
-            "runs": twin.queue.progress(ME)[1],
+            "runs": twin.queue.progress(actor=Actor(ME))[1],
         }
 
 
@@ -179,7 +180,11 @@ def test_reviewer_session(app_server, page, expected):
     # Every vote is in the DuckDB file
     app_server.stop()
     with open_store(app_server.db) as store:
-        mine = [vote for vote in store.feedback.list_by_thread(expected["thread_id"]) if vote["owner_id"] == ME]
+        mine = [
+            vote
+            for vote in store.feedback.list_by_thread(expected["thread_id"], actor=SYSTEM)
+            if vote["owner_id"] == ME
+        ]
         on_run = [vote for vote in mine if vote["run_id"] == expected["run_id"] and vote["message_id"] is None]
         on_message = [vote for vote in mine if vote["message_id"] == expected["message_id"]]
         assert [(v["rating"], v["comment"], v["tags"]) for v in on_run] == [

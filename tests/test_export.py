@@ -12,6 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from data_layer import demo, export, open_store, stats
+from data_layer.auth import SYSTEM
 from data_layer.errors import InvalidInput
 from tests.conftest import ROOT
 
@@ -59,9 +60,11 @@ def _records():
 
 @pytest.fixture
 def hostile(store):
-    report = store.ingest(_records())
+    report = store.ingest(_records(), actor=SYSTEM)
     assert report.ok, report.summary()
-    store.feedback.create(thread_id="t1", run_id="r1", rating=-1, owner_id="msg-reviewer", message_id="a1")
+    store.feedback.create(
+        thread_id="t1", run_id="r1", rating=-1, owner_id="msg-reviewer", message_id="a1", actor=SYSTEM
+    )
     return store
 
 
@@ -77,7 +80,7 @@ def _jsonl_rows(path):
 
 def test_csv_neutralizes_formulas_and_keeps_awkward_text(hostile, tmp_path):
     path = tmp_path / "out.csv"
-    assert export.write(hostile, path, "csv") == len(HOSTILE) + 1
+    assert export.write(hostile, path, "csv", actor=SYSTEM) == len(HOSTILE) + 1
     assert path.read_bytes().startswith(export.CSV_BOM)
     rows = {row["reviewer"]: row for row in _csv_rows(path)}
     for name, text in HOSTILE.items():
@@ -93,8 +96,8 @@ def test_csv_neutralizes_formulas_and_keeps_awkward_text(hostile, tmp_path):
 
 
 def test_jsonl_and_parquet_keep_exact_text(hostile, tmp_path):
-    export.write(hostile, tmp_path / "out.jsonl", "jsonl")
-    export.write(hostile, tmp_path / "out.parquet")  # format from the extension
+    export.write(hostile, tmp_path / "out.jsonl", "jsonl", actor=SYSTEM)
+    export.write(hostile, tmp_path / "out.parquet", actor=SYSTEM)  # format from the extension
     from_json = {row["reviewer"]: row for row in _jsonl_rows(tmp_path / "out.jsonl")}
     table = pq.read_table(tmp_path / "out.parquet")
     from_parquet = {row["reviewer"]: row for row in table.to_pylist()}
@@ -110,7 +113,7 @@ def test_jsonl_and_parquet_keep_exact_text(hostile, tmp_path):
 
 
 def test_context_columns_and_message_scoped_votes(hostile, tmp_path):
-    export.write(hostile, tmp_path / "out.jsonl")
+    export.write(hostile, tmp_path / "out.jsonl", actor=SYSTEM)
     rows = {row["reviewer"]: row for row in _jsonl_rows(tmp_path / "out.jsonl")}
     run_vote, message_vote = rows["reviewer-plus"], rows["msg-reviewer"]
     assert (run_vote["assistant_id"], run_vote["model_name"], run_vote["run_status"]) == ("A", "m1", "success")
@@ -122,40 +125,40 @@ def test_context_columns_and_message_scoped_votes(hostile, tmp_path):
 
 def test_filters_rating_and_columns(hostile, tmp_path):
     negatives = sum(1 for index in range(len(HOSTILE)) if index % 2) + 1
-    assert export.count(hostile, rating="negative") == negatives
-    assert export.count(hostile, {"since": "2026-03-03"}) == 0
-    assert export.count(hostile, {"reviewer": "reviewer-at"}) == 1
+    assert export.count(hostile, rating="negative", actor=SYSTEM) == negatives
+    assert export.count(hostile, {"since": "2026-03-03"}, actor=SYSTEM) == 0
+    assert export.count(hostile, {"reviewer": "reviewer-at"}, actor=SYSTEM) == 1
     path = tmp_path / "few.csv"
-    assert export.write(hostile, path, "csv", {"assistant_id": "A"}, columns=["rating", "comment"], rating=-1) == (
-        negatives
-    )
+    assert export.write(
+        hostile, path, "csv", {"assistant_id": "A"}, columns=["rating", "comment"], rating=-1, actor=SYSTEM
+    ) == (negatives)
     rows = _csv_rows(path)
     assert list(rows[0]) == ["rating", "comment"] and {row["rating"] for row in rows} == {"-1"}
     with pytest.raises(InvalidInput, match="unknown column"):
-        export.write(hostile, tmp_path / "bad.csv", columns=["rating", "password"])
+        export.write(hostile, tmp_path / "bad.csv", columns=["rating", "password"], actor=SYSTEM)
     with pytest.raises(InvalidInput, match="format"):
-        export.write(hostile, tmp_path / "bad.xlsx")
+        export.write(hostile, tmp_path / "bad.xlsx", actor=SYSTEM)
     with pytest.raises(InvalidInput, match="rating"):
-        export.count(hostile, rating="meh")
+        export.count(hostile, rating="meh", actor=SYSTEM)
     assert not (tmp_path / "bad.csv").exists()
 
 
 def test_empty_export_still_has_a_header_and_schema(store, tmp_path):
-    assert export.write(store, tmp_path / "e.csv") == 0
+    assert export.write(store, tmp_path / "e.csv", actor=SYSTEM) == 0
     with open(tmp_path / "e.csv", encoding="utf-8-sig", newline="") as stream:
         assert next(csv.reader(stream)) == list(export.COLUMNS)
-    assert export.write(store, tmp_path / "e.parquet") == 0
+    assert export.write(store, tmp_path / "e.parquet", actor=SYSTEM) == 0
     assert pq.read_table(tmp_path / "e.parquet").column_names == list(export.COLUMNS)
-    assert export.write(store, tmp_path / "e.jsonl") == 0
+    assert export.write(store, tmp_path / "e.jsonl", actor=SYSTEM) == 0
     assert (tmp_path / "e.jsonl").read_text() == ""
 
 
 def test_demo_export_round_trip_in_small_batches(demo_store, tmp_path):
     """Many batches (7 rows each): every format reads back the same rows as stored, in the same order."""
     total = stats.overview(demo_store)["votes"]
-    assert export.count(demo_store) == total
+    assert export.count(demo_store, actor=SYSTEM) == total
     for fmt in export.FORMATS:
-        assert export.write(demo_store, tmp_path / f"all.{fmt}", fmt, batch_size=7) == total
+        assert export.write(demo_store, tmp_path / f"all.{fmt}", fmt, batch_size=7, actor=SYSTEM) == total
     from_csv = _csv_rows(tmp_path / "all.csv")
     from_json = _jsonl_rows(tmp_path / "all.jsonl")
     from_parquet = pq.read_table(tmp_path / "all.parquet").to_pylist()
@@ -166,16 +169,16 @@ def test_demo_export_round_trip_in_small_batches(demo_store, tmp_path):
     assert [r["comment"] or None for r in from_csv] == [r["comment"] for r in from_json]  # no risky demo comments
     assert [r["tags"] for r in from_csv] == [";".join(r["tags"]) for r in from_parquet]
     assert sum(1 for r in from_json if "过时" in (r["comment"] or "")) > 0
-    assert export.preview(demo_store, limit=3) == from_json[:3]
+    assert export.preview(demo_store, limit=3, actor=SYSTEM) == from_json[:3]
 
 
 @pytest.fixture
 def duck_file(tmp_path):
     path = str(tmp_path / "cli.duckdb")
     with open_store(path) as opened:
-        assert demo.seed(opened, threads=20, seed=3).ok
+        assert demo.seed(opened, threads=20, seed=3, actor=SYSTEM).ok
         votes = stats.overview(opened)["votes"]
-        negatives = export.count(opened, {"assistant_id": "coding-agent"}, rating="negative")
+        negatives = export.count(opened, {"assistant_id": "coding-agent"}, rating="negative", actor=SYSTEM)
     return path, votes, negatives
 
 
@@ -227,10 +230,10 @@ def test_an_export_cut_into_vote_time_slices_is_byte_identical(demo_store, tmp_p
     ]
     for n, (filters, rating, columns) in enumerate(cases):
         whole = tmp_path / f"whole{n}.{fmt}"
-        export.write(demo_store, whole, fmt, filters, rating=rating, columns=columns)
+        export.write(demo_store, whole, fmt, filters, rating=rating, columns=columns, actor=SYSTEM)
         monkeypatch.setattr(export, "SLICE_ROWS", 5)
         sliced = tmp_path / f"sliced{n}.{fmt}"
-        export.write(demo_store, sliced, fmt, filters, rating=rating, columns=columns, batch_size=3)
+        export.write(demo_store, sliced, fmt, filters, rating=rating, columns=columns, batch_size=3, actor=SYSTEM)
         monkeypatch.undo()
         assert sliced.read_bytes() == whole.read_bytes()
         assert len(whole.read_bytes()) > 100

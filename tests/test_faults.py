@@ -21,6 +21,7 @@ import psycopg
 import pytest
 
 from data_layer import auth, open_store
+from data_layer.auth import SYSTEM
 from data_layer.engines import open_engine
 from data_layer.engines.faults import FaultPlan, attempts_failing_at, engine_error, injected
 from data_layer.errors import Conflict, DataLayerError, Unavailable
@@ -79,7 +80,7 @@ BASE = _records("b")
 
 
 def _seed(store) -> None:
-    report = store.ingest(BASE)
+    report = store.ingest(BASE, actor=SYSTEM)
     assert report.ok, report.summary()
     store.feedback.upsert(thread_id="bt0", run_id="bt0r0", rating=1, comment="fine", actor=ADMIN)
     store.feedback.upsert(thread_id="bt1", run_id="bt1r1", rating=-1, tags=["slow"], actor=REVIEWER)
@@ -205,7 +206,7 @@ def _import_file(suffix: str):
                 path.write_text("".join(json.dumps(record) + "\n" for record in records))
             else:
                 path.write_text(json.dumps(records))
-        return store.import_file(path)
+        return store.import_file(path, actor=SYSTEM)
 
     return act
 
@@ -231,14 +232,16 @@ PATHS = [
     Path(
         "vote delete",
         lambda store, _: store.feedback.delete(
-            store.feedback.find(run_id="bt1r1", owner_id="bo")["feedback_id"], thread_id="bt1", actor=ADMIN
+            store.feedback.find(run_id="bt1r1", owner_id="bo", actor=SYSTEM)["feedback_id"],
+            thread_id="bt1",
+            actor=ADMIN,
         ),
     ),
     Path("import, JSONL (fast reader)", _import_file(".jsonl")),
     Path("import, JSON array (record by record)", _import_file(".json")),
     Path("ingest records", lambda store, _: store.ingest_numbered(iter(enumerate(_records("i"), 1)), actor=ADMIN)),
-    Path("queue claim", lambda store, _: store.queue.next_run("bo")),
-    Path("queue skip", lambda store, _: store.queue.skip("bt0r0", "bo")),
+    Path("queue claim", lambda store, _: store.queue.next_run(actor=REVIEWER)),
+    Path("queue skip", lambda store, _: store.queue.skip("bt0r0", actor=REVIEWER)),
 ]
 
 
@@ -251,7 +254,7 @@ def test_each_failed_step_leaves_all_or_nothing(path, store, tmp_path):
 def test_deerflow_sqlite_import_all_or_nothing(store, tmp_path):
     source = tmp_path / "deerflow.db"
     make_deerflow_db(source)
-    _walk(store, lambda store, _: store.import_deerflow(source), None)
+    _walk(store, lambda store, _: store.import_deerflow(source, actor=SYSTEM), None)
 
 
 @pytest.mark.postgres
@@ -261,7 +264,7 @@ def test_deerflow_postgres_import_and_its_marks_all_or_nothing(store, request, p
     with psycopg.connect(upstream, autocommit=True) as conn:
         conn.execute(_UPSTREAM)
     # The marks are written in the import's transaction: a failed import leaves them where they were.
-    _walk(store, lambda store, _: store.import_deerflow(upstream), None)
+    _walk(store, lambda store, _: store.import_deerflow(upstream, actor=SYSTEM), None)
 
 
 @pytest.mark.parametrize("engine", ["duckdb", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -312,15 +315,15 @@ def test_a_retried_import_reports_what_the_committed_attempt_stored(store):
     """The case the issue saw: the retry of an import whose input was an iterator."""
     plan = FaultPlan(40, engine_error(store.engine.name, "conflict"))
     with injected(store.engine, plan):
-        report = store.ingest_numbered(iter(enumerate(_records("x"), 1)))
+        report = store.ingest_numbered(iter(enumerate(_records("x"), 1)), actor=SYSTEM)
     assert plan.fired == 1
     assert report.ok and report.counts == {"thread": 2, "run": 4, "event": 8, "feedback": 4}
     assert store.threads.get("xt1")["run_count"] == 2
-    assert store.feedback.count_by_thread("xt0") == 2
+    assert store.feedback.count_by_thread("xt0", actor=SYSTEM) == 2
 
 
 def test_a_full_disk_is_not_a_conflict(store):
-    store.ingest(BASE)
+    store.ingest(BASE, actor=SYSTEM)
     for kind in ("disk_full", "io_error"):
         plan = FaultPlan(3, engine_error(store.engine.name, kind))
         with injected(store.engine, plan), pytest.raises(Unavailable) as failed:
@@ -328,4 +331,4 @@ def test_a_full_disk_is_not_a_conflict(store):
         assert not isinstance(failed.value, Conflict)
         # Not retried: the fault fired once and the write gave up at once.
         assert len(plan.steps) == 3
-    assert store.feedback.find(run_id="bt0r0", owner_id="bo") is None
+    assert store.feedback.find(run_id="bt0r0", owner_id="bo", actor=SYSTEM) is None

@@ -16,6 +16,7 @@ import uuid
 import pytest
 
 from data_layer import open_store
+from data_layer.auth import SYSTEM
 from data_layer.errors import Conflict, Unavailable
 from tests.conftest import ROOT
 from tests.small_disk import fill, small_disk
@@ -67,7 +68,7 @@ def test_duckdb_on_a_full_disk_answers_503_and_keeps_nothing_half_done(tmp_path,
                 assert answer.headers["Retry-After"].isdigit()
                 assert "disk" in answer.json()["detail"] and "full" in answer.json()["detail"]
             with pytest.raises(Unavailable) as failed:
-                store.feedback.upsert(thread_id="bt0", run_id="bt0r1", rating=1, owner_id="cy")
+                store.feedback.upsert(thread_id="bt0", run_id="bt0r1", rating=1, owner_id="cy", actor=SYSTEM)
             assert not isinstance(failed.value, Conflict)
             assert snapshot(store) == before
             filler.unlink()
@@ -75,7 +76,7 @@ def test_duckdb_on_a_full_disk_answers_503_and_keeps_nothing_half_done(tmp_path,
             assert client.put(path, json=vote).status_code == 200
             assert client.post("/ingest", content=body).json()["counts"]["event"] == 40
         with open_store(db) as store:
-            assert store.feedback.find(run_id="bt0r1", owner_id="ana")["comment"] == vote["comment"]
+            assert store.feedback.find(run_id="bt0r1", owner_id="ana", actor=SYSTEM)["comment"] == vote["comment"]
             assert len(store.events.list_messages("dt")) == 40
 
 
@@ -121,11 +122,11 @@ def test_postgres_out_of_disk_is_unavailable_and_stores_nothing(pg_server):
                 before = snapshot(store)
                 filler = fill(disk)
                 with pytest.raises(Unavailable) as failed:
-                    store.ingest(records)
+                    store.ingest(records, actor=SYSTEM)
                 assert "disk" in str(failed.value) and "full" in str(failed.value)
                 assert snapshot(store) == before
                 filler.unlink()
-                assert store.ingest(records).ok
+                assert store.ingest(records, actor=SYSTEM).ok
                 assert len(store.events.list_messages("pt")) == 40
         finally:
             pg_server.drop_database(pg_server.url(database))

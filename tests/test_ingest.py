@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from data_layer import demo, errors, rules, stats
+from data_layer.auth import SYSTEM
 
 GOOD = [
     {"kind": "thread", "thread_id": "th", "assistant_id": "lead_agent", "display_name": "Hello"},
@@ -48,16 +49,16 @@ def snapshot(store) -> dict:
 
 
 def test_good_file_imports_every_kind(store, tmp_path):
-    report = store.import_file(write_jsonl(tmp_path / "good.jsonl", GOOD))
+    report = store.import_file(write_jsonl(tmp_path / "good.jsonl", GOOD), actor=SYSTEM)
     assert report.ok, report.summary()
     assert report.counts == {"thread": 1, "run": 1, "event": 2, "feedback": 1}
     assert snapshot(store) == {"threads": 1, "runs": 1, "events": 2, "votes": 1, "positive": 1}
-    (feedback,) = store.feedback.list_by_thread("th")
+    (feedback,) = store.feedback.list_by_thread("th", actor=SYSTEM)
     assert (feedback["owner_id"], feedback["source"], feedback["comment"]) == ("u1", "end_user", "nice")
 
 
 def test_bad_lines_are_each_reported_and_nothing_is_stored(store, tmp_path):
-    store.ingest(GOOD)
+    store.ingest(GOOD, actor=SYSTEM)
     before = snapshot(store)
     lines = [
         json.dumps({"kind": "thread", "thread_id": "new-thread"}),  # 1: fine
@@ -71,7 +72,7 @@ def test_bad_lines_are_each_reported_and_nothing_is_stored(store, tmp_path):
     ]
     path = tmp_path / "bad.jsonl"
     path.write_text("\n".join(lines) + "\n")
-    report = store.import_file(path)
+    report = store.import_file(path, actor=SYSTEM)
     assert not report.ok
     by_line = {error["line"]: error["error"] for error in report.errors}
     assert sorted(by_line) == [2, 3, 4, 5, 7, 8]
@@ -88,10 +89,10 @@ def test_bad_lines_are_each_reported_and_nothing_is_stored(store, tmp_path):
 
 def test_reimporting_the_same_file_gives_the_same_counts_and_rows(store, tmp_path):
     path = write_jsonl(tmp_path / "demo.jsonl", demo.generate(threads=30, seed=3))
-    first = store.import_file(path)
+    first = store.import_file(path, actor=SYSTEM)
     rows_after_first = snapshot(store)
     threads_first = store.threads.list(limit=100, order="created_at asc")
-    second = store.import_file(path)
+    second = store.import_file(path, actor=SYSTEM)
     assert first.ok and second.ok
     assert first.counts == second.counts
     assert snapshot(store) == rows_after_first
@@ -99,15 +100,15 @@ def test_reimporting_the_same_file_gives_the_same_counts_and_rows(store, tmp_pat
 
 
 def test_records_may_arrive_in_any_order(store):
-    report = store.ingest(list(reversed(GOOD)))
+    report = store.ingest(list(reversed(GOOD)), actor=SYSTEM)
     assert report.ok, report.summary()
     messages = store.events.list_messages("th")
     assert [message["seq"] for message in messages] == [1, 2]
-    assert store.feedback.aggregate_by_run("th", "ra")["positive"] == 1
+    assert store.feedback.aggregate_by_run("th", "ra", actor=SYSTEM)["positive"] == 1
 
 
 def test_message_ids_come_from_the_dump_or_thread_and_seq(store):
-    store.ingest(GOOD)
+    store.ingest(GOOD, actor=SYSTEM)
     human, ai = store.events.list_messages("th")
     assert (human["role"], human["message_id"], human["content"]) == ("human", "th:1", "hi")
     assert (ai["role"], ai["message_id"], ai["content"]) == ("ai", "ai-1", "hello!")
@@ -163,7 +164,7 @@ def test_old_and_new_event_names_and_langchain_dumps(store):
         {"kind": "event", "thread_id": "t", "run_id": "r", "seq": 5, "event_type": "run.end", "content": "done"},
         {"kind": "event", "thread_id": "t", "run_id": "r", "seq": 6, "event_type": "middleware:title", "content": "x"},
     ]
-    assert store.ingest(records).ok
+    assert store.ingest(records, actor=SYSTEM).ok
     messages = store.events.list_messages("t")
     assert [m["role"] for m in messages] == ["human", "ai", "tool", "ai"]
     assert messages[1]["tool_calls"] == [{"id": "c1", "name": "web_search", "args": {"q": "x"}}]
@@ -191,7 +192,7 @@ def test_follow_up_is_detected_after_a_successful_run_only(store):
             "follow_up_to_run_id": "r1",
         },
     ]
-    assert store.ingest(records).ok
+    assert store.ingest(records, actor=SYSTEM).ok
     links = {
         run["run_id"]: (run["follow_up_to_run_id"], run["follow_up_detected"]) for run in store.runs.list_by_thread("t")
     }
@@ -199,14 +200,15 @@ def test_follow_up_is_detected_after_a_successful_run_only(store):
     assert [run["run_id"] for run in store.runs.list_by_thread("t")] == ["r1", "r2", "r3", "r4"]
     # A run arriving later, between r3 and r4, is linked in a later import too.
     assert store.ingest(
-        [{"kind": "run", "run_id": "r5", "thread_id": "t", "status": "success", "created_at": "2026-01-01T05:00:00Z"}]
+        [{"kind": "run", "run_id": "r5", "thread_id": "t", "status": "success", "created_at": "2026-01-01T05:00:00Z"}],
+        actor=SYSTEM,
     ).ok
     assert store.runs.get("r5")["follow_up_to_run_id"] == "r4"
 
 
 def test_a_later_vote_of_the_same_owner_replaces_the_earlier_one(store):
-    store.ingest(GOOD)
-    (first,) = store.feedback.list_by_run("th", "ra")
+    store.ingest(GOOD, actor=SYSTEM)
+    (first,) = store.feedback.list_by_run("th", "ra", actor=SYSTEM)
     report = store.ingest(
         [
             {
@@ -218,10 +220,11 @@ def test_a_later_vote_of_the_same_owner_replaces_the_earlier_one(store):
                 "tags": ["slow"],
                 "created_at": "2026-10-02T00:00:00Z",
             }
-        ]
+        ],
+        actor=SYSTEM,
     )
     assert report.ok, report.summary()
-    (only,) = store.feedback.list_by_run("th", "ra")
+    (only,) = store.feedback.list_by_run("th", "ra", actor=SYSTEM)
     assert only["feedback_id"] == first["feedback_id"]
     assert (only["rating"], only["tags"]) == (-1, ["slow"])
 
@@ -245,8 +248,13 @@ def test_two_votes_of_one_owner_in_one_file_keep_the_newest(store):
             "created_at": "2026-10-02T00:00:00Z",
         },
     ]
-    assert store.ingest(records).ok
-    assert store.feedback.aggregate_by_run("th", "ra") == {"run_id": "ra", "total": 1, "positive": 1, "negative": 0}
+    assert store.ingest(records, actor=SYSTEM).ok
+    assert store.feedback.aggregate_by_run("th", "ra", actor=SYSTEM) == {
+        "run_id": "ra",
+        "total": 1,
+        "positive": 1,
+        "negative": 0,
+    }
 
 
 def _second_run() -> dict:
@@ -256,13 +264,17 @@ def _second_run() -> dict:
 @pytest.mark.parametrize("fast", [True, False], ids=["fast-reader", "record-path"])
 def test_a_named_vote_id_stored_for_another_run_is_refused(store, tmp_path, fast):
     named = {"kind": "feedback", "thread_id": "th", "run_id": "ra", "rating": 1, "owner_id": "u2", "feedback_id": "v-1"}
-    assert store.ingest([*GOOD, _second_run(), named]).ok
-    before = store.feedback.list_by_thread("th")
+    assert store.ingest([*GOOD, _second_run(), named], actor=SYSTEM).ok
+    before = store.feedback.list_by_thread("th", actor=SYSTEM)
     moved = [{**named, "run_id": "rb", "rating": -1}]
-    report = store.import_file(write_jsonl(tmp_path / "moved.jsonl", moved)) if fast else store.ingest(moved)
+    report = (
+        store.import_file(write_jsonl(tmp_path / "moved.jsonl", moved), actor=SYSTEM)
+        if fast
+        else store.ingest(moved, actor=SYSTEM)
+    )
     assert not report.ok
     assert report.errors == [{"line": 1, "error": "feedback v-1 is stored for another run, owner or message"}]
-    assert store.feedback.list_by_thread("th") == before
+    assert store.feedback.list_by_thread("th", actor=SYSTEM) == before
 
 
 def test_a_derived_vote_id_taken_by_a_named_one_fails_the_import_and_changes_nothing(store, tmp_path):
@@ -271,11 +283,11 @@ def test_a_derived_vote_id_taken_by_a_named_one_fails_the_import_and_changes_not
     vote = {"kind": "feedback", "thread_id": "th", "run_id": "ra", "rating": 1, "owner_id": "u2"}
     key = json.dumps(["th", "ra", "u2", None, 1, None, None])
     derived = str(uuid.uuid5(rules.FEEDBACK_NAMESPACE, key))
-    assert store.ingest([*GOOD, _second_run(), {**vote, "run_id": "rb", "feedback_id": derived}]).ok
-    before = store.feedback.list_by_thread("th")
+    assert store.ingest([*GOOD, _second_run(), {**vote, "run_id": "rb", "feedback_id": derived}], actor=SYSTEM).ok
+    before = store.feedback.list_by_thread("th", actor=SYSTEM)
     with pytest.raises(errors.Conflict, match=derived):
-        store.import_file(write_jsonl(tmp_path / "derived.jsonl", [vote]))
-    assert store.feedback.list_by_thread("th") == before
+        store.import_file(write_jsonl(tmp_path / "derived.jsonl", [vote]), actor=SYSTEM)
+    assert store.feedback.list_by_thread("th", actor=SYSTEM) == before
 
 
 def test_feedback_must_name_a_message_of_its_run(store):
@@ -290,7 +302,8 @@ def test_feedback_must_name_a_message_of_its_run(store):
                 "owner_id": "u2",
                 "message_id": "ghost-msg",
             }
-        ]
+        ],
+        actor=SYSTEM,
     )
     assert not report.ok
     assert report.errors == [{"line": 6, "error": "feedback names message ghost-msg which is not a message of run ra"}]
@@ -308,7 +321,8 @@ def test_event_must_agree_with_its_runs_thread(store):
                 "event_type": "ai_message",
                 "content": "x",
             }
-        ]
+        ],
+        actor=SYSTEM,
     )
     assert not report.ok
     assert "belongs to thread th" in report.errors[0]["error"]
@@ -344,9 +358,9 @@ def test_event_must_agree_with_its_runs_thread(store):
     ],
 )
 def test_hostile_records_are_named_and_change_nothing(store, record, message):
-    assert store.ingest(GOOD).ok
+    assert store.ingest(GOOD, actor=SYSTEM).ok
     before = snapshot(store)
-    report = store.ingest([record])
+    report = store.ingest([record], actor=SYSTEM)
     assert not report.ok
     assert report.errors[0]["line"] == 1
     assert message in report.errors[0]["error"]
@@ -362,7 +376,7 @@ def test_unreadable_lines_are_named(store, tmp_path):
         b'{"kind": "thread", "thread_id": "a", "thread_id": "b"}\n' + deep.encode() + b"\n"
         b'{"kind": "thread", "thread_id": "x", "metadata": ' + b'{"a":' * 40 + b"1" + b"}" * 40 + b"}\n"
     )
-    report = store.import_file(path)
+    report = store.import_file(path, actor=SYSTEM)
     by_line = {error["line"]: error["error"] for error in report.errors}
     assert "invalid UTF-8" in by_line[2]
     assert "duplicate key 'thread_id'" in by_line[3]
@@ -375,10 +389,10 @@ def test_gzip_json_and_parquet_files(store, tmp_path):
     gz = tmp_path / "part.jsonl.gz"
     with gzip.open(gz, "wt") as stream:
         stream.write("\n".join(json.dumps(r) for r in GOOD[:3]))
-    assert store.import_file(gz).counts == {"thread": 1, "run": 1, "event": 1, "feedback": 0}
+    assert store.import_file(gz, actor=SYSTEM).counts == {"thread": 1, "run": 1, "event": 1, "feedback": 0}
     array = tmp_path / "rest.json"
     array.write_text(json.dumps(GOOD[3:]))
-    assert store.import_file(array).ok
+    assert store.import_file(array, actor=SYSTEM).ok
     parquet = tmp_path / "more.parquet"
     table = pa.table(
         {
@@ -392,7 +406,7 @@ def test_gzip_json_and_parquet_files(store, tmp_path):
         }
     )
     pq.write_table(table, parquet)
-    report = store.import_file(parquet)
+    report = store.import_file(parquet, actor=SYSTEM)
     assert report.ok, report.summary()
     assert store.runs.get("rb")["status"] == "error"
     assert store.events.list_messages("th", run_id="rb")[0]["content"] == "from parquet"
@@ -403,7 +417,7 @@ def test_unknown_file_type_is_refused(store, tmp_path):
     path = tmp_path / "data.csv"
     path.write_text("kind\nthread\n")
     with pytest.raises(ValueError, match="unknown file type"):
-        store.import_file(path)
+        store.import_file(path, actor=SYSTEM)
 
 
 def make_deerflow_db(path) -> None:
@@ -441,24 +455,24 @@ def make_deerflow_db(path) -> None:
 def test_import_deerflow_sqlite(store, tmp_path):
     path = tmp_path / "deerflow.db"
     make_deerflow_db(path)
-    report = store.import_deerflow(path)
+    report = store.import_deerflow(path, actor=SYSTEM)
     assert report.ok, report.summary()
     assert report.counts == {"thread": 1, "run": 2, "event": 3, "feedback": 2}
     assert store.threads.get("dt1")["metadata"] == {"a": 1}
     assert store.runs.get("dr2")["follow_up_to_run_id"] == "dr1"
-    feedback = store.feedback.get("f-1")
+    feedback = store.feedback.get("f-1", actor=SYSTEM)
     assert (feedback["message_id"], feedback["owner_id"], feedback["source"]) == ("m2", "u1", "end_user")
-    assert store.import_deerflow(path).counts == report.counts
+    assert store.import_deerflow(path, actor=SYSTEM).counts == report.counts
     assert snapshot(store) == {"threads": 1, "runs": 2, "events": 3, "votes": 2, "positive": 1}
 
 
 def test_import_deerflow_refuses_what_is_not_its_database(store, tmp_path):
     with pytest.raises(ValueError, match="no such deer-flow database"):
-        store.import_deerflow(tmp_path / "missing.db")
+        store.import_deerflow(tmp_path / "missing.db", actor=SYSTEM)
     junk = tmp_path / "junk.db"
     junk.write_bytes(b"not a database at all" * 100)
     with pytest.raises(ValueError, match="not a SQLite database"):
-        store.import_deerflow(junk)
+        store.import_deerflow(junk, actor=SYSTEM)
 
 
 def test_demo_data_is_deterministic_and_rich(store):
@@ -467,7 +481,7 @@ def test_demo_data_is_deterministic_and_rich(store):
     first = demo.generate(threads=40, seed=11, anchor=date(2026, 11, 1))
     assert first == demo.generate(threads=40, seed=11, anchor=date(2026, 11, 1))
     assert first != demo.generate(threads=40, seed=12, anchor=date(2026, 11, 1))
-    assert store.ingest(first).ok
+    assert store.ingest(first, actor=SYSTEM).ok
     runs = [record for record in first if record["kind"] == "run"]
     assert {run["status"] for run in runs} >= {"success", "error"}
     assert len({run["model_name"] for run in runs}) >= 3
@@ -490,7 +504,7 @@ def test_a_file_starting_with_a_byte_order_mark_imports(store, tmp_path, suffix)
     path = tmp_path / f"bom{suffix}"
     text = "\n".join(json.dumps(record) for record in records) if suffix == ".jsonl" else json.dumps(records)
     path.write_bytes(codecs.BOM_UTF8 + text.encode())
-    report = store.import_file(path)
+    report = store.import_file(path, actor=SYSTEM)
     assert report.ok, report.summary()
     assert report.counts == {"thread": 1, "run": 1, "event": 0, "feedback": 0}
     assert store.runs.get("bom1r")["thread_id"] == "bom1"

@@ -8,6 +8,7 @@ from datetime import date
 import pytest
 
 from data_layer import cli, demo, insights, open_store
+from data_layer.auth import SYSTEM
 from data_layer.errors import InvalidInput
 
 ANCHOR = date(2026, 11, 1)
@@ -56,7 +57,7 @@ def small(store):
         _vote("r3", "u3", 1, "end_user"),  # reviewers tie: left out
         _vote("r4", "u4", 1, "end_user", "clear and right"),  # no reviewer
     ]
-    assert store.ingest(records).ok
+    assert store.ingest(records, actor=SYSTEM).ok
     return store
 
 
@@ -104,7 +105,7 @@ def test_reviewer_calibration_and_pace(small):
 def test_themes_and_their_feedback(small):
     more = [_vote("r2", f"n{i}", -1, "end_user", "Outdated information!") for i in range(4)]
     more += [_vote("r4", f"p{i}", 1, "end_user", "Clear answer!") for i in range(40)]
-    assert small.ingest(more).ok
+    assert small.ingest(more, actor=SYSTEM).ok
     found = insights.themes(small, min_count=2)
     assert [row["phrase"] for row in found["phrases"]] == ["information", "outdated", "outdated information"]
     row = found["phrases"][0]
@@ -126,7 +127,7 @@ def test_empty_store_answers_without_errors(store):
 
 
 def test_demo_data_shows_all_three_planted_effects(store):
-    assert demo.seed(store, threads=200, seed=7, anchor=ANCHOR).ok
+    assert demo.seed(store, threads=200, seed=7, anchor=ANCHOR, actor=SYSTEM).ok
     reviewer = {row["name"]: row for row in insights.compare_all(store, "model_name")["reviewer"]}
     assert reviewer[demo.WORSE_MODEL]["verdict"] == "worse"
     compared = insights.compare_slices(store, {"model_name": "gpt-4.1"}, {"model_name": demo.WORSE_MODEL})
@@ -141,12 +142,12 @@ def test_demo_data_shows_all_three_planted_effects(store):
 def test_cli_stats_alerts_exit_code(tmp_path, capsys):
     db = str(tmp_path / "cli.duckdb")
     with open_store(db) as store:
-        assert demo.seed(store, threads=200, seed=7, anchor=ANCHOR).ok
+        assert demo.seed(store, threads=200, seed=7, anchor=ANCHOR, actor=SYSTEM).ok
     assert cli.main(["stats", "--alerts", "--db", db]) == 1
     out = capsys.readouterr().out
     assert out.startswith("ALERT ") and demo.BAD_DAY_ASSISTANT in out and out.count("ALERT") == 1
     quiet = str(tmp_path / "quiet.duckdb")
     with open_store(quiet) as store:
-        assert store.ingest(_run("r1", "m1") + [_vote("r1", "ana", 1)]).ok
+        assert store.ingest(_run("r1", "m1") + [_vote("r1", "ana", 1)], actor=SYSTEM).ok
     assert cli.main(["stats", "--alerts", "--db", quiet]) == 0
     assert capsys.readouterr().out.startswith("no alerts")

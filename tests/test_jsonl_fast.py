@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from bench.generate import write_import_file
 from data_layer import demo, ingest, open_store
+from data_layer.auth import SYSTEM
 from data_layer.errors import InvalidInput
 from data_layer.ingest import checks, fast, merge
 from data_layer.schema import FEEDBACK_SOURCES, REASON_TAGS, RUN_STATUSES
@@ -438,10 +439,10 @@ def test_fast_import_stores_what_the_record_path_stores(store, twin, tmp_path, m
         return staged
 
     monkeypatch.setattr(fast, "stage_file", spy)
-    fast_reports = [store.import_file(path).as_dict() for path in files]
+    fast_reports = [store.import_file(path, actor=SYSTEM).as_dict() for path in files]
     assert taken == [True] * len(files)
     monkeypatch.setattr(fast, "stage_file", lambda path, schemas: None)
-    slow_reports = [twin.import_file(path).as_dict() for path in files]
+    slow_reports = [twin.import_file(path, actor=SYSTEM).as_dict() for path in files]
     assert fast_reports == slow_reports
     assert all(report["ok"] for report in fast_reports)
     assert contents(store) == contents(twin)
@@ -453,9 +454,9 @@ def test_an_invalid_file_is_reported_by_the_record_path(store, tmp_path, monkeyp
     records[5]["rating"] = 2
     records[7]["thread_id"] = "no spaces allowed"
     write(path, records)
-    report = store.import_file(path).as_dict()
+    report = store.import_file(path, actor=SYSTEM).as_dict()
     monkeypatch.setattr(fast, "stage_file", lambda path, schemas: None)
-    assert store.import_file(path).as_dict() == report
+    assert store.import_file(path, actor=SYSTEM).as_dict() == report
     assert not report["ok"] and len(report["errors"]) >= 2
     assert store.is_empty()
 
@@ -469,9 +470,9 @@ def _bench_lines(tmp_path, records: int) -> list[str]:
 def test_demo_export_imports_the_same_either_way(store, twin, tmp_path, monkeypatch, fixed_now):
     path = tmp_path / "demo.jsonl"
     write(path, demo.generate(threads=15, seed=3, anchor=NOW.date()))
-    quick = store.import_file(path)
+    quick = store.import_file(path, actor=SYSTEM)
     monkeypatch.setattr(fast, "stage_file", lambda path, schemas: None)
-    slow = twin.import_file(path)
+    slow = twin.import_file(path, actor=SYSTEM)
     assert quick.ok and slow.ok and quick.counts == slow.counts
     assert contents(store) == contents(twin)
 
@@ -484,7 +485,7 @@ def test_shortcuts_of_the_merge_store_what_the_plain_steps_store(store, twin, tm
     the vote updates only when a stored vote changes: the plain steps (every touched thread, as where
     writers meet; the vote updates always) store the very same rows."""
     files = scenario(tmp_path)
-    reports = [store.import_file(path).as_dict() for path in files]
+    reports = [store.import_file(path, actor=SYSTEM).as_dict() for path in files]
     stored_threads = next(step for step in checks.PREPARE if step.name == "stored threads")
     assert stored_threads.concurrent_sql is not None
     plain = dataclasses.replace(stored_threads, sql=stored_threads.concurrent_sql)
@@ -494,7 +495,7 @@ def test_shortcuts_of_the_merge_store_what_the_plain_steps_store(store, twin, tm
     monkeypatch.setattr(
         merge, "MERGE", tuple(dataclasses.replace(step, when_votes_change=False) for step in merge.MERGE)
     )
-    assert [twin.import_file(path).as_dict() for path in files] == reports
+    assert [twin.import_file(path, actor=SYSTEM).as_dict() for path in files] == reports
     assert contents(store) == contents(twin)
 
 
@@ -503,8 +504,8 @@ def test_progress_is_reported_as_on_the_record_path(store, twin, tmp_path, monke
     lines = _bench_lines(tmp_path, 21_000)
     path.write_text("\n".join(lines[:9_999] + ["", ""] + lines[9_999:]) + "\n\n")
     quick: list[int] = []
-    assert store.import_file(path, progress=quick.append).ok
+    assert store.import_file(path, progress=quick.append, actor=SYSTEM).ok
     monkeypatch.setattr(fast, "stage_file", lambda path, schemas: None)
     slow: list[int] = []
-    assert twin.import_file(path, progress=slow.append).ok
+    assert twin.import_file(path, progress=slow.append, actor=SYSTEM).ok
     assert quick == slow == [20_000, len(lines) + 2]

@@ -24,6 +24,7 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from data_layer import access, auth, demo, open_store
+from data_layer.auth import SYSTEM
 from data_layer.errors import InvalidInput
 from tests.conftest import ROOT, AppServer, free_port
 
@@ -165,12 +166,12 @@ def test_proxy_mode_does_not_start_when_uvicorn_would_believe_x_forwarded_for_fr
 def seeded(db: str) -> str:
     """A new DuckDB file holding the demo threads whose titles `TITLES` lists (each server needs its own file)."""
     with open_store(db) as store:
-        assert demo.seed(store, threads=12, seed=7).ok
+        assert demo.seed(store, threads=12, seed=7, actor=SYSTEM).ok
     return db
 
 
 with open_store(":memory:") as _store:
-    assert demo.seed(_store, threads=12, seed=7).ok
+    assert demo.seed(_store, threads=12, seed=7, actor=SYSTEM).ok
     TITLES = [thread["display_name"] for thread in _store.threads.list() if thread["display_name"]]
 
 

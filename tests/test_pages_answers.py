@@ -6,6 +6,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from data_layer import demo, open_store
+from data_layer.auth import SYSTEM
 from pages._text import plain
 from tests.conftest import ROOT
 
@@ -14,7 +15,7 @@ from tests.conftest import ROOT
 def demo_db(tmp_path_factory):
     path = str(tmp_path_factory.mktemp("answers") / "demo.duckdb")
     with open_store(path) as store:
-        assert demo.seed(store, threads=200, seed=7).ok
+        assert demo.seed(store, threads=200, seed=7, actor=SYSTEM).ok
     return path
 
 

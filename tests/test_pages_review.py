@@ -13,10 +13,12 @@ from streamlit.testing.v1 import AppTest
 
 import data_layer
 from data_layer import queue as review_queue
+from data_layer.auth import SYSTEM, Actor
 from data_layer.engines.faults import FaultPlan, engine_error, injected
 from data_layer.errors import InvalidInput
 
 ME = "local-reviewer"
+ANA, BO = Actor("ana"), Actor("bo")
 
 
 @pytest.fixture
@@ -47,7 +49,7 @@ def thread_ids(at: AppTest) -> list[str]:
 
 
 def votes(store, run_id: str, owner: str = ME) -> list[dict]:
-    return [vote for vote in store.feedback.list_by_run_id(run_id) if vote["owner_id"] == owner]
+    return [vote for vote in store.feedback.list_by_run_id(run_id, actor=SYSTEM) if vote["owner_id"] == owner]
 
 
 # ---- threads page ---------------------------------------------------------------------------------
@@ -96,7 +98,7 @@ def test_not_reviewed_by_me_hides_threads_after_my_vote(app, demo_store):
     before = demo_store.threads.count(not_reviewed_by=ME)
     assert before == 60
     run = demo_store.runs.list_by_thread(thread_ids(at)[0])[0]
-    demo_store.feedback.upsert(thread_id=run["thread_id"], run_id=run["run_id"], rating=1, owner_id=ME)
+    demo_store.feedback.upsert(thread_id=run["thread_id"], run_id=run["run_id"], rating=1, owner_id=ME, actor=SYSTEM)
     st.cache_data.clear()  # a vote from elsewhere shows after the read TTL; don't wait for it
     at.run()
     assert any("of 59." in caption for caption in captions(at))
@@ -191,7 +193,9 @@ def test_vote_on_an_ai_message_and_retract_it(app, seeded):
 
 
 def test_others_votes_are_listed_with_who_and_when(app, seeded):
-    seeded.feedback.upsert(thread_id="t1", run_id="r2", rating=-1, owner_id="bo@example.com", comment="Too short")
+    seeded.feedback.upsert(
+        thread_id="t1", run_id="r2", rating=-1, owner_id="bo@example.com", comment="Too short", actor=SYSTEM
+    )
     at = open_page(app, "pages/thread.py", thread="t1")
     # a name is plain text: punctuation escaped, and the invisible break after "@" keeps the address
     # from becoming a mailto link
@@ -207,7 +211,7 @@ def test_a_rejected_vote_shows_why_and_keeps_what_was_typed(app, seeded):
     at.text_area(key=key + "|comment").set_value("my long comment")
     at.feedback(key=key + "|thumb").set_value(0).run()
     assert any("Not saved" in error.value for error in at.error)
-    assert seeded.feedback.count_by_run("t1", "r1") == 0
+    assert seeded.feedback.count_by_run("t1", "r1", actor=SYSTEM) == 0
     assert at.text_area(key=key + "|comment").value == "my long comment"
 
 
@@ -222,7 +226,7 @@ def test_a_vote_on_a_full_disk_says_not_saved_and_keeps_what_was_typed(app, seed
     shown = [error.value for error in at.error]
     assert any("Not saved" in text and "cannot store anything right now" in text for text in shown), shown
     assert not any("changed this at the same moment" in warning.value for warning in at.warning)
-    assert seeded.feedback.count_by_run("t1", "r1") == 0
+    assert seeded.feedback.count_by_run("t1", "r1", actor=SYSTEM) == 0
     assert at.text_area(key=key + "|comment").value == "my long comment"
 
 
@@ -235,7 +239,7 @@ def current_run_id(at: AppTest) -> str:
 
 def test_queue_votes_skips_and_moves_on(app, demo_store):
     at = open_page(app, "pages/queue.py")
-    total = demo_store.queue.progress(ME)[1]
+    total = demo_store.queue.progress(actor=Actor(ME))[1]
     assert at.progress[0].value == 0
     first = current_run_id(at)
 
@@ -255,7 +259,7 @@ def test_queue_votes_skips_and_moves_on(app, demo_store):
     at.button(key="rq_skip").click().run()
     assert votes(demo_store, third) == []
     assert current_run_id(at) not in (first, second, third)
-    assert demo_store.queue.progress(ME) == (2, total)
+    assert demo_store.queue.progress(actor=Actor(ME)) == (2, total)
     assert at.progress[0].value == round(100 * 2 / total)
 
 
@@ -264,14 +268,14 @@ def test_queue_filter_narrows_the_runs(app, demo_store):
     run = demo_store.runs.get(current_run_id(at))
     assert run["status"] == "error"
     at.checkbox(key="rq_followups").check().run()
-    if demo_store.queue.progress(ME, {"status": "error", "follow_ups_only": True})[1]:
+    if demo_store.queue.progress({"status": "error", "follow_ups_only": True}, actor=Actor(ME))[1]:
         assert demo_store.runs.get(current_run_id(at))["follow_up_to_run_id"]
     else:
         assert "No runs match this filter." in at.success[0].value
 
 
 def test_queue_does_not_hand_out_a_run_another_reviewer_holds(app, demo_store):
-    held = demo_store.queue.next_run("bo@example.com")
+    held = demo_store.queue.next_run(actor=Actor("bo@example.com"))
     at = open_page(app, "pages/queue.py")
     assert current_run_id(at) != held["run_id"]
 
@@ -280,49 +284,51 @@ def test_queue_does_not_hand_out_a_run_another_reviewer_holds(app, demo_store):
 
 
 def test_claims_keep_reviewers_apart_until_the_lease_ends(demo_store):
-    ana = demo_store.queue.next_run("ana")
-    bo = demo_store.queue.next_run("bo")
+    ana = demo_store.queue.next_run(actor=ANA)
+    bo = demo_store.queue.next_run(actor=BO)
     assert ana["run_id"] != bo["run_id"]
-    assert demo_store.queue.next_run("ana")["run_id"] == ana["run_id"]  # a reload resumes the same run
-    assert not demo_store.queue.claim(ana["run_id"], "bo")
-    assert demo_store.queue.holder(ana["run_id"])["owner_id"] == "ana"
+    assert demo_store.queue.next_run(actor=ANA)["run_id"] == ana["run_id"]  # a reload resumes the same run
+    assert not demo_store.queue.claim(ana["run_id"], actor=BO)
+    assert demo_store.queue.holder(ana["run_id"], actor=SYSTEM)["owner_id"] == "ana"
 
     stale = datetime.now(UTC) - review_queue.LEASE - timedelta(seconds=1)
     demo_store.engine.write(
         lambda conn: conn.execute("UPDATE review_claims SET claimed_at = $at WHERE owner_id = 'ana'", {"at": stale})
     )
-    assert demo_store.queue.claim(ana["run_id"], "bo")
-    demo_store.queue.release(ana["run_id"], "bo")
-    assert demo_store.queue.holder(ana["run_id"]) is None
+    assert demo_store.queue.claim(ana["run_id"], actor=BO)
+    demo_store.queue.release(ana["run_id"], actor=BO)
+    assert demo_store.queue.holder(ana["run_id"], actor=SYSTEM) is None
 
 
 def test_skipped_runs_go_to_the_back_and_voted_runs_leave(demo_store):
     filters = {"assistant_id": "coding-agent", "status": "success"}
-    reviewed, total = demo_store.queue.progress("ana", filters)
-    assert (reviewed, total) == (0, demo_store.queue.progress("bo", filters)[1])
-    first = demo_store.queue.next_run("ana", filters)
-    demo_store.queue.skip(first["run_id"], "ana")
-    second = demo_store.queue.next_run("ana", filters)
+    reviewed, total = demo_store.queue.progress(filters, actor=ANA)
+    assert (reviewed, total) == (0, demo_store.queue.progress(filters, actor=BO)[1])
+    first = demo_store.queue.next_run(filters, actor=ANA)
+    demo_store.queue.skip(first["run_id"], actor=ANA)
+    second = demo_store.queue.next_run(filters, actor=ANA)
     assert second["run_id"] != first["run_id"]
-    demo_store.feedback.upsert(thread_id=second["thread_id"], run_id=second["run_id"], rating=1, owner_id="ana")
+    demo_store.feedback.upsert(
+        thread_id=second["thread_id"], run_id=second["run_id"], rating=1, owner_id="ana", actor=SYSTEM
+    )
     seen = set()
-    while (run := demo_store.queue.next_run("ana", filters)) is not None and run["run_id"] not in seen:
+    while (run := demo_store.queue.next_run(filters, actor=ANA)) is not None and run["run_id"] not in seen:
         seen.add(run["run_id"])
-        demo_store.queue.skip(run["run_id"], "ana")
+        demo_store.queue.skip(run["run_id"], actor=ANA)
     assert second["run_id"] not in seen and first["run_id"] in seen
     assert len(seen) == total - 1
-    assert demo_store.queue.progress("ana", filters) == (1, total)
+    assert demo_store.queue.progress(filters, actor=ANA) == (1, total)
 
 
 def test_queue_filters_are_checked(demo_store):
     with pytest.raises(InvalidInput):
-        demo_store.queue.next_run("ana", {"status": "bogus"})
+        demo_store.queue.next_run({"status": "bogus"}, actor=ANA)
     with pytest.raises(InvalidInput):
-        demo_store.queue.progress("ana", {"colour": "red"})
-    only = demo_store.queue.next_run("ana", {"negative_user_feedback": True, "follow_ups_only": True})
+        demo_store.queue.progress({"colour": "red"}, actor=ANA)
+    only = demo_store.queue.next_run({"negative_user_feedback": True, "follow_ups_only": True}, actor=ANA)
     if only is not None:
         assert only["follow_up_to_run_id"]
         assert any(
             vote["source"] == "end_user" and vote["rating"] == -1
-            for vote in demo_store.feedback.list_by_run_id(only["run_id"])
+            for vote in demo_store.feedback.list_by_run_id(only["run_id"], actor=SYSTEM)
         )

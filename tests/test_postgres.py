@@ -19,6 +19,7 @@ import pytest
 
 import data_layer
 from data_layer import demo, open_store
+from data_layer.auth import SYSTEM
 from data_layer.engines import pg
 from data_layer.errors import Conflict, InvalidInput, NotFound, StoreUnavailable
 from tests.conftest import ROOT
@@ -100,7 +101,7 @@ def test_both_engines_return_the_same_values(db_path, pg_url):
     answers = []
     for url in (db_path, pg_url):
         with open_store(url) as store:
-            assert store.ingest(records).ok
+            assert store.ingest(records, actor=SYSTEM).ok
             threads = store.threads.list(limit=100)
             first = threads[0]["thread_id"]
             runs = store.runs.list_by_thread(first)
@@ -110,8 +111,8 @@ def test_both_engines_return_the_same_values(db_path, pg_url):
                     "count": store.threads.count(search="the", has_negative=True),
                     "runs": runs,
                     "messages": [{k: v for k, v in m.items() if k != "id"} for m in store.events.list(first)],
-                    "feedback": store.feedback.list_by_thread(first),
-                    "stats": store.feedback.aggregate_by_run(first, runs[0]["run_id"]),
+                    "feedback": store.feedback.list_by_thread(first, actor=SYSTEM),
+                    "stats": store.feedback.aggregate_by_run(first, runs[0]["run_id"], actor=SYSTEM),
                     "assistants": store.threads.assistants(),
                     "models": store.runs.models(),
                 }
@@ -124,7 +125,7 @@ def test_both_engines_return_the_same_values(db_path, pg_url):
 
 def test_message_search_has_trigram_indexes(pg_url):
     with open_store(pg_url) as store:
-        assert store.ingest(demo.generate(threads=10, seed=2, anchor=ANCHOR)).ok
+        assert store.ingest(demo.generate(threads=10, seed=2, anchor=ANCHOR), actor=SYSTEM).ok
         with store.engine.read() as conn:
             indexes = {row["indexname"] for row in conn.all("SELECT indexname FROM pg_indexes")}
             conn.execute("SET enable_seqscan = off")
@@ -210,11 +211,11 @@ def test_statement_timeout_is_a_clear_error(pg_url, monkeypatch):
 
 def test_import_leaves_no_temporary_tables_on_pooled_connections(pg_url):
     with open_store(pg_url) as store:
-        bad = store.ingest([{"kind": "run", "run_id": "r", "thread_id": "t", "status": "exploded"}])
+        bad = store.ingest([{"kind": "run", "run_id": "r", "thread_id": "t", "status": "exploded"}], actor=SYSTEM)
         assert not bad.ok
-        good = store.ingest(demo.generate(threads=5, seed=1, anchor=ANCHOR))
+        good = store.ingest(demo.generate(threads=5, seed=1, anchor=ANCHOR), actor=SYSTEM)
         assert good.ok and good.counts["thread"] == 5
-        again = store.ingest(demo.generate(threads=5, seed=1, anchor=ANCHOR))
+        again = store.ingest(demo.generate(threads=5, seed=1, anchor=ANCHOR), actor=SYSTEM)
         assert again.ok
         with psycopg.connect(pg_url) as admin:
             leftover = admin.execute("SELECT relname FROM pg_class WHERE relpersistence = 't'").fetchall()
@@ -248,7 +249,7 @@ def test_processes_starting_together_migrate_once(pg_url):
 def test_concurrent_votes_from_two_pools_keep_one_vote_per_target(pg_url):
     """Two stores (two pools, as two replicas hold) and many threads voting on the same targets."""
     with open_store(pg_url) as first, open_store(pg_url) as second:
-        assert first.ingest(demo.generate(threads=3, seed=5, anchor=ANCHOR)).ok
+        assert first.ingest(demo.generate(threads=3, seed=5, anchor=ANCHOR), actor=SYSTEM).ok
         thread = first.threads.list(limit=1)[0]["thread_id"]
         run = first.runs.list_by_thread(thread)[0]["run_id"]
         failures, creates = [], []
@@ -258,10 +259,14 @@ def test_concurrent_votes_from_two_pools_keep_one_vote_per_target(pg_url):
                 for step in range(15):
                     owner = f"rev-{step % 3}"
                     store.feedback.upsert(
-                        thread_id=thread, run_id=run, owner_id=owner, rating=1 if (worker + step) % 2 else -1
+                        thread_id=thread,
+                        run_id=run,
+                        owner_id=owner,
+                        rating=1 if (worker + step) % 2 else -1,
+                        actor=SYSTEM,
                     )
                     try:
-                        store.feedback.create(thread_id=thread, run_id=run, owner_id="racer", rating=1)
+                        store.feedback.create(thread_id=thread, run_id=run, owner_id="racer", rating=1, actor=SYSTEM)
                         creates.append(worker)
                     except Conflict:
                         pass
@@ -275,11 +280,11 @@ def test_concurrent_votes_from_two_pools_keep_one_vote_per_target(pg_url):
             worker.join()
         assert failures == []
         assert len(creates) == 1
-        votes = first.feedback.list_by_run(thread, run)
+        votes = first.feedback.list_by_run(thread, run, actor=SYSTEM)
         ours = sorted(vote["owner_id"] for vote in votes if (vote["owner_id"] or "").startswith(("racer", "rev-")))
         assert ours == ["racer", "rev-0", "rev-1", "rev-2"]
         tally = second.threads.get(thread)
-        stored = first.feedback.list_by_thread(thread)
+        stored = first.feedback.list_by_thread(thread, actor=SYSTEM)
         assert tally["positive"] == sum(vote["rating"] == 1 for vote in stored)
         assert tally["negative"] == sum(vote["rating"] == -1 for vote in stored)
 
@@ -442,7 +447,7 @@ def test_load_writes_other_types_row_by_row(pg_url):
 def test_missing_thread_is_not_found_on_postgres(pg_url):
     with open_store(pg_url) as store:
         with pytest.raises(NotFound):
-            store.feedback.upsert(thread_id="t", run_id="nope", owner_id="ana", rating=1)
+            store.feedback.upsert(thread_id="t", run_id="nope", owner_id="ana", rating=1, actor=SYSTEM)
 
 
 _UPSTREAM = """
@@ -488,19 +493,19 @@ def upstream(pg_server):
 
 
 def test_import_deerflow_from_postgres_is_incremental(store, upstream):
-    first = store.import_deerflow(upstream)
+    first = store.import_deerflow(upstream, actor=SYSTEM)
     assert first.ok, first.summary()
     assert first.counts == {"thread": 1, "run": 1, "event": 2, "feedback": 1}
     assert store.threads.get("dt1")["metadata"] == {"a": 1}
-    vote = store.feedback.get("f-1")
+    vote = store.feedback.get("f-1", actor=SYSTEM)
     assert (vote["message_id"], vote["owner_id"], vote["source"], vote["rating"]) == ("m2", "u1", "end_user", 1)
 
-    again = store.import_deerflow(upstream)
+    again = store.import_deerflow(upstream, actor=SYSTEM)
     assert again.ok and again.counts == {"thread": 0, "run": 0, "event": 0, "feedback": 0}
 
     with psycopg.connect(upstream, autocommit=True) as conn:
         conn.execute(_MORE)
-    third = store.import_deerflow(upstream)
+    third = store.import_deerflow(upstream, actor=SYSTEM)
     assert third.ok, third.summary()
     assert third.counts == {"thread": 1, "run": 1, "event": 1, "feedback": 1}
     thread = store.threads.get("dt1")
@@ -529,4 +534,4 @@ def test_import_deerflow_cli_from_postgres_names_no_password(pg_url, upstream):
 
 def test_import_deerflow_from_unreachable_postgres_is_one_clear_error(store, pg_server):
     with pytest.raises(StoreUnavailable, match="deer-flow source: PostgreSQL database 'nope' does not exist"):
-        store.import_deerflow(pg_server.url("nope"))
+        store.import_deerflow(pg_server.url("nope"), actor=SYSTEM)

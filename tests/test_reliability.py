@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from data_layer import demo, open_store
+from data_layer.auth import SYSTEM
 from data_layer.errors import DataLayerError
 from data_layer.integrity import check
 
@@ -45,11 +46,13 @@ def test_sixteen_writers_end_with_the_last_write_of_each_reviewer_and_target(dem
             for _ in range(40):
                 thread_id, run_id = rng.choice(targets)
                 if rng.random() < 0.25:
-                    demo_store.feedback.retract(thread_id=thread_id, run_id=run_id, owner_id=owner)
+                    demo_store.feedback.retract(thread_id=thread_id, run_id=run_id, owner_id=owner, actor=SYSTEM)
                     last[(owner, run_id)] = None
                 else:
                     rating = rng.choice((1, -1))
-                    demo_store.feedback.upsert(thread_id=thread_id, run_id=run_id, rating=rating, owner_id=owner)
+                    demo_store.feedback.upsert(
+                        thread_id=thread_id, run_id=run_id, rating=rating, owner_id=owner, actor=SYSTEM
+                    )
                     last[(owner, run_id)] = rating
         except BaseException as error:  # noqa: BLE001 - every failure is reported below
             failures.append(error)
@@ -62,7 +65,7 @@ def test_sixteen_writers_end_with_the_last_write_of_each_reviewer_and_target(dem
     assert failures == []
     stored = {}
     for thread_id, run_id in targets:
-        for row in demo_store.feedback.list_by_run(thread_id, run_id):
+        for row in demo_store.feedback.list_by_run(thread_id, run_id, actor=SYSTEM):
             if row["owner_id"].startswith("load-"):
                 key = (row["owner_id"], run_id)
                 assert key not in stored, f"duplicate vote {key}"
@@ -76,6 +79,7 @@ def test_sixteen_writers_end_with_the_last_write_of_each_reviewer_and_target(dem
 VOTER = """
 import json, sys
 from data_layer import open_store
+from data_layer.auth import SYSTEM
 from data_layer.engines import duck
 duck.CHECKPOINT_BYTES = 1
 store = open_store(sys.argv[1])
@@ -86,7 +90,7 @@ while True:
     thread_id, run_id = targets[n % len(targets)]
     owner = f"{sys.argv[3]}-{n}"
     rating = 1 if n % 3 else -1
-    row = store.feedback.create(thread_id=thread_id, run_id=run_id, rating=rating, owner_id=owner)
+    row = store.feedback.create(thread_id=thread_id, run_id=run_id, rating=rating, owner_id=owner, actor=SYSTEM)
     print(json.dumps([row["feedback_id"], rating]), flush=True)
     n += 1
 """
@@ -94,11 +98,12 @@ while True:
 IMPORTER = """
 import sys
 from data_layer import open_store
+from data_layer.auth import SYSTEM
 from data_layer.engines import duck
 duck.CHECKPOINT_BYTES = 1
 store = open_store(sys.argv[1])
 print("ready", flush=True)
-report = store.import_file(sys.argv[2])
+report = store.import_file(sys.argv[2], actor=SYSTEM)
 print("done" if report.ok else report.summary(), flush=True)
 """
 
@@ -136,7 +141,7 @@ def run_and_kill(code: str, args: list[str], rng: random.Random) -> list[str]:
 def test_sigkill_during_votes_and_imports_loses_nothing_acknowledged(tmp_path):
     db = str(tmp_path / "crash.duckdb")
     with open_store(db) as store:
-        assert demo.seed(store, threads=20, seed=1).ok
+        assert demo.seed(store, threads=20, seed=1, actor=SYSTEM).ok
         targets = runs_of(store, limit=6)
     rng = random.Random(2026)
     acknowledged: dict[str, int] = {}
@@ -158,7 +163,7 @@ def test_sigkill_during_votes_and_imports_loses_nothing_acknowledged(tmp_path):
         with open_store(db) as reopened:
             assert check(reopened) == {}, f"integrity broken after kill {round_}"
             for feedback_id, rating in acknowledged.items():
-                stored = reopened.feedback.get(feedback_id)
+                stored = reopened.feedback.get(feedback_id, actor=SYSTEM)
                 assert stored is not None, f"acknowledged vote {feedback_id} lost after kill {round_}"
                 assert stored["rating"] == rating
             for thread_ids, events in imports:
@@ -209,7 +214,7 @@ def test_any_record_stream_keeps_the_store_invariants(tmp_path_factory, batches)
         for batch in batches:
             before = _counts(store)
             try:
-                report = store.ingest(batch)
+                report = store.ingest(batch, actor=SYSTEM)
             except DataLayerError as error:
                 pytest.fail(f"ingest raised instead of reporting: {error!r}")
             if report.ok:

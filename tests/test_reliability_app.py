@@ -11,6 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 import data_layer
 from data_layer import auth, open_store
+from data_layer.auth import SYSTEM
 from data_layer.integrity import check
 
 from .conftest import ROOT, AppServer
@@ -25,7 +26,8 @@ def test_sixteen_http_clients_end_with_the_last_write_of_each_reviewer_and_targe
     targets = [("t1", "r1"), ("t1", "r2"), ("t2", "r3")]
     with open_store(db) as store:
         assert store.ingest(
-            [{"kind": "run", "run_id": run, "thread_id": thread, "status": "success"} for thread, run in targets]
+            [{"kind": "run", "run_id": run, "thread_id": thread, "status": "success"} for thread, run in targets],
+            actor=SYSTEM,
         ).ok
     tokens = ",".join(auth.token_entry(user, "reviewer", TOKENS[user]) for user in REVIEWERS)
     server = AppServer(db, env={"FEEDBACK_API_TOKENS": tokens, "FEEDBACK_DEMO": "0"})
@@ -64,7 +66,7 @@ def test_sixteen_http_clients_end_with_the_last_write_of_each_reviewer_and_targe
     with open_store(db) as store:
         stored = {}
         for thread, run in targets:
-            for row in store.feedback.list_by_run(thread, run):
+            for row in store.feedback.list_by_run(thread, run, actor=SYSTEM):
                 key = (row["owner_id"], run)
                 assert key not in stored, f"duplicate vote {key}"
                 stored[key] = row["rating"]
@@ -95,7 +97,7 @@ def test_the_app_explains_a_database_held_by_another_process(held_db, monkeypatc
 def test_hostile_thread_links_get_a_clear_message(tmp_path, monkeypatch, fresh_streamlit_caches, params):
     db = str(tmp_path / "links.duckdb")
     with open_store(db) as store:
-        assert store.ingest([{"kind": "run", "run_id": "r1", "thread_id": "t1", "status": "success"}]).ok
+        assert store.ingest([{"kind": "run", "run_id": "r1", "thread_id": "t1", "status": "success"}], actor=SYSTEM).ok
         before = store.threads.count()
     monkeypatch.setenv("FEEDBACK_DB", db)
     monkeypatch.setenv("FEEDBACK_DEMO", "0")

@@ -21,6 +21,7 @@ import httpx
 import pytest
 
 from data_layer import auth, open_store
+from data_layer.auth import SYSTEM
 from tests.conftest import AppServer, wait_for
 from tests.nginx_server import NGINX, Nginx
 
@@ -49,7 +50,7 @@ def cluster(pg_server):
                 records.append(
                     {"kind": "run", "run_id": f"t{thread}-r{run}", "thread_id": f"t{thread}", "status": "success"}
                 )
-        assert store.ingest(records).ok
+        assert store.ingest(records, actor=SYSTEM).ok
     tokens = ",".join(auth.token_entry(user, "reviewer", TOKENS[user]) for user in USERS)
     env = {"FEEDBACK_API_TOKENS": tokens, "FEEDBACK_DEMO": "0", "FEEDBACK_PG_POOL_SIZE": "6"}
     replicas = [AppServer(url, env=env), AppServer(url, env=env)]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from data_layer import integrity, open_store, rollups, schema, stats
+from data_layer.auth import SYSTEM
 
 COPIES = ", ".join(rollups.COPIES)
 TALLIES = ", ".join(rollups.TALLY_COLUMNS)
@@ -41,11 +42,11 @@ def counts(**given) -> dict:
 def test_votes_through_the_api_keep_copies_and_tallies(seeded):
     store = seeded
     assert tallies(store, "r1") == counts(followed_up=True)
-    store.feedback.create(thread_id="t1", run_id="r1", rating=1, owner_id="ann")
-    store.feedback.create(thread_id="t1", run_id="r1", rating=-1, owner_id="bob")
-    store.feedback.create(thread_id="t1", run_id="r1", rating=-1, owner_id="eve", source="end_user")
-    store.feedback.create(thread_id="t1", run_id="r1", rating=1, owner_id="ann", message_id="a1")
-    store.feedback.create(thread_id="t1", run_id="r1", rating=1)  # anonymous
+    store.feedback.create(thread_id="t1", run_id="r1", rating=1, owner_id="ann", actor=SYSTEM)
+    store.feedback.create(thread_id="t1", run_id="r1", rating=-1, owner_id="bob", actor=SYSTEM)
+    store.feedback.create(thread_id="t1", run_id="r1", rating=-1, owner_id="eve", source="end_user", actor=SYSTEM)
+    store.feedback.create(thread_id="t1", run_id="r1", rating=1, owner_id="ann", message_id="a1", actor=SYSTEM)
+    store.feedback.create(thread_id="t1", run_id="r1", rating=1, actor=SYSTEM)  # anonymous
     assert copies(store, "r1") == {run_values(store, "r1")}
     assert tallies(store, "r1") == counts(
         reviewer_positive=3,
@@ -57,17 +58,17 @@ def test_votes_through_the_api_keep_copies_and_tallies(seeded):
     )
 
     # A changed vote (rating and source), then a retraction and a delete.
-    store.feedback.upsert(thread_id="t1", run_id="r1", rating=1, owner_id="bob", source="end_user")
+    store.feedback.upsert(thread_id="t1", run_id="r1", rating=1, owner_id="bob", source="end_user", actor=SYSTEM)
     assert tallies(store, "r1") == counts(
         reviewer_positive=3, end_user_positive=1, end_user_negative=1, panel_positive=1, followed_up=True
     )
-    assert store.feedback.retract(thread_id="t1", run_id="r1", owner_id="ann")
-    eve = store.feedback.find(run_id="r1", owner_id="eve")
-    assert store.feedback.delete(eve["feedback_id"], thread_id="t1", run_id="r1")
+    assert store.feedback.retract(thread_id="t1", run_id="r1", owner_id="ann", actor=SYSTEM)
+    eve = store.feedback.find(run_id="r1", owner_id="eve", actor=SYSTEM)
+    assert store.feedback.delete(eve["feedback_id"], thread_id="t1", run_id="r1", actor=SYSTEM)
     assert tallies(store, "r1") == counts(reviewer_positive=2, end_user_positive=1, followed_up=True)
 
     # A new vote through upsert on another run takes that run's values.
-    store.feedback.upsert(thread_id="t2", run_id="r3", rating=-1, owner_id="ann")
+    store.feedback.upsert(thread_id="t2", run_id="r3", rating=-1, owner_id="ann", actor=SYSTEM)
     assert copies(store, "r3") == {run_values(store, "r3")}
     assert tallies(store, "r3") == counts(reviewer_negative=1, panel_negative=1)
     assert integrity.check(store) == {}
@@ -97,14 +98,15 @@ def test_imported_votes_get_copies_and_tallies(seeded):
             vote("r2", "bob", -1),
             vote("r2", "eve", 1, source="end_user"),
             vote("r3", "ann", 1, "t2"),
-        ]
+        ],
+        actor=SYSTEM,
     )
     assert report.ok, report.summary()
     assert copies(store, "r2") == {run_values(store, "r2")}
     assert copies(store, "r3") == {run_values(store, "r3")}
     assert tallies(store, "r2") == counts(reviewer_negative=2, end_user_positive=1, panel_negative=2)
     # The same owner's vote again, changed: the tallies follow, nothing is added.
-    assert store.ingest([vote("r2", "ann", 1, updated_at="2030-01-01T00:00:00Z")]).ok
+    assert store.ingest([vote("r2", "ann", 1, updated_at="2030-01-01T00:00:00Z")], actor=SYSTEM).ok
     assert tallies(store, "r2") == counts(
         reviewer_positive=1, reviewer_negative=1, end_user_positive=1, panel_positive=1, panel_negative=1
     )
@@ -113,11 +115,12 @@ def test_imported_votes_get_copies_and_tallies(seeded):
 
 def test_a_reimported_run_carries_its_votes_copies_along(seeded):
     store = seeded
-    store.feedback.create(thread_id="t1", run_id="r2", rating=-1, owner_id="ann")
+    store.feedback.create(thread_id="t1", run_id="r2", rating=-1, owner_id="ann", actor=SYSTEM)
     assert [row["model_name"] for row in stats.by_model(store)] == ["m1"]
 
     report = store.ingest(
-        [run("r2", status="error", model_name="m2", assistant_id="other", created_at="2026-10-01T08:00:00Z")]
+        [run("r2", status="error", model_name="m2", assistant_id="other", created_at="2026-10-01T08:00:00Z")],
+        actor=SYSTEM,
     )
     assert report.ok, report.summary()
     assert copies(store, "r2") == {run_values(store, "r2")}
@@ -133,26 +136,26 @@ def test_a_reimported_run_carries_its_votes_copies_along(seeded):
 def test_a_follow_up_arriving_later_flips_its_predecessor(seeded):
     store = seeded
     assert tallies(store, "r2")["followed_up"] is False
-    assert store.ingest([run("r4", created_at="2026-11-01T10:30:00Z")]).ok
+    assert store.ingest([run("r4", created_at="2026-11-01T10:30:00Z")], actor=SYSTEM).ok
     assert tallies(store, "r2")["followed_up"] is True
     assert tallies(store, "r1")["followed_up"] is True
 
     # An explicit follow-up in another thread, then pointed elsewhere: the old target loses its flag.
-    assert store.ingest([run("x1", "t9", follow_up_to_run_id="r3", created_at="2026-11-02T10:00:00Z")]).ok
+    assert store.ingest([run("x1", "t9", follow_up_to_run_id="r3", created_at="2026-11-02T10:00:00Z")], actor=SYSTEM).ok
     assert tallies(store, "r3")["followed_up"] is True
-    assert store.ingest([run("x1", "t9", follow_up_to_run_id="r4", created_at="2026-11-02T10:00:00Z")]).ok
+    assert store.ingest([run("x1", "t9", follow_up_to_run_id="r4", created_at="2026-11-02T10:00:00Z")], actor=SYSTEM).ok
     assert tallies(store, "r3")["followed_up"] is False
     assert tallies(store, "r4")["followed_up"] is True
 
     # A run slipped in between: the detected follow-up moves from r4's predecessor to the new run.
-    assert store.ingest([run("r1b", created_at="2026-11-01T10:02:00Z")]).ok
+    assert store.ingest([run("r1b", created_at="2026-11-01T10:02:00Z")], actor=SYSTEM).ok
     assert [tallies(store, r)["followed_up"] for r in ("r1", "r1b", "r2")] == [True, True, True]
     assert integrity.check(store) == {}
 
 
 def test_integrity_names_stale_rollups_and_refresh_repairs_them(seeded):
     store = seeded
-    store.feedback.create(thread_id="t1", run_id="r1", rating=1, owner_id="ann")
+    store.feedback.create(thread_id="t1", run_id="r1", rating=1, owner_id="ann", actor=SYSTEM)
 
     def spoil(conn):
         conn.execute("UPDATE feedback SET run_status = 'error' WHERE run_id = 'r1'")
@@ -211,10 +214,10 @@ def test_the_migration_fills_the_columns_for_data_already_stored(store_url, monk
 @pytest.mark.parametrize("reviewer", [None, "ann"])
 def test_stats_read_the_rollups_after_writes(seeded, reviewer):
     store = seeded
-    store.feedback.create(thread_id="t1", run_id="r1", rating=-1, owner_id="ann", comment="wrong")
-    store.feedback.create(thread_id="t1", run_id="r1", rating=-1, owner_id="bob")
-    store.feedback.create(thread_id="t1", run_id="r2", rating=1, owner_id="ann", message_id=None)
-    assert store.ingest([vote("r2", "bob", 1)]).ok
+    store.feedback.create(thread_id="t1", run_id="r1", rating=-1, owner_id="ann", comment="wrong", actor=SYSTEM)
+    store.feedback.create(thread_id="t1", run_id="r1", rating=-1, owner_id="bob", actor=SYSTEM)
+    store.feedback.create(thread_id="t1", run_id="r2", rating=1, owner_id="ann", message_id=None, actor=SYSTEM)
+    assert store.ingest([vote("r2", "bob", 1)], actor=SYSTEM).ok
     board = stats.dashboard(store, {"reviewer": reviewer} if reviewer else None)
     negative = {"positive": 0, "negative": 2 if reviewer is None else 1}
     assert board["headline"]["current"]["runs_with_feedback"] == 2
@@ -249,16 +252,17 @@ def test_tallies_moved_by_each_write_equal_a_recount(seeded):
                 owner_id=owner,
                 rating=rng.choice((1, -1)),
                 source=rng.choice(("reviewer", "end_user")),
+                actor=SYSTEM,
             )
         elif action < 0.65 and owner:
-            store.feedback.retract(thread_id="t1", run_id=run_id, owner_id=owner, message_id=message_id)
+            store.feedback.retract(thread_id="t1", run_id=run_id, owner_id=owner, message_id=message_id, actor=SYSTEM)
         elif action < 0.85:
-            votes = store.feedback.list_by_thread("t1")
+            votes = store.feedback.list_by_thread("t1", actor=SYSTEM)
             if votes:
-                store.feedback.delete(rng.choice(votes)["feedback_id"], thread_id="t1")
+                store.feedback.delete(rng.choice(votes)["feedback_id"], thread_id="t1", actor=SYSTEM)
         elif step % 3 == 0:
-            assert store.ingest([vote(run_id, f"imp-{step % 4}", rng.choice((1, -1)))]).ok
-    votes = store.feedback.list_by_thread("t1")
+            assert store.ingest([vote(run_id, f"imp-{step % 4}", rng.choice((1, -1)))], actor=SYSTEM).ok
+    votes = store.feedback.list_by_thread("t1", actor=SYSTEM)
     assert len(votes) > 5, "the mix should leave votes standing"
     thread = store.threads.get("t1")
     assert (thread["positive"], thread["negative"]) == (

@@ -15,6 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from data_layer import backup, integrity, open_store, threads
+from data_layer.auth import SYSTEM
 from data_layer.engines import WORD_SEPARATORS
 
 TEXTS = {
@@ -139,7 +140,7 @@ QUERIES = [
 @pytest.fixture(scope="module")
 def searched(module_store_url):
     with open_store(module_store_url) as store:
-        assert store.ingest(_records_with_lifecycle()).ok
+        assert store.ingest(_records_with_lifecycle(), actor=SYSTEM).ok
         yield store
 
 
@@ -189,7 +190,7 @@ def test_random_texts_and_searches_agree_with_reading_every_text(store):
     rng = random.Random(7)
     texts = {f"r{n}": [_random_text(rng) for _ in range(rng.randint(1, 3))] for n in range(40)}
     titles = {thread_id: "title" for thread_id in texts}
-    assert store.ingest(_records(texts, titles)).ok
+    assert store.ingest(_records(texts, titles), actor=SYSTEM).ok
     queries = {_random_text(rng) for _ in range(60)} | {"ab ab", "b c", "a b", "bc ca ab", "c c c", "1 ab"}
     for query in sorted(queries):
         listed = {row["thread_id"] for row in store.threads.list(search=query, limit=100)}
@@ -239,13 +240,13 @@ def test_importing_twice_adds_no_index_rows(searched):
     assert words == {"how", "do", "i", "export", "the", "invoice", "open", "billing", "choose", "csv"}
     # No pair crosses from one message into the next.
     assert sorted((row["first_word"], row["second_word"]) for row in pairs) == [("is", "outdated"), ("pricing", "is")]
-    assert searched.ingest(_records_with_lifecycle()).ok
+    assert searched.ingest(_records_with_lifecycle(), actor=SYSTEM).ok
     assert _index_rows(searched) == before
     assert integrity.check(searched) == {}
 
 
 def test_new_messages_of_a_stored_thread_become_searchable(store):
-    assert store.ingest(_records(TEXTS, TITLES)).ok
+    assert store.ingest(_records(TEXTS, TITLES), actor=SYSTEM).ok
     assert store.threads.count(search="quokka") == 0
     event = {"kind": "event", "thread_id": "t1", "run_id": "t1-r", "seq": 3, "event_type": "ai_message"}
     new_thread = [
@@ -253,7 +254,7 @@ def test_new_messages_of_a_stored_thread_become_searchable(store):
         {"kind": "run", "run_id": "t10-r", "thread_id": "t10", "status": "success"},
         {**event, "thread_id": "t10", "run_id": "t10-r", "seq": 1, "content": "Brand-new pricing quokka!"},
     ]
-    assert store.ingest([dict(event, content="A quokka appears, invoice in hand."), *new_thread]).ok
+    assert store.ingest([dict(event, content="A quokka appears, invoice in hand."), *new_thread], actor=SYSTEM).ok
     assert {row["thread_id"] for row in store.threads.list(search="quokka")} == {"t1", "t10"}
     assert {row["thread_id"] for row in store.threads.list(search="quokka appears")} == {"t1"}
     assert {row["thread_id"] for row in store.threads.list(search="new pricing quokka")} == {"t10"}
@@ -263,7 +264,7 @@ def test_new_messages_of_a_stored_thread_become_searchable(store):
 
 def test_the_migration_indexes_messages_stored_before_it(db_path):
     with open_store(db_path) as store:
-        assert store.ingest(_records(TEXTS, TITLES)).ok
+        assert store.ingest(_records(TEXTS, TITLES), actor=SYSTEM).ok
 
         def back_to_step_8(conn):
             for table in ("search_threads", "search_words", "message_terms", "message_pairs"):
@@ -280,7 +281,7 @@ def test_the_migration_indexes_messages_stored_before_it(db_path):
 
 
 def test_the_integrity_check_sees_a_thread_missing_from_the_index(store):
-    assert store.ingest(_records(TEXTS, TITLES)).ok
+    assert store.ingest(_records(TEXTS, TITLES), actor=SYSTEM).ok
     store.engine.write(lambda conn: conn.execute("DELETE FROM search_threads WHERE thread_id = 't2'"))
     assert integrity.check(store) == {"message thread missing from the search index": 1}
 
@@ -292,7 +293,7 @@ def _searches(store) -> dict:
 
 
 def test_a_backup_restores_its_index_and_an_older_one_is_reindexed(store, tmp_path):
-    assert store.ingest(_records(TEXTS, TITLES)).ok
+    assert store.ingest(_records(TEXTS, TITLES), actor=SYSTEM).ok
     found = _searches(store)
     assert found == {"invoice": 4, "outdated pricing": 4, "pricing is outdated": 1}
     backup.backup(store, tmp_path / "new")

@@ -15,6 +15,7 @@ import math
 import pytest
 
 from data_layer import open_store, stats
+from data_layer.auth import SYSTEM
 from data_layer.errors import InvalidInput
 
 WEEK = {"since": "2026-03-01", "until": "2026-03-07"}
@@ -76,7 +77,7 @@ def small(request, tmp_path_factory):
     server = request.getfixturevalue("pg_server") if request.param == "postgresql" else None
     url = server.create_database() if server else str(tmp_path_factory.mktemp("stats") / "small.duckdb")
     with open_store(url) as opened:
-        report = opened.ingest(FIXTURE)
+        report = opened.ingest(FIXTURE, actor=SYSTEM)
         assert report.ok, report.summary()
         yield opened
     if server:
@@ -176,7 +177,7 @@ def test_rate_ties_put_more_votes_first(store):
         records.append(_vote(f"r{index}", "t", "ana", rating, f"2026-03-0{index + 1}T11:00:00Z"))
     records.append(_run("r9", "t", "X", "many", "success", "2026-03-09T10:00:00Z"))
     records.append(_vote("r9", "t", "ana", -1, "2026-03-09T11:00:00Z"))
-    assert store.ingest(records).ok
+    assert store.ingest(records, actor=SYSTEM).ok
     models = stats.by_model(store)
     assert [(r["model_name"], r["votes"], r["positive_rate"]) for r in models] == [("many", 4, 0.5), ("few", 2, 0.5)]
 
@@ -284,7 +285,8 @@ def test_one_vote(store):
             {"kind": "thread", "thread_id": "t", "assistant_id": "A"},
             _run("r", "t", "A", "m", "success", "2026-03-02T10:00:00Z"),
             _vote("r", "t", "ana", 1, "2026-03-02T11:00:00Z"),
-        ]
+        ],
+        actor=SYSTEM,
     ).ok
     everything = stats.dashboard(store)
     assert everything["headline"]["current"]["positive_rate"] == 1.0

@@ -1,0 +1,421 @@
+"""The permission table of docs/identity.md: equal to `auth.PERMISSIONS`, and every cell of it walked
+through every store operation it names, and through the REST API wherever an endpoint exists.
+
+A cell is an action and a role: "yes" (allowed on anyone's vote), "own" (on the actor's own votes
+only) or "—" (refused). Each walk runs on DuckDB and PostgreSQL: the data layer on a store of the
+test's own, the API on a running `streamlit run app.py`.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import re
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from data_layer import Store, auth, demo, export, open_store
+from data_layer.audit import AuditLog
+from data_layer.auth import SYSTEM, Actor
+from data_layer.errors import Forbidden, NotFound
+from data_layer.feedback import FeedbackRepo
+from data_layer.queue import ReviewQueue
+from tests.conftest import ROOT, AppServer
+from tests.test_ingest import make_deerflow_db
+
+DOCS = ROOT / "docs" / "identity.md"
+NONE = "—"
+
+
+def docs_table() -> dict[str, dict]:
+    """`{action: {"grants": {role: "yes" | "own"}, "operations": [names]}}` from the table in the docs."""
+    lines = DOCS.read_text().splitlines()
+    start = next(n for n, line in enumerate(lines) if line.startswith("| action |"))
+    header = [cell.strip() for cell in lines[start].strip("|").split("|")]
+    table = {}
+    for line in lines[start + 2 :]:
+        if not line.startswith("|"):
+            break
+        cells = dict(zip(header, (cell.strip() for cell in line.strip("|").split("|"))))
+        action = cells.pop("action").strip("`")
+        operations = re.findall(r"`([^`]+)`", cells.pop("operations"))
+        table[action] = {
+            "grants": {role: grant for role, grant in cells.items() if grant != NONE},
+            "operations": operations,
+        }
+    return table
+
+
+TABLE = docs_table()
+ACTORS = {
+    "admin": Actor("ana", "admin"),
+    "reviewer": Actor("bo", "reviewer"),
+    "viewer": Actor("vi", "viewer"),
+    "end_user": Actor("eu", "end_user"),
+    "system": SYSTEM,
+}
+# The owner of "another user's vote" in every cell.
+OTHER = "zoe"
+
+
+def test_the_docs_table_is_the_code_table():
+    assert {action: row["grants"] for action, row in TABLE.items()} == auth.PERMISSIONS
+    grants = {grant for row in TABLE.values() for grant in row["grants"].values()}
+    assert grants <= {auth.YES, auth.OWN}
+    assert list(TABLE) == list(auth.ACTIONS) and set(ACTORS) == set(auth.ROLES)
+
+
+@pytest.mark.parametrize("action", auth.ACTIONS)
+@pytest.mark.parametrize("role", auth.ROLES)
+def test_authorize_follows_the_table(action, role):
+    actor = ACTORS[role]
+    own, others = {"feedback_id": "f1", "owner_id": actor.user_id}, {"feedback_id": "f2", "owner_id": OTHER}
+    grant = TABLE[action]["grants"].get(role)
+    assert auth.can(actor, action) == auth.can(actor, action, own) == (grant is not None)
+    assert auth.can(actor, action, others) == (grant == auth.YES)
+    assert auth.acts_for_anyone(actor, action) == (grant == auth.YES)
+    if grant is None:
+        with pytest.raises(Forbidden, match=f"{actor.user_id} \\({role}\\) may not {action}"):
+            auth.authorize(actor, action)
+    with pytest.raises(Forbidden, match="an unknown caller"):
+        auth.authorize(None, action)
+    assert not auth.can(None, action)
+
+
+# ---- the data layer -----------------------------------------------------------------------------
+
+
+@dataclass
+class Ctx:
+    """One cell's own conversation: a thread owned by the end user `eu`, a run with an AI message, the
+    actor's own vote and another user's vote on the run, and a second run of the same model (a name of
+    this cell's own) with no vote yet, for the queue."""
+
+    store: Store
+    actor: Actor
+    thread: str
+    run: str
+    message: str
+    own: str
+    other: str
+    tmp: Path
+
+    def votes(self) -> list[tuple]:
+        rows = self.store.feedback.list_by_thread(self.thread, actor=SYSTEM)
+        return sorted((row["owner_id"], row["message_id"] or "", row["rating"]) for row in rows)
+
+
+def records(tag: str, actor: Actor) -> tuple[str, str, str, list[dict]]:
+    thread, run, message = f"t-{tag}", f"r-{tag}", f"m-{tag}"
+    return (
+        thread,
+        run,
+        message,
+        [
+            {"kind": "thread", "thread_id": thread, "owner_id": "eu"},
+            {"kind": "run", "run_id": run, "thread_id": thread, "status": "success", "model_name": f"model-{tag}"},
+            {
+                "kind": "run",
+                "run_id": f"{run}-2",
+                "thread_id": thread,
+                "status": "success",
+                "model_name": f"model-{tag}",
+            },
+            {
+                "kind": "event",
+                "thread_id": thread,
+                "run_id": run,
+                "seq": 1,
+                "event_type": "ai_message",
+                "content": {"type": "ai", "content": "Kyoto, three days.", "id": message},
+            },
+            {
+                "kind": "feedback",
+                "thread_id": thread,
+                "run_id": run,
+                "owner_id": actor.user_id,
+                "source": actor.source,
+                "rating": 1,
+            },
+            {
+                "kind": "feedback",
+                "thread_id": thread,
+                "run_id": run,
+                "owner_id": OTHER,
+                "source": "reviewer",
+                "rating": -1,
+            },
+        ],
+    )
+
+
+def arrange(store: Store, actor: Actor, tmp: Path) -> Ctx:
+    thread, run, message, stored = records(uuid.uuid4().hex[:10], actor)
+    assert store.ingest(stored, actor=SYSTEM).ok
+    ids = {row["owner_id"]: row["feedback_id"] for row in store.feedback.list_by_thread(thread, actor=SYSTEM)}
+    return Ctx(store, actor, thread, run, message, ids[actor.user_id], ids[OTHER], tmp)
+
+
+def _new_thread(ctx: Ctx) -> list[dict]:
+    return [{"kind": "thread", "thread_id": f"{ctx.thread}-new"}]
+
+
+def _jsonl(ctx: Ctx) -> Path:
+    path = ctx.tmp / f"{ctx.thread}.jsonl"
+    path.write_text("".join(json.dumps(record) + "\n" for record in _new_thread(ctx)))
+    return path
+
+
+def _deerflow(ctx: Ctx) -> Path:
+    path = ctx.tmp / f"{ctx.thread}.db"
+    make_deerflow_db(path)
+    return path
+
+
+def _owners(rows) -> set:
+    return {row["owner_id"] for row in rows}
+
+
+# What a call allowed to go on must answer, per store operation; `who` is the vote's owner the call
+# names: the actor itself ("own") or another user ("other"), for the actions that distinguish them.
+def read_operations(ctx: Ctx) -> dict:
+    s, a, both = ctx.store, ctx.actor, {ctx.actor.user_id, OTHER}
+    return {
+        "feedback.get": (lambda: s.feedback.get(ctx.other, actor=a)["owner_id"], OTHER),
+        "feedback.find": (lambda: s.feedback.find(run_id=ctx.run, owner_id=OTHER, actor=a)["rating"], -1),
+        "feedback.list_by_run": (lambda: _owners(s.feedback.list_by_run(ctx.thread, ctx.run, actor=a)), both),
+        "feedback.count_by_run": (lambda: s.feedback.count_by_run(ctx.thread, ctx.run, actor=a), 2),
+        "feedback.list_by_run_id": (lambda: _owners(s.feedback.list_by_run_id(ctx.run, actor=a)), both),
+        "feedback.count_by_run_id": (lambda: s.feedback.count_by_run_id(ctx.run, actor=a), 2),
+        "feedback.list_by_thread": (lambda: _owners(s.feedback.list_by_thread(ctx.thread, actor=a)), both),
+        "feedback.count_by_thread": (lambda: s.feedback.count_by_thread(ctx.thread, actor=a), 2),
+        "feedback.aggregate_by_run": (
+            lambda: s.feedback.aggregate_by_run(ctx.thread, ctx.run, actor=a),
+            {"run_id": ctx.run, "total": 2, "positive": 1, "negative": 1},
+        ),
+        "queue.holder": (lambda: s.queue.holder(f"{ctx.run}-unclaimed", actor=a), None),
+        "export.count": (lambda: export.count(s, {"reviewer": OTHER}, actor=a) > 0, True),
+        "export.preview": (lambda: len(export.preview(s, {"reviewer": OTHER}, actor=a, limit=1)), 1),
+        "export.batches": (
+            lambda: sum(b.num_rows for b in export.batches(s, {"reviewer": OTHER}, actor=a)) > 0,
+            True,
+        ),
+        "export.write": (lambda: export.write(s, ctx.tmp / f"{ctx.thread}.csv", actor=a) > 0, True),
+    }
+
+
+def write_operations(ctx: Ctx, who: str) -> dict:
+    s, a = ctx.store, ctx.actor
+    owner = a.user_id if who == "own" else OTHER
+    vote = ctx.own if who == "own" else ctx.other
+    on = {"thread_id": ctx.thread, "run_id": ctx.run}
+    return {
+        "vote": {
+            "feedback.create": (
+                lambda: s.feedback.create(**on, message_id=ctx.message, rating=1, owner_id=owner, actor=a)["owner_id"],
+                owner,
+            ),
+            "feedback.upsert": (lambda: s.feedback.upsert(**on, rating=-1, owner_id=owner, actor=a)["owner_id"], owner),
+        },
+        "retract": {"feedback.retract": (lambda: s.feedback.retract(**on, owner_id=owner, actor=a), True)},
+        "delete": {"feedback.delete": (lambda: s.feedback.delete(vote, thread_id=ctx.thread, actor=a), True)},
+    }
+
+
+def other_operations(ctx: Ctx) -> dict:
+    s, a = ctx.store, ctx.actor
+    fresh, unvoted, model = f"{ctx.thread}-new", f"{ctx.run}-2", {"model_name": f"model-{ctx.run[2:]}"}
+    return {
+        "queue": {
+            "queue.next_run": (lambda: s.queue.next_run(model, actor=a)["run_id"], unvoted),
+            "queue.claim": (lambda: s.queue.claim(unvoted, actor=a), True),
+            "queue.release": (lambda: s.queue.release(unvoted, actor=a), None),
+            "queue.skip": (lambda: s.queue.skip(unvoted, actor=a), None),
+            "queue.progress": (lambda: s.queue.progress(model, actor=a), (1, 2)),
+        },
+        "ingest": {
+            "ingest": (lambda: s.ingest(_new_thread(ctx), actor=a).ok and s.threads.get(fresh) is not None, True),
+            "ingest_numbered": (lambda: s.ingest_numbered(enumerate(_new_thread(ctx), 1), actor=a).ok, True),
+            "import_file": (lambda: s.import_file(_jsonl(ctx), actor=a).ok, True),
+            "import_deerflow": (lambda: s.import_deerflow(_deerflow(ctx), actor=a).ok, True),
+            "demo.seed": (lambda: demo.seed(s, threads=1, seed=int(ctx.run[-4:], 16), actor=a).ok, True),
+        },
+        "audit": {
+            "audit.list": (lambda: len(s.audit.list(a, thread_id=ctx.thread)), 2),
+            "audit.count": (lambda: s.audit.count(a, thread_id=ctx.thread), 2),
+        },
+    }
+
+
+def operations(ctx: Ctx, action: str, who: str = "own") -> dict:
+    if action == "read":
+        return read_operations(ctx)
+    if action in ("vote", "retract", "delete"):
+        return write_operations(ctx, who)[action]
+    return other_operations(ctx).get(action, {})
+
+
+def test_the_table_names_every_operation_on_peoples_data():
+    """A new public method of a repository, or a new import, must be put in the table (and so walked)."""
+    named = {name for row in TABLE.values() for name in row["operations"]}
+    public = {
+        *(f"feedback.{n}" for n, _ in inspect.getmembers(FeedbackRepo, inspect.isfunction) if not n.startswith("_")),
+        *(f"queue.{n}" for n, _ in inspect.getmembers(ReviewQueue, inspect.isfunction) if not n.startswith("_")),
+        *(f"audit.{n}" for n, _ in inspect.getmembers(AuditLog, inspect.isfunction) if not n.startswith("_")),
+        *(n for n in ("ingest", "ingest_numbered", "import_file", "import_deerflow") if hasattr(Store, n)),
+    }
+    assert public <= named, public - named
+    ctx = Ctx(None, SYSTEM, "t", "r-0000", "m", "f1", "f2", Path("."))
+    walked = {name for action in auth.ACTIONS for name in operations(ctx, action)}
+    assert walked == named - {"POST /api/admin/backup"}
+
+
+@pytest.fixture(scope="module")
+def layer(module_store_url, tmp_path_factory):
+    """A store of the data-layer walk, beside the API's server on the same engine (a DuckDB file is
+    held by one process, so that walk gets a file of its own)."""
+    url = module_store_url if "://" in module_store_url else str(tmp_path_factory.mktemp("layer") / "layer.duckdb")
+    with open_store(url) as store:
+        yield store
+
+
+def refused(call, ctx: Ctx, before: list) -> None:
+    """The call raises `Forbidden` (or, for a vote the actor may not even see, answers as a missing one)
+    and changes nothing."""
+    try:
+        answer = call()
+    except Forbidden:
+        pass
+    except NotFound:
+        assert auth.hides(ctx.actor, {"owner_id": OTHER})
+    else:
+        assert answer is False and auth.hides(ctx.actor, {"owner_id": OTHER}), answer
+    assert ctx.votes() == before
+
+
+def walk_the_data_layer(store: Store, action: str, role: str, grant: str | None, tmp: Path) -> None:
+    sides = ("own", "other") if action in ("vote", "retract", "delete") else ("own",)
+    for who in sides:
+        allowed = grant == auth.YES or (grant == auth.OWN and who == "own")
+        ctx = arrange(store, ACTORS[role], tmp)
+        names = TABLE[action]["operations"]
+        for name, (call, expected) in operations(ctx, action, who).items():
+            assert name in names, name
+            if allowed:
+                assert call() == expected, (name, who)
+                if action in ("retract", "delete"):
+                    ctx = arrange(store, ACTORS[role], tmp)  # the vote is gone: the next call gets its own
+            else:
+                refused(call, ctx, ctx.votes())
+        if action == "ingest" and not allowed:
+            assert store.threads.get(f"{ctx.thread}-new") is None
+
+
+# ---- the REST API -------------------------------------------------------------------------------
+
+TOKENS = {role: auth.new_token() for role in auth.TOKEN_ROLES}
+# The actions the API serves, each with its endpoints.
+API_ACTIONS = ("read", "vote", "retract", "delete", "ingest", "backup")
+
+
+@pytest.fixture(scope="module")
+def api(module_store_url, tmp_path_factory):
+    tokens = ",".join(auth.token_entry(ACTORS[role].user_id, role, TOKENS[role]) for role in auth.TOKEN_ROLES)
+    env = {
+        "FEEDBACK_API_TOKENS": tokens,
+        "FEEDBACK_DEMO": "0",
+        "FEEDBACK_BACKUP_DIR": str(tmp_path_factory.mktemp("backups")),
+    }
+    running = AppServer(module_store_url, env=env)
+    clients = {
+        role: httpx.Client(
+            base_url=f"{running.url}/api", headers={"Authorization": f"Bearer {TOKENS[role]}"}, timeout=60
+        )
+        for role in auth.TOKEN_ROLES
+    }
+    yield clients
+    for client in clients.values():
+        client.close()
+    running.stop()
+
+
+def api_votes(admin: httpx.Client, thread: str) -> list[tuple]:
+    response = admin.get(f"/threads/{thread}/feedback")
+    assert response.status_code == 200, response.text
+    return sorted(
+        (vote["feedback_id"], vote["user_id"], vote["rating"], vote["updated_at"]) for vote in response.json()
+    )
+
+
+def walk_the_api(clients: dict, action: str, role: str, grant: str | None) -> None:
+    admin, client, actor = clients["admin"], clients[role], ACTORS[role]
+    thread, run, message, stored = records(uuid.uuid4().hex[:10], actor)
+    assert admin.post("/ingest", json=stored).status_code == 200
+    ids = {vote["user_id"]: vote["feedback_id"] for vote in admin.get(f"/threads/{thread}/feedback").json()}
+    path = f"/threads/{thread}/runs/{run}/feedback"
+    hidden = 404 if auth.hides(actor, {"owner_id": OTHER}) else 403
+    # (who, method, url, options, status when allowed); "own" calls act on the caller's own vote.
+    calls = {
+        "read": [
+            ("own", "GET", path, {}, 200),
+            ("own", "GET", path + "/stats", {}, 200),
+            ("own", "GET", f"/runs/{run}/feedback", {}, 200),
+            ("own", "GET", f"/threads/{thread}/feedback", {}, 200),
+        ],
+        "vote": [
+            ("own", "POST", path, {"json": {"rating": -1, "message_id": message}}, 201),
+            ("own", "PUT", path, {"json": {"rating": -1}}, 200),
+        ],
+        "retract": [("own", "DELETE", path, {}, 200)],
+        "delete": [
+            ("other", "DELETE", f"{path}/{ids[OTHER]}", {}, 200),
+            ("own", "DELETE", f"{path}/{ids[actor.user_id]}", {}, 200),
+        ],
+        "ingest": [("own", "POST", "/ingest", {"json": [{"kind": "thread", "thread_id": f"{thread}-new"}]}, 200)],
+        "backup": [("own", "POST", "/admin/backup", {"json": {"name": f"b-{thread}"}}, 200)],
+    }[action]
+    for who, method, url, options, status in calls:
+        allowed = grant == auth.YES or (grant == auth.OWN and who == "own")
+        before = api_votes(admin, thread)
+        answer = client.request(method, url, **options)
+        if allowed:
+            assert answer.status_code == status, (method, url, answer.text)
+            if method == "GET":
+                assert answer.headers.get("X-Total-Count", "2") == "2"
+                assert (answer.json().get("total") if url.endswith("/stats") else 2) == 2
+        else:
+            expected = hidden if grant and who == "other" else 403
+            assert answer.status_code == expected, (method, url, answer.text)
+            if expected == 403:
+                assert answer.json()["detail"].startswith(f"{actor.user_id} ({role}) may not {action}")
+            assert api_votes(admin, thread) == before
+    if action == "ingest":
+        created = admin.get(f"/threads/{thread}-new/feedback").status_code
+        assert created == (200 if grant else 404)
+
+
+# ---- one walk of the whole table ------------------------------------------------------------------
+
+CELLS = [
+    pytest.param(door, action, role, TABLE[action]["grants"].get(role), id=f"{door}-{action}-{role}")
+    for door in ("store", "api")
+    for action in TABLE
+    for role in auth.ROLES
+    # `backup.backup` takes no actor: the API's endpoint is the door that checks it.
+    if door == "store" and action != "backup" or door == "api" and role in auth.TOKEN_ROLES and action in API_ACTIONS
+]
+
+
+@pytest.mark.parametrize(("door", "action", "role", "grant"), CELLS)
+def test_every_cell_of_the_table(door, action, role, grant, module_store_url, request, tmp_path):
+    """Allowed: every operation of the action succeeds (on the actor's own vote, and on another user's
+    for "yes"). Refused: 403 / `Forbidden` (or, for a caller that may not read, the answer of a missing
+    vote), and nothing changes."""
+    if door == "store":
+        walk_the_data_layer(request.getfixturevalue("layer"), action, role, grant, tmp_path)
+    else:
+        walk_the_api(request.getfixturevalue("api"), action, role, grant)
