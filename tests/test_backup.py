@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import shutil
+import subprocess
 import threading
+from pathlib import Path
 
 import httpx
+import pyarrow.parquet as pq
 import pytest
 
 from data_layer import auth, backup, demo, open_store
-from data_layer.errors import Conflict, InvalidInput
+from data_layer.errors import Conflict, InvalidInput, Unavailable
 from data_layer.integrity import check
 
 from .conftest import AppServer
@@ -146,3 +151,100 @@ def test_a_backup_from_before_the_search_index_restores_searchable(demo_store, t
     with open_store(str(tmp_path / "copy.duckdb")) as copy:
         backup.restore(copy, tmp_path / "bk")
         assert copy.threads.count(search="KeyError") == demo_store.threads.count(search="KeyError") > 0
+
+
+class SmallDisk:
+    """A directory on a filesystem that is nearly full, and a way to make room on it."""
+
+    def __init__(self, path: Path, make_room, real: bool):
+        self.path = path
+        self.make_room = make_room
+        self.real = real
+
+    def entries(self) -> list[str]:
+        return sorted(entry.name for entry in self.path.iterdir() if entry.name != _FILLER)
+
+
+_FILLER = "filler"
+# Room left on the small disk: less than any of these backups needs (a demo of 20 threads takes about 85 KiB).
+_ROOM = 32 * 1024
+
+
+@pytest.fixture(params=["tmpfs", "injected"])
+def small_disk(request, tmp_path, monkeypatch):
+    """A real 2 MiB tmpfs filled to 32 KiB from full (when the tests run as root), or, for the `injected`
+    variant, a directory where Parquet writes fail with ENOSPC after 32 KiB, as a full disk answers."""
+    where = tmp_path / "small"
+    where.mkdir()
+    if request.param == "injected":
+        written = {"bytes": 0, "full": True}
+        real = pq.ParquetWriter.write_batch
+
+        def write_batch(self, batch, *args, **kwargs):
+            written["bytes"] += batch.nbytes
+            if written["full"] and written["bytes"] > _ROOM:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            return real(self, batch, *args, **kwargs)
+
+        monkeypatch.setattr(pq.ParquetWriter, "write_batch", write_batch)
+        yield SmallDisk(where, lambda: written.update(full=False), real=False)
+        return
+    if os.geteuid() != 0:
+        pytest.skip("not root: no tmpfs can be mounted, so only the injected variant runs")
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(where)], capture_output=True)
+    if mounted.returncode:
+        pytest.skip(f"mount -t tmpfs failed: {mounted.stderr.decode().strip()}")
+    try:
+        free = shutil.disk_usage(where).free
+        (where / _FILLER).write_bytes(b"\0" * (free - _ROOM))
+        yield SmallDisk(where, (where / _FILLER).unlink, real=True)
+    finally:
+        if subprocess.run(["umount", str(where)]).returncode:
+            # Something still holds a file there: detach it now, the kernel frees it when that closes.
+            subprocess.run(["umount", "-l", str(where)], check=True)
+
+
+def test_a_backup_on_a_full_disk_is_unavailable_leaves_nothing_and_its_name_can_be_used_again(store, small_disk):
+    assert demo.seed(store, threads=20, seed=5).ok
+    target = small_disk.path / "nightly"
+    with pytest.raises(Unavailable, match=r"backup nightly not written \(no space left on device\)"):
+        backup.backup(store, target)
+    assert small_disk.entries() == []
+    small_disk.make_room()
+    manifest = backup.backup(store, target)
+    assert small_disk.entries() == ["nightly"]
+    with open_store(str(small_disk.path.parent / "copy.duckdb")) as copy:
+        assert backup.restore(copy, target) == manifest
+        assert everything(copy) == everything(store)
+
+
+def test_the_cli_and_the_api_answer_a_full_disk_with_one_line_and_503(tmp_path, small_disk):
+    if not small_disk.real:
+        pytest.skip("the CLI and the server run in processes of their own, where nothing is injected: tmpfs only")
+    db = str(tmp_path / "full.duckdb")
+    assert cli("demo", "--db", db, "--threads", "20").returncode == 0
+    failed = cli("backup", "--db", db, str(small_disk.path / "direct"))
+    assert failed.returncode == 1
+    assert failed.stderr == "error: backup direct not written (no space left on device); nothing was kept\n"
+    assert small_disk.entries() == []
+    admin = auth.new_token()
+    server = AppServer(
+        db,
+        env={
+            "FEEDBACK_API_TOKENS": auth.token_entry("root", "admin", admin),
+            "FEEDBACK_DEMO": "0",
+            "FEEDBACK_BACKUP_DIR": str(small_disk.path),
+        },
+    )
+    try:
+        headers = {"Authorization": f"Bearer {admin}"}
+        answer = httpx.post(f"{server.url}/api/admin/backup", json={"name": "nightly"}, headers=headers, timeout=60)
+        assert answer.status_code == 503, answer.text
+        assert answer.json()["detail"] == "backup nightly not written (no space left on device); nothing was kept"
+        assert small_disk.entries() == []
+        small_disk.make_room()
+        again = httpx.post(f"{server.url}/api/admin/backup", json={"name": "nightly"}, headers=headers, timeout=60)
+        assert again.status_code == 200, again.text
+        assert small_disk.entries() == ["nightly"]
+    finally:
+        server.stop()
