@@ -43,14 +43,49 @@ def _tables(conn) -> list[str]:
 
 
 def backup_dir(store) -> Path:
-    """Where backups requested through the running dashboard go: `FEEDBACK_BACKUP_DIR`, else a
-    `backups` folder beside a DuckDB file, else `data/backups`."""
+    """Where backups requested through the running dashboard, and scheduled ones, go."""
+    return directory_for(store.engine.url)
+
+
+def directory_for(url: str) -> Path:
+    """`FEEDBACK_BACKUP_DIR`, else a `backups` folder beside a DuckDB file, else `data/backups`."""
     configured = os.environ.get(BACKUP_DIR_VARIABLE)
     if configured:
         return Path(configured)
-    if store.engine.name == "duckdb" and store.engine.url != ":memory:":
-        return Path(store.engine.url).resolve().parent / "backups"
+    if url != ":memory:" and not url.startswith(("postgresql://", "postgres://")):
+        return Path(url).resolve().parent / "backups"
     return Path("data/backups")
+
+
+def listed(directory: Path) -> list[dict]:
+    """The complete backups in `directory` (those with a readable manifest), oldest first: name, path, created_at."""
+    found = []
+    try:
+        entries = list(Path(directory).iterdir())
+    except OSError:
+        return []
+    for path in entries:
+        try:
+            manifest = json.loads((path / MANIFEST).read_text())
+            created = datetime.fromisoformat(manifest["created_at"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        found.append({"name": path.name, "path": path, "created_at": created})
+    return sorted(found, key=lambda entry: entry["created_at"])
+
+
+def restore_hint(url: str) -> str:
+    """One sentence for a database that does not open: its newest backup, when it was taken, how to restore it."""
+    directory = directory_for(url)
+    backups = listed(directory)
+    if not backups:
+        return f"No backup was found in {directory}."
+    newest = backups[-1]
+    taken = newest["created_at"].astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return (
+        f"Newest backup: {newest['path']}, taken {taken}. To restore it, move {url} and {url}.wal aside, then run: "
+        f"python -m data_layer restore {newest['path']} --db {url}"
+    )
 
 
 def default_name() -> str:

@@ -8,13 +8,15 @@ import os
 import shutil
 import subprocess
 import threading
+import time
 from pathlib import Path
 
 import httpx
 import pyarrow.parquet as pq
 import pytest
 
-from data_layer import auth, backup, demo, open_store
+import data_layer
+from data_layer import auth, backup, demo, open_store, schedule
 from data_layer.errors import Conflict, InvalidInput, Unavailable
 from data_layer.integrity import check
 
@@ -110,7 +112,7 @@ def test_backup_while_the_dashboard_runs_goes_through_its_api(tmp_path):
         assert demo.seed(store, threads=10, seed=3).ok
     admin, reviewer = auth.new_token(), auth.new_token()
     tokens = f"{auth.token_entry('root', 'admin', admin)},{auth.token_entry('rev', 'reviewer', reviewer)}"
-    server = AppServer(db, env={"FEEDBACK_API_TOKENS": tokens, "FEEDBACK_DEMO": "0"})
+    server = AppServer(db, env={"FEEDBACK_API_TOKENS": tokens, "FEEDBACK_DEMO": "0", "FEEDBACK_BACKUP_EVERY": "0"})
     try:
         # the dashboard opens its database on first use
         opened = httpx.get(f"{server.url}/api/threads/none/feedback", headers={"Authorization": f"Bearer {admin}"})
@@ -234,6 +236,7 @@ def test_the_cli_and_the_api_answer_a_full_disk_with_one_line_and_503(tmp_path, 
             "FEEDBACK_API_TOKENS": auth.token_entry("root", "admin", admin),
             "FEEDBACK_DEMO": "0",
             "FEEDBACK_BACKUP_DIR": str(small_disk.path),
+            "FEEDBACK_BACKUP_EVERY": "0",
         },
     )
     try:
@@ -248,3 +251,48 @@ def test_the_cli_and_the_api_answer_a_full_disk_with_one_line_and_503(tmp_path, 
         assert small_disk.entries() == ["nightly"]
     finally:
         server.stop()
+
+
+def test_the_dashboard_keeps_a_recent_backup_and_only_the_last_few(tmp_path, monkeypatch):
+    db = str(tmp_path / "kept.duckdb")
+    with open_store(db) as store:
+        assert demo.seed(store, threads=6, seed=4).ok
+        backup.backup(store, tmp_path / "backups" / "before-upgrade")
+    monkeypatch.setenv(schedule.EVERY_VARIABLE, "1s")
+    monkeypatch.setenv(schedule.KEEP_VARIABLE, "2")
+    monkeypatch.setattr(schedule, "START_DELAY", 0.0)
+    data_layer.release_shared()
+    store = data_layer.shared_store(db)
+    seen: set[str] = set()
+    try:
+        deadline = time.monotonic() + 60
+        while len(seen) < 4 and time.monotonic() < deadline:
+            seen |= {entry["name"] for entry in store.schedule.scheduled()}
+            time.sleep(0.1)
+        expected = everything(store)
+    finally:
+        data_layer.release_shared()
+    assert len(seen) >= 4, f"only {sorted(seen)} taken in a minute"
+    left = sorted(path.name for path in (tmp_path / "backups").iterdir())
+    autos = [name for name in left if name.startswith(schedule.PREFIX)]
+    assert left == sorted(["before-upgrade", *autos]), "a backup named by a person was removed, or a partial one left"
+    assert len(autos) == 2 and autos[0] in seen
+    with open_store(str(tmp_path / "copy.duckdb")) as copy:
+        backup.restore(copy, tmp_path / "backups" / autos[-1])
+        assert everything(copy) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("1h", 3600), ("30m", 1800), ("90s", 90), ("2d", 172800), ("45", 45), ("0", 0), ("off", 0)]
+)
+def test_the_backup_interval_reads_units(text, seconds):
+    assert schedule.parse_every(text) == seconds
+
+
+def test_scheduled_backups_are_on_for_a_duckdb_file_by_default_and_refuse_a_bad_setting(monkeypatch):
+    monkeypatch.delenv(schedule.EVERY_VARIABLE, raising=False)
+    assert schedule.configured("data/feedback.duckdb") == (3600, 5)
+    assert schedule.configured("postgresql://u@h/db") == (0, 5)
+    monkeypatch.setenv(schedule.EVERY_VARIABLE, "every hour")
+    with pytest.raises(InvalidInput, match="FEEDBACK_BACKUP_EVERY='every hour' is not a duration"):
+        schedule.configured("data/feedback.duckdb")

@@ -2,21 +2,29 @@
 
 from __future__ import annotations
 
+import json
+import os
 import random
 import subprocess
 import sys
 import threading
+from datetime import datetime
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from streamlit.testing.v1 import AppTest
 
-from data_layer import open_store
+from data_layer import backup, open_store
+from data_layer import cli as cli_module
 from data_layer.engines import duck_journal
 from data_layer.errors import DataLayerError
 from data_layer.integrity import check
 
 from . import crash
+from .conftest import ROOT
+from .test_backup import everything
+from .test_cli import cli
 
 
 def runs_of(store, limit=4):
@@ -168,6 +176,56 @@ def test_a_journal_is_written_back_only_for_a_checkpoint_that_did_not_finish(tmp
         assert store.feedback.get(vote["feedback_id"]) is not None
     assert not journal.exists()
     assert _other_process_opens(db) == "opened"
+
+
+def _damage(db: str) -> None:
+    """Flip bytes inside metadata block 0, as a torn write or a bad disk leaves it."""
+    with open(db, "r+b") as file:
+        file.seek(duck_journal.START + 1000)
+        file.write(b"\xff" * 64)
+
+
+def test_check_tells_a_damaged_file_from_one_in_use_and_names_the_backup_that_restores_it(
+    tmp_path, held_db, monkeypatch, fresh_streamlit_caches
+):
+    db = str(tmp_path / "damaged.duckdb")
+    assert cli("demo", "--db", db, "--threads", "8").returncode == 0
+    with open_store(db) as store:
+        before = everything(store)
+    assert cli("backup", "--db", db, str(tmp_path / "backups" / "older")).returncode == 0
+    assert cli("backup", "--db", db, str(tmp_path / "backups" / "auto-newest")).returncode == 0
+    newest = tmp_path / "backups" / "auto-newest"
+    taken = datetime.fromisoformat(json.loads((newest / backup.MANIFEST).read_text())["created_at"])
+    _damage(db)
+
+    damaged = cli("check", "--db", db)
+    assert damaged.returncode == cli_module.EXIT_DAMAGED
+    line = damaged.stderr.rstrip("\n")
+    assert "\n" not in line
+    assert line.startswith(f"damaged: database {db} is damaged and does not open (Corrupt database file: ")
+    assert f"Newest backup: {newest}, taken {taken:%Y-%m-%d %H:%M} UTC." in line
+    command = f"python -m data_layer restore {newest} --db {db}"
+    assert line.endswith(f"move {db} and {db}.wal aside, then run: {command}")
+
+    # The dashboard says the same on the page, and nothing else.
+    monkeypatch.setenv("FEEDBACK_DB", db)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30)
+    at.run()
+    assert not at.exception
+    assert [box.value for box in at.error] == [f"The database cannot be opened: {line.removeprefix('damaged: ')}"]
+
+    # Following the message restores every vote.
+    os.rename(db, db + ".damaged")
+    restored = cli(*command.split()[3:])
+    assert restored.returncode == 0, restored.stderr
+    assert cli("check", "--db", db).returncode == 0
+    with open_store(db) as store:
+        assert everything(store) == before
+
+    held, pid = held_db
+    in_use = cli("check", "--db", held)
+    assert in_use.returncode == cli_module.EXIT_IN_USE
+    assert in_use.stderr.startswith(f"in use: database {held} is in use by process {pid}")
 
 
 _ids = st.sampled_from(["t1", "t2", "t3", "r1", "r2", "r3", "x'y", "a/b", ""])
