@@ -128,12 +128,11 @@ class Timings:
 
 @dataclass
 class Child:
-    """What a killed child printed (its acknowledgements), whether the kill landed in its phase, and whether the
-    child was dead before the parent's kill was due (it killed itself, or it exited)."""
+    """What a killed child printed (its acknowledgements), whether the kill landed in its phase, and how the
+    child ended."""
 
     acks: list[str] = field(default_factory=list)
     reached: bool = False
-    died_first: bool = False
     returncode: int = 0
 
 
@@ -204,7 +203,6 @@ def run_and_kill(code: str, args: list[str], point: KillPoint, timings: Timings,
         process.send_signal(signal.SIGKILL)
     process.wait()
     reader.join()
-    child.died_first = ended
     child.returncode = process.returncode
     if point.phase == TEAR:
         child.reached = ended and process.returncode == -signal.SIGKILL
