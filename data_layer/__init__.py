@@ -17,9 +17,10 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable
 
-from data_layer import auth, config, ingest
+from data_layer import auth, backup, config, ingest, schedule
 from data_layer.audit import AuditLog
 from data_layer.engines import open_engine
+from data_layer.errors import InvalidInput, StoreDamaged, StoreUnavailable
 from data_layer.events import EventRepo
 from data_layer.feedback import FeedbackRepo
 from data_layer.ingest import ImportReport
@@ -38,6 +39,8 @@ class Store:
         self.engine = engine
         self.schema_version = migrate(engine)
         self.seeded_demo = None
+        # Scheduled backups (data_layer/schedule.py), which the dashboard's shared store starts.
+        self.schedule = None
         self.threads = ThreadRepo(engine)
         self.runs = RunRepo(engine)
         self.events = EventRepo(engine)
@@ -89,6 +92,8 @@ class Store:
             return not conn.scalar("SELECT count(*) FROM (SELECT 1 FROM threads LIMIT 1) AS t")
 
     def close(self) -> None:
+        if self.schedule:
+            self.schedule.stop()
         self.engine.close()
 
     def __enter__(self) -> Store:
@@ -103,7 +108,11 @@ def open_store(url: str | None = None) -> Store:
 
     Without an argument, `FEEDBACK_DB` or the default `data/feedback.duckdb` is used.
     """
-    engine = open_engine(config.database_url(url))
+    url = config.database_url(url)
+    try:
+        engine = open_engine(url)
+    except StoreDamaged as error:
+        raise StoreDamaged(f"{error} {backup.restore_hint(url)}") from error
     try:
         return Store(engine)
     except BaseException:
@@ -120,7 +129,8 @@ def shared_store(url: str | None = None) -> Store:
 
     DuckDB lets one process hold a file, and `:memory:` exists once per connection, so the
     dashboard and the API must use the same object. On first open, an empty database is seeded
-    with demo data unless `FEEDBACK_DEMO=0`; `store.seeded_demo` then holds the import report.
+    with demo data unless `FEEDBACK_DEMO=0`; `store.seeded_demo` then holds the import report; and
+    the scheduled backups start (data_layer/schedule.py).
     """
     key = config.database_url(url)
     with _SHARED_LOCK:
@@ -131,6 +141,11 @@ def shared_store(url: str | None = None) -> Store:
                 from data_layer import demo
 
                 store.seeded_demo = demo.seed(store, actor=auth.SYSTEM)
+            try:
+                store.schedule = schedule.start(store)
+            except InvalidInput as error:
+                store.close()
+                raise StoreUnavailable(f"the backup schedule is misconfigured: {error}") from error
             _SHARED[key] = store
         return store
 

@@ -8,8 +8,11 @@ engine (a DuckDB backup can seed a PostgreSQL store and back).
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import shutil
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,11 +20,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from data_layer import rollups, search_index
-from data_layer.errors import Conflict, InvalidInput
+from data_layer.errors import Conflict, InvalidInput, Unavailable
 
 MANIFEST = "manifest.json"
 BACKUP_DIR_VARIABLE = "FEEDBACK_BACKUP_DIR"
 FORMAT = "feedback-backup/1"
+# A backup being written: `.NAME.partial-XXXXXXXX` beside where it goes.
+PARTIAL = ".partial-"
 # Restore order: parents before children (no foreign keys, but readers expect it).
 _BASE_TABLES = ("threads", "runs", "run_events", "feedback")
 
@@ -38,14 +43,49 @@ def _tables(conn) -> list[str]:
 
 
 def backup_dir(store) -> Path:
-    """Where backups requested through the running dashboard go: `FEEDBACK_BACKUP_DIR`, else a
-    `backups` folder beside a DuckDB file, else `data/backups`."""
+    """Where backups requested through the running dashboard, and scheduled ones, go."""
+    return directory_for(store.engine.url)
+
+
+def directory_for(url: str) -> Path:
+    """`FEEDBACK_BACKUP_DIR`, else a `backups` folder beside a DuckDB file, else `data/backups`."""
     configured = os.environ.get(BACKUP_DIR_VARIABLE)
     if configured:
         return Path(configured)
-    if store.engine.name == "duckdb" and store.engine.url != ":memory:":
-        return Path(store.engine.url).resolve().parent / "backups"
+    if url != ":memory:" and not url.startswith(("postgresql://", "postgres://")):
+        return Path(url).resolve().parent / "backups"
     return Path("data/backups")
+
+
+def listed(directory: Path) -> list[dict]:
+    """The complete backups in `directory` (those with a readable manifest), oldest first: name, path, created_at."""
+    found = []
+    try:
+        entries = list(Path(directory).iterdir())
+    except OSError:
+        return []
+    for path in entries:
+        try:
+            manifest = json.loads((path / MANIFEST).read_text())
+            created = datetime.fromisoformat(manifest["created_at"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        found.append({"name": path.name, "path": path, "created_at": created})
+    return sorted(found, key=lambda entry: entry["created_at"])
+
+
+def restore_hint(url: str) -> str:
+    """One sentence for a database that does not open: its newest backup, when it was taken, how to restore it."""
+    directory = directory_for(url)
+    backups = listed(directory)
+    if not backups:
+        return f"No backup was found in {directory}."
+    newest = backups[-1]
+    taken = newest["created_at"].astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return (
+        f"Newest backup: {newest['path']}, taken {taken}. To restore it, move {url} and {url}.wal aside, then run: "
+        f"python -m data_layer restore {newest['path']} --db {url}"
+    )
 
 
 def default_name() -> str:
@@ -53,36 +93,36 @@ def default_name() -> str:
 
 
 def backup(store, dest) -> dict:
-    """Write every table of `store` to the directory `dest` (which must not exist or be empty)."""
+    """Write every table of `store` to the new directory `dest` (absent or empty); returns the manifest.
+
+    The copy is written beside `dest` under a temporary name and renamed into place when complete and synced,
+    so `dest` is either a whole backup or absent: a failed backup leaves nothing, and its name can be used again.
+    Out of space or an I/O error while writing is `Unavailable`.
+    """
     target = Path(dest)
     if target.exists() and any(target.iterdir()):
         raise Conflict(f"{target} is not empty; choose a new directory for the backup")
-    target.mkdir(parents=True, exist_ok=True)
+    partial = target.parent / f".{target.name}{PARTIAL}{uuid.uuid4().hex[:8]}"
+    try:
+        partial.mkdir(parents=True)
+        manifest = _write(store, partial)
+        _rename_into_place(partial, target)
+    except BaseException as error:
+        shutil.rmtree(partial, ignore_errors=True)
+        if isinstance(error, OSError):
+            raise Unavailable(f"backup {target.name} not written ({_reason(error)}); nothing was kept") from error
+        raise
+    return manifest
 
+
+def _write(store, partial: Path) -> dict:
     def copy(conn):
         if store.engine.name == "postgresql":
             # One snapshot for every table, as DuckDB's transactions always are.
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         counts = {}
         for table in _tables(conn):
-            writer = None
-            rows = 0
-            for batch in conn.arrow_batches(f"SELECT * FROM {table}"):
-                if writer is None:
-                    writer = pq.ParquetWriter(target / f"{table}.parquet", batch.schema)
-                writer.write_batch(batch)
-                rows += batch.num_rows
-            if writer is None:
-                columns = conn.all(
-                    "SELECT column_name FROM information_schema.columns WHERE table_name = $table "
-                    "ORDER BY ordinal_position",
-                    {"table": table},
-                )
-                empty = pa.table({column["column_name"]: pa.array([], pa.null()) for column in columns})
-                pq.write_table(empty, target / f"{table}.parquet")
-            else:
-                writer.close()
-            counts[table] = rows
+            counts[table] = _write_table(conn, table, partial / f"{table}.parquet")
         return counts
 
     counts = store.engine.write(copy)
@@ -93,8 +133,69 @@ def backup(store, dest) -> dict:
         "created_at": datetime.now(UTC).isoformat(),
         "counts": counts,
     }
-    (target / MANIFEST).write_text(json.dumps(manifest, indent=2))
+    (partial / MANIFEST).write_text(json.dumps(manifest, indent=2))
     return manifest
+
+
+def _write_table(conn, table: str, path: Path) -> int:
+    """Write one table to a Parquet file; the number of rows. The file is closed also when a write fails, so
+    that nothing of a failed backup stays open (a disk that cannot unmount, space not given back)."""
+    writer = None
+    rows = 0
+    try:
+        for batch in conn.arrow_batches(f"SELECT * FROM {table}"):
+            if writer is None:
+                writer = pq.ParquetWriter(path, batch.schema)
+            writer.write_batch(batch)
+            rows += batch.num_rows
+    except BaseException:
+        if writer is not None:
+            try:
+                writer.close()
+            except OSError:
+                pass
+        raise
+    if writer is None:
+        columns = conn.all(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = $table ORDER BY ordinal_position",
+            {"table": table},
+        )
+        pq.write_table(pa.table({column["column_name"]: pa.array([], pa.null()) for column in columns}), path)
+    else:
+        writer.close()
+    return rows
+
+
+def _rename_into_place(partial: Path, target: Path) -> None:
+    """Sync every file of the finished copy, then give it its name (an empty directory of that name is replaced;
+    a backup that got there first is a `Conflict`)."""
+    for path in partial.iterdir():
+        with open(path, "rb") as written:
+            os.fsync(written.fileno())
+    _sync(partial)
+    try:
+        os.replace(partial, target)
+    except OSError as error:
+        if error.errno in (errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR):
+            raise Conflict(f"{target} is not empty; choose a new directory for the backup") from error
+        raise
+    _sync(target.parent)
+
+
+def _sync(directory: Path) -> None:
+    descriptor = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def _reason(error: OSError) -> str:
+    if error.errno is not None:
+        return os.strerror(error.errno).lower()
+    # Arrow's errors carry the errno only in their text ("... [errno 28] No space left on device").
+    text = str(error)
+    return text.rsplit("] ", 1)[-1].strip() if "[errno" in text else text
 
 
 def restore(store, src) -> dict:

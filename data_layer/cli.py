@@ -13,7 +13,7 @@ import sys
 import time
 
 from data_layer import auth, config, open_store
-from data_layer.errors import DataLayerError, InvalidInput, StoreUnavailable
+from data_layer.errors import DataLayerError, InvalidInput, StoreDamaged, StoreInUse, StoreUnavailable
 
 
 def _progress_printer(total: int | None):
@@ -156,10 +156,26 @@ def cmd_export(args) -> int:
     return 0
 
 
+# `check`'s exit codes besides 0 (sound) and 1 (an invariant broken, or another error): the file is held by
+# another process (nothing is wrong with it), or it is damaged and does not open (restore a backup).
+EXIT_IN_USE = 3
+EXIT_DAMAGED = 4
+
+
 def cmd_check(args) -> int:
     from data_layer.integrity import check
 
-    with open_store(args.db) as store:
+    try:
+        store = open_store(args.db)
+    except StoreInUse as error:
+        print(f"in use: {error}", file=sys.stderr)
+        return EXIT_IN_USE
+    except StoreDamaged as error:
+        print(f"damaged: {error}", file=sys.stderr)
+        return EXIT_DAMAGED
+    with store:
+        if getattr(store.engine, "recovered", None):
+            print(f"recovered: {store.engine.recovered}")
         problems = check(store)
     for name, count in problems.items():
         print(f"{count} rows: {name}", file=sys.stderr)
@@ -250,7 +266,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--alerts", action="store_true", help="list days below an assistant's control band (exit 1 when any)"
     )
 
-    command("check", cmd_check, "run the store's integrity check (exit 1 when something is broken)")
+    command(
+        "check",
+        cmd_check,
+        f"run the store's integrity check: exit 0 sound, 1 an invariant broken, {EXIT_IN_USE} the file is in use "
+        f"by another process, {EXIT_DAMAGED} the file is damaged (restore a backup)",
+    )
     back = command("backup", cmd_backup, "write a consistent copy of every table (Parquet) to a new directory")
     back.add_argument("dest", metavar="DEST", help="a new directory; with --api, a name in the server's backup dir")
     back.add_argument(

@@ -42,3 +42,11 @@ class Unavailable(DataLayerError):
 
 class StoreUnavailable(Unavailable):
     """The database cannot be opened: locked by another process, unreachable, bad credentials."""
+
+
+class StoreInUse(StoreUnavailable):
+    """The database file is held by another process (DuckDB lets one process open a file)."""
+
+
+class StoreDamaged(StoreUnavailable):
+    """The database file is damaged and does not open; the message names the newest backup and how to restore it."""

@@ -5,22 +5,27 @@ from __future__ import annotations
 import json
 import os
 import random
-import signal
 import subprocess
 import sys
 import threading
-import time
+from datetime import datetime
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from streamlit.testing.v1 import AppTest
 
-from data_layer import demo, open_store
+from data_layer import backup, open_store
+from data_layer import cli as cli_module
 from data_layer.auth import SYSTEM
+from data_layer.engines import duck_journal
 from data_layer.errors import DataLayerError
 from data_layer.integrity import check
 
+from . import crash
 from .conftest import ROOT
+from .test_backup import everything
+from .test_cli import cli
 
 
 def runs_of(store, limit=4):
@@ -74,102 +79,156 @@ def test_sixteen_writers_end_with_the_last_write_of_each_reviewer_and_target(dem
     assert check(demo_store) == {}
 
 
-# The children checkpoint after every write (on DuckDB's checkpoint thread, engines/duck.py), so that
-# kills land during checkpoints too.
-VOTER = """
-import json, sys
-from data_layer import open_store
-from data_layer.auth import SYSTEM
-from data_layer.engines import duck
-duck.CHECKPOINT_BYTES = 1
-store = open_store(sys.argv[1])
-targets = json.loads(sys.argv[2])
-print("ready", flush=True)
-n = 0
-while True:
-    thread_id, run_id = targets[n % len(targets)]
-    owner = f"{sys.argv[3]}-{n}"
-    rating = 1 if n % 3 else -1
-    row = store.feedback.create(thread_id=thread_id, run_id=run_id, rating=rating, owner_id=owner, actor=SYSTEM)
-    print(json.dumps([row["feedback_id"], rating]), flush=True)
-    n += 1
-"""
-
-IMPORTER = """
-import sys
-from data_layer import open_store
-from data_layer.auth import SYSTEM
-from data_layer.engines import duck
-duck.CHECKPOINT_BYTES = 1
-store = open_store(sys.argv[1])
-print("ready", flush=True)
-report = store.import_file(sys.argv[2], actor=SYSTEM)
-print("done" if report.ok else report.summary(), flush=True)
-"""
-
-
-def run_and_kill(code: str, args: list[str], rng: random.Random) -> list[str]:
-    """Start a child, kill it with SIGKILL at a random moment after it is ready; return what it printed."""
-    child = subprocess.Popen(
-        [sys.executable, "-c", code, *args],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
-    lines: list[str] = []
-    ready = threading.Event()
-
-    def read() -> None:
-        for line in child.stdout:
-            if line.strip() == "ready":
-                ready.set()
-            else:
-                lines.append(line.strip())
-
-    reader = threading.Thread(target=read)
-    reader.start()
-    assert ready.wait(60), "child did not start"
-    time.sleep(rng.uniform(0.05, 0.8))
-    child.send_signal(signal.SIGKILL)
-    child.wait()
-    reader.join()
-    return lines
-
-
 @pytest.mark.slow
 def test_sigkill_during_votes_and_imports_loses_nothing_acknowledged(tmp_path):
+    """Kills spread over writes, checkpoints and the log replay of the next open (tests/crash.py); the stress mode,
+    `python -m tests.crash_stress`, does the same hundreds of times under load (docs/reliability.md)."""
     db = str(tmp_path / "crash.duckdb")
-    with open_store(db) as store:
-        assert demo.seed(store, threads=20, seed=1, actor=SYSTEM).ok
-        targets = runs_of(store, limit=6)
+    targets = crash.seeded(db)
     rng = random.Random(2026)
-    acknowledged: dict[str, int] = {}
-    imports: list[tuple[list[str], int]] = []
-    for round_ in range(22):
-        if round_ % 2 == 0:
-            lines = run_and_kill(VOTER, [db, json.dumps(targets), f"crash{round_}"], rng)
-            for line in lines:
-                feedback_id, rating = json.loads(line)
-                acknowledged[feedback_id] = rating
-        else:
-            records = demo.generate(threads=80, seed=100 + round_)
-            path = tmp_path / f"import-{round_}.jsonl"
-            path.write_text("\n".join(json.dumps(record) for record in records))
-            thread_ids = [record["thread_id"] for record in records if record["kind"] == "thread"]
-            events = sum(record["kind"] == "event" for record in records)
-            run_and_kill(IMPORTER, [db, str(path)], rng)
-            imports.append((thread_ids, events))
-        with open_store(db) as reopened:
-            assert check(reopened) == {}, f"integrity broken after kill {round_}"
-            for feedback_id, rating in acknowledged.items():
-                stored = reopened.feedback.get(feedback_id, actor=SYSTEM)
-                assert stored is not None, f"acknowledged vote {feedback_id} lost after kill {round_}"
-                assert stored["rating"] == rating
-            for thread_ids, events in imports:
-                present = sum(len(reopened.events.list(thread_id)) for thread_id in thread_ids)
-                assert present in (0, events), f"partial import after kill {round_}: {present} of {events}"
-    assert acknowledged, "no vote was acknowledged before any kill: the test proved nothing"
+    ledger = crash.Ledger()
+    timings = crash.Timings()
+    for round_ in range(24):
+        phase = crash.PHASES[(round_ // 2) % len(crash.PHASES)]
+        importing = round_ % 2 == 1
+        point = timings.draw(phase, importing, rng)
+        crash.kill_round(db, targets, ledger, round_, point, importing, tmp_path, timings)
+        assert ledger.problems(db) == [], f"after kill {round_} ({phase})"
+    assert ledger.votes, "no vote was acknowledged before any kill: the test proved nothing"
+    assert not duck_journal.path_of(db).exists()
+
+
+@pytest.fixture(scope="module")
+def torn_write(tmp_path_factory) -> str:
+    """tests/torn_write.c built: LD_PRELOAD it to tear a block write and SIGKILL the writer, as Linux does."""
+    library = crash.build_torn_write(tmp_path_factory.mktemp("torn"))
+    if library is None:
+        pytest.skip("the torn-write library needs Linux and a C compiler (cc or gcc)")
+    return library
+
+
+# (importer?, which of the child's 256 KiB writes is torn, only those at this offset): any block write of a voter's
+# first checkpoints or of an import, and the in-place rewrite of metadata block 0 (at 12288) that left the file
+# unreadable in issue 16.
+_TEARS = [
+    (False, 1, None),
+    (False, 2, None),
+    (False, 3, None),
+    (False, 1, 12288),
+    (False, 2, 12288),
+    (True, 1, None),
+    (True, 1, 12288),
+]
+
+
+def test_a_kill_that_tears_a_block_write_loses_nothing(tmp_path, torn_write):
+    db = str(tmp_path / "torn.duckdb")
+    targets = crash.seeded(db)
+    ledger = crash.Ledger()
+    for round_, (importing, nth, offset) in enumerate(_TEARS):
+        env = {"TORN_LIBRARY": torn_write, **({"TORN_OFFSET": str(offset)} if offset else {})}
+        point = crash.KillPoint(crash.TEAR, nth)
+        child = crash.kill_round(db, targets, ledger, round_, point, importing, tmp_path, crash.Timings(), env)
+        assert child.reached, f"tear {round_} did not happen (the child ended with {child.returncode})"
+        assert ledger.problems(db) == [], f"after tear {round_} ({'importer' if importing else 'voter'}, write {nth})"
+    assert ledger.votes
+    assert ledger.written_back >= 2, "no tear landed inside a checkpoint: the test proved nothing"
+
+
+def _other_process_opens(db: str) -> str:
+    """What another process gets when it opens `db` with DuckDB: "opened", or DuckDB's error."""
+    code = """
+import duckdb, sys
+try:
+    duckdb.connect(sys.argv[1]).close()
+    print("opened")
+except duckdb.Error as error:
+    print(error)
+"""
+    return subprocess.run([sys.executable, "-c", code, db], capture_output=True, text=True, timeout=60).stdout.strip()
+
+
+def test_a_journal_is_written_back_only_for_a_checkpoint_that_did_not_finish(tmp_path):
+    db = str(tmp_path / "journal.duckdb")
+    (thread_id, run_id), *_ = crash.seeded(db)
+    journal = duck_journal.path_of(db)
+    with open_store(db) as store:
+        vote = store.feedback.create(thread_id=thread_id, run_id=run_id, rating=1, owner_id="j1", actor=SYSTEM)
+        store.engine.checkpoint()
+        # The journal reads the file through a descriptor kept open, so DuckDB's lock holds after a checkpoint.
+        assert "Could not set lock" in _other_process_opens(db)
+        with store.engine.read() as conn:
+            duck_journal.write(db, conn.cursor)
+            # While DuckDB has the file open, nobody writes blocks back: not a second store of this process.
+            with open_store(db) as second:
+                assert second.engine.recovered is None
+            assert journal.exists()
+            # A checkpoint with something to fold in finishes, and the process dies before removing the journal.
+            later = store.feedback.create(thread_id=thread_id, run_id=run_id, rating=-1, owner_id="j2", actor=SYSTEM)
+            conn.execute("CHECKPOINT")
+    with open_store(db) as store:
+        assert store.engine.recovered == "dropped the journal of a checkpoint that finished"
+        assert store.feedback.get(vote["feedback_id"])["rating"] == 1
+        assert store.feedback.get(later["feedback_id"])["rating"] == -1
+        assert check(store) == {}
+    assert not journal.exists()
+    # A journal cut short was being written when the process died: its checkpoint had not begun.
+    journal.write_bytes(b"feedback-checkpoint-journal/1\n{")
+    with open_store(db) as store:
+        assert store.engine.recovered == "dropped an incomplete journal (its checkpoint had not begun)"
+        assert store.feedback.get(vote["feedback_id"]) is not None
+    assert not journal.exists()
+    assert _other_process_opens(db) == "opened"
+
+
+def _damage(db: str) -> None:
+    """Flip bytes inside metadata block 0, as a torn write or a bad disk leaves it."""
+    with open(db, "r+b") as file:
+        file.seek(duck_journal.START + 1000)
+        file.write(b"\xff" * 64)
+
+
+def test_check_tells_a_damaged_file_from_one_in_use_and_names_the_backup_that_restores_it(
+    tmp_path, held_db, monkeypatch, fresh_streamlit_caches
+):
+    db = str(tmp_path / "damaged.duckdb")
+    assert cli("demo", "--db", db, "--threads", "8").returncode == 0
+    with open_store(db) as store:
+        before = everything(store)
+    assert cli("backup", "--db", db, str(tmp_path / "backups" / "older")).returncode == 0
+    assert cli("backup", "--db", db, str(tmp_path / "backups" / "auto-newest")).returncode == 0
+    newest = tmp_path / "backups" / "auto-newest"
+    taken = datetime.fromisoformat(json.loads((newest / backup.MANIFEST).read_text())["created_at"])
+    _damage(db)
+
+    damaged = cli("check", "--db", db)
+    assert damaged.returncode == cli_module.EXIT_DAMAGED
+    line = damaged.stderr.rstrip("\n")
+    assert "\n" not in line
+    assert line.startswith(f"damaged: database {db} is damaged and does not open (Corrupt database file: ")
+    assert f"Newest backup: {newest}, taken {taken:%Y-%m-%d %H:%M} UTC." in line
+    command = f"python -m data_layer restore {newest} --db {db}"
+    assert line.endswith(f"move {db} and {db}.wal aside, then run: {command}")
+
+    # The dashboard says the same on the page, and nothing else.
+    monkeypatch.setenv("FEEDBACK_DB", db)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30)
+    at.run()
+    assert not at.exception
+    assert [box.value for box in at.error] == [f"The database cannot be opened: {line.removeprefix('damaged: ')}"]
+
+    # Following the message restores every vote.
+    os.rename(db, db + ".damaged")
+    restored = cli(*command.split()[3:])
+    assert restored.returncode == 0, restored.stderr
+    assert cli("check", "--db", db).returncode == 0
+    with open_store(db) as store:
+        assert everything(store) == before
+
+    held, pid = held_db
+    in_use = cli("check", "--db", held)
+    assert in_use.returncode == cli_module.EXIT_IN_USE
+    assert in_use.stderr.startswith(f"in use: database {held} is in use by process {pid}")
 
 
 _ids = st.sampled_from(["t1", "t2", "t3", "r1", "r2", "r3", "x'y", "a/b", ""])

@@ -8,6 +8,7 @@ own thread, so every call takes its own cursor, and writes go through one proces
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import threading
@@ -20,9 +21,11 @@ import duckdb
 import pyarrow as pa
 
 from data_layer import search_index
-from data_layer.engines import WORD_SEPARATORS, bind
+from data_layer.engines import WORD_SEPARATORS, bind, duck_journal
 from data_layer.engines.faults import FaultPlan, step
-from data_layer.errors import Conflict, InvalidInput, StoreUnavailable, Unavailable
+from data_layer.errors import Conflict, InvalidInput, StoreDamaged, StoreInUse, StoreUnavailable, Unavailable
+
+log = logging.getLogger(__name__)
 
 _LOCKS: dict[str, threading.RLock] = {}
 _LOCKS_GUARD = threading.Lock()
@@ -47,6 +50,22 @@ def lock_message(path: str, error: Exception) -> str:
         "stop that process, point FEEDBACK_DB or --db at another file, "
         "or use the running dashboard's REST API (or a PostgreSQL store) to share the data."
     )
+
+
+# What DuckDB says when another process holds the file, and when the file's content is broken (rather than
+# missing, unreadable or of another storage version).
+_LOCKED = re.compile(r"Could not set lock|Conflicting lock")
+_DAMAGED = re.compile(
+    r"corrupt|checksum|replaying WAL|MetadataReader|not a valid DuckDB database|Could not read enough bytes", re.I
+)
+
+
+def _open_error(path: str, error: Exception) -> StoreUnavailable:
+    if _LOCKED.search(str(error)):
+        return StoreInUse(lock_message(path, error))
+    if _DAMAGED.search(str(error)):
+        return StoreDamaged(f"database {path} is damaged and does not open ({_short(error)}).")
+    return StoreUnavailable(f"cannot open database {path}: {_short(error)}")
 
 
 class DuckConn:
@@ -261,16 +280,21 @@ class DuckEngine:
 
     def __init__(self, path: str):
         self.url = path
+        self.recovered: str | None = None
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+            try:
+                self.recovered = duck_journal.attach(path)
+            except OSError as error:
+                raise StoreUnavailable(f"cannot open database {path}: {error}") from error
+            if self.recovered:
+                log.warning("database %s: %s", path, self.recovered)
         try:
             self._root = duckdb.connect(path)
-        except duckdb.IOException as error:
-            if "lock" in str(error).lower():
-                raise StoreUnavailable(lock_message(path, error)) from error
-            raise StoreUnavailable(f"cannot open database {path}: {_short(error)}") from error
         except duckdb.Error as error:
-            raise StoreUnavailable(f"cannot open database {path}: {_short(error)}") from error
+            if path != ":memory:":
+                duck_journal.detach(path)
+            raise _open_error(path, error) from error
         self._root.execute("SET GLOBAL TimeZone = 'UTC'")
         # Stores on one file in one process share DuckDB's database instance, so they share a lock.
         self._lock = threading.RLock() if path == ":memory:" else _write_lock(str(Path(path).resolve()))
@@ -280,6 +304,9 @@ class DuckEngine:
         self._side: ThreadPoolExecutor | None = None
         if self._wal:
             self._root.execute(f"SET GLOBAL checkpoint_threshold = '{_BACKSTOP}'")
+            # Every checkpoint of this process is journaled (engines/duck_journal.py), the last one at close too;
+            # DuckDB's own at shutdown is not, so it is off (whatever the close leaves in the log is replayed).
+            self._root.execute("PRAGMA disable_checkpoint_on_shutdown")
 
     @contextmanager
     def read(self):
@@ -327,8 +354,15 @@ class DuckEngine:
         raise AssertionError("unreachable")
 
     def checkpoint(self) -> None:
+        """Fold the log into the database file, journaled so that a kill during it can be undone."""
         with self._lock, self.read() as conn:
+            if self._wal is None or not duck_journal.enabled():
+                conn.execute("CHECKPOINT")
+                return
+            duck_journal.write(self.url, conn.cursor)
             conn.execute("CHECKPOINT")
+            # A checkpoint that failed leaves its journal: the next open decides whether it is needed.
+            duck_journal.remove(self.url)
 
     def _checkpoint_if_due(self) -> None:
         """Mark a checkpoint due if the log has grown past CHECKPOINT_BYTES, and start its thread (under the
@@ -350,8 +384,9 @@ class DuckEngine:
             self._due = False
             try:
                 self.checkpoint()
-            except duckdb.Error:
-                # The log stays as it is: the next write past the size tries again, and DuckDB's own
+            except (duckdb.Error, OSError):
+                # The log stays as it is (a journal that could not be written, on a full disk, stops the
+                # checkpoint before it begins): the next write past the size tries again, and DuckDB's own
                 # threshold is the backstop.
                 pass
 
@@ -364,7 +399,12 @@ class DuckEngine:
         self.settle()
         if self._side:
             self._side.shutdown()
+        if self._wal and os.path.exists(self._wal) and os.path.getsize(self._wal):
+            self._due = True
+            self._checkpoint_pending()
         self._root.close()
+        if self._wal:
+            duck_journal.detach(self.url)
 
 
 def _rollback(cursor) -> None:
