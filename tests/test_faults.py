@@ -20,7 +20,7 @@ from datetime import UTC, date, datetime
 import psycopg
 import pytest
 
-from data_layer import auth, open_store
+from data_layer import auth, backup, open_store
 from data_layer.auth import SYSTEM
 from data_layer.engines import open_engine
 from data_layer.engines.faults import FaultPlan, attempts_failing_at, engine_error, injected
@@ -332,3 +332,61 @@ def test_a_full_disk_is_not_a_conflict(store):
         # Not retried: the fault fired once and the write gave up at once.
         assert len(plan.steps) == 3
     assert store.feedback.find(run_id="bt0r0", owner_id="bo", actor=SYSTEM) is None
+
+
+def test_backup_failing_at_any_step_leaves_no_backup_or_a_whole_one(store, tmp_path):
+    _seed(store)
+    before = snapshot(store)
+    with injected(store.engine, FaultPlan()) as counting:
+        clean = backup.backup(store, tmp_path / "clean")
+    assert counting.steps, "a backup runs in a write"
+    engine = store.engine.name
+    for number in range(1, len(counting.steps) + 1):
+        target = tmp_path / f"full{number}"
+        with injected(store.engine, FaultPlan(number, engine_error(engine, "disk_full"))):
+            with pytest.raises(Unavailable):
+                backup.backup(store, target)
+        assert not target.exists() and not list(tmp_path.glob(f".full{number}*")), f"step {number} left files"
+        target = tmp_path / f"conflict{number}"
+        with injected(store.engine, FaultPlan(number, engine_error(engine, "conflict"))) as plan:
+            manifest = backup.backup(store, target)
+        assert plan.fired == 1 and manifest["counts"] == clean["counts"]
+        assert sorted(path.name for path in target.iterdir()) == sorted(
+            path.name for path in (tmp_path / "clean").iterdir()
+        )
+    assert snapshot(store) == before
+
+
+def test_restore_failing_at_any_step_leaves_the_store_empty_or_whole(store, request, tmp_path):
+    _seed(store)
+    backup.backup(store, tmp_path / "source")
+    expected = snapshot(store)
+
+    def empty_store():
+        if store.engine.name == "duckdb":
+            return open_store(str(tmp_path / f"r{uuid.uuid4().hex[:8]}.duckdb"))
+        server = request.getfixturevalue("pg_server")
+        url = server.create_database("restore")
+        request.addfinalizer(lambda: server.drop_database(url))
+        return open_store(url)
+
+    with empty_store() as target, injected(target.engine, FaultPlan()) as counting:
+        backup.restore(target, tmp_path / "source")
+    engine = store.engine.name
+    target = empty_store()
+    try:
+        empty = snapshot(target)
+        for number in range(1, len(counting.steps) + 1):
+            with injected(target.engine, FaultPlan(number, engine_error(engine, "disk_full"))):
+                with pytest.raises(Unavailable):
+                    backup.restore(target, tmp_path / "source")
+            assert snapshot(target) == empty, f"step {number} left rows behind"
+        for first in range(0, len(counting.steps), RETRIED):
+            chunk = list(range(first + 1, min(first + RETRIED, len(counting.steps)) + 1))
+            with injected(target.engine, FaultPlan(attempts_failing_at(chunk), engine_error(engine, "conflict"))):
+                backup.restore(target, tmp_path / "source")
+            assert normalized(snapshot(target), expected) == normalized(expected, expected), f"steps {chunk}"
+            target.close()
+            target = empty_store()
+    finally:
+        target.close()
