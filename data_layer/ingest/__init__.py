@@ -79,13 +79,13 @@ def run_import(
     also: Callable[[object], None] | None = None,
 ) -> ImportReport:
     """Validate and merge `(line, record)` pairs; a record is a dict, or a `RecordError` for a line
-        that could not be read. `actor` (an `auth.Actor`: `auth.SYSTEM` for the command line and scripts)
+    that could not be read. `actor` (an `auth.Actor`: `auth.SYSTEM` for the command line and scripts)
     must be allowed to ingest; the votes it creates or changes enter the audit trail under it;
-        `also(conn)`, when given, writes in the same transaction after the merge (an import's own marks).
+    `also(conn)`, when given, writes in the same transaction after the merge (an import's own marks).
 
-        The records are read and checked one by one first; the transaction then loads, checks and merges
-        them, and may run again on a write conflict (`engine.write`) with the very same rows. The report
-        counts the rows the committed attempt merged."""
+    The records are read and checked one by one first; the transaction then loads, checks and merges
+    them, and may run again on a write conflict (`engine.write`) with the very same rows. The report
+    counts the rows the committed attempt merged."""
     errors: list[dict] = []
     more = 0
 
