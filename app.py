@@ -8,7 +8,7 @@ the API under /api and puts the gate of `data_layer.gate` in front of everything
 import streamlit as st
 
 if __name__ == "__main__":
-    from pages import _shared
+    from pages import _identity, _shared
 
     st.set_page_config(page_title="Agent feedback review", page_icon="📝", layout="wide")
     sections = {
@@ -25,7 +25,7 @@ if __name__ == "__main__":
             st.Page("pages/export.py", title="Export", icon=":material/download:", url_path="export"),
         ],
     }
-    if _shared.can("audit"):
+    if _identity.can("audit"):
         sections["Admin"] = [
             st.Page("pages/audit.py", title="Audit trail", icon=":material/history:", url_path="audit"),
         ]
@@ -44,14 +44,14 @@ else:
 
     from data_layer import access, gate
     from data_layer.api import create_api
-    from pages import _shared
+    from pages import _identity, _shared
 
     # A deployment that requires sign-in (FEEDBACK_REQUIRE_SIGNIN=1) does not start without it.
-    problem = access.startup_problem(_shared.mode())
+    problem = access.startup_problem(_identity.mode())
     if problem:
         raise SystemExit(f"error: {problem}")
     app = st.App(
         "app.py",
         routes=[Mount("/api", app=create_api())],
-        middleware=[Middleware(gate.Gate, mode=_shared.mode)],
+        middleware=[Middleware(gate.Gate, mode=_identity.mode)],
     )

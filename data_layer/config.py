@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import os
 
+from data_layer.errors import InvalidInput
+
 DEFAULT_DB = "data/feedback.duckdb"
+API_MAX_BODY_VARIABLE = "FEEDBACK_API_MAX_BODY"
+DEFAULT_API_MAX_BODY = 10 * 1024 * 1024
 
 
 def database_url(override: str | None = None) -> str:
@@ -15,6 +19,16 @@ def database_url(override: str | None = None) -> str:
 def demo_enabled() -> bool:
     """Seed demo data into an empty database unless `FEEDBACK_DEMO=0`."""
     return os.environ.get("FEEDBACK_DEMO", "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+def api_max_body() -> int:
+    """The largest request body the REST API reads, in bytes: `FEEDBACK_API_MAX_BODY`, default 10 MiB."""
+    value = os.environ.get(API_MAX_BODY_VARIABLE, "").strip()
+    if not value:
+        return DEFAULT_API_MAX_BODY
+    if not value.isdigit() or int(value) < 1:
+        raise InvalidInput(f"{API_MAX_BODY_VARIABLE} must be a positive number of bytes, got {value[:40]!r}")
+    return int(value)
 
 
 def redact(url: str) -> str:

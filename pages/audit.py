@@ -12,12 +12,12 @@ from datetime import UTC, datetime, time, timedelta
 import streamlit as st
 
 from data_layer import audit, errors
-from pages import _shared
+from pages import _identity, _shared
 
 PAGE_SIZE = 50
 
 st.title("Audit trail")
-if not _shared.can("audit"):
+if not _identity.can("audit"):
     st.warning("Admins only: the audit trail shows who changed which vote. Ask an admin if you need it.")
     st.stop()
 
@@ -44,7 +44,7 @@ filters = {
 }
 
 store = _shared.store()
-me = _shared.reader()
+me = _identity.reader()
 try:
     total = store.audit.count(me, **filters)
 except errors.DataLayerError as error:

@@ -15,7 +15,7 @@ from pathlib import Path
 import streamlit as st
 
 from data_layer import errors, export, stats
-from pages import _filters, _shared
+from pages import _filters, _identity, _shared
 from pages._text import quoted
 
 FORMAT_LABELS = {"csv": "CSV", "parquet": "Parquet", "jsonl": "JSON Lines"}
@@ -70,7 +70,7 @@ title.title("Export feedback")
 _filters.clear_button(clear)
 st.caption("One row per vote, with the run it judged: assistant, model, status, the question and the answer.")
 current_store = _shared.store()
-me = _shared.reader()
+me = _identity.reader()
 choices = _filters.load_choices(current_store, current_store.url)
 arguments = _filters.filter_bar(choices, prefix="export", default_days=None)
 rating = rating_bar(st.columns([2.6, 5.5])[0])

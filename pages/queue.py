@@ -13,7 +13,7 @@ import streamlit as st
 
 from data_layer import errors
 from data_layer.schema import REASON_TAGS, RUN_STATUSES
-from pages import _shared
+from pages import _conversation, _identity, _shared
 from pages._text import code, plain
 
 CURRENT = "rq_run"
@@ -61,7 +61,7 @@ def vote(run: dict, rating: int) -> None:
             rating=rating,
             comment=st.session_state.get(comment_key) or None,
             tags=list(st.session_state.get(tags_key) or []) if rating == -1 else [],
-            actor=_shared.actor(),
+            actor=_identity.actor(),
         )
     except errors.DataLayerError as error:
         st.session_state[ERROR] = error
@@ -77,7 +77,7 @@ def move_on(run: dict, *, skip: bool) -> None:
     """Leave this run: a skip (or "next" without a vote) puts it at the back of the queue."""
     store = _shared.store()
     try:
-        me = _shared.actor()
+        me = _identity.actor()
         if skip or store.feedback.find(run_id=run["run_id"], owner_id=me.user_id, actor=me) is None:
             store.queue.skip(run["run_id"], actor=me)
         else:
@@ -94,7 +94,7 @@ def filters_changed() -> None:
     run_id = st.session_state.pop(CURRENT, None)
     if run_id:
         try:
-            _shared.store().queue.release(run_id, actor=_shared.actor())
+            _shared.store().queue.release(run_id, actor=_identity.actor())
         except errors.DataLayerError as error:
             st.session_state[ERROR] = error
 
@@ -110,7 +110,7 @@ def current_run(store, me, filters: dict) -> dict | None:
 
 
 st.title("Review queue")
-if not _shared.can("queue"):
+if not _identity.can("queue"):
     # The queue claims runs and records skips for its reviewer: nothing here is for a read-only role.
     st.info(
         "The review queue is for reviewers. Your role is viewer: browse threads, stats and exports instead.",
@@ -134,7 +134,7 @@ with st.container(horizontal=True, vertical_alignment="bottom"):
 store = _shared.store()
 filters = queue_filters()
 try:
-    me = _shared.actor()
+    me = _identity.actor()
     reviewed, total = store.queue.progress(filters, actor=me)
     run = current_run(store, me, filters)
 except errors.DataLayerError as error:
@@ -167,8 +167,8 @@ conversation_column, controls = st.columns([3, 1], gap="large")
 with conversation_column:
     title = (thread or {}).get("title") or "(untitled thread)"
     st.markdown(f"**{plain(title)}**")
-    _shared.run_header(run)
-    _shared.conversation(run, messages, votes=False)
+    _conversation.run_header(run)
+    _conversation.conversation(run, messages, votes=False)
     if st.button("Open the whole thread", icon=":material/forum:", type="tertiary"):
         st.switch_page("pages/thread.py", query_params={"thread": run["thread_id"], "run": run["run_id"]})
 with controls, st.container(border=True):

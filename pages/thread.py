@@ -10,7 +10,7 @@ import streamlit as st
 
 from data_layer import errors
 from data_layer.runs import follow_up_chain
-from pages import _shared
+from pages import _conversation, _identity, _shared, _votes
 from pages._text import code, plain, quoted
 
 
@@ -80,7 +80,7 @@ for chain in shown_chains:
         )
         st.markdown(f":material/link: Follow-up chain: {links}")
 
-if not _shared.can("vote"):
+if not _identity.can("vote"):
     st.caption(":material/visibility: You are a viewer: you see every vote but cannot vote.")
 show_trace = st.toggle("Show system and trace events", key="thread_show_trace")
 events = trace_events(thread_id) if show_trace else []
@@ -89,11 +89,11 @@ if not runs:
     st.info("This thread has no runs yet.")
 for number, run in enumerate(runs, start=1):
     with st.container(border=True, key=f"run-{run['run_id']}"):
-        _shared.run_header(run, selected=run["run_id"] == selected_run)
+        _conversation.run_header(run, selected=run["run_id"] == selected_run)
         run_messages = [message for message in messages if message["run_id"] == run["run_id"]]
-        _shared.conversation(run, run_messages, show_system=show_trace)
+        _conversation.conversation(run, run_messages, show_system=show_trace)
         if show_trace:
             with st.expander(f"Trace and lifecycle events of run {number}", icon=":material/timeline:"):
-                _shared.trace([event for event in events if event["run_id"] == run["run_id"]])
+                _conversation.trace([event for event in events if event["run_id"] == run["run_id"]])
         st.markdown(f"**Vote on run {number} as a whole**")
-        _shared.feedback_panel(run["thread_id"], run["run_id"])
+        _votes.feedback_panel(run["thread_id"], run["run_id"])

@@ -14,7 +14,7 @@ import streamlit as st
 
 from data_layer import errors
 from data_layer.schema import RUN_STATUSES
-from pages import _shared
+from pages import _identity, _shared
 from pages._text import plain
 
 PAGE_SIZE = 25
@@ -59,7 +59,7 @@ def filters_from_widgets() -> dict:
         "since": day_start(dates[0]).isoformat() if len(dates) >= 1 else None,
         "until": (day_start(dates[-1]) + timedelta(days=1)).isoformat() if len(dates) >= 1 else None,
         "has_negative": bool(state.get("negative")),
-        "not_reviewed_by": _shared.reviewer() if state.get("unreviewed") else None,
+        "not_reviewed_by": _identity.reviewer() if state.get("unreviewed") else None,
     }
 
 
@@ -144,7 +144,7 @@ with st.container(horizontal=True, vertical_alignment="bottom"):
 with st.container(horizontal=True):
     st.checkbox("Has negative feedback", key="negative", bind="query-params", on_change=back_to_first_page)
     st.checkbox(
-        f"Not yet reviewed by me ({plain(_shared.reviewer())})",
+        f"Not yet reviewed by me ({plain(_identity.reviewer())})",
         key="unreviewed",
         bind="query-params",
         on_change=back_to_first_page,

@@ -16,6 +16,7 @@ from urllib.parse import urlencode, urlsplit
 import pytest
 
 from data_layer import open_store
+from data_layer.auth import SYSTEM
 from tests.hostile_content import ID_PAYLOADS, PAYLOADS, SHORT_PAYLOADS
 
 from .conftest import AppServer
@@ -150,7 +151,7 @@ def hostile_records() -> list[dict]:
 def server(tmp_path_factory):
     db = str(tmp_path_factory.mktemp("content") / "content.duckdb")
     with open_store(db) as store:
-        report = store.ingest(hostile_records())
+        report = store.ingest(hostile_records(), actor=SYSTEM)
         assert report.ok, report.summary()
     running = AppServer(db, env={"FEEDBACK_DEMO": "0"})
     yield running

@@ -16,7 +16,7 @@ from playwright.sync_api import expect
 
 from data_layer import open_store
 from data_layer.auth import SYSTEM, Actor
-from pages._shared import panel_key
+from pages._votes import panel_key
 from tests.conftest import AppServer
 
 pytestmark = pytest.mark.browser

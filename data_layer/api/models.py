@@ -1,0 +1,164 @@
+"""What the API's requests and responses look like, as the OpenAPI document describes them: the path
+parameters, the request bodies, the response models, the documented error answers, and `public()`,
+a stored vote with the source system's field names.
+
+Request bodies are documented here and read raw by the routes, so that the data layer's rules, not
+pydantic's coercions (`true` or `1.0` as a rating), decide what is valid.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import Path
+from pydantic import BaseModel
+
+from data_layer import config, ingest, rules
+from data_layer.schema import FEEDBACK_SOURCES, REASON_TAGS
+
+# The data layer's id alphabet, documented in the OpenAPI paths so clients and fuzzers know it.
+ID_PATTERN = f"^{rules.ID_PATTERN}$"
+ThreadId = Annotated[str, Path(pattern=ID_PATTERN, max_length=200)]
+RunId = Annotated[str, Path(pattern=ID_PATTERN, max_length=200)]
+FeedbackId = Annotated[str, Path(pattern=ID_PATTERN, max_length=200)]
+
+
+class Feedback(BaseModel):
+    """A vote, with the source system's field names (`user_id` is the reviewer, our `owner_id`)."""
+
+    feedback_id: str
+    thread_id: str
+    run_id: str
+    user_id: str | None
+    message_id: str | None
+    rating: Literal[1, -1]
+    comment: str | None
+    tags: list[Literal[REASON_TAGS]]
+    source: Literal[FEEDBACK_SOURCES]
+    created_at: datetime
+    updated_at: datetime
+
+
+class Stats(BaseModel):
+    run_id: str
+    total: int
+    positive: int
+    negative: int
+
+
+class Success(BaseModel):
+    success: bool
+
+
+class Error(BaseModel):
+    detail: str
+
+
+class RejectedLine(BaseModel):
+    line: int
+    error: str
+
+
+class ImportResult(BaseModel):
+    ok: bool
+    counts: dict[str, int]
+    total: int
+    errors: list[RejectedLine]
+    more_errors: int
+
+
+def public(row: dict) -> dict:
+    """A stored vote as a `Feedback`."""
+    return {
+        "feedback_id": row["feedback_id"],
+        "thread_id": row["thread_id"],
+        "run_id": row["run_id"],
+        "user_id": row["owner_id"],
+        "message_id": row["message_id"],
+        "rating": row["rating"],
+        "comment": row["comment"],
+        "tags": list(row["tags"] or []),
+        "source": row["source"],
+        "created_at": row["created_at"],
+        "updated_at": row["updated_at"],
+    }
+
+
+_DESCRIPTIONS = {
+    400: "Bad input: rating, tag, id, body or query parameter (nothing was stored)",
+    401: "Missing or unknown API token",
+    403: "The token's role may not do this",
+    404: "Unknown thread, run, message or feedback, a run of another thread, or a thread the end user does not own",
+    409: "The caller already voted on this target (use PUT to replace the vote)",
+    413: f"Body larger than {config.API_MAX_BODY_VARIABLE} bytes",
+    503: "The store cannot write now (full disk, I/O error, database unreachable): nothing was stored; "
+    "retry after the Retry-After header's seconds",
+}
+
+
+def errors(*statuses: int) -> dict:
+    """The documented error answers of a route: each is `{"detail": ...}`."""
+    return {status: {"model": Error, "description": _DESCRIPTIONS[status]} for status in statuses}
+
+
+VOTE_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["rating"],
+                    "properties": {
+                        "rating": {"type": "integer", "enum": [1, -1], "description": "1 (thumbs up) or -1"},
+                        "comment": {"type": ["string", "null"], "maxLength": rules.MAX_COMMENT},
+                        "message_id": {
+                            "type": ["string", "null"],
+                            "pattern": ID_PATTERN,
+                            "description": "scope the vote to one message of the run",
+                        },
+                        "tags": {
+                            "type": ["array", "null"],
+                            "items": {"type": "string", "enum": list(REASON_TAGS)},
+                            "description": "reason tags",
+                        },
+                    },
+                }
+            }
+        },
+    }
+}
+
+INGEST_BODY = {
+    "requestBody": {
+        "required": True,
+        "description": "Import records as a JSON array, or as JSONL (one record per line, any content type).",
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["kind"],
+                        "properties": {"kind": {"type": "string", "enum": list(ingest.KINDS)}},
+                    },
+                }
+            }
+        },
+    }
+}
+
+BACKUP_BODY = {
+    "requestBody": {
+        "required": False,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "properties": {"name": {"type": "string", "pattern": ID_PATTERN, "maxLength": 200}},
+                }
+            }
+        },
+    }
+}
