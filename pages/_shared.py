@@ -63,7 +63,7 @@ def frame() -> None:
     how = mode()
     refused = refusal(how)
     if refused:
-        st.error(plain(refused), icon=":material/lock:")
+        st.error(refused, icon=":material/lock:")
         st.stop()
     current = store()
     if current.seeded_demo is not None and not st.session_state.get("_demo_noted"):

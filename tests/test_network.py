@@ -26,6 +26,7 @@ from websockets.sync.client import connect
 from data_layer import access, auth, demo, open_store
 from data_layer.auth import SYSTEM
 from data_layer.errors import InvalidInput
+from pages._text import safe_markdown
 from tests.conftest import ROOT, AppServer, free_port
 
 pytestmark = pytest.mark.slow
@@ -270,11 +271,16 @@ PROXY = {
 CLAIM = {"X-Forwarded-Email": "mallory@example.com", "X-Forwarded-Groups": "leads"}
 
 
+def shown(user_id: str) -> bytes:
+    """A user id as the sidebar sends it: outside text, so through the one rendering rule."""
+    return safe_markdown(user_id).encode()
+
+
 def test_identity_headers_from_the_proxys_address_sign_in(tmp_path):
     server = AppServer(seeded(str(tmp_path / "proxy.duckdb")), env=PROXY)  # the default: the proxy is on loopback
     try:
         sent = stream(server, "feedback.example.com", CLAIM)
-        assert b"mallory@example.com" in sent and b"role **admin**" in sent
+        assert shown("mallory@example.com") in sent and b"role **admin**" in sent
         assert shows_data(sent)
         # uvicorn takes the client's address from X-Forwarded-For sent from loopback: no longer the proxy's
         response = get(server, "/", "feedback.example.com", {**CLAIM, "X-Forwarded-For": "203.0.113.9"})
@@ -366,7 +372,7 @@ def test_a_deployment_that_requires_sign_in_starts_with_it(tmp_path):
     server = AppServer(str(tmp_path / "signin.duckdb"), env={access.REQUIRE_SIGNIN_VARIABLE: "1", **PROXY})
     try:
         sent = stream(server, "feedback.example.com", {"X-Forwarded-Email": "ana@example.com"})
-        assert b"ana@example.com" in sent and b"role **reviewer**" in sent
+        assert shown("ana@example.com") in sent and b"role **reviewer**" in sent
     finally:
         server.stop()
 
