@@ -26,7 +26,7 @@ def store() -> data_layer.Store:
     try:
         return data_layer.shared_store()
     except errors.StoreUnavailable as error:
-        st.error(f"The database cannot be opened: {plain(error)}", icon=":material/database:")
+        st.error(f"The database cannot be opened: {error}", icon=":material/database:")
         st.stop()
 
 
@@ -83,12 +83,12 @@ def frame() -> None:
                 rules.identifier(reviewer(), "reviewer name")
             except errors.InvalidInput as error:
                 st.error(f"{plain(error)}. Votes cannot be saved under this name.", icon=":material/badge:")
-            st.caption(f"Local mode, not signed in (you are the admin) · {plain(current.url)}")
+            st.caption(f"Local mode, not signed in (you are the admin) · {current.url}")
         else:
             me = actor()
             via = "through the proxy" if how == "proxy" else "with single sign-on"
             st.markdown(f":material/account_circle: **{safe_markdown(me.user_id)}**", width="stretch")
-            st.caption(f"Signed in {via} · role **{me.role}** · {plain(current.url)}")
+            st.caption(f"Signed in {via} · role **{me.role}** · {current.url}")
             if how == "oidc":
                 st.button("Sign out", icon=":material/logout:", on_click=st.logout, key="sign_out")
         if current.seeded_demo is not None:

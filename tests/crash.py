@@ -244,7 +244,7 @@ class Ledger:
             self.written_back += bool(getattr(store.engine, "recovered", None))
             found = [f"integrity: {name} ({count} rows)" for name, count in check(store).items()]
             for feedback_id, rating in self.votes.items():
-                stored = store.feedback.get(feedback_id)
+                stored = store.feedback.get(feedback_id, actor=SYSTEM)
                 if stored is None or stored["rating"] != rating:
                     found.append(f"acknowledged vote {feedback_id} lost")
             for thread_ids, events in self.imports:
