@@ -99,7 +99,7 @@ class Filters:
 
     def as_dict(self) -> dict:
         """The fields that are set, JSON-ready."""
-        return {name: value for name in FIELDS if (value := getattr(self, name)) not in (None, False)}
+        return {name: value for name in FIELDS if (value := getattr(self, name)) is not None and value is not False}
 
     @property
     def since_time(self) -> datetime | None:
