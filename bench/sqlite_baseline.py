@@ -160,7 +160,8 @@ def _all(db, sql, params=()):
 
 def browse(db, reps: int) -> dict:
     out = {}
-    for label, args in PAGE_FILTERS:
+    for label, filters, page in PAGE_FILTERS:
+        args = {**filters, **page}
         sql, params = page_sql(args)
         count_sql, count_params = page_sql(args, count=True)
         _all(db, sql, params)

@@ -8,8 +8,10 @@
 
 Everything the pages, the REST API and the CLI do goes through this package; none of them
 writes SQL. Returned records are plain dicts with JSON-friendly values. Every operation on
-people's data (votes, queue claims, the audit trail, imports) takes the `actor` asking and checks
-it with `auth.authorize` (docs/identity.md, "Where the rules are enforced").
+people's data (votes, queue claims, the audit trail, imports, exports, the aggregates that name
+reviewers or quote comments) takes the `actor` asking and checks it with `auth.authorize`
+(docs/identity.md, "Who may do what"). Lists, counts and aggregates narrow their rows by one
+`data_layer.filters.Filters`.
 """
 
 from __future__ import annotations

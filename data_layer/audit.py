@@ -12,10 +12,10 @@ import json
 from datetime import UTC, datetime
 
 from data_layer import auth, rules
-from data_layer.errors import InvalidInput
+from data_layer.filters import Filters, Table, conditions
 from data_layer.rows import plain, plain_all
 
-ACTIONS = ("create", "update", "retract", "delete")
+ACTIONS = rules.AUDIT_ACTIONS
 # The vote's fields worth keeping in a history (ids and times of the vote itself are columns of the row).
 VALUE_FIELDS = ("owner_id", "message_id", "rating", "comment", "tags", "source", "created_at", "updated_at")
 MAX_PAGE = 1000
@@ -27,25 +27,26 @@ VALUES ($changed_at, $actor_id, $actor_role, $action, $feedback_id, $thread_id, 
         CAST($old_value AS JSON), CAST($new_value AS JSON))
 """
 
-_FILTER = """
-FROM feedback_audit
-WHERE (CAST($actor_id AS TEXT) IS NULL OR actor_id = $actor_id)
-  AND (CAST($action AS TEXT) IS NULL OR action = $action)
-  AND (CAST($feedback_id AS TEXT) IS NULL OR feedback_id = $feedback_id)
-  AND (CAST($thread_id AS TEXT) IS NULL OR thread_id = $thread_id)
-  AND (CAST($run_id AS TEXT) IS NULL OR run_id = $run_id)
-  AND (CAST($since AS TIMESTAMPTZ) IS NULL OR changed_at >= $since)
-  AND (CAST($until AS TIMESTAMPTZ) IS NULL OR changed_at < $until)
-"""
+# The trail's filters (`data_layer.filters`), each fixed SQL.
+FILTERS: Table = {
+    "actor_id": "actor_id = $actor_id",
+    "action": "action = $action",
+    "feedback_id": "feedback_id = $feedback_id",
+    "thread_id": "thread_id = $thread_id",
+    "run_id": "run_id = $run_id",
+    "since": "changed_at >= $since",
+    "until": "changed_at < $until",
+}
 
-_LIST = f"""
+_LIST = """
 SELECT id, changed_at, actor_id, actor_role, action, feedback_id, thread_id, run_id, old_value, new_value
-{_FILTER}
+FROM feedback_audit
+WHERE {where}
 ORDER BY changed_at, id
 LIMIT $limit OFFSET $offset
 """
 
-_COUNT = f"SELECT count(*) {_FILTER}"
+_COUNT = "SELECT count(*) FROM feedback_audit WHERE {where}"
 
 
 def _value(row: dict | None) -> str | None:
@@ -121,58 +122,26 @@ class AuditLog:
         self._engine = engine
 
     @staticmethod
-    def _filters(actor_id, action, feedback_id, thread_id, run_id, since, until) -> dict:
-        if action is not None and action not in ACTIONS:
-            raise InvalidInput(f"action {str(action)[:40]!r} is not one of {', '.join(ACTIONS)}")
-        return {
-            "actor_id": rules.optional_identifier(actor_id, "actor"),
-            "action": action,
-            "feedback_id": rules.optional_identifier(feedback_id, "feedback_id"),
-            "thread_id": rules.optional_identifier(thread_id, "thread_id"),
-            "run_id": rules.optional_identifier(run_id, "run_id"),
-            "since": None if since is None else rules.timestamp(since, "since"),
-            "until": None if until is None else rules.timestamp(until, "until"),
-        }
+    def _where(filters) -> tuple[str, dict]:
+        chosen = Filters.of(filters, takes=FILTERS, reader="the audit trail")
+        return conditions(chosen, FILTERS)
 
-    def list(
-        self,
-        actor: auth.Actor,
-        *,
-        actor_id=None,
-        action=None,
-        feedback_id=None,
-        thread_id=None,
-        run_id=None,
-        since=None,
-        until=None,
-        limit=100,
-        offset=0,
-    ) -> list[dict]:
-        """Audit rows matching every filter given, oldest first (`since` inclusive, `until` exclusive)."""
+    def list(self, filters=None, *, actor: auth.Actor, limit=100, offset=0) -> list[dict]:
+        """Audit rows matching `filters` (a `Filters` or its dict: `actor_id`, `action`, `feedback_id`,
+        `thread_id`, `run_id`, `since` inclusive, `until` exclusive), oldest first."""
         auth.authorize(actor, "audit")
-        params = self._filters(actor_id, action, feedback_id, thread_id, run_id, since, until)
+        where, params = self._where(filters)
         params["limit"] = rules.integer(limit, "limit", low=1, high=MAX_PAGE)
         params["offset"] = rules.integer(offset, "offset", high=2**62)
         with self._engine.read() as conn:
-            rows = plain_all(conn.all(_LIST, params))
+            rows = plain_all(conn.all(_LIST.format(where=where), params))
         for row in rows:
             row["old_value"] = _json(row["old_value"])
             row["new_value"] = _json(row["new_value"])
         return rows
 
-    def count(
-        self,
-        actor: auth.Actor,
-        *,
-        actor_id=None,
-        action=None,
-        feedback_id=None,
-        thread_id=None,
-        run_id=None,
-        since=None,
-        until=None,
-    ) -> int:
+    def count(self, filters=None, *, actor: auth.Actor) -> int:
         auth.authorize(actor, "audit")
-        params = self._filters(actor_id, action, feedback_id, thread_id, run_id, since, until)
+        where, params = self._where(filters)
         with self._engine.read() as conn:
-            return int(conn.scalar(_COUNT, params))
+            return int(conn.scalar(_COUNT.format(where=where), params))

@@ -14,6 +14,7 @@ import time
 
 from data_layer import auth, config, open_store
 from data_layer.errors import DataLayerError, InvalidInput, StoreDamaged, StoreInUse, StoreUnavailable
+from data_layer.filters import Filters
 
 
 def _progress_printer(total: int | None):
@@ -138,20 +139,39 @@ def cmd_token_new(args) -> int:
     return 0
 
 
+# The filter options (`--since`, `--assistant`, ...) and the `Filters` field each one sets.
+FILTER_OPTIONS = {
+    "since": "since",
+    "until": "until",
+    "assistant": "assistant_id",
+    "model": "model_name",
+    "reviewer": "reviewer",
+    "source": "source",
+    "rating": "rating",
+}
+
+
+def _add_filter_options(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("--since", metavar="DATE", help="runs created on or after this date (YYYY-MM-DD or ISO time)")
+    sub.add_argument("--until", metavar="DATE", help="runs created up to this date, inclusive (or before an ISO time)")
+    sub.add_argument("--assistant", help="only runs of this assistant")
+    sub.add_argument("--model", help="only runs of this model")
+    sub.add_argument("--reviewer", help="only votes by this reviewer (owner id)")
+    sub.add_argument("--source", choices=("reviewer", "end_user"), help="only votes from this source")
+    sub.add_argument("--rating", choices=("positive", "negative"), help="only thumbs-up or only thumbs-down")
+
+
+def _filters(args) -> Filters:
+    """The `Filters` of the filter options given (`InvalidInput` naming a bad one)."""
+    return Filters(**{field: getattr(args, option) for option, field in FILTER_OPTIONS.items()})
+
+
 def cmd_export(args) -> int:
     from data_layer import export
 
-    filters = {
-        "since": args.since,
-        "until": args.until,
-        "assistant_id": args.assistant,
-        "model_name": args.model,
-        "reviewer": args.reviewer,
-        "source": args.source,
-    }
     columns = [name.strip() for name in args.columns.split(",") if name.strip()] if args.columns else None
     with open_store(args.db) as store:
-        export.write(store, args.output, args.format, filters, actor=auth.SYSTEM, columns=columns, rating=args.rating)
+        export.write(store, args.output, args.format, _filters(args), actor=auth.SYSTEM, columns=columns)
     print(os.path.abspath(args.output))
     return 0
 
@@ -285,13 +305,7 @@ def build_parser() -> argparse.ArgumentParser:
     exp = command("export", cmd_export, "write feedback with its run and thread context to CSV, Parquet or JSONL")
     exp.add_argument("--format", choices=("csv", "parquet", "jsonl"), help="default: from the file extension")
     exp.add_argument("-o", "--output", required=True, metavar="FILE", help="file to write (replaced when complete)")
-    exp.add_argument("--since", metavar="DATE", help="runs created on or after this date (YYYY-MM-DD or ISO time)")
-    exp.add_argument("--until", metavar="DATE", help="runs created up to this date, inclusive (or before an ISO time)")
-    exp.add_argument("--assistant", help="only runs of this assistant")
-    exp.add_argument("--model", help="only runs of this model")
-    exp.add_argument("--reviewer", help="only votes by this reviewer (owner id)")
-    exp.add_argument("--source", choices=("reviewer", "end_user"), help="only votes from this source")
-    exp.add_argument("--rating", choices=("positive", "negative"), help="only thumbs-up or only thumbs-down")
+    _add_filter_options(exp)
     exp.add_argument("--columns", metavar="A,B,...", help="comma-separated columns (default: all)")
 
     token = commands.add_parser("token", help="REST API tokens", description="REST API tokens")

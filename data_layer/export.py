@@ -4,7 +4,7 @@ Each row is one vote: who gave it (reviewer, source), when, the rating, comment 
 and what it judged: the assistant, model and status of the run, the human message that started
 the run and the ai answer (for a vote on one message, that message itself). Rows are read as
 Arrow batches from a streaming query and written batch by batch, so a large export never sits in
-memory whole. Filters are the insight pages' (`stats.Filters`), plus the rating. Every row names
+memory whole. Filters (`data_layer.filters`) are the insight pages', plus the rating. Every row names
 its reviewer and may hold a comment: each call takes the `actor` asking, which must be allowed to
 read (`auth.authorize`).
 
@@ -37,7 +37,7 @@ import pyarrow.parquet as pq
 
 from data_layer import auth
 from data_layer.errors import InvalidInput
-from data_layer.stats import Filters, where
+from data_layer.filters import RUNS, VOTES, Filters, Table, conditions
 
 FORMATS = ("csv", "parquet", "jsonl")
 MEDIA_TYPES = {"csv": "text/csv", "parquet": "application/vnd.apache.parquet", "jsonl": "application/x-ndjson"}
@@ -82,7 +82,9 @@ COLUMNS: dict[str, Column] = {
     "message_id": Column("f.message_id", pa.string(), "message judged, empty for a vote on the whole run"),
 }
 
-_RATINGS = {1: 1, -1: -1, "1": 1, "-1": -1, "positive": 1, "negative": -1, "up": 1, "down": -1}
+# The export's filters: the insight pages' runs and votes, and the rating of the vote.
+TAKES = (*RUNS, *VOTES, "rating")
+_VOTES: Table = {**VOTES, "rating": "f.rating = $rating"}
 
 _FROM = """
 FROM feedback f
@@ -96,7 +98,7 @@ LEFT JOIN (
     WHERE e.category = 'message'
     GROUP BY e.run_id, e.message_id
 ) m ON m.run_id = f.run_id AND m.message_id = f.message_id
-WHERE {run} AND {vote}{rating}{slice}
+WHERE {run} AND {vote}{slice}
 """
 
 # Votes per hour of vote time, to size the slices (`_slices`). Sizes only: the votes alone, without
@@ -106,7 +108,7 @@ WHERE {run} AND {vote}{rating}{slice}
 _HOURS = """
 SELECT CAST(floor(extract(epoch FROM f.created_at) / 3600) AS BIGINT) AS hour, count(*) AS votes
 FROM feedback f
-WHERE {vote}{rating}
+WHERE {vote}
 GROUP BY CAST(floor(extract(epoch FROM f.created_at) / 3600) AS BIGINT)
 ORDER BY hour
 """
@@ -114,7 +116,7 @@ ORDER BY hour
 _COUNT = """
 SELECT count(*)
 FROM feedback f JOIN runs r ON r.run_id = f.run_id
-WHERE {run} AND {vote}{rating}
+WHERE {run} AND {vote}
 """
 
 
@@ -135,37 +137,25 @@ def columns_of(columns) -> list[str]:
     return chosen
 
 
-def rating_of(value) -> int | None:
-    """1, -1, or None for both; accepts `positive`/`negative` as the command line and pages send."""
-    if value in (None, ""):
-        return None
-    if isinstance(value, bool) or value not in _RATINGS:
-        raise InvalidInput(f"rating {value!r:.20} is not positive, negative, 1 or -1")
-    return _RATINGS[value]
+def _where(filters) -> tuple[dict, dict]:
+    chosen = Filters.of(filters, takes=TAKES, reader="the export")
+    run, run_params = conditions(chosen, RUNS)
+    vote, vote_params = conditions(chosen, _VOTES)
+    return {"run": run, "vote": vote, "slice": ""}, {**run_params, **vote_params}
 
 
-def _where(filters, rating) -> tuple[dict, dict]:
-    run, vote, params = where(Filters.of(filters))
-    chosen = rating_of(rating)
-    parts = {"run": run, "vote": vote, "rating": "", "slice": ""}
-    if chosen is not None:
-        parts["rating"] = " AND f.rating = $rating"
-        params["rating"] = chosen
-    return parts, params
-
-
-def _query(filters, columns, rating, sliced: str = "") -> tuple[str, dict, pa.Schema]:
+def _query(filters, columns, sliced: str = "") -> tuple[str, dict, pa.Schema]:
     names = columns_of(columns)
-    parts, params = _where(filters, rating)
+    parts, params = _where(filters)
     select = ",\n       ".join(f"{COLUMNS[name].sql} AS {name}" for name in names)
     sql = f"SELECT {select}{_FROM.format(**{**parts, 'slice': sliced})}ORDER BY f.created_at, f.feedback_id"
     return sql, params, pa.schema([(name, COLUMNS[name].type) for name in names])
 
 
-def _slices(conn, filters, rating, size: int) -> list[tuple[str, dict]]:
+def _slices(conn, filters, size: int) -> list[tuple[str, dict]]:
     """Consecutive vote-time slices of about `size` votes (an hour with more is one slice), each as a
     condition on `f.created_at` and its parameters; the first is open below, the last above."""
-    parts, params = _where(filters, rating)
+    parts, params = _where(filters)
     cuts, held = [], 0
     for row in conn.all(_HOURS.format(**parts), params):
         if held and held + row["votes"] > size:
@@ -186,18 +176,18 @@ def _slices(conn, filters, rating, size: int) -> list[tuple[str, dict]]:
     return slices
 
 
-def count(store, filters=None, *, actor: auth.Actor, rating=None) -> int:
+def count(store, filters=None, *, actor: auth.Actor) -> int:
     """How many rows an export with these filters writes."""
     auth.authorize(actor, "read")
-    parts, params = _where(filters, rating)
+    parts, params = _where(filters)
     with store.engine.read() as conn:
         return int(conn.scalar(_COUNT.format(**parts), params))
 
 
-def preview(store, filters=None, *, actor: auth.Actor, columns=None, rating=None, limit: int = 20) -> list[dict]:
+def preview(store, filters=None, *, actor: auth.Actor, columns=None, limit: int = 20) -> list[dict]:
     """The first rows of the export as plain dicts (times ISO 8601, tags lists)."""
     auth.authorize(actor, "read")
-    sql, params, schema = _query(filters, columns, rating)
+    sql, params, schema = _query(filters, columns)
     with store.engine.read() as conn:
         reader = conn.arrow_batches(f"{sql}\nLIMIT $limit", {**params, "limit": int(limit)}, batch_size=limit)
         rows = [row for batch in reader for row in _conform(batch, schema).to_pylist()]
@@ -205,18 +195,18 @@ def preview(store, filters=None, *, actor: auth.Actor, columns=None, rating=None
 
 
 def batches(
-    store, filters=None, *, actor: auth.Actor, columns=None, rating=None, batch_size: int = BATCH_ROWS
+    store, filters=None, *, actor: auth.Actor, columns=None, batch_size: int = BATCH_ROWS
 ) -> Iterator[pa.RecordBatch]:
     """The export's rows as Arrow record batches of the declared column types, streamed (the actor is
     asked at the call, not at the first batch)."""
     auth.authorize(actor, "read")
-    return _batches(store, filters, columns, rating, batch_size)
+    return _batches(store, Filters.of(filters, takes=TAKES, reader="the export"), columns, batch_size)
 
 
-def _batches(store, filters, columns, rating, batch_size: int) -> Iterator[pa.RecordBatch]:
+def _batches(store, filters: Filters, columns, batch_size: int) -> Iterator[pa.RecordBatch]:
     with store.engine.read() as conn:
-        for sliced, bounds in _slices(conn, filters, rating, max(SLICE_ROWS, batch_size)):
-            sql, params, schema = _query(filters, columns, rating, sliced)
+        for sliced, bounds in _slices(conn, filters, max(SLICE_ROWS, batch_size)):
+            sql, params, schema = _query(filters, columns, sliced)
             for batch in conn.arrow_batches(sql, {**params, **bounds}, batch_size=batch_size):
                 yield _conform(batch, schema)
 
@@ -236,7 +226,6 @@ def write(
     *,
     actor: auth.Actor,
     columns=None,
-    rating=None,
     batch_size: int = BATCH_ROWS,
 ) -> int:
     """Write the export to `path` (format from `fmt` or the file's extension); returns the row count.
@@ -250,11 +239,12 @@ def write(
         raise InvalidInput(f"{target} is a directory; give a file name")
     if not target.parent.is_dir():
         raise InvalidInput(f"directory {target.parent} does not exist")
-    _, _, schema = _query(filters, columns, rating)  # validates before anything touches the disk
+    filters = Filters.of(filters, takes=TAKES, reader="the export")
+    _, _, schema = _query(filters, columns)  # validates before anything touches the disk
     partial = target.with_name(f".{target.name}.part")
     try:
         with partial.open("wb") as sink:
-            rows = _WRITERS[fmt](sink, _batches(store, filters, columns, rating, batch_size), schema)
+            rows = _WRITERS[fmt](sink, _batches(store, filters, columns, batch_size), schema)
         os.replace(partial, target)
     except BaseException:
         partial.unlink(missing_ok=True)

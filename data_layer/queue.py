@@ -15,16 +15,15 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from data_layer import auth, rules
-from data_layer.errors import InvalidInput
+from data_layer.filters import Filters, Table, conditions
 from data_layer.rows import plain
 from data_layer.runs import COLUMNS as RUN_COLUMNS
 
 LEASE = timedelta(minutes=3)
 _CANDIDATES = 20
 
-FILTERS = ("assistant_id", "model_name", "status", "since", "until", "negative_user_feedback", "follow_ups_only")
-
-_FILTER_SQL = {
+# The queue's filters (`data_layer.filters`), each fixed SQL.
+FILTERS: Table = {
     "assistant_id": "r.assistant_id = $assistant_id",
     "model_name": "r.model_name = $model_name",
     "status": "r.status = $status",
@@ -43,7 +42,7 @@ FROM runs r
 LEFT JOIN review_claims c ON c.run_id = r.run_id
 LEFT JOIN review_skips s ON s.run_id = r.run_id AND s.owner_id = $reviewer
 WHERE {where}
-  NOT EXISTS (SELECT 1 FROM feedback f WHERE f.run_id = r.run_id AND f.owner_id = $reviewer)
+  AND NOT EXISTS (SELECT 1 FROM feedback f WHERE f.run_id = r.run_id AND f.owner_id = $reviewer)
   AND (c.run_id IS NULL OR c.owner_id = $reviewer OR c.claimed_at <= $stale)
 ORDER BY CASE WHEN c.owner_id = $reviewer THEN 0 ELSE 1 END, s.skipped_at NULLS FIRST,
          r.created_at DESC, r.run_id
@@ -70,7 +69,7 @@ _PROGRESS = """
 SELECT count(*) AS total, count(m.run_id) AS reviewed
 FROM runs r
 LEFT JOIN (SELECT DISTINCT run_id FROM feedback WHERE owner_id = $reviewer) AS m ON m.run_id = r.run_id
-{where_clause}
+WHERE {where}
 """
 
 _HOLDER = "SELECT owner_id, claimed_at FROM review_claims WHERE run_id = $run_id AND claimed_at > $stale"
@@ -82,28 +81,8 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def where(filters: dict | None) -> tuple[list[str], dict]:
-    """SQL conditions and parameters for the queue filters that are set (unknown names refused)."""
-    filters = filters or {}
-    unknown = set(filters) - set(FILTERS)
-    if unknown:
-        raise InvalidInput(f"unknown queue filter {sorted(unknown)[0]!r}; allowed: {', '.join(FILTERS)}")
-    clauses, params = [], {}
-    for name in ("assistant_id", "model_name"):
-        if filters.get(name):
-            params[name] = rules.text(filters[name], name, 200)
-            clauses.append(_FILTER_SQL[name])
-    if filters.get("status"):
-        params["status"] = rules.run_status(filters["status"])
-        clauses.append(_FILTER_SQL["status"])
-    for name in ("since", "until"):
-        if filters.get(name) is not None:
-            params[name] = rules.timestamp(filters[name], name)
-            clauses.append(_FILTER_SQL[name])
-    for name in ("negative_user_feedback", "follow_ups_only"):
-        if filters.get(name):
-            clauses.append(_FILTER_SQL[name])
-    return clauses, params
+def _where(filters) -> tuple[str, dict]:
+    return conditions(Filters.of(filters, takes=FILTERS, reader="the review queue"), FILTERS)
 
 
 def _reviewer(actor: auth.Actor) -> str:
@@ -116,16 +95,18 @@ class ReviewQueue:
     def __init__(self, engine):
         self._engine = engine
 
-    def next_run(self, filters: dict | None = None, *, actor: auth.Actor) -> dict | None:
-        """Claim and return the next run for the actor under `filters`, or None when the queue is empty.
+    def next_run(self, filters=None, *, actor: auth.Actor) -> dict | None:
+        """Claim and return the next run for the actor under `filters` (a `Filters` or its dict: `assistant_id`,
+        `model_name`, `status`, `since`/`until` of the run's start, `negative_user_feedback`,
+        `follow_ups_only`), or None when the queue is empty.
 
         The actor's other claims are released: one reviewer holds one run at a time.
         """
         reviewer = _reviewer(actor)
-        clauses, params = where(filters)
+        where, params = _where(filters)
         now = _now()
         params.update(reviewer=reviewer, stale=now - LEASE, now=now, limit=_CANDIDATES)
-        sql = _NEXT.format(where="".join(f"{clause}\n  AND " for clause in clauses))
+        sql = _NEXT.format(where=where)
 
         def write(conn):
             for candidate in conn.all(sql, params):
@@ -166,12 +147,11 @@ class ReviewQueue:
         with self._engine.read() as conn:
             return plain(conn.one(_HOLDER, {"run_id": run_id, "stale": _now() - LEASE}))
 
-    def progress(self, filters: dict | None = None, *, actor: auth.Actor) -> tuple[int, int]:
+    def progress(self, filters=None, *, actor: auth.Actor) -> tuple[int, int]:
         """(runs the actor has voted on, all runs) under `filters`."""
         reviewer = _reviewer(actor)
-        clauses, params = where(filters)
+        where, params = _where(filters)
         params["reviewer"] = reviewer
-        clause = (" WHERE " + " AND ".join(clauses)) if clauses else ""
         with self._engine.read() as conn:
-            row = conn.one(_PROGRESS.format(where_clause=clause), params)
+            row = conn.one(_PROGRESS.format(where=where), params)
         return int(row["reviewed"]), int(row["total"])

@@ -26,6 +26,8 @@ _ID = re.compile(ID_PATTERN)
 # A vote imported without an id gets a uuid5 of its own fields in this namespace, so that importing the
 # same file again finds the same row (ingest/records.py in Python, ingest/fast.py in SQL).
 FEEDBACK_NAMESPACE = uuid.UUID("6f1d9a52-3c1e-4f7a-9a37-0b1f6f3f0e11")
+# What the audit trail records of a vote (a CHECK of `feedback_audit.action` in data_layer/schema.py).
+AUDIT_ACTIONS = ("create", "update", "retract", "delete")
 # Times outside [EARLIEST, LATEST) are typos or epoch-unit mistakes, refused.
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(2200, 1, 1, tzinfo=UTC)
@@ -112,6 +114,12 @@ def run_status(value) -> str:
 def source(value) -> str:
     if value not in FEEDBACK_SOURCES:
         raise InvalidInput(f"source {value!r:.60} is not one of {', '.join(FEEDBACK_SOURCES)}")
+    return value
+
+
+def audit_action(value) -> str:
+    if value not in AUDIT_ACTIONS:
+        raise InvalidInput(f"action {str(value)[:40]!r} is not one of {', '.join(AUDIT_ACTIONS)}")
     return value
 
 

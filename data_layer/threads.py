@@ -5,6 +5,7 @@ from __future__ import annotations
 from data_layer import rules
 from data_layer.engines import WORD_SEPARATORS
 from data_layer.errors import InvalidInput
+from data_layer.filters import Filters, Table, conditions
 from data_layer.rows import plain, plain_all
 
 LIST_COLUMNS = """t.thread_id, t.display_name, t.title, t.assistant_id, t.owner_id, t.status, t.created_at,
@@ -55,16 +56,6 @@ _NARROWED = """e.thread_id IN (SELECT s.thread_id FROM search_threads s
 _BREAK = "[" + "".join(f"\\x{ord(char):02x}" for char in WORD_SEPARATORS) + "]"
 _WORD_BREAKS = str.maketrans(WORD_SEPARATORS, " " * len(WORD_SEPARATORS))
 
-_FILTERS = {
-    "assistant_id": "t.assistant_id = $assistant_id",
-    "status": "t.thread_id IN (SELECT r.thread_id FROM runs r WHERE r.status = $status)",
-    "model_name": "t.thread_id IN (SELECT r.thread_id FROM runs r WHERE r.model_name = $model_name)",
-    "since": "t.last_activity_at >= $since",
-    "until": "t.last_activity_at < $until",
-    "has_negative": "t.negative > 0",
-    "not_reviewed_by": """NOT EXISTS (SELECT 1 FROM feedback f
-        WHERE f.thread_id = t.thread_id AND f.owner_id = $not_reviewed_by)""",
-}
 
 _GET = f"SELECT {LIST_COLUMNS}, t.metadata FROM threads t WHERE t.thread_id = $thread_id"
 
@@ -124,26 +115,18 @@ def order_by(order: str) -> str:
     return f"{ORDERS[parts[0]]} {direction.upper()} NULLS LAST, t.thread_id {direction.upper()}"
 
 
-def where(filters: dict, engine) -> tuple[str, dict]:
-    """The WHERE clause and parameters for the thread filters that are set (`engine`: see `search_clause`)."""
-    clauses, params = [], {}
-    search = filters.get("search")
-    if search:
-        clause, search_params = search_clause(rules.text(search, "search", 500), engine)
-        params.update(search_params)
-        clauses.append(clause)
-    for name in ("assistant_id", "status", "model_name", "not_reviewed_by"):
-        value = filters.get(name)
-        if value:
-            params[name] = rules.text(value, name, 200)
-            clauses.append(_FILTERS[name])
-    for name in ("since", "until"):
-        if filters.get(name) is not None:
-            params[name] = rules.timestamp(filters[name], name)
-            clauses.append(_FILTERS[name])
-    if filters.get("has_negative"):
-        clauses.append(_FILTERS["has_negative"])
-    return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+# The list's filters (`data_layer.filters`), in the order the conditions are written.
+FILTERS: Table = {
+    "search": search_clause,
+    "assistant_id": "t.assistant_id = $assistant_id",
+    "status": "t.thread_id IN (SELECT r.thread_id FROM runs r WHERE r.status = $status)",
+    "model_name": "t.thread_id IN (SELECT r.thread_id FROM runs r WHERE r.model_name = $model_name)",
+    "not_reviewed_by": """NOT EXISTS (SELECT 1 FROM feedback f
+        WHERE f.thread_id = t.thread_id AND f.owner_id = $not_reviewed_by)""",
+    "since": "t.last_activity_at >= $since",
+    "until": "t.last_activity_at < $until",
+    "has_negative": "t.negative > 0",
+}
 
 
 class ThreadRepo:
@@ -156,44 +139,28 @@ class ThreadRepo:
         with self._engine.read() as conn:
             return plain(conn.one(_GET, {"thread_id": thread_id}))
 
-    def list(
-        self,
-        *,
-        search=None,
-        assistant_id=None,
-        status=None,
-        since=None,
-        until=None,
-        model_name=None,
-        has_negative=False,
-        not_reviewed_by=None,
-        order="updated_at desc",
-        limit=50,
-        offset=0,
-    ) -> list[dict]:
-        """One page of threads, each with its run count, last activity and vote tally."""
-        clause, params = where(locals(), self._engine)
+    def _where(self, filters) -> tuple[str, dict]:
+        chosen = Filters.of(filters, takes=FILTERS, reader="the threads list")
+        return conditions(chosen, FILTERS, engine=self._engine)
+
+    def list(self, filters=None, *, order="updated_at desc", limit=50, offset=0) -> list[dict]:
+        """One page of threads under `filters` (a `Filters` or its dict: `search`, `assistant_id`,
+        `status`, `model_name`, `not_reviewed_by`, `since`/`until` of the last activity, `has_negative`),
+        each with its run count, last activity and vote tally."""
+        where, params = self._where(filters)
         params["limit"] = rules.integer(limit, "limit", low=1, high=10_000)
         params["offset"] = rules.integer(offset, "offset", high=2**62)
-        sql = f"SELECT {LIST_COLUMNS} FROM threads t{clause} ORDER BY {order_by(order)} LIMIT $limit OFFSET $offset"
+        sql = (
+            f"SELECT {LIST_COLUMNS} FROM threads t WHERE {where} ORDER BY {order_by(order)} LIMIT $limit OFFSET $offset"
+        )
         with self._engine.read() as conn:
             return plain_all(conn.all(sql, params))
 
-    def count(
-        self,
-        *,
-        search=None,
-        assistant_id=None,
-        status=None,
-        since=None,
-        until=None,
-        model_name=None,
-        has_negative=False,
-        not_reviewed_by=None,
-    ) -> int:
-        clause, params = where(locals(), self._engine)
+    def count(self, filters=None) -> int:
+        """How many threads `list` pages through under the same `filters`."""
+        where, params = self._where(filters)
         with self._engine.read() as conn:
-            return int(conn.scalar(f"SELECT count(*) FROM threads t{clause}", params))
+            return int(conn.scalar(f"SELECT count(*) FROM threads t WHERE {where}", params))
 
     def assistants(self) -> list[str]:
         """Every assistant id seen, for filter choices."""

@@ -1,7 +1,8 @@
 """The insight pages' filter bar (Stats and Export): date range, assistant, model, reviewer, source.
 
 The filters live in the URL (`from`, `to`, `assistant`, `model`, `reviewer`, `source`) so a view
-can be shared and a chart click can narrow it; the widgets follow the URL and write back to it.
+can be shared and a chart click can narrow it; the widgets follow the URL and write back to it, and
+`filter_bar` turns them into the data layer's `Filters`.
 """
 
 from __future__ import annotations
@@ -11,22 +12,23 @@ from datetime import date, timedelta
 import streamlit as st
 
 from data_layer import stats
+from data_layer.filters import Filters
 from data_layer.schema import FEEDBACK_SOURCES
 from pages import _shared
 from pages._text import quoted
 
 ALL = ""  # a selectbox holding None shows a placeholder, so "no filter" is the empty string
 SOURCE_LABELS = {ALL: "All", "reviewer": "Reviewers", "end_user": "End users"}
-# URL parameter -> `stats.Filters.make` argument
+# URL parameter -> `Filters` field
 TEXT_PARAMS = {"assistant": "assistant_id", "model": "model_name", "reviewer": "reviewer", "source": "source"}
 
 
 @st.cache_data(ttl=_shared.READ_TTL, show_spinner=False)
-def load_choices(_store, url: str) -> dict:
+def load_choices(_store, url: str, reader) -> dict:
     return {
         "assistants": _store.threads.assistants(),
         "models": _store.runs.models(),
-        "reviewers": stats.reviewers_seen(_store),
+        "reviewers": stats.reviewers_seen(_store, actor=reader),
         "bounds": stats.bounds(_store),
     }
 
@@ -70,8 +72,9 @@ def write_params(values: dict) -> None:
             st.query_params[name] = value
 
 
-def filter_bar(choices: dict, *, prefix: str, default_days: int | None) -> dict:
-    """Draw the filters from the URL and write changes back; returns `stats.Filters.make` arguments."""
+def filter_bar(choices: dict, *, prefix: str, default_days: int | None) -> Filters:
+    """Draw the filters from the URL and write changes back; returns them as `Filters` (`InvalidInput`
+    for a value the data layer refuses, such as an overlong name or a year before 1970)."""
     params = st.query_params
     start, end = data_range(choices["bounds"], default_days)
     start = parse_day(params.get("from")) or start
@@ -110,7 +113,7 @@ def filter_bar(choices: dict, *, prefix: str, default_days: int | None) -> dict:
         remember(key, value)
         values[name] = value or None
     write_params(values)
-    return {"since": values["from"], "until": values["to"], **{TEXT_PARAMS[n]: values[n] for n in TEXT_PARAMS}}
+    return Filters(since=values["from"], until=values["to"], **{TEXT_PARAMS[n]: values[n] for n in TEXT_PARAMS})
 
 
 def clear_button(container) -> None:

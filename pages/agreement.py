@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from data_layer import errors, insights
-from pages import _shared
+from pages import _identity, _shared
 
 PERCENT = st.column_config.NumberColumn(format="percent")
 KINDS = {
@@ -22,8 +22,12 @@ KINDS = {
 
 
 @st.cache_data(ttl=_shared.READ_TTL, show_spinner=False)
-def load(_store, url: str) -> tuple[dict, dict, list[dict]]:
-    return insights.agreement(_store), insights.disagreements(_store, limit=200), insights.reviewers(_store)
+def load(_store, url: str, reader) -> tuple[dict, dict, list[dict]]:
+    return (
+        insights.end_user_agreement(_store),
+        insights.disagreements(_store, actor=reader, limit=200),
+        insights.reviewers(_store, actor=reader),
+    )
 
 
 def kappa_text(row: dict) -> str:
@@ -92,7 +96,7 @@ def over_time(weeks: list[dict]) -> go.Figure:
 st.title("Can we trust end-user thumbs?")
 current = _shared.store()
 try:
-    summary, disagreeing, reviewer_rows = load(current, current.url)
+    summary, disagreeing, reviewer_rows = load(current, current.url, _identity.reader())
 except errors.DataLayerError as error:
     _shared.show_error(error)
     st.stop()

@@ -7,11 +7,12 @@ The data layer refuses the read to anyone without the `audit` action; this page 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime
 
 import streamlit as st
 
 from data_layer import audit, errors
+from data_layer.filters import Filters
 from pages import _identity, _shared
 
 PAGE_SIZE = 50
@@ -33,20 +34,19 @@ with st.container(horizontal=True, vertical_alignment="bottom"):
 
 state = st.session_state
 dates = state.get("au_dates") or ()
-filters = {
-    "actor_id": (state.get("au_actor") or "").strip() or None,
-    "action": state.get("au_action"),
-    "feedback_id": (state.get("au_feedback") or "").strip() or None,
-    "thread_id": (state.get("au_thread") or "").strip() or None,
-    "run_id": (state.get("au_run") or "").strip() or None,
-    "since": datetime.combine(dates[0], time.min, tzinfo=UTC) if dates else None,
-    "until": datetime.combine(dates[-1], time.min, tzinfo=UTC) + timedelta(days=1) if dates else None,
-}
-
 store = _shared.store()
 me = _identity.reader()
 try:
-    total = store.audit.count(me, **filters)
+    filters = Filters(
+        actor_id=(state.get("au_actor") or "").strip() or None,
+        action=state.get("au_action"),
+        feedback_id=(state.get("au_feedback") or "").strip() or None,
+        thread_id=(state.get("au_thread") or "").strip() or None,
+        run_id=(state.get("au_run") or "").strip() or None,
+        since=dates[0] if dates else None,
+        until=dates[-1] if dates else None,
+    )
+    total = store.audit.count(filters, actor=me)
 except errors.DataLayerError as error:
     _shared.show_error(error)
     st.stop()
@@ -60,7 +60,7 @@ with st.container(horizontal=True, vertical_alignment="center"):
     st.caption(f"{total:,} changes · page {page} of {pages} · oldest first")
 
 try:
-    rows = store.audit.list(me, **filters, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+    rows = store.audit.list(filters, actor=me, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
 except errors.DataLayerError as error:
     _shared.show_error(error)
     st.stop()

@@ -15,6 +15,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from data_layer import analysis, errors, insights, stats
+from data_layer.filters import Filters
 from pages import _shared
 from pages._text import chart_label
 
@@ -187,7 +188,7 @@ else:
     st.query_params.update({"by": by, "a": name_a, "b": name_b})
 
 try:
-    results = insights.compare_slices(current, a_filters, b_filters)
+    results = insights.compare_slices(current, Filters(**a_filters), Filters(**b_filters))
 except errors.DataLayerError as error:
     _shared.show_error(error)
     st.stop()

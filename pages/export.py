@@ -9,12 +9,14 @@ nor any other session waits for it.
 from __future__ import annotations
 
 import tempfile
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
 import streamlit as st
 
-from data_layer import errors, export, stats
+from data_layer import errors, export
+from data_layer.filters import Filters
 from pages import _filters, _identity, _shared
 from pages._text import quoted
 
@@ -30,22 +32,22 @@ PREVIEW_ROWS = 20
 
 
 @st.cache_data(ttl=_shared.READ_TTL, show_spinner=False)
-def load_count(_store, url: str, reader, filters: tuple, rating: str | None) -> int:
-    return export.count(_store, dict(filters), actor=reader, rating=rating)
+def load_count(_store, url: str, reader, filters: Filters) -> int:
+    return export.count(_store, filters, actor=reader)
 
 
 @st.cache_data(ttl=_shared.READ_TTL, show_spinner=False)
-def load_preview(_store, url: str, reader, filters: tuple, columns: tuple, rating: str | None) -> list[dict]:
-    return export.preview(_store, dict(filters), actor=reader, columns=list(columns), rating=rating, limit=PREVIEW_ROWS)
+def load_preview(_store, url: str, reader, filters: Filters, columns: tuple) -> list[dict]:
+    return export.preview(_store, filters, actor=reader, columns=list(columns), limit=PREVIEW_ROWS)
 
 
-def generator(store, reader, filters: dict, columns: list[str], rating: str | None, fmt: str):
+def generator(store, reader, filters: Filters, columns: list[str], fmt: str):
     """What the download button calls on click: the whole file, streamed to disk first, as bytes."""
 
     def generate() -> bytes:
         with tempfile.TemporaryDirectory(prefix="feedback-export-") as folder:
             path = Path(folder) / f"export.{fmt}"
-            export.write(store, path, fmt, filters, actor=reader, columns=columns, rating=rating)
+            export.write(store, path, fmt, filters, actor=reader, columns=columns)
             return path.read_bytes()
 
     return generate
@@ -71,8 +73,12 @@ _filters.clear_button(clear)
 st.caption("One row per vote, with the run it judged: assistant, model, status, the question and the answer.")
 current_store = _shared.store()
 me = _identity.reader()
-choices = _filters.load_choices(current_store, current_store.url)
-arguments = _filters.filter_bar(choices, prefix="export", default_days=None)
+try:
+    choices = _filters.load_choices(current_store, current_store.url, me)
+    chosen = _filters.filter_bar(choices, prefix="export", default_days=None)
+except errors.DataLayerError as error:
+    _shared.show_error(error)
+    st.stop()
 rating = rating_bar(st.columns([2.6, 5.5])[0])
 columns = st.multiselect(
     "Columns",
@@ -81,10 +87,9 @@ columns = st.multiselect(
     key="export_columns",
     help="; ".join(f"{name}: {column.help}" for name, column in export.COLUMNS.items()),
 )
-key = tuple(sorted(arguments.items()))
 try:
-    stats.Filters.make(**arguments)
-    total = load_count(current_store, current_store.url, me, key, rating)
+    chosen = replace(chosen, rating=rating)
+    total = load_count(current_store, current_store.url, me, chosen)
 except errors.DataLayerError as error:
     _shared.show_error(error)
     st.stop()
@@ -103,7 +108,7 @@ with right:
     nothing = not columns or total == 0
     st.download_button(
         f"Download {FORMAT_LABELS[fmt]}",
-        data=generator(current_store, me, arguments, columns, rating, fmt),
+        data=generator(current_store, me, chosen, columns, fmt),
         file_name=f"feedback-{date.today().isoformat()}.{fmt}",
         mime=export.MEDIA_TYPES[fmt],
         icon=":material/download:",
@@ -119,7 +124,7 @@ if not columns:
 elif total == 0:
     st.info("No feedback matches these filters.")
 else:
-    rows = load_preview(current_store, current_store.url, me, key, tuple(columns), rating)
+    rows = load_preview(current_store, current_store.url, me, chosen, tuple(columns))
     st.caption(f"The first {min(PREVIEW_ROWS, total)} of {total:,} rows, oldest vote first.")
     st.dataframe(
         {name: [row[name] for row in rows] for name in columns},

@@ -7,11 +7,10 @@ so two reviewers on the same queue get different runs. U votes thumbs up, D thum
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
-
 import streamlit as st
 
 from data_layer import errors
+from data_layer.filters import Filters
 from data_layer.schema import REASON_TAGS, RUN_STATUSES
 from pages import _conversation, _identity, _shared
 from pages._text import code, plain
@@ -33,19 +32,20 @@ def run_context(thread_id: str, run_id: str) -> tuple[dict | None, list[dict]]:
     return store.threads.get(thread_id), store.events.list_messages(thread_id, run_id)
 
 
-def queue_filters() -> dict:
+def queue_filters() -> Filters:
+    """The data layer's filters for what the widgets hold (runs started from the first day picked
+    through the whole of the last)."""
     state = st.session_state
     dates = state.get("rq_dates") or ()
-    chosen = {
-        "assistant_id": state.get("rq_assistant"),
-        "model_name": state.get("rq_model"),
-        "status": state.get("rq_status"),
-        "since": datetime.combine(dates[0], time.min, tzinfo=UTC).isoformat() if dates else None,
-        "until": (datetime.combine(dates[-1], time.min, tzinfo=UTC) + timedelta(days=1)).isoformat() if dates else None,
-        "negative_user_feedback": bool(state.get("rq_negative")),
-        "follow_ups_only": bool(state.get("rq_followups")),
-    }
-    return {name: value for name, value in chosen.items() if value}
+    return Filters(
+        assistant_id=state.get("rq_assistant"),
+        model_name=state.get("rq_model"),
+        status=state.get("rq_status"),
+        since=dates[0] if dates else None,
+        until=dates[-1] if dates else None,
+        negative_user_feedback=bool(state.get("rq_negative")),
+        follow_ups_only=bool(state.get("rq_followups")),
+    )
 
 
 def _keys(run_id: str) -> tuple[str, str]:
@@ -99,7 +99,7 @@ def filters_changed() -> None:
             st.session_state[ERROR] = error
 
 
-def current_run(store, me, filters: dict) -> dict | None:
+def current_run(store, me, filters: Filters) -> dict | None:
     run_id = st.session_state.get(CURRENT)
     run = store.runs.get(run_id) if run_id else None
     if run is None:
@@ -132,8 +132,8 @@ with st.container(horizontal=True, vertical_alignment="bottom"):
     st.checkbox("Only follow-up runs", key="rq_followups", bind="query-params", on_change=filters_changed)
 
 store = _shared.store()
-filters = queue_filters()
 try:
+    filters = queue_filters()
     me = _identity.actor()
     reviewed, total = store.queue.progress(filters, actor=me)
     run = current_run(store, me, filters)

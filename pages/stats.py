@@ -15,14 +15,25 @@ import streamlit as st
 from plotly.subplots import make_subplots
 
 from data_layer import errors, stats
+from data_layer.filters import Filters
 from data_layer.schema import REASON_TAGS
-from pages import _alerts, _filters, _shared
+from pages import _alerts, _filters, _identity, _shared
+from pages._charts import (
+    NEGATIVE,
+    NEUTRAL,
+    POSITIVE,
+    chart,
+    empty,
+    interval,
+    kappa_text,
+    layout,
+    narrow_to_one,
+    narrow_to_time,
+    percent,
+)
 from pages._text import chart_label
 
 DEFAULT_DAYS = 28
-POSITIVE = "#43a047"
-NEGATIVE = "#e53935"
-NEUTRAL = "#90a4ae"
 TAG_COLORS = dict(
     zip((*REASON_TAGS, stats.UNTAGGED), ("#e53935", "#fb8c00", "#fdd835", "#8e24aa", "#3949ab", "#6d4c41", "#9e9e9e"))
 )
@@ -34,95 +45,9 @@ FOLLOW_UP_LABELS = {
 }
 
 
-# ---------------------------------------------------------------------------------------------- data
-
-
 @st.cache_data(ttl=_shared.READ_TTL, show_spinner=False)
-def load_dashboard(_store, url: str, filters: tuple) -> dict:
-    return stats.dashboard(_store, dict(filters))
-
-
-def narrow(**changes) -> None:
-    """Apply a chart click to the URL and redraw; nothing happens when it changes nothing."""
-    fresh = {name: value for name, value in changes.items() if value and st.query_params.get(name) != value}
-    if fresh:
-        st.query_params.update(fresh)
-        st.rerun()
-
-
-def selected_values(event) -> list:
-    points = (event or {}).get("selection", {}).get("points", []) if event else []
-    values = []
-    for point in points:
-        data = point.get("customdata")
-        if isinstance(data, list) and data:
-            data = data[0]
-        if data is not None:
-            values.append(data)
-    return values
-
-
-def narrow_to_one(event, param: str) -> None:
-    """A click on one category (assistant, model, reviewer) narrows to it."""
-    values = set(selected_values(event))
-    if len(values) == 1:
-        narrow(**{param: values.pop()})
-
-
-def narrow_to_time(event, bucket: str) -> None:
-    """A click on a day or week, or a box over several, narrows the date range to them."""
-    days = sorted(selected_values(event))
-    if days:
-        last = date.fromisoformat(days[-1]) + timedelta(days=6 if bucket == "week" else 0)
-        narrow(**{"from": days[0], "to": last.isoformat()})
-
-
-# ---------------------------------------------------------------------------------------------- drawing
-
-
-def kappa_text(kappa: float | None) -> str:
-    return "–" if kappa is None else f"{kappa:.2f}"
-
-
-def percent(value: float | None) -> str:
-    return "–" if value is None else f"{value:.0%}"
-
-
-def layout(fig: go.Figure, *, height: int = 340, **extra) -> go.Figure:
-    fig.update_layout(
-        height=height,
-        margin={"l": 10, "r": 10, "t": 30, "b": 10},
-        legend={"orientation": "h", "y": -0.15},
-        hovermode="closest",
-        **extra,
-    )
-    return fig
-
-
-def empty(fig: go.Figure, rows) -> go.Figure:
-    if not rows:
-        fig.add_annotation(
-            text="No votes match these filters", showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5
-        )
-        fig.update_xaxes(visible=False)
-        fig.update_yaxes(visible=False)
-    return fig
-
-
-def chart(fig: go.Figure, key: str, *, alt: str, selection=("points",)):
-    config = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "filename": key, "scale": 2}}
-    return st.plotly_chart(fig, key=key, on_select="rerun", selection_mode=selection, config=config, alt=alt)
-
-
-def interval(rows: list[dict], value: str = "positive_rate") -> dict:
-    return {
-        "type": "data",
-        "symmetric": False,
-        "array": [(row["high"] - row[value]) if row[value] is not None else 0 for row in rows],
-        "arrayminus": [(row[value] - row["low"]) if row[value] is not None else 0 for row in rows],
-        "color": "#546e7a",
-        "thickness": 1.2,
-    }
+def load_dashboard(_store, url: str, filters: Filters, reader) -> dict:
+    return stats.dashboard(_store, filters, actor=reader)
 
 
 def draw_headline(head: dict) -> None:
@@ -379,11 +304,11 @@ title, clear = st.columns([5, 1], vertical_alignment="bottom")
 title.title("Stats")
 _filters.clear_button(clear)
 current_store = _shared.store()
-choices = _filters.load_choices(current_store, current_store.url)
-arguments = _filters.filter_bar(choices, prefix="stats", default_days=DEFAULT_DAYS)
+me = _identity.reader()
 try:
-    stats.Filters.make(**arguments)
-    data = load_dashboard(current_store, current_store.url, tuple(sorted(arguments.items())))
+    choices = _filters.load_choices(current_store, current_store.url, me)
+    chosen = _filters.filter_bar(choices, prefix="stats", default_days=DEFAULT_DAYS)
+    data = load_dashboard(current_store, current_store.url, chosen, me)
 except errors.DataLayerError as error:
     _shared.show_error(error)
     st.stop()
@@ -399,7 +324,7 @@ with right:
     draw_rate_by(data["by_model"], "model_name", "model", "Positive rate by model")
 draw_tags(data["tags_over_time"], data["tags_by_assistant"])
 draw_follow_ups(data["follow_ups"])
-draw_reviewers(data["reviewers"], data["agreement"])
+draw_reviewers(data["reviewers"], data["reviewer_agreement"])
 draw_worst_runs(data["worst_runs"])
 if st.button("Export this feedback", icon=":material/download:"):
     st.switch_page("pages/export.py", query_params=dict(st.query_params))

@@ -12,8 +12,9 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from data_layer import errors, insights
+from data_layer.filters import Filters
 from data_layer.schema import FEEDBACK_SOURCES
-from pages import _shared
+from pages import _identity, _shared
 from pages._text import chart_label, plain
 
 SOURCE_LABELS = {None: "All votes", "reviewer": "Reviewers", "end_user": "End users"}
@@ -21,13 +22,13 @@ SHOWN = 20
 
 
 @st.cache_data(ttl=30, show_spinner="Reading comments…")
-def load_themes(_store, url: str, source: str | None, model: str | None, assistant: str | None) -> dict:
-    return insights.themes(_store, {"source": source, "model_name": model, "assistant_id": assistant})
+def load_themes(_store, url: str, filters: Filters, reader) -> dict:
+    return insights.themes(_store, filters, actor=reader)
 
 
 @st.cache_data(ttl=_shared.READ_TTL, show_spinner=False)
-def load_tags(_store, url: str, dimension: str, source: str | None) -> list[dict]:
-    return insights.tags_by(_store, dimension, {"source": source})
+def load_tags(_store, url: str, dimension: str, filters: Filters) -> list[dict]:
+    return insights.tags_by(_store, dimension, filters)
 
 
 @st.cache_data(ttl=60, show_spinner=False)
@@ -65,7 +66,7 @@ def tag_table(rows: list[dict]) -> list[dict]:
 
 def feedback_list(ids: list[str], phrase: str) -> None:
     try:
-        rows = insights.feedback_by_ids(_shared.store(), ids)
+        rows = insights.feedback_by_ids(_shared.store(), ids, actor=_identity.reader())
     except errors.DataLayerError as error:
         _shared.show_error(error)
         return
@@ -95,6 +96,7 @@ def feedback_list(ids: list[str], phrase: str) -> None:
 
 st.title("Why do people dislike answers?")
 current = _shared.store()
+me = _identity.reader()
 choices = load_choices(current, current.url)
 columns = st.columns(3)
 source = columns[0].selectbox(
@@ -105,7 +107,7 @@ assistant = columns[2].selectbox(
     "Assistant", [None, *choices["assistants"]], format_func=lambda v: v or "All", key="themes_assistant"
 )
 try:
-    found = load_themes(current, current.url, source, model, assistant)
+    found = load_themes(current, current.url, Filters(source=source, model_name=model, assistant_id=assistant), me)
 except errors.DataLayerError as error:
     _shared.show_error(error)
     st.stop()
@@ -144,7 +146,7 @@ st.subheader("Reason tags of negative votes")
 tabs = st.tabs(["By model", "By assistant"])
 for tab, dimension in zip(tabs, ("model_name", "assistant_id")):
     with tab:
-        rows = load_tags(current, current.url, dimension, source)
+        rows = load_tags(current, current.url, dimension, Filters(source=source))
         if rows:
             st.dataframe(tag_table(rows), hide_index=True, key=f"themes_tags_{dimension}")
         else:

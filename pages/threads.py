@@ -7,12 +7,12 @@ Selecting a row opens the thread.
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime, time, timedelta
 
 import pandas as pd
 import streamlit as st
 
 from data_layer import errors
+from data_layer.filters import Filters
 from data_layer.schema import RUN_STATUSES
 from pages import _identity, _shared
 from pages._text import plain
@@ -37,30 +37,27 @@ def assistants() -> list[str]:
 
 
 @st.cache_data(ttl=_shared.READ_TTL, show_spinner=False)
-def page_of_threads(filters: dict, order: str, offset: int) -> tuple[int, list[dict]]:
+def page_of_threads(filters: Filters, order: str, offset: int) -> tuple[int, list[dict]]:
     store = _shared.store()
-    total = store.threads.count(**filters)
-    rows = store.threads.list(**filters, order=order, limit=PAGE_SIZE, offset=offset) if total else []
+    total = store.threads.count(filters)
+    rows = store.threads.list(filters, order=order, limit=PAGE_SIZE, offset=offset) if total else []
     return total, rows
 
 
-def day_start(day) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=UTC)
-
-
-def filters_from_widgets() -> dict:
-    """The data-layer filter arguments for what the widgets hold."""
+def filters_from_widgets() -> Filters:
+    """The data layer's filters for what the widgets hold (the last activity from the first day picked
+    through the whole of the last)."""
     state = st.session_state
     dates = state.get("dates") or ()
-    return {
-        "search": (state.get("q") or "").strip() or None,
-        "assistant_id": state.get("assistant"),
-        "status": state.get("status"),
-        "since": day_start(dates[0]).isoformat() if len(dates) >= 1 else None,
-        "until": (day_start(dates[-1]) + timedelta(days=1)).isoformat() if len(dates) >= 1 else None,
-        "has_negative": bool(state.get("negative")),
-        "not_reviewed_by": _identity.reviewer() if state.get("unreviewed") else None,
-    }
+    return Filters(
+        search=(state.get("q") or "").strip() or None,
+        assistant_id=state.get("assistant"),
+        status=state.get("status"),
+        since=dates[0] if dates else None,
+        until=dates[-1] if dates else None,
+        has_negative=bool(state.get("negative")),
+        not_reviewed_by=_identity.reviewer() if state.get("unreviewed") else None,
+    )
 
 
 def requested_page() -> int:
@@ -150,10 +147,10 @@ with st.container(horizontal=True):
         on_change=back_to_first_page,
     )
 
-filters = filters_from_widgets()
 order = SORTS.get(st.session_state.get("sort"), "updated_at desc")
 page_number = requested_page()
 try:
+    filters = filters_from_widgets()
     total, rows = page_of_threads(filters, order, (page_number - 1) * PAGE_SIZE)
     pages = max(1, math.ceil(total / PAGE_SIZE))
     if page_number > pages:
@@ -164,7 +161,7 @@ except errors.DataLayerError as error:
     st.stop()
 
 if not total:
-    filtered = any(value for value in filters.values())
+    filtered = bool(filters.as_dict())
     st.info(
         "No thread matches these filters."
         if filtered

@@ -142,7 +142,7 @@ def test_no_call_without_an_actor_is_trusted(seeded):
         "get": lambda: seeded.feedback.get(vote["feedback_id"], actor=None),
         "list_by_thread": lambda: seeded.feedback.list_by_thread("t1", actor=None),
         "next_run": lambda: seeded.queue.next_run(actor=None),
-        "audit": lambda: seeded.audit.list(None),
+        "audit": lambda: seeded.audit.list(actor=None),
         "ingest": lambda: seeded.ingest([{"kind": "thread", "thread_id": "t-none"}], actor=None),
     }
     for name, call in calls.items():

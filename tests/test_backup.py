@@ -157,7 +157,7 @@ def test_a_backup_from_before_the_search_index_restores_searchable(demo_store, t
     manifest_path.write_text(json.dumps(manifest))
     with open_store(str(tmp_path / "copy.duckdb")) as copy:
         backup.restore(copy, tmp_path / "bk")
-        assert copy.threads.count(search="KeyError") == demo_store.threads.count(search="KeyError") > 0
+        assert copy.threads.count({"search": "KeyError"}) == demo_store.threads.count({"search": "KeyError"}) > 0
 
 
 class SmallDisk:

@@ -177,7 +177,7 @@ def test_two_signed_in_reviewers_vote_as_themselves(server, chromium):
     server.stop()  # DuckDB lets one process hold the file
     with open_store(server.db) as store:
         votes = {vote["owner_id"]: vote["rating"] for vote in store.feedback.list_by_run("t1", "r1", actor=SYSTEM)}
-        steps = store.audit.list(Actor("ana@example.com", "admin"))
+        steps = store.audit.list(actor=Actor("ana@example.com", "admin"))
     assert votes == {"bo@example.com": -1, "cy@example.com": -1}
     assert [(step["actor_id"], step["action"]) for step in steps] == [
         ("bo@example.com", "create"),

@@ -30,7 +30,7 @@ def expected():
     """What the app's database holds, rebuilt from the same deterministic demo data."""
     with open_store(":memory:") as twin:
         assert demo.seed(twin, threads=40, seed=7, actor=SYSTEM).ok
-        found = twin.threads.list(search=WORD)
+        found = twin.threads.list({"search": WORD})
         thread = found[0]
         runs = twin.runs.list_by_thread(thread["thread_id"])
         run = next(run for run in runs if run["status"] == "success")
@@ -39,7 +39,7 @@ def expected():
             for message in twin.events.list_messages(thread["thread_id"], run["run_id"])
             if message["role"] == "ai" and message["content"]
         ][-1]
-        hostile = twin.threads.list(search="tracker.example.invalid")[0]
+        hostile = twin.threads.list({"search": "tracker.example.invalid"})[0]
         return {
             "count": len(found),
             "thread_id": thread["thread_id"],

@@ -14,6 +14,7 @@ import pytest
 from data_layer import demo, export, open_store, stats
 from data_layer.auth import SYSTEM
 from data_layer.errors import InvalidInput
+from data_layer.filters import Filters
 from tests.conftest import ROOT
 
 HOSTILE = {
@@ -125,12 +126,12 @@ def test_context_columns_and_message_scoped_votes(hostile, tmp_path):
 
 def test_filters_rating_and_columns(hostile, tmp_path):
     negatives = sum(1 for index in range(len(HOSTILE)) if index % 2) + 1
-    assert export.count(hostile, rating="negative", actor=SYSTEM) == negatives
+    assert export.count(hostile, {"rating": "negative"}, actor=SYSTEM) == negatives
     assert export.count(hostile, {"since": "2026-03-03"}, actor=SYSTEM) == 0
     assert export.count(hostile, {"reviewer": "reviewer-at"}, actor=SYSTEM) == 1
     path = tmp_path / "few.csv"
     assert export.write(
-        hostile, path, "csv", {"assistant_id": "A"}, columns=["rating", "comment"], rating=-1, actor=SYSTEM
+        hostile, path, "csv", {"assistant_id": "A", "rating": -1}, columns=["rating", "comment"], actor=SYSTEM
     ) == (negatives)
     rows = _csv_rows(path)
     assert list(rows[0]) == ["rating", "comment"] and {row["rating"] for row in rows} == {"-1"}
@@ -139,7 +140,9 @@ def test_filters_rating_and_columns(hostile, tmp_path):
     with pytest.raises(InvalidInput, match="format"):
         export.write(hostile, tmp_path / "bad.xlsx", actor=SYSTEM)
     with pytest.raises(InvalidInput, match="rating"):
-        export.count(hostile, rating="meh", actor=SYSTEM)
+        export.count(hostile, {"rating": "meh"}, actor=SYSTEM)
+    with pytest.raises(InvalidInput, match="the export cannot be filtered by status"):
+        export.write(hostile, tmp_path / "bad.csv", filters={"status": "error"}, actor=SYSTEM)
     assert not (tmp_path / "bad.csv").exists()
 
 
@@ -178,7 +181,7 @@ def duck_file(tmp_path):
     with open_store(path) as opened:
         assert demo.seed(opened, threads=20, seed=3, actor=SYSTEM).ok
         votes = stats.overview(opened)["votes"]
-        negatives = export.count(opened, {"assistant_id": "coding-agent"}, rating="negative", actor=SYSTEM)
+        negatives = export.count(opened, {"assistant_id": "coding-agent", "rating": "negative"}, actor=SYSTEM)
     return path, votes, negatives
 
 
@@ -222,18 +225,18 @@ def test_an_export_cut_into_vote_time_slices_is_byte_identical(demo_store, tmp_p
     """Large exports are read in slices of vote time; cutting the demo data into dozens of them
     (filtered and not) must give exactly the bytes of one slice."""
     with demo_store.engine.read() as conn:
-        assert len(export._slices(conn, None, None, 5)) > 20  # the demo data really is cut up
+        assert len(export._slices(conn, Filters(), 5)) > 20  # the demo data really is cut up
     cases = [
-        ({}, None, None),
-        ({"model_name": "gpt-4.1"}, "negative", None),
-        ({"source": "end_user"}, None, ["comment"]),
+        ({}, None),
+        ({"model_name": "gpt-4.1", "rating": "negative"}, None),
+        ({"source": "end_user"}, ["comment"]),
     ]
-    for n, (filters, rating, columns) in enumerate(cases):
+    for n, (filters, columns) in enumerate(cases):
         whole = tmp_path / f"whole{n}.{fmt}"
-        export.write(demo_store, whole, fmt, filters, rating=rating, columns=columns, actor=SYSTEM)
+        export.write(demo_store, whole, fmt, filters, columns=columns, actor=SYSTEM)
         monkeypatch.setattr(export, "SLICE_ROWS", 5)
         sliced = tmp_path / f"sliced{n}.{fmt}"
-        export.write(demo_store, sliced, fmt, filters, rating=rating, columns=columns, batch_size=3, actor=SYSTEM)
+        export.write(demo_store, sliced, fmt, filters, columns=columns, batch_size=3, actor=SYSTEM)
         monkeypatch.undo()
         assert sliced.read_bytes() == whole.read_bytes()
         assert len(whole.read_bytes()) > 100

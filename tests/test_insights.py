@@ -81,20 +81,24 @@ def test_slice_counts_keep_sources_apart(small):
         insights.counts_by(small, "owner_id; DROP TABLE feedback")
 
 
-def test_agreement_pairs_and_disagreements(small):
-    result = insights.agreement(small)
+def test_end_user_agreement_pairs_and_disagreements(small):
+    result = insights.end_user_agreement(small)
     assert result["table"] == [[0, 0], [1, 1]] and result["ties"] == 1 and result["n"] == 2
     assert result["agreement"] == 0.5
     assert [row["model_name"] for row in result["by_model"]] == ["m1", "m2"]
     assert result["by_model"][1]["n"] == 0 and result["by_model"][1]["ties"] == 1
-    found = insights.disagreements(small)
+    found = insights.disagreements(small, actor=SYSTEM)
     assert found["total"] == 1 and found["user_down"] == 1 and found["user_up"] == 0
     (row,) = found["rows"]
     assert (row["run_id"], row["kind"], row["up"], row["down"]) == ("r1", "user_down_reviewers_up", 2, 0)
+    # both sources are the point: a vote filter is refused, not ignored
+    with pytest.raises(InvalidInput, match="cannot be filtered by source"):
+        insights.end_user_agreement(small, {"source": "end_user"})
+    assert insights.end_user_agreement(small, {"model_name": "m2"})["ties"] == 1
 
 
 def test_reviewer_calibration_and_pace(small):
-    rows = {row["reviewer"]: row for row in insights.reviewers(small)}
+    rows = {row["reviewer"]: row for row in insights.reviewers(small, actor=SYSTEM)}
     # ana: r1 up (bo up: agree), r2 down (bo down: agree), r3 up (bo down: disagree)
     assert (rows["ana"]["votes"], rows["ana"]["compared"], rows["ana"]["agreed"]) == (3, 3, 2)
     assert rows["ana"]["median_gap_s"] == pytest.approx(240 + (900 - 240) / 2)  # gaps 4 min and 15 min
@@ -106,23 +110,23 @@ def test_themes_and_their_feedback(small):
     more = [_vote("r2", f"n{i}", -1, "end_user", "Outdated information!") for i in range(4)]
     more += [_vote("r4", f"p{i}", 1, "end_user", "Clear answer!") for i in range(40)]
     assert small.ingest(more, actor=SYSTEM).ok
-    found = insights.themes(small, min_count=2)
+    found = insights.themes(small, actor=SYSTEM, min_count=2)
     assert [row["phrase"] for row in found["phrases"]] == ["information", "outdated", "outdated information"]
     row = found["phrases"][0]
     assert (row["negative"], row["positive"]) == (6, 0) and len(row["feedback_ids"]) == 6
     assert row["z"] > 1.96 and row["by_model"] == {"m1": 6}
-    listed = insights.feedback_by_ids(small, row["feedback_ids"])
+    listed = insights.feedback_by_ids(small, row["feedback_ids"], actor=SYSTEM)
     assert {item["run_id"] for item in listed} == {"r1", "r2"}
     assert all("utdated" in item["comment"] for item in listed)
-    assert insights.feedback_by_ids(small, []) == []
-    assert insights.themes(small, {"source": "end_user"})["negative_comments"] == 5
-    assert insights.themes(small, {"source": "reviewer"})["phrases"] == []
+    assert insights.feedback_by_ids(small, [], actor=SYSTEM) == []
+    assert insights.themes(small, {"source": "end_user"}, actor=SYSTEM)["negative_comments"] == 5
+    assert insights.themes(small, {"source": "reviewer"}, actor=SYSTEM)["phrases"] == []
 
 
 def test_empty_store_answers_without_errors(store):
     assert insights.compare_slices(store, {}, {})["reviewer"]["verdict"] == "empty"
-    assert insights.agreement(store)["n"] == 0 and insights.disagreements(store)["rows"] == []
-    assert insights.reviewers(store) == [] and insights.themes(store)["phrases"] == []
+    assert insights.end_user_agreement(store)["n"] == 0 and insights.disagreements(store, actor=SYSTEM)["rows"] == []
+    assert insights.reviewers(store, actor=SYSTEM) == [] and insights.themes(store, actor=SYSTEM)["phrases"] == []
     assert insights.daily_series(store) == {"until": None, "series": {}} and insights.alerts(store) == []
 
 
@@ -132,7 +136,7 @@ def test_demo_data_shows_all_three_planted_effects(store):
     assert reviewer[demo.WORSE_MODEL]["verdict"] == "worse"
     compared = insights.compare_slices(store, {"model_name": "gpt-4.1"}, {"model_name": demo.WORSE_MODEL})
     assert compared["reviewer"]["verdict"] == "worse" and compared["end_user"]["verdict"] == "worse"
-    top = [row["phrase"] for row in insights.themes(store)["phrases"][:15]]
+    top = [row["phrase"] for row in insights.themes(store, actor=SYSTEM)["phrases"][:15]]
     assert top[0] == "outdated" and "outdated information" in top and "信息过时" in top
     alerts = insights.alerts(store)
     bad_day = date.fromordinal(ANCHOR.toordinal() - demo.BAD_DAY_OFFSET).isoformat()

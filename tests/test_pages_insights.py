@@ -76,7 +76,7 @@ def test_stats_page_draws_every_chart_on_demo_data(app, demo_db):
     at = app("pages/stats.py", EVERYTHING)
     assert _chart_keys(at) == STATS_CHARTS
     with open_store(demo_db) as opened:
-        expected = stats.dashboard(opened, {"since": "2000-01-01", "until": "2099-12-31"})
+        expected = stats.dashboard(opened, {"since": "2000-01-01", "until": "2099-12-31"}, actor=SYSTEM)
     metrics = _metrics(at)
     assert metrics["Votes"].value == f"{expected['headline']['current']['votes']:,}"
     assert metrics["Runs"].value == f"{expected['headline']['current']['runs']:,}"
@@ -95,11 +95,12 @@ def test_stats_page_filters_come_from_the_url(app, demo_db):
     assert _spec(at, "chart_rate_assistant")["data"][0]["y"] == ["support-agent"]
     assert at.selectbox(key="stats_assistant").value == "support-agent"
     with open_store(demo_db) as opened:
-        expected = stats.headline(
+        expected = stats.dashboard(
             opened,
             {"since": "2000-01-01", "until": "2099-12-31", "assistant_id": "support-agent", "source": "end_user"},
+            actor=SYSTEM,
         )
-    assert _metrics(at)["Votes"].value == f"{expected['current']['votes']:,}"
+    assert _metrics(at)["Votes"].value == f"{expected['headline']['current']['votes']:,}"
     at.selectbox(key="stats_assistant").set_value("").run()
     assert "assistant" not in at.query_params
     assert len(_spec(at, "chart_rate_assistant")["data"][0]["y"]) == 3
@@ -116,7 +117,7 @@ def test_stats_default_range_is_the_last_four_weeks_of_data(app, demo_db):
 def test_worst_run_row_opens_the_run(app, demo_db):
     at = app("pages/stats.py", EVERYTHING)
     with open_store(demo_db) as opened:
-        worst = stats.worst_runs(opened, {"since": "2000-01-01", "until": "2099-12-31"})[0]
+        worst = stats.dashboard(opened, {"since": "2000-01-01", "until": "2099-12-31"}, actor=SYSTEM)["worst_runs"][0]
     at.session_state["worst_runs"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
     at.run()
     assert at.query_params["thread"] == worst["thread_id"] and at.query_params["run"] == worst["run_id"]
@@ -137,11 +138,17 @@ def test_stats_page_reports_a_bad_address(app):
     assert _chart_keys(at) == STATS_CHARTS
 
 
+@pytest.mark.parametrize("page", ["pages/stats.py", "pages/export.py"])
+def test_a_date_out_of_range_in_the_address_is_named_not_a_crash(app, page):
+    at = app(page, {"from": "2026-01-01", "to": "9999-12-31"})  # `_page_app` asserts no exception
+    assert any(error.value.startswith("Not saved: until 9999") and "out of range" in error.value for error in at.error)
+
+
 def test_export_page_counts_and_offers_the_download(app, demo_db):
     at = app("pages/export.py")
     with open_store(demo_db) as opened:
         total = export.count(opened, actor=SYSTEM)
-        negatives = export.count(opened, rating="negative", actor=SYSTEM)
+        negatives = export.count(opened, {"rating": "negative"}, actor=SYSTEM)
     assert _metrics(at)["Rows to export"].value == f"{total:,}"  # default range: all the data
     [button] = at.get("download_button")
     assert button.proto.label == "Download CSV" and not button.proto.disabled

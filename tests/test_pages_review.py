@@ -63,13 +63,13 @@ def test_threads_page_lists_a_page_of_threads_and_filters_in_sql(app, demo_store
     assert thread_ids(at) == [row["thread_id"] for row in first]
 
     at.text_input(key="q").set_value("benchmark").run()
-    expected = demo_store.threads.list(search="benchmark", limit=25)
+    expected = demo_store.threads.list({"search": "benchmark"}, limit=25)
     assert 0 < len(expected) < 25
     assert thread_ids(at) == [row["thread_id"] for row in expected]
 
     at.selectbox(key="assistant").set_value("research-agent").run()
     at.checkbox(key="negative").check().run()
-    expected = demo_store.threads.list(search="benchmark", assistant_id="research-agent", has_negative=True)
+    expected = demo_store.threads.list({"search": "benchmark", "assistant_id": "research-agent", "has_negative": True})
     assert thread_ids(at) == [row["thread_id"] for row in expected]
     assert all(at.dataframe[0].value["Down"] > 0)
 
@@ -85,17 +85,17 @@ def test_threads_filters_and_page_come_from_the_url(app, demo_store):
     assert "Threads 26–50 of 60. Select a row to open the thread." in captions(at)
 
     at = open_page(AppTest.from_file("../app.py", default_timeout=30), "pages/threads.py", status="error")
-    expected = demo_store.threads.list(status="error", limit=25)
+    expected = demo_store.threads.list({"status": "error"}, limit=25)
     assert thread_ids(at) == [row["thread_id"] for row in expected]
     assert at.selectbox(key="status").value == "error"
-    total = demo_store.threads.count(status="error")
+    total = demo_store.threads.count({"status": "error"})
     assert 0 < total < 60 and any(f"of {total}." in caption for caption in captions(at))
 
 
 def test_not_reviewed_by_me_hides_threads_after_my_vote(app, demo_store):
     at = open_page(app, "pages/threads.py")
     at.checkbox(key="unreviewed").check().run()
-    before = demo_store.threads.count(not_reviewed_by=ME)
+    before = demo_store.threads.count({"not_reviewed_by": ME})
     assert before == 60
     run = demo_store.runs.list_by_thread(thread_ids(at)[0])[0]
     demo_store.feedback.upsert(thread_id=run["thread_id"], run_id=run["run_id"], rating=1, owner_id=ME, actor=SYSTEM)
@@ -147,7 +147,7 @@ def test_thread_view_shows_runs_chain_and_conversation(app, seeded):
 
 
 def test_hostile_message_is_shown_as_text(app, demo_store):
-    hostile = demo_store.threads.list(search="tracker.example.invalid", limit=1)[0]
+    hostile = demo_store.threads.list({"search": "tracker.example.invalid"}, limit=1)[0]
     at = open_page(app, "pages/thread.py", thread=hostile["thread_id"])
     shown = [md.value for md in at.markdown if "pwned" in md.value]
     assert shown, "the hostile message is not on the page"

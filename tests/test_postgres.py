@@ -108,7 +108,7 @@ def test_both_engines_return_the_same_values(db_path, pg_url):
             answers.append(
                 {
                     "threads": threads,
-                    "count": store.threads.count(search="the", has_negative=True),
+                    "count": store.threads.count({"search": "the", "has_negative": True}),
                     "runs": runs,
                     "messages": [{k: v for k, v in m.items() if k != "id"} for m in store.events.list(first)],
                     "feedback": store.feedback.list_by_thread(first, actor=SYSTEM),
@@ -138,7 +138,7 @@ def test_message_search_has_trigram_indexes(pg_url):
             )
         assert {"run_events_text_trgm", "threads_title_trgm"} <= indexes
         assert "run_events_text_trgm" in plan
-        assert store.threads.count(search="e") > 0
+        assert store.threads.count({"search": "e"}) > 0
 
 
 def test_unique_violation_is_conflict_and_rolls_back(pg_url):

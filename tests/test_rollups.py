@@ -116,7 +116,7 @@ def test_imported_votes_get_copies_and_tallies(seeded):
 def test_a_reimported_run_carries_its_votes_copies_along(seeded):
     store = seeded
     store.feedback.create(thread_id="t1", run_id="r2", rating=-1, owner_id="ann", actor=SYSTEM)
-    assert [row["model_name"] for row in stats.by_model(store)] == ["m1"]
+    assert [row["model_name"] for row in stats.dashboard(store, actor=SYSTEM)["by_model"]] == ["m1"]
 
     report = store.ingest(
         [run("r2", status="error", model_name="m2", assistant_id="other", created_at="2026-10-01T08:00:00Z")],
@@ -127,9 +127,10 @@ def test_a_reimported_run_carries_its_votes_copies_along(seeded):
     (created_at, assistant_id, model_name, status) = run_values(store, "r2")
     assert (assistant_id, model_name, status) == ("other", "m2", "error")
     assert created_at.isoformat().startswith("2026-10-01T08:00:00")
-    assert [(row["model_name"], row["votes"]) for row in stats.by_model(store)] == [("m2", 1)]
-    assert [(row["assistant_id"], row["votes"]) for row in stats.by_assistant(store)] == [("other", 1)]
-    assert stats.over_time(store, bucket="day")["rows"][0]["bucket"] == "2026-10-01"
+    board = stats.dashboard(store, {"since": "2026-09-01", "until": "2026-10-31"}, actor=SYSTEM)
+    assert [(row["model_name"], row["votes"]) for row in board["by_model"]] == [("m2", 1)]
+    assert [(row["assistant_id"], row["votes"]) for row in board["by_assistant"]] == [("other", 1)]
+    assert (board["bucket"], board["over_time"]["rows"][0]["bucket"]) == ("day", "2026-10-01")
     assert integrity.check(store) == {}
 
 
@@ -218,7 +219,7 @@ def test_stats_read_the_rollups_after_writes(seeded, reviewer):
     store.feedback.create(thread_id="t1", run_id="r1", rating=-1, owner_id="bob", actor=SYSTEM)
     store.feedback.create(thread_id="t1", run_id="r2", rating=1, owner_id="ann", message_id=None, actor=SYSTEM)
     assert store.ingest([vote("r2", "bob", 1)], actor=SYSTEM).ok
-    board = stats.dashboard(store, {"reviewer": reviewer} if reviewer else None)
+    board = stats.dashboard(store, {"reviewer": reviewer} if reviewer else None, actor=SYSTEM)
     negative = {"positive": 0, "negative": 2 if reviewer is None else 1}
     assert board["headline"]["current"]["runs_with_feedback"] == 2
     assert [(r["run_id"], r["negative"], r["positive"], r["latest_comment"]) for r in board["worst_runs"]] == [
@@ -226,7 +227,7 @@ def test_stats_read_the_rollups_after_writes(seeded, reviewer):
     ]
     follow = {row["rating"]: (row["runs"], row["followed_up"]) for row in board["follow_ups"]}
     assert follow["negative"] == (1, 1) and follow["positive"] == (1, 0)
-    assert board["agreement"]["runs"] == 2
+    assert board["reviewer_agreement"]["runs"] == 2
 
 
 def test_tallies_moved_by_each_write_equal_a_recount(seeded):

@@ -146,30 +146,35 @@ def searched(module_store_url):
 
 @pytest.mark.parametrize("query", QUERIES)
 def test_search_finds_the_threads_whose_messages_hold_the_words(searched, query):
-    listed = {row["thread_id"] for row in searched.threads.list(search=query, limit=100)}
+    listed = {row["thread_id"] for row in searched.threads.list({"search": query}, limit=100)}
     assert listed == expected(query, TEXTS, TITLES)
-    assert searched.threads.count(search=query) == len(listed)
+    assert searched.threads.count({"search": query}) == len(listed)
     assert listed >= substring_scan(query, TEXTS, TITLES)
 
 
 def test_the_widening_is_only_at_word_breaks(searched):
     # The substring scan missed these: a comma, two spaces, a newline between the words.
     assert substring_scan("outdated pricing", TEXTS, TITLES) == {"t2", "t9"}
-    assert {row["thread_id"] for row in searched.threads.list(search="outdated pricing")} == {"t2", "t6", "t7", "t9"}
+    assert {row["thread_id"] for row in searched.threads.list({"search": "outdated pricing"})} == {
+        "t2",
+        "t6",
+        "t7",
+        "t9",
+    }
     # Words glued together ("pricingoutdated"), or in another order, are not the words one after another;
     # titles are still matched as substrings only (t8's "Outdated, pricing").
-    assert searched.threads.count(search="pricing outdated") == 0
+    assert searched.threads.count({"search": "pricing outdated"}) == 0
     # A break at the edge of the search is a word edge: " invoice" starts a word ("Reinvoice" does not),
     # "invoice " ends one (and is in t5's title).
-    assert {row["thread_id"] for row in searched.threads.list(search=" invoice")} == {"t1", "t9"}
-    assert {row["thread_id"] for row in searched.threads.list(search="invoice ")} == {"t1", "t2", "t5", "t9"}
+    assert {row["thread_id"] for row in searched.threads.list({"search": " invoice"})} == {"t1", "t9"}
+    assert {row["thread_id"] for row in searched.threads.list({"search": "invoice "})} == {"t1", "t2", "t5", "t9"}
 
 
 def test_search_with_filters_and_pages(searched):
-    ordered = searched.threads.list(search="pricing", order="title asc", limit=2)
-    rest = searched.threads.list(search="pricing", order="title asc", limit=2, offset=2)
+    ordered = searched.threads.list({"search": "pricing"}, order="title asc", limit=2)
+    rest = searched.threads.list({"search": "pricing"}, order="title asc", limit=2, offset=2)
     assert len(ordered) == 2 and not {r["thread_id"] for r in ordered} & {r["thread_id"] for r in rest}
-    assert searched.threads.count(search="pricing", has_negative=True) == 0
+    assert searched.threads.count({"search": "pricing", "has_negative": True}) == 0
 
 
 _VOCABULARY = ("ab", "abc", "bc", "c", "ca", "b", "abab", "x1", "1", "É", "日本")
@@ -193,10 +198,10 @@ def test_random_texts_and_searches_agree_with_reading_every_text(store):
     assert store.ingest(_records(texts, titles), actor=SYSTEM).ok
     queries = {_random_text(rng) for _ in range(60)} | {"ab ab", "b c", "a b", "bc ca ab", "c c c", "1 ab"}
     for query in sorted(queries):
-        listed = {row["thread_id"] for row in store.threads.list(search=query, limit=100)}
+        listed = {row["thread_id"] for row in store.threads.list({"search": query}, limit=100)}
         assert listed == expected(query, texts, titles), query
         assert listed >= substring_scan(query, texts, titles), query
-        assert store.threads.count(search=query) == len(listed), query
+        assert store.threads.count({"search": query}) == len(listed), query
 
 
 def test_search_words_split_like_the_index():
@@ -247,7 +252,7 @@ def test_importing_twice_adds_no_index_rows(searched):
 
 def test_new_messages_of_a_stored_thread_become_searchable(store):
     assert store.ingest(_records(TEXTS, TITLES), actor=SYSTEM).ok
-    assert store.threads.count(search="quokka") == 0
+    assert store.threads.count({"search": "quokka"}) == 0
     event = {"kind": "event", "thread_id": "t1", "run_id": "t1-r", "seq": 3, "event_type": "ai_message"}
     new_thread = [
         {"kind": "thread", "thread_id": "t10"},
@@ -255,10 +260,10 @@ def test_new_messages_of_a_stored_thread_become_searchable(store):
         {**event, "thread_id": "t10", "run_id": "t10-r", "seq": 1, "content": "Brand-new pricing quokka!"},
     ]
     assert store.ingest([dict(event, content="A quokka appears, invoice in hand."), *new_thread], actor=SYSTEM).ok
-    assert {row["thread_id"] for row in store.threads.list(search="quokka")} == {"t1", "t10"}
-    assert {row["thread_id"] for row in store.threads.list(search="quokka appears")} == {"t1"}
-    assert {row["thread_id"] for row in store.threads.list(search="new pricing quokka")} == {"t10"}
-    assert {row["thread_id"] for row in store.threads.list(search="invoice in hand")} == {"t1"}
+    assert {row["thread_id"] for row in store.threads.list({"search": "quokka"})} == {"t1", "t10"}
+    assert {row["thread_id"] for row in store.threads.list({"search": "quokka appears"})} == {"t1"}
+    assert {row["thread_id"] for row in store.threads.list({"search": "new pricing quokka"})} == {"t10"}
+    assert {row["thread_id"] for row in store.threads.list({"search": "invoice in hand"})} == {"t1"}
     assert integrity.check(store) == {}
 
 
@@ -275,8 +280,13 @@ def test_the_migration_indexes_messages_stored_before_it(db_path):
         store.engine.write(back_to_step_8)
     with open_store(db_path) as store:
         assert store.schema_version >= 9
-        assert {row["thread_id"] for row in store.threads.list(search="outdated pricing")} == {"t2", "t6", "t7", "t9"}
-        assert store.threads.count(search="pricing") == 6
+        assert {row["thread_id"] for row in store.threads.list({"search": "outdated pricing"})} == {
+            "t2",
+            "t6",
+            "t7",
+            "t9",
+        }
+        assert store.threads.count({"search": "pricing"}) == 6
         assert integrity.check(store) == {}
 
 
@@ -288,7 +298,8 @@ def test_the_integrity_check_sees_a_thread_missing_from_the_index(store):
 
 def _searches(store) -> dict:
     return {
-        query: store.threads.count(search=query) for query in ("invoice", "outdated pricing", "pricing is outdated")
+        query: store.threads.count({"search": query})
+        for query in ("invoice", "outdated pricing", "pricing is outdated")
     }
 
 

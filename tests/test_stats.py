@@ -1,4 +1,5 @@
-"""Every aggregate of data_layer.stats against answers computed by hand on a small fixture.
+"""Every aggregate of data_layer.stats (through `stats.dashboard`) against answers computed by hand on a
+small fixture.
 
 The fixture (runs dated 2026-03, one run in the week before):
 - thread t1 (assistant A): r1 (m1, success, 03-02 10:00) and its follow-up r2 (m1, success, 03-02 11:00)
@@ -15,8 +16,9 @@ import math
 import pytest
 
 from data_layer import open_store, stats
-from data_layer.auth import SYSTEM
-from data_layer.errors import InvalidInput
+from data_layer.analysis import wilson
+from data_layer.auth import SYSTEM, Actor
+from data_layer.errors import Forbidden, InvalidInput
 
 WEEK = {"since": "2026-03-01", "until": "2026-03-07"}
 
@@ -85,35 +87,21 @@ def small(request, tmp_path_factory):
 
 
 def test_wilson_interval_matches_hand_computation():
-    low, high = stats.wilson(3, 5)
+    low, high = wilson(3, 5)
     assert low == pytest.approx(0.2307, abs=1e-4)
     assert high == pytest.approx(0.8824, abs=1e-4)
-    assert stats.wilson(0, 0) == (None, None)
-    low, high = stats.wilson(1, 1)
+    assert wilson(0, 0) == (None, None)
+    low, high = wilson(1, 1)
     assert high == 1.0 and low == pytest.approx(0.2065, abs=1e-4)
-    assert stats.wilson(0, 4)[0] == 0.0
+    assert wilson(0, 4)[0] == 0.0
 
 
-def test_filters_validate_and_until_date_includes_the_day():
-    filters = stats.Filters.make(**WEEK)
-    assert filters.since.isoformat() == "2026-03-01T00:00:00+00:00"
-    assert filters.until.isoformat() == "2026-03-08T00:00:00+00:00"
-    previous = filters.previous()
-    assert (previous.since.isoformat(), previous.until.isoformat()) == (
-        "2026-02-22T00:00:00+00:00",
-        "2026-03-01T00:00:00+00:00",
-    )
-    assert stats.Filters.make(assistant_id="", source="").assistant_id is None
-    with pytest.raises(InvalidInput, match="source"):
-        stats.Filters.make(source="robots")
-    with pytest.raises(InvalidInput, match="before"):
-        stats.Filters.make(since="2026-03-05", until="2026-03-01")
-    with pytest.raises(InvalidInput, match="since"):
-        stats.Filters.make(since="2026-02-30")
+def board(store, filters=None, **options) -> dict:
+    return stats.dashboard(store, filters, actor=SYSTEM, **options)
 
 
 def test_headline_with_previous_period(small):
-    head = stats.headline(small, WEEK)
+    head = board(small, WEEK)["headline"]
     assert head["current"] == {
         "runs": 4,
         "runs_with_feedback": 3,
@@ -133,15 +121,15 @@ def test_headline_with_previous_period(small):
 
 
 def test_headline_reviewer_and_source_narrow_votes_not_runs(small):
-    ana = stats.headline(small, {**WEEK, "reviewer": "ana"})["current"]
+    ana = board(small, {**WEEK, "reviewer": "ana"})["headline"]["current"]
     assert (ana["runs"], ana["votes"], ana["positive"]) == (4, 3, 2)
-    users = stats.headline(small, {**WEEK, "source": "end_user"})["current"]
+    users = board(small, {**WEEK, "source": "end_user"})["headline"]["current"]
     assert (users["runs"], users["votes"], users["negative"], users["runs_with_feedback"]) == (4, 1, 1, 1)
-    assert stats.headline(small)["change"] is None  # no date range, nothing to compare with
+    assert board(small)["headline"]["change"] is None  # no date range, nothing to compare with
 
 
 def test_over_time_per_day_with_counts(small):
-    result = stats.over_time(small, WEEK)
+    result = board(small, WEEK)["over_time"]
     assert result["bucket"] == "day"
     assert [(r["bucket"], r["votes"], r["positive"], r["negative"]) for r in result["rows"]] == [
         ("2026-03-02", 5, 3, 2),
@@ -149,24 +137,24 @@ def test_over_time_per_day_with_counts(small):
     ]
     first = result["rows"][0]
     assert first["positive_rate"] == pytest.approx(0.6)
-    assert (first["low"], first["high"]) == pytest.approx(stats.wilson(3, 5))
+    assert (first["low"], first["high"]) == pytest.approx(wilson(3, 5))
 
 
 def test_bucket_is_week_for_long_ranges(small):
-    result = stats.over_time(small, {"since": "2025-12-01", "until": "2026-03-07"})
+    result = board(small, {"since": "2025-12-01", "until": "2026-03-07"})["over_time"]
     assert result["bucket"] == "week"
     # 2026-02-25 is a Wednesday, 03-02 a Monday: ISO weeks start on Monday
     assert [(r["bucket"], r["votes"]) for r in result["rows"]] == [("2026-02-23", 1), ("2026-03-02", 7)]
 
 
 def test_rate_by_assistant_and_model_worst_first(small):
-    assistants = stats.by_assistant(small, WEEK)
+    assistants = board(small, WEEK)["by_assistant"]
     assert [(r["assistant_id"], r["votes"], r["positive"], r["positive_rate"]) for r in assistants] == [
         ("B", 2, 0, 0.0),
         ("A", 5, 3, 0.6),
     ]
-    assert assistants[0]["low"] == 0.0 and assistants[0]["high"] == pytest.approx(stats.wilson(0, 2)[1])
-    models = stats.by_model(small, WEEK)
+    assert assistants[0]["low"] == 0.0 and assistants[0]["high"] == pytest.approx(wilson(0, 2)[1])
+    models = board(small, WEEK)["by_model"]
     assert [(r["model_name"], r["votes"], r["positive"]) for r in models] == [("m2", 2, 0), ("m1", 5, 3)]
 
 
@@ -178,12 +166,12 @@ def test_rate_ties_put_more_votes_first(store):
     records.append(_run("r9", "t", "X", "many", "success", "2026-03-09T10:00:00Z"))
     records.append(_vote("r9", "t", "ana", -1, "2026-03-09T11:00:00Z"))
     assert store.ingest(records, actor=SYSTEM).ok
-    models = stats.by_model(store)
+    models = board(store)["by_model"]
     assert [(r["model_name"], r["votes"], r["positive_rate"]) for r in models] == [("many", 4, 0.5), ("few", 2, 0.5)]
 
 
 def test_reason_tags_count_untagged_negatives(small):
-    over_time = stats.tags_over_time(small, WEEK)
+    over_time = board(small, WEEK)["tags_over_time"]
     assert over_time["bucket"] == "day"
     assert [(r["bucket"], r["tag"], r["negative"]) for r in over_time["rows"]] == [
         ("2026-03-02", "incorrect", 1),
@@ -192,7 +180,7 @@ def test_reason_tags_count_untagged_negatives(small):
         ("2026-03-03", "incorrect", 1),
         ("2026-03-03", "untagged", 1),
     ]
-    by_assistant = stats.tags_by_assistant(small, WEEK)
+    by_assistant = board(small, WEEK)["tags_by_assistant"]
     assert [(r["assistant_id"], r["tag"], r["negative"]) for r in by_assistant] == [
         ("A", "incorrect", 1),
         ("A", "slow", 1),
@@ -200,34 +188,34 @@ def test_reason_tags_count_untagged_negatives(small):
         ("B", "incorrect", 1),
         ("B", "untagged", 1),
     ]
-    assert stats.tags_by_assistant(small, {**WEEK, "source": "end_user"}) == [
+    assert board(small, {**WEEK, "source": "end_user"})["tags_by_assistant"] == [
         {"assistant_id": "A", "tag": "untagged", "negative": 1}
     ]
 
 
 def test_follow_ups_split_by_rating(small):
-    rows = {r["rating"]: r for r in stats.follow_ups(small, WEEK)}
+    rows = {r["rating"]: r for r in board(small, WEEK)["follow_ups"]}
     assert list(rows) == ["negative", "mixed", "positive", "unrated"]
     assert (rows["negative"]["runs"], rows["negative"]["followed_up"], rows["negative"]["rate"]) == (1, 1, 1.0)
     assert (rows["mixed"]["runs"], rows["mixed"]["followed_up"]) == (1, 1)
     assert (rows["positive"]["runs"], rows["positive"]["followed_up"], rows["positive"]["rate"]) == (1, 0, 0.0)
     assert (rows["unrated"]["runs"], rows["unrated"]["rate"], rows["unrated"]["low"]) == (0, None, None)
     # the end user's thumbs-down is what makes r1 mixed; reviewers alone see it as r1: +1 -1 (still mixed)
-    only_ana = {r["rating"]: r["runs"] for r in stats.follow_ups(small, {**WEEK, "reviewer": "ana"})}
+    only_ana = {r["rating"]: r["runs"] for r in board(small, {**WEEK, "reviewer": "ana"})["follow_ups"]}
     assert only_ana == {"negative": 1, "mixed": 0, "positive": 2, "unrated": 0}
 
 
 def test_reviewer_activity_counts_reviewer_votes_only(small):
-    rows = stats.reviewer_activity(small, WEEK)
+    rows = board(small, WEEK)["reviewers"]
     assert [(r["reviewer"], r["votes"], r["positive"], r["negative"], r["runs"]) for r in rows] == [
         ("ana", 3, 2, 1, 3),
         ("bo", 3, 1, 2, 3),
     ]
-    assert stats.reviewer_activity(small, {**WEEK, "source": "end_user"}) == []
+    assert board(small, {**WEEK, "source": "end_user"})["reviewers"] == []
 
 
 def test_agreement_percent_and_fleiss_kappa(small):
-    result = stats.agreement(small, WEEK)
+    result = board(small, WEEK)["reviewer_agreement"]
     # r1 split (0 of 1 pair agrees), r2 and r3 unanimous: P = 2/3; p(up) = 3/6, Pe = 0.5
     assert (result["runs"], result["ratings"], result["positive"], result["unanimous"]) == (3, 6, 3, 2)
     assert result["percent_agreement"] == pytest.approx(2 / 3)
@@ -237,31 +225,39 @@ def test_agreement_percent_and_fleiss_kappa(small):
     assert by["A"]["kappa"] == pytest.approx((0.5 - 0.625) / 0.375)
     assert by["B"]["percent_agreement"] == 1.0 and by["B"]["kappa"] is None  # every rating the same
     # the reviewer filter does not narrow agreement (one reviewer agrees with nobody)
-    assert stats.agreement(small, {**WEEK, "reviewer": "ana"})["runs"] == 3
+    assert board(small, {**WEEK, "reviewer": "ana"})["reviewer_agreement"]["runs"] == 3
 
 
 def test_worst_runs_most_negative_then_newest(small):
-    rows = stats.worst_runs(small, WEEK)
+    rows = board(small, WEEK)["worst_runs"]
     assert [(r["run_id"], r["negative"], r["positive"]) for r in rows] == [("r3", 2, 0), ("r1", 2, 1)]
     assert rows[0]["thread_id"] == "t2" and rows[0]["assistant_id"] == "B" and rows[0]["model_name"] == "m2"
     assert rows[0]["latest_comment"] == "Wrong version"
     assert rows[1]["latest_comment"] == "Outdated answer"  # the end user's later vote has no comment
     assert rows[0]["created_at"].startswith("2026-03-03T09:00:00")
-    assert [r["run_id"] for r in stats.worst_runs(small, WEEK, limit=1)] == ["r3"]
+    assert [r["run_id"] for r in board(small, WEEK, worst=1)["worst_runs"]] == ["r3"]
 
 
-def test_dashboard_matches_the_single_functions(small):
-    everything = stats.dashboard(small, WEEK)
+def test_the_dashboard_asks_to_read_and_takes_only_its_filters(small):
+    everything = board(small, WEEK)
     assert everything["bucket"] == "day"
-    assert everything["headline"] == stats.headline(small, WEEK)
-    assert everything["by_model"] == stats.by_model(small, WEEK)
-    assert everything["agreement"] == stats.agreement(small, WEEK)
-    assert everything["worst_runs"] == stats.worst_runs(small, WEEK)
     assert everything["bounds"]["first_run_at"].startswith("2026-02-25")
+    # it names reviewers and quotes comments: a role that may not read gets nothing
+    assert stats.dashboard(small, WEEK, actor=Actor("vi", "viewer")) == everything
+    for refused in (Actor("eu", "end_user"), None):
+        with pytest.raises(Forbidden):
+            stats.dashboard(small, WEEK, actor=refused)
+        with pytest.raises(Forbidden):
+            stats.reviewers_seen(small, actor=refused)
+    assert stats.reviewers_seen(small, actor=Actor("vi", "viewer")) == ["ana", "bo"]
+    with pytest.raises(InvalidInput, match="the stats cannot be filtered by search"):
+        board(small, {**WEEK, "search": "outdated"})
+    with pytest.raises(InvalidInput, match="worst"):
+        board(small, WEEK, worst=0)
 
 
 def test_empty_database(store):
-    everything = stats.dashboard(store, WEEK)
+    everything = board(store, WEEK)
     assert everything["headline"]["current"] == {
         "runs": 0,
         "runs_with_feedback": 0,
@@ -274,7 +270,7 @@ def test_empty_database(store):
     assert everything["over_time"]["rows"] == [] and everything["tags_over_time"]["rows"] == []
     assert everything["by_assistant"] == [] and everything["reviewers"] == [] and everything["worst_runs"] == []
     assert [r["runs"] for r in everything["follow_ups"]] == [0, 0, 0, 0]
-    assert everything["agreement"]["runs"] == 0 and everything["agreement"]["kappa"] is None
+    assert everything["reviewer_agreement"]["runs"] == 0 and everything["reviewer_agreement"]["kappa"] is None
     assert everything["bounds"] == {"first_run_at": None, "last_run_at": None}
     assert stats.overview(store)["positive_rate"] is None
 
@@ -288,19 +284,19 @@ def test_one_vote(store):
         ],
         actor=SYSTEM,
     ).ok
-    everything = stats.dashboard(store)
+    everything = board(store)
     assert everything["headline"]["current"]["positive_rate"] == 1.0
     [row] = everything["by_assistant"]
     assert (row["votes"], row["positive_rate"], row["high"]) == (1, 1.0, 1.0)
-    assert row["low"] == pytest.approx(stats.wilson(1, 1)[0])
-    assert everything["agreement"]["runs"] == 0
+    assert row["low"] == pytest.approx(wilson(1, 1)[0])
+    assert everything["reviewer_agreement"]["runs"] == 0
     assert {r["rating"]: r["runs"] for r in everything["follow_ups"]}["positive"] == 1
     assert everything["worst_runs"] == []
     assert everything["over_time"]["rows"][0]["votes"] == 1
 
 
 def test_demo_data_shows_the_planted_findings(demo_store):
-    everything = stats.dashboard(demo_store)
+    everything = board(demo_store)
     assert everything["by_model"][0]["model_name"] == "qwen-max-old"
     worst, best = everything["by_model"][0], everything["by_model"][-1]
     assert worst["high"] < best["low"]  # clearly worse, not noise
@@ -309,4 +305,4 @@ def test_demo_data_shows_the_planted_findings(demo_store):
     total = stats.overview(demo_store)
     assert everything["headline"]["current"]["votes"] == total["votes"]
     assert sum(row["votes"] for row in everything["over_time"]["rows"]) == total["votes"]
-    assert not math.isnan(everything["agreement"]["percent_agreement"])
+    assert not math.isnan(everything["reviewer_agreement"]["percent_agreement"])

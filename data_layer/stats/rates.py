@@ -1,0 +1,129 @@
+"""Vote counts and positive rates: the headline (with the period before), per day or week, per
+assistant or model, and the reason tags of negative votes over time and per assistant."""
+
+from __future__ import annotations
+
+from data_layer.analysis import rate
+from data_layer.errors import InvalidInput
+from data_layer.filters import Filters
+from data_layer.stats.sql import BUCKETS, DAY, counted, day_of, per_run, votes_where
+
+UNTAGGED = "untagged"
+GROUPS = ("assistant_id", "model_name")
+
+_HEADLINE = """
+SELECT count(*) AS runs,
+       coalesce(sum(positive + negative), 0) AS votes,
+       coalesce(sum(positive), 0) AS positive,
+       coalesce(sum(negative), 0) AS negative,
+       count(*) FILTER (WHERE positive + negative > 0) AS runs_with_feedback
+FROM ({runs}) p
+"""
+
+
+def _period(conn, filters: Filters) -> dict:
+    runs, params = per_run(filters)
+    row = {key: int(value) for key, value in conn.one(_HEADLINE.format(runs=runs), params).items()}
+    row["positive_rate"] = rate(row["positive"], row["votes"])
+    return row
+
+
+def headline(conn, filters: Filters) -> dict:
+    """Runs, runs with feedback, votes and positive rate; with a full date range also the previous
+    period of equal length and the change (counts as differences, the rate in fraction points)."""
+    current = _period(conn, filters)
+    before = filters.previous()
+    previous = _period(conn, before) if before else None
+    change = None
+    if previous is not None:
+        change = {key: current[key] - previous[key] for key in ("runs", "runs_with_feedback", "votes")}
+        both = current["positive_rate"] is not None and previous["positive_rate"] is not None
+        change["positive_rate"] = current["positive_rate"] - previous["positive_rate"] if both else None
+    return {
+        "current": current,
+        "previous": previous,
+        "change": change,
+        "previous_since": before.since if before else None,
+        "previous_until": before.until if before else None,
+    }
+
+
+_OVER_TIME = f"""
+SELECT {{bucket}} AS bucket,
+       count(*) AS votes,
+       count(*) FILTER (WHERE rating = 1) AS positive,
+       count(*) FILTER (WHERE rating = -1) AS negative
+FROM (SELECT {DAY} AS day, f.rating FROM feedback f WHERE {{votes}}) v
+GROUP BY 1
+ORDER BY 1
+"""
+
+
+def over_time(conn, filters: Filters, bucket: str) -> dict:
+    """Votes and positive rate per `bucket` (`day` or `week`) of the runs; each row has `bucket` (its
+    first day), `votes`, `positive`, `negative`, the rate and its interval."""
+    votes, params = votes_where(filters)
+    rows = conn.all(_OVER_TIME.format(bucket=BUCKETS[bucket], votes=votes), params)
+    return {"bucket": bucket, "rows": [counted({**row, "bucket": day_of(row["bucket"])}) for row in rows]}
+
+
+_BY_GROUP = """
+SELECT f.run_{name} AS {name},
+       count(*) AS votes,
+       count(*) FILTER (WHERE rating = 1) AS positive,
+       count(*) FILTER (WHERE rating = -1) AS negative
+FROM feedback f
+WHERE {votes}
+GROUP BY f.run_{name}
+ORDER BY CAST(count(*) FILTER (WHERE rating = 1) AS DOUBLE PRECISION) / count(*),
+         count(*) DESC, f.run_{name} NULLS LAST
+"""
+
+
+def by_group(conn, filters: Filters, name: str) -> list[dict]:
+    """Positive rate per assistant or model (`name`) with its 95 % Wilson interval, worst first (ties:
+    more votes first)."""
+    if name not in GROUPS:
+        raise InvalidInput(f"group {name!r:.40} is not one of {', '.join(GROUPS)}")
+    votes, params = votes_where(filters)
+    return [counted(row) for row in conn.all(_BY_GROUP.format(name=name, votes=votes), params)]
+
+
+# A negative vote without tags counts once as UNTAGGED, so the tags add up to the negative votes.
+_NEGATIVE_TAGS = f"""
+SELECT {DAY} AS day, f.run_assistant_id AS assistant_id,
+       unnest(CASE WHEN coalesce(array_length(f.tags, 1), 0) = 0 THEN ARRAY['{UNTAGGED}'] ELSE f.tags END) AS tag
+FROM feedback f
+WHERE f.rating = -1 AND {{votes}}
+"""
+
+_TAGS_OVER_TIME = f"""
+SELECT {{bucket}} AS bucket, tag, count(*) AS negative
+FROM ({_NEGATIVE_TAGS}) t
+GROUP BY 1, 2
+ORDER BY 1, 2
+"""
+
+_TAGS_BY_ASSISTANT = f"""
+SELECT assistant_id, tag, count(*) AS negative
+FROM ({_NEGATIVE_TAGS}) t
+GROUP BY 1, 2
+ORDER BY 1 NULLS LAST, 3 DESC, 2
+"""
+
+
+def tags_over_time(conn, filters: Filters, bucket: str) -> dict:
+    """Reason tags of negative votes per day or week: rows of `bucket`, `tag`, `negative` (a vote with
+    two tags counts for each; a negative vote without tags counts as `untagged`)."""
+    votes, params = votes_where(filters)
+    rows = conn.all(_TAGS_OVER_TIME.format(bucket=BUCKETS[bucket], votes=votes), params)
+    out = [{"bucket": day_of(row["bucket"]), "tag": row["tag"], "negative": int(row["negative"])} for row in rows]
+    return {"bucket": bucket, "rows": out}
+
+
+def tags_by_assistant(conn, filters: Filters) -> list[dict]:
+    """Reason tags of negative votes per assistant: rows of `assistant_id`, `tag`, `negative`."""
+    votes, params = votes_where(filters)
+    return [
+        {**row, "negative": int(row["negative"])} for row in conn.all(_TAGS_BY_ASSISTANT.format(votes=votes), params)
+    ]
