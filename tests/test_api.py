@@ -435,6 +435,7 @@ def test_bodies_over_the_configured_size_get_413_and_store_nothing(as_user):
     assert admin.get(f"/threads/{thread}-0/feedback").status_code == 404
 
 
+@pytest.mark.slow
 def test_a_vote_through_the_api_is_in_the_dashboards_data(tmp_path):
     db = str(tmp_path / "votes.duckdb")
     seed(db)

@@ -19,6 +19,8 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from data_layer import auth, open_store
 from tests.conftest import AppServer
 
+pytestmark = pytest.mark.slow
+
 TOKEN = auth.new_token()
 REAL_TARGET = {"thread_id": "t1", "run_id": "r1"}
 

@@ -31,6 +31,7 @@ def test_every_command_has_help(command):
     assert "--db" in result.stdout
 
 
+@pytest.mark.slow
 def test_init_demo_stats_round_trip(tmp_path):
     db = str(tmp_path / "cli.duckdb")
     init = cli("init", "--db", db)

@@ -219,6 +219,7 @@ def write(path, records, *, blank_lines=(), crlf=False) -> None:
 settings.register_profile("jsonl", max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
+@pytest.mark.slow
 @settings(settings.get_profile("jsonl"))
 @given(
     records=files(content_objects() | texts.filter(lambda text: not text.lstrip().startswith("{")) | st.none()),
@@ -283,6 +284,7 @@ MUTATIONS = [
 ]
 
 
+@pytest.mark.slow
 @settings(settings.get_profile("jsonl"))
 @given(
     records=files(content_objects() | texts | st.none()),
@@ -426,6 +428,7 @@ def scenario(tmp_path) -> list:
     return [first, first, second, second]
 
 
+@pytest.mark.slow
 def test_fast_import_stores_what_the_record_path_stores(store, twin, tmp_path, monkeypatch, fixed_now):
     files = scenario(tmp_path)
     taken = []
@@ -513,6 +516,7 @@ def test_original_merge_is_rebuilt():
         assert "_stored" not in before and "FROM stored" not in before
 
 
+@pytest.mark.slow
 def test_rewritten_merge_stores_what_the_original_stored(store, twin, tmp_path, monkeypatch, fixed_now):
     files = scenario(tmp_path)
     reports = [store.import_file(path).as_dict() for path in files]
