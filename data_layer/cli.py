@@ -1,4 +1,5 @@
-"""The command line: `python -m data_layer COMMAND`, a thin face over the same data layer.
+"""The command line: `python -m data_layer COMMAND`, or `feedback-review COMMAND` once the package is
+installed; a thin face over the same data layer.
 
 Results go to stdout; an error is one line on stderr and a non-zero exit. Whoever runs it holds
 the database itself, so it acts as `auth.SYSTEM`, named `system` in the audit trail.
@@ -252,8 +253,17 @@ def cmd_restore(args) -> int:
     return 0
 
 
+# The console command `pip install .` makes (pyproject.toml, [project.scripts]).
+COMMAND = "feedback-review"
+
+
+def _prog() -> str:
+    """The name usage lines and errors give: the installed command when that is how it was run."""
+    return COMMAND if os.path.basename(sys.argv[0]) == COMMAND else "python -m data_layer"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m data_layer", description="The feedback store's command line.")
+    parser = argparse.ArgumentParser(prog=_prog(), description="The feedback store's command line.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name: str, handler, help_text: str) -> argparse.ArgumentParser:

@@ -4,6 +4,7 @@ a real Streamlit server, real Chromium."""
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -26,6 +27,18 @@ from tests.pg_server import PostgresServer, find_binaries  # noqa: E402
 
 # Every test that takes `store` (and so `demo_store`, `seeded`) runs once per engine.
 ENGINES = ("duckdb", pytest.param("postgresql", marks=pytest.mark.postgres))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items):
+    """A test using the PostgreSQL server or Chromium carries the marker that says so, whether or not its
+    module does, so `-m "not postgres and not browser"` leaves out every one (tryfirst: before `-m` selects)."""
+    for item in items:
+        used = getattr(item, "fixturenames", ())
+        if "pg_server" in used:
+            item.add_marker(pytest.mark.postgres)
+        if "chromium" in used:
+            item.add_marker(pytest.mark.browser)
 
 
 @pytest.fixture(scope="session")
@@ -175,8 +188,6 @@ class AppServer:
 
     def __init__(self, db: str, env: dict | None = None, address: str | None = "127.0.0.1"):
         self.db = db
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
         if "://" in db:
             handle, log = tempfile.mkstemp(prefix="streamlit-", suffix=".log")
             os.close(handle)
@@ -184,33 +195,55 @@ class AppServer:
         else:
             self.log = Path(db).with_suffix(".log")
         environment = {**os.environ, "FEEDBACK_DB": db, **(env or {})}
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "streamlit",
-                "run",
-                "app.py",
-                "--server.headless",
-                "true",
-                "--server.port",
-                str(self.port),
-                *(["--server.address", address] if address else []),
-                "--server.fileWatcherType",
-                "none",
-                "--browser.gatherUsageStats",
-                "false",
-            ],
-            cwd=ROOT,
-            env=environment,
-            stdout=self.log.open("w"),
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            wait_for(f"{self.url}/_stcore/health")
-        except TimeoutError:
-            self.stop()
-            raise RuntimeError(f"streamlit did not start:\n{self.log.read_text()[-3000:]}") from None
+        # A free port can be taken by another test process (pytest -n) before this server binds it:
+        # then Streamlit says so and exits, and the next free port is tried.
+        for _attempt in range(3):
+            self.port = free_port()
+            self.url = f"http://127.0.0.1:{self.port}"
+            self.process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "streamlit",
+                    "run",
+                    "app.py",
+                    "--server.headless",
+                    "true",
+                    "--server.port",
+                    str(self.port),
+                    *(["--server.address", address] if address else []),
+                    "--server.fileWatcherType",
+                    "none",
+                    "--browser.gatherUsageStats",
+                    "false",
+                ],
+                cwd=ROOT,
+                env=environment,
+                stdout=self.log.open("w"),
+                stderr=subprocess.STDOUT,
+            )
+            if self._listening():
+                try:
+                    wait_for(f"{self.url}/_stcore/health")
+                except TimeoutError:
+                    break
+                return
+            if f"Port {self.port} is not available" not in self.log.read_text():
+                break
+        self.stop()
+        raise RuntimeError(f"streamlit did not start:\n{self.log.read_text()[-3000:]}")
+
+    def _listening(self, timeout: float = 60.0) -> bool:
+        """Whether this server has bound its port (it prints its URL then); False when it exited first. A
+        health check alone could be answered by another process's server on the same port."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if re.search(rf"URL: http://\S+:{self.port}\b", self.log.read_text()):
+                return True
+            if self.process.poll() is not None:
+                return False
+            time.sleep(0.1)
+        return False
 
     def stop(self) -> None:
         if self.process.poll() is None:

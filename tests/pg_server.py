@@ -73,7 +73,6 @@ class PostgresServer:
     def __init__(self, binaries: Path, settings: dict[str, str] | None = None):
         """`settings` are extra server settings (`-c name=value`), given after the defaults so they win."""
         self.binaries = binaries
-        self.port = _free_port()
         self.as_postgres = os.geteuid() == 0
         _stop_orphans(binaries)
         self.dir = Path(tempfile.mkdtemp(prefix=_PREFIX))
@@ -89,12 +88,21 @@ class PostgresServer:
             f"{binaries}/initdb -D {self.data} -U {USER} --auth-local=trust --auth-host=scram-sha-256 "
             f"--pwfile={pwfile} -E UTF8 --locale=C.UTF-8 --no-sync"
         )
-        # Durability is not what these tests measure; without fsync the suite stays fast.
-        options = (
-            f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off "
-            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
-        ) + "".join(f" -c {name}={value}" for name, value in (settings or {}).items())
-        self._run(f"{binaries}/pg_ctl -D {self.data} -o '{options}' -l {self.dir}/log -w start")
+        # A free port can be taken by another test process (pytest -n) before the server binds it: then
+        # the server says so and stops, and the next free port is tried.
+        for attempt in range(3):
+            self.port = _free_port()
+            # Durability is not what these tests measure; without fsync the suite stays fast.
+            options = (
+                f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off "
+                "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+            ) + "".join(f" -c {name}={value}" for name, value in (settings or {}).items())
+            try:
+                self._run(f"{binaries}/pg_ctl -D {self.data} -o '{options}' -l {self.dir}/log -w start")
+                break
+            except RuntimeError as error:
+                if attempt == 2 or "Address already in use" not in str(error):
+                    raise
         self._wait()
 
     def _run(self, command: str) -> None:

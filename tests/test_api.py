@@ -130,7 +130,12 @@ CALLS = [
 ]
 
 
-@pytest.mark.parametrize("authorization", [None, "Bearer not-a-token", f"Basic {TOKENS['ana']}", "Bearer"])
+@pytest.mark.parametrize(
+    "authorization",
+    [None, "Bearer not-a-token", f"Basic {TOKENS['ana']}", "Bearer"],
+    # Named, not shown: a token drawn at import differs in each pytest -n worker, whose test ids must agree.
+    ids=["no header", "an unknown token", "a valid token as Basic", "Bearer without a token"],
+)
 def test_every_call_without_a_valid_token_gets_401_and_changes_nothing(server, as_user, authorization):
     headers = {"Authorization": authorization} if authorization else {}
     with httpx.Client(base_url=f"{server.url}/api", headers=headers, timeout=20) as client:
@@ -432,6 +437,7 @@ def test_bodies_over_the_configured_size_get_413_and_store_nothing(as_user):
     assert admin.get(f"/threads/{thread}-0/feedback").status_code == 404
 
 
+@pytest.mark.slow
 def test_a_vote_through_the_api_is_in_the_dashboards_data(tmp_path):
     db = str(tmp_path / "votes.duckdb")
     seed(db)

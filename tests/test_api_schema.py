@@ -20,6 +20,8 @@ from data_layer import auth, open_store
 from data_layer.auth import SYSTEM
 from tests.conftest import AppServer
 
+pytestmark = pytest.mark.slow
+
 TOKEN = auth.new_token()
 REAL_TARGET = {"thread_id": "t1", "run_id": "r1"}
 

@@ -94,6 +94,7 @@ def test_restore_refuses_a_non_empty_target_and_junk(demo_store, tmp_path):
         backup.backup(demo_store, tmp_path / "bk")
 
 
+@pytest.mark.slow
 def test_cli_backup_and_restore(tmp_path):
     source, target = str(tmp_path / "a.duckdb"), str(tmp_path / "b.duckdb")
     assert cli("demo", "--db", source, "--threads", "8").returncode == 0
@@ -111,6 +112,7 @@ def test_cli_backup_and_restore(tmp_path):
     assert again.stderr.startswith("error: the target database is not empty")
 
 
+@pytest.mark.slow
 def test_backup_while_the_dashboard_runs_goes_through_its_api(tmp_path):
     db = str(tmp_path / "live.duckdb")
     with open_store(db) as store:

@@ -20,6 +20,8 @@ from bench.generate import SCALES
 from tests.conftest import ROOT
 from tests.pg_server import find_binaries
 
+pytestmark = pytest.mark.slow
+
 EXPECTED = (
     "threads_page[newest]",
     "thread_count[status=error]",

@@ -68,6 +68,7 @@ def test_every_command_has_help_and_takes_its_options(command, tmp_path):
     assert "unrecognized arguments: --no-such-option" in refused.stderr or "required" in refused.stderr
 
 
+@pytest.mark.slow
 def test_init_demo_stats_round_trip(tmp_path):
     db = str(tmp_path / "cli.duckdb")
     init = cli("init", "--db", db)

@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
+from playwright.sync_api import expect
 
 from data_layer import access, auth
 from tests.conftest import ROOT, AppServer, free_port
@@ -92,7 +93,8 @@ def test_a_signed_in_user_is_who_the_proxy_says_not_who_the_browser_claims(deplo
         page.goto(f"{deployed.url}/threads")
         sidebar = page.locator('[data-testid="stSidebar"]')
         sidebar.get_by_text("ana@example.com").wait_for(timeout=60_000)
-        assert "role reviewer" in sidebar.inner_text()
+        # The caption naming the role is drawn after the user's name: wait for it too.
+        expect(sidebar).to_contain_text("role reviewer", timeout=60_000)
         assert "boss" not in page.locator("body").inner_text()
         assert page.get_by_text("Audit trail").count() == 0
         assert page.locator('[data-testid="stException"]').count() == 0

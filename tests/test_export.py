@@ -191,6 +191,7 @@ def _cli(*args):
     )
 
 
+@pytest.mark.slow
 def test_cli_export(duck_file, tmp_path):
     db, votes, negatives = duck_file
     out = tmp_path / "feedback.csv"
@@ -206,6 +207,7 @@ def test_cli_export(duck_file, tmp_path):
     assert len(rows) == negatives and all(set(row) == {"rating", "comment"} for row in rows)
 
 
+@pytest.mark.slow
 def test_cli_export_errors_are_one_line(duck_file, tmp_path):
     db, _, _ = duck_file
     for args, words in (

@@ -222,6 +222,7 @@ def write(path, records, *, blank_lines=(), crlf=False) -> None:
 settings.register_profile("jsonl", max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
+@pytest.mark.slow
 @settings(settings.get_profile("jsonl"))
 @given(
     records=files(content_objects() | texts.filter(lambda text: not text.lstrip().startswith("{")) | st.none()),
@@ -286,6 +287,7 @@ MUTATIONS = [
 ]
 
 
+@pytest.mark.slow
 @settings(settings.get_profile("jsonl"))
 @given(
     records=files(content_objects() | texts | st.none()),
@@ -428,6 +430,7 @@ def scenario(tmp_path) -> list:
     return [first, first, second, second]
 
 
+@pytest.mark.slow
 def test_fast_import_stores_what_the_record_path_stores(store, twin, tmp_path, monkeypatch, fixed_now):
     files = scenario(tmp_path)
     taken = []
@@ -480,6 +483,7 @@ def test_demo_export_imports_the_same_either_way(store, twin, tmp_path, monkeypa
 # --- the merge's shortcuts store what the plain steps store ------------------------------------------
 
 
+@pytest.mark.slow
 def test_shortcuts_of_the_merge_store_what_the_plain_steps_store(store, twin, tmp_path, monkeypatch, fixed_now):
     """Where writes are serialized the merge looks only at the touched threads that are stored, and runs
     the vote updates only when a stored vote changes: the plain steps (every touched thread, as where

@@ -8,6 +8,7 @@ migrating and writing at once, retried serialization failures, temporary tables 
 from __future__ import annotations
 
 import math
+import socket
 import subprocess
 import sys
 import threading
@@ -30,9 +31,17 @@ pytestmark = pytest.mark.postgres
 ANCHOR = date(2026, 11, 20)
 
 
-def _bad_urls(pg_server, pg_url) -> dict[str, str]:
+@pytest.fixture
+def closed_port():
+    """A loopback port this test holds bound and never listens on: a connection to it is refused, even while
+    other test processes start servers on free ports."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield sock.getsockname()[1]
+
+
+def _bad_urls(pg_server, pg_url, closed_port) -> dict[str, str]:
     database = pg_url.rsplit("/", 1)[1]
-    closed_port = pg_server.port + 1 if pg_server.port < 65535 else pg_server.port - 1
     return {
         "wrong port": pg_server.url(database, port=closed_port),
         "wrong password": pg_server.url(database, password="not-the-password"),
@@ -48,8 +57,8 @@ EXPECTED = {
 
 
 @pytest.mark.parametrize("case", sorted(EXPECTED))
-def test_bad_connection_settings_are_one_clear_line_without_the_password(pg_server, pg_url, case):
-    url = _bad_urls(pg_server, pg_url)[case]
+def test_bad_connection_settings_are_one_clear_line_without_the_password(pg_server, pg_url, closed_port, case):
+    url = _bad_urls(pg_server, pg_url, closed_port)[case]
     with pytest.raises(StoreUnavailable) as raised:
         open_store(url)
     message = str(raised.value)
@@ -58,8 +67,8 @@ def test_bad_connection_settings_are_one_clear_line_without_the_password(pg_serv
     assert PASSWORD not in message and "not-the-password" not in message
 
 
-def test_cli_reports_bad_connection_settings_in_one_line(pg_server, pg_url):
-    for case, url in _bad_urls(pg_server, pg_url).items():
+def test_cli_reports_bad_connection_settings_in_one_line(pg_server, pg_url, closed_port):
+    for case, url in _bad_urls(pg_server, pg_url, closed_port).items():
         done = subprocess.run(
             [sys.executable, "-m", "data_layer", "stats", "--db", url],
             cwd=ROOT,
@@ -75,10 +84,12 @@ def test_cli_reports_bad_connection_settings_in_one_line(pg_server, pg_url):
         assert PASSWORD not in done.stderr and "not-the-password" not in done.stderr
 
 
-def test_page_shows_bad_connection_settings_clearly(pg_server, pg_url, monkeypatch, fresh_streamlit_caches):
+def test_page_shows_bad_connection_settings_clearly(
+    pg_server, pg_url, closed_port, monkeypatch, fresh_streamlit_caches
+):
     from streamlit.testing.v1 import AppTest
 
-    for case, url in _bad_urls(pg_server, pg_url).items():
+    for case, url in _bad_urls(pg_server, pg_url, closed_port).items():
         monkeypatch.setenv("FEEDBACK_DB", url)
         data_layer.release_shared()
         at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30)

@@ -37,6 +37,7 @@ def runs_of(store, limit=4):
     ]
 
 
+@pytest.mark.slow
 def test_sixteen_writers_end_with_the_last_write_of_each_reviewer_and_target(demo_store):
     targets = runs_of(demo_store)[:4]
     last: dict[tuple[str, str], int | None] = {}
@@ -265,6 +266,7 @@ _record = st.one_of(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(batches=st.lists(st.lists(_record, max_size=12), min_size=1, max_size=3))
 def test_any_record_stream_keeps_the_store_invariants(tmp_path_factory, batches):
