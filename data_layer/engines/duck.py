@@ -14,14 +14,14 @@ import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 
 from data_layer import search_index
-from data_layer.engines import WORD_SEPARATORS, bind, duck_journal
+from data_layer.engines import bind, duck_journal, duck_search
 from data_layer.engines.faults import FaultPlan, step
 from data_layer.errors import Conflict, InvalidInput, StoreDamaged, StoreInUse, StoreUnavailable, Unavailable
 
@@ -77,6 +77,9 @@ class DuckConn:
     def lock_threads(self, ids: str, params: dict | None = None) -> None:
         """Nothing to do: no other writer runs while this one holds the process's write lock."""
 
+    def snapshot(self) -> None:
+        """Nothing to do: every DuckDB transaction reads one snapshot."""
+
     def __init__(self, cursor: duckdb.DuckDBPyConnection, faults: FaultPlan | None = None):
         self.cursor = cursor
         self.faults = faults
@@ -128,54 +131,6 @@ class DuckConn:
             self.cursor.unregister(view)
 
 
-# A message's words in order, and each word with the next. The words are the runs of characters other
-# than the separators, each written as an escape in the regular expression's class (`translate` to
-# spaces and a split, the PostgreSQL way, took 1.7 times as long).
-_WORD = "[^" + "".join(f"\\x{ord(char):02x}" for char in WORD_SEPARATORS) + "]+"
-_TOKENS = f"""
-    SELECT s.thread_no, regexp_extract_all(lower(e.text), '{_WORD}') AS words
-    FROM {{source}} e JOIN {search_index.THREADS} s ON s.thread_id = e.thread_id
-    WHERE e.category = 'message' AND e.text <> ''
-    """
-_PAIRS = """
-    SELECT DISTINCT thread_no, unnest(words[1:-2]) AS first_word, unnest(words[2:]) AS second_word
-    FROM _search_tokens
-    """
-
-
-def index_terms_sql(source: str) -> list[str]:
-    """The statements adding the message events of table `source` to the search index."""
-    tokens = _TOKENS.format(source=source)
-    return search_index.fill_statements(source, tokens, _PAIRS)
-
-
-def index_terms(conn, source: str) -> None:
-    """Add the message events of table `source` to the search index, inside the caller's transaction."""
-    for statement in index_terms_sql(source):
-        conn.execute(statement)
-
-
-def _computed(pairs: str) -> dict[str, str]:
-    """What the side connection hands back to the writer: the rows `search_index.store_statements` adds."""
-    return {
-        "_search_new_threads": search_index.NEW_THREADS,
-        "_search_new_words": search_index.NEW_WORDS,
-        "_search_terms": search_index.TERMS,
-        "_search_pairs": search_index.pairs_select(pairs),
-    }
-
-
-_SOURCE = "_search_source"
-
-
-def _compute(engine: DuckEngine, messages: pa.Table) -> dict[str, pa.Table]:
-    with engine.read() as side:
-        side.cursor.register(_SOURCE, messages)
-        for statement in search_index.compute_statements(_SOURCE, _TOKENS.format(source=_SOURCE)):
-            side.execute(statement)
-        return {name: side.cursor.sql(sql).to_arrow_table() for name, sql in _computed(_PAIRS).items()}
-
-
 def _short(error: Exception) -> str:
     return str(error).split("\n")[0]
 
@@ -207,6 +162,7 @@ def unavailable(error: Exception) -> Unavailable:
 # out of its 1 GB otherwise). DuckDB's own threshold, raised, stays as the backstop.
 CHECKPOINT_BYTES = 16 * 1024 * 1024
 _BACKSTOP = "1GB"
+_FILL_MEMORY = "1GB"
 
 
 class DuckEngine:
@@ -223,7 +179,20 @@ class DuckEngine:
         "CASE WHEN strftime({time}, '%f') = '000000' THEN strftime({time}, '%Y-%m-%dT%H:%M:%S+00:00') "
         "ELSE strftime({time}, '%Y-%m-%dT%H:%M:%S.%f+00:00') END"
     )
-    index_terms = staticmethod(index_terms)
+    index_terms = staticmethod(duck_search.index_terms)
+    index_terms_sql = staticmethod(duck_search.index_terms_sql)
+    # DuckDB's own statements of the migration steps (data_layer/schema.py), by step version. Step 4: DuckDB
+    # answers `col = $x` from a single-column ART index only; the composite UNIQUE keys (run_id, owner_id,
+    # scope) and (thread_id, seq) are scanned, which cost 30 to 60 ms per vote and per opened thread at a
+    # million rows (docs/benchmarks.md). PostgreSQL already uses the leading column of those keys.
+    migration_sql = {
+        4: """
+            CREATE INDEX feedback_run ON feedback (run_id);
+            CREATE INDEX run_events_thread ON run_events (thread_id);
+            """
+    }
+    # DuckDB alters no table that a CREATE INDEX depends on: a migration drops those indexes and builds them again.
+    alters_only_unindexed = True
     # A test's fault plan (data_layer/engines/faults.py); None outside the fault-injection tests.
     faults: FaultPlan | None = None
 
@@ -256,7 +225,7 @@ class DuckEngine:
         messages = conn.cursor.sql(
             f"SELECT thread_id, category, text FROM {source} WHERE category = 'message' AND text <> ''"
         ).to_arrow_table()
-        computing = self._aside().submit(_compute, self, messages)
+        computing = self._aside().submit(duck_search.compute, self, messages)
 
         def finish(conn: DuckConn) -> None:
             computed = computing.result()
@@ -271,6 +240,16 @@ class DuckEngine:
                     conn.cursor.unregister(name)
 
         return finish
+
+    @staticmethod
+    def bulk_fill(script: str) -> str:
+        """A script filling a large table (a migration's), under a memory limit: left to itself DuckDB took
+        4.2 GiB for the fill of the search index from 5 million events; with a limit it spills."""
+        return f"SET memory_limit = '{_FILL_MEMORY}';\n{script};\nRESET memory_limit"
+
+    def exclusive(self):
+        """Nothing to hold while migrating: one process opens a DuckDB file at a time."""
+        return nullcontext()
 
     def _aside(self) -> ThreadPoolExecutor:
         with self._lock:
