@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal, get_args
 
 from data_layer import search_index
 
@@ -18,8 +18,10 @@ if TYPE_CHECKING:
     from data_layer.engines import Engine
 
 RUN_STATUSES = ("pending", "running", "success", "error", "timeout", "interrupted")
-REASON_TAGS = ("incorrect", "not_as_expected", "slow", "style_tone", "safety_legal", "other")
-FEEDBACK_SOURCES = ("reviewer", "end_user")
+ReasonTag = Literal["incorrect", "not_as_expected", "slow", "style_tone", "safety_legal", "other"]
+FeedbackSource = Literal["reviewer", "end_user"]
+REASON_TAGS: tuple[ReasonTag, ...] = get_args(ReasonTag)
+FEEDBACK_SOURCES: tuple[FeedbackSource, ...] = get_args(FeedbackSource)
 
 
 @dataclass(frozen=True)
@@ -291,7 +293,9 @@ CREATE TABLE IF NOT EXISTS schema_version (
 
 def _statements(script: str) -> list[str]:
     """The statements of a script, split at semicolons outside `$$`-quoted bodies (PostgreSQL's DO blocks)."""
-    statements, current, quoted = [], [], False
+    statements: list[str] = []
+    current: list[str] = []
+    quoted = False
     for piece in re.split(r"(\$\$|;)", script):
         if piece == "$$":
             quoted = not quoted

@@ -64,12 +64,15 @@ class Engine(Protocol):
     narrows_phrases: bool
     json_object: str
     iso_time: str
-    # The engine's own statements of migration steps (data_layer/schema.py), by step version.
-    migration_sql: Mapping[int, str]
     # Whether a table with an index built on it cannot be altered (a migration drops and rebuilds the index).
     alters_only_unindexed: bool
     # What opening the store recovered (an interrupted checkpoint undone), in words; None when nothing was.
     recovered: str | None
+
+    @property
+    def migration_sql(self) -> Mapping[int, str]:
+        """The engine's own statements of migration steps (data_layer/schema.py), by step version."""
+        ...
 
     def read(self) -> AbstractContextManager[Conn]: ...
 

@@ -13,15 +13,17 @@ import os
 import re
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
+from typing import cast
 
 import duckdb
 import pyarrow as pa
 
 from data_layer import search_index
-from data_layer.engines import bind, duck_journal, duck_search
+from data_layer.engines import Conn, bind, duck_journal, duck_search
 from data_layer.engines.faults import FaultPlan, step
 from data_layer.errors import Conflict, InvalidInput, StoreDamaged, StoreInUse, StoreUnavailable, Unavailable
 
@@ -195,6 +197,8 @@ class DuckEngine:
     alters_only_unindexed = True
     # A test's fault plan (data_layer/engines/faults.py); None outside the fault-injection tests.
     faults: FaultPlan | None = None
+    # The side connection's thread of `start_index_terms`, started on first use.
+    _side: ThreadPoolExecutor | None
 
     @contextmanager
     def importing(self):
@@ -214,7 +218,7 @@ class DuckEngine:
             finally:
                 conn.execute(f"SET GLOBAL threads = {threads}")
 
-    def start_index_terms(self, conn: DuckConn, source: str):
+    def start_index_terms(self, conn: Conn, source: str) -> Callable[[Conn], None]:
         """Start adding the message events of table `source` to the search index; the function returned,
         called later in the same transaction, finishes it.
 
@@ -222,22 +226,26 @@ class DuckEngine:
         (0.15 s of an import of 100,000 records at the large scale). It only reads the index, which no
         one else writes meanwhile: writes are serialized, and the writer's own go in when it finishes.
         """
-        messages = conn.cursor.sql(
-            f"SELECT thread_id, category, text FROM {source} WHERE category = 'message' AND text <> ''"
-        ).to_arrow_table()
+        # This engine's writes hand it only its own connections.
+        messages = (
+            cast(DuckConn, conn)
+            .cursor.sql(f"SELECT thread_id, category, text FROM {source} WHERE category = 'message' AND text <> ''")
+            .to_arrow_table()
+        )
         computing = self._aside().submit(duck_search.compute, self, messages)
 
-        def finish(conn: DuckConn) -> None:
+        def finish(conn: Conn) -> None:
+            cursor = cast(DuckConn, conn).cursor
             computed = computing.result()
             for name, table in computed.items():
-                conn.cursor.register(name, table)
+                cursor.register(name, table)
             try:
                 # In the order the side sorted them.
                 for statement in search_index.store_statements(*(f"SELECT * FROM {name}" for name in computed)):
                     conn.execute(statement)
             finally:
                 for name in computed:
-                    conn.cursor.unregister(name)
+                    cursor.unregister(name)
 
         return finish
 
@@ -280,7 +288,7 @@ class DuckEngine:
         self._wal = None if path == ":memory:" else f"{path}.wal"
         self._checkpointer: threading.Thread | None = None
         self._due = False
-        self._side: ThreadPoolExecutor | None = None
+        self._side = None
         if self._wal:
             self._root.execute(f"SET GLOBAL checkpoint_threshold = '{_BACKSTOP}'")
             # Every checkpoint of this process is journaled (engines/duck_journal.py), the last one at close too;

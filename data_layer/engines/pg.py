@@ -169,8 +169,10 @@ class PgConn:
                 cursor.adapters.register_loader(name, TextLoader)
             try:
                 cursor.execute(text, args)
-                kinds = [_result_kind(self.conn, column.type_code) for column in cursor.description]
-                schema = pa.schema([(column.name, kind[0]) for column, kind in zip(cursor.description, kinds)])
+                # A query always describes its columns (only a command does not).
+                columns = cursor.description or []
+                kinds = [_result_kind(self.conn, column.type_code) for column in columns]
+                schema = pa.schema([(column.name, kind[0]) for column, kind in zip(columns, kinds)])
                 while rows := cursor.fetchmany(batch_size):
                     yield pa.RecordBatch.from_arrays(
                         [_column(values, *kind) for values, kind in zip(zip(*rows), kinds)], schema=schema
@@ -193,8 +195,9 @@ class PgConn:
             try:
                 with cursor.copy(f"COPY {table} ({columns}) FROM STDIN{options}") as copy:
                     for batch in data.to_batches(max_chunksize=_COPY_ROWS):
-                        if by_blocks:
-                            copy.write(pg_copy.copy_block(batch))
+                        block = pg_copy.copy_block(batch) if by_blocks else None
+                        if block is not None:
+                            copy.write(block)
                         else:
                             for row in zip(*(column.to_pylist() for column in batch.columns)):
                                 copy.write_row(row)
@@ -251,7 +254,7 @@ def describe_failure(url: str, error: Exception) -> str:
     text = str(error)
     password = info.get("password")
     if password:
-        text = text.replace(password, "***")
+        text = text.replace(str(password), "***")
     lowered = text.lower()
     if "password authentication failed" in lowered or "no password supplied" in lowered:
         return f"PostgreSQL at {where} refused the credentials of user {info.get('user')}: check the user and password"
