@@ -20,12 +20,12 @@ from pathlib import Path
 from typing import cast
 
 import duckdb
-import pyarrow as pa
 
 from data_layer import search_index
-from data_layer.engines import Conn, bind, duck_journal, duck_search
+from data_layer.engines import Conn, duck_journal, duck_search
+from data_layer.engines.duck_conn import DuckConn, short
 from data_layer.engines.faults import FaultPlan, step
-from data_layer.errors import Conflict, InvalidInput, StoreDamaged, StoreInUse, StoreUnavailable, Unavailable
+from data_layer.errors import Conflict, StoreDamaged, StoreInUse, StoreUnavailable, Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -66,75 +66,8 @@ def _open_error(path: str, error: Exception) -> StoreUnavailable:
     if _LOCKED.search(str(error)):
         return StoreInUse(lock_message(path, error))
     if _DAMAGED.search(str(error)):
-        return StoreDamaged(f"database {path} is damaged and does not open ({_short(error)}).")
-    return StoreUnavailable(f"cannot open database {path}: {_short(error)}")
-
-
-class DuckConn:
-    """A cursor with the small query vocabulary the data layer uses."""
-
-    # Every write holds the process-wide lock of its file (`DuckEngine.write`): no row locks are needed.
-    writes_serialized = True
-
-    def lock_threads(self, ids: str, params: dict | None = None) -> None:
-        """Nothing to do: no other writer runs while this one holds the process's write lock."""
-
-    def snapshot(self) -> None:
-        """Nothing to do: every DuckDB transaction reads one snapshot."""
-
-    def __init__(self, cursor: duckdb.DuckDBPyConnection, faults: FaultPlan | None = None):
-        self.cursor = cursor
-        self.faults = faults
-
-    def _run(self, sql: str, params: dict | None):
-        text, args = bind(sql, params)
-        step(self.faults, "statement")
-        try:
-            return self.cursor.execute(text, args)
-        except duckdb.ConstraintException as error:
-            if "Duplicate key" in str(error):
-                raise Conflict(_short(error)) from error
-            raise InvalidInput(_short(error)) from error
-        except (duckdb.ConversionException, duckdb.OutOfRangeException) as error:
-            raise InvalidInput(_short(error)) from error
-
-    def all(self, sql: str, params: dict | None = None) -> list[dict]:
-        result = self._run(sql, params)
-        names = [column[0] for column in result.description]
-        return [dict(zip(names, row)) for row in result.fetchall()]
-
-    def one(self, sql: str, params: dict | None = None) -> dict | None:
-        rows = self.all(sql, params)
-        return rows[0] if rows else None
-
-    def scalar(self, sql: str, params: dict | None = None):
-        rows = self._run(sql, params).fetchall()
-        return rows[0][0] if rows else None
-
-    def execute(self, sql: str, params: dict | None = None) -> None:
-        self._run(sql, params).fetchall()
-
-    def arrow_batches(self, sql: str, params: dict | None = None, batch_size: int = 65536):
-        """Stream a query's result as Arrow record batches (exports never hold it all)."""
-        text, args = bind(sql, params)
-        # `cursor.sql()` streams; `execute().to_arrow_reader()` materializes the whole result first.
-        reader = self.cursor.sql(text, params=args).to_arrow_reader(batch_size)
-        yield from reader
-
-    def load(self, table: str, data: pa.Table) -> None:
-        """Append an Arrow table to an existing table, columns matched by name."""
-        view = f"_load_{table}"
-        step(self.faults, "load")
-        self.cursor.register(view, data)
-        try:
-            columns = ", ".join(data.column_names)
-            self.cursor.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {view}")
-        finally:
-            self.cursor.unregister(view)
-
-
-def _short(error: Exception) -> str:
-    return str(error).split("\n")[0]
+        return StoreDamaged(f"database {path} is damaged and does not open ({short(error)}).")
+    return StoreUnavailable(f"cannot open database {path}: {short(error)}")
 
 
 def _is_conflict(error: duckdb.TransactionException) -> bool:
@@ -148,7 +81,7 @@ def _is_conflict(error: duckdb.TransactionException) -> bool:
 
 def unavailable(error: Exception) -> Unavailable:
     """The write was not stored because the database could not write: out of space, an I/O error, memory."""
-    text = _short(error)
+    text = short(error)
     if "No space left" in text:
         return Unavailable(f"not stored: the disk holding the database is full ({text})")
     return Unavailable(f"not stored: the database could not write ({text})")
@@ -232,7 +165,7 @@ class DuckEngine:
             .cursor.sql(f"SELECT thread_id, category, text FROM {source} WHERE category = 'message' AND text <> ''")
             .to_arrow_table()
         )
-        computing = self._aside().submit(duck_search.compute, self, messages)
+        computing = self._aside().submit(duck_search.compute, self.read, messages)
 
         def finish(conn: Conn) -> None:
             cursor = cast(DuckConn, conn).cursor
@@ -328,7 +261,7 @@ class DuckEngine:
                     if not _is_conflict(error):
                         raise unavailable(error) from error
                     if attempt == _RETRIES - 1:
-                        raise Conflict(f"write conflict, try again: {_short(error)}") from error
+                        raise Conflict(f"write conflict, try again: {short(error)}") from error
                     time.sleep(0.005 * (attempt + 1))
                 except (duckdb.IOException, duckdb.OutOfMemoryException) as error:
                     _rollback(cursor)

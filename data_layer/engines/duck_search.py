@@ -3,16 +3,14 @@ regular expression, and the words of an import worked out on a side connection b
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 
 import pyarrow as pa
 
 from data_layer import search_index
 from data_layer.engines import WORD_SEPARATORS
-
-if TYPE_CHECKING:
-    from data_layer.engines.duck import DuckEngine
-
+from data_layer.engines.duck_conn import DuckConn
 
 # A message's words in order, and each word with the next. The words are the runs of characters other
 # than the separators, each written as an escape in the regular expression's class (`translate` to
@@ -54,9 +52,9 @@ def _computed(pairs: str) -> dict[str, str]:
 _SOURCE = "_search_source"
 
 
-def compute(engine: DuckEngine, messages: pa.Table) -> dict[str, pa.Table]:
-    """The search-index rows of `messages` (thread_id, category, text), worked out on a connection of its own."""
-    with engine.read() as side:
+def compute(read: Callable[[], AbstractContextManager[DuckConn]], messages: pa.Table) -> dict[str, pa.Table]:
+    """The search-index rows of `messages` (thread_id, category, text), worked out on a connection `read()`."""
+    with read() as side:
         side.cursor.register(_SOURCE, messages)
         for statement in search_index.compute_statements(_SOURCE, _TOKENS.format(source=_SOURCE)):
             side.execute(statement)
