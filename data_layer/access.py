@@ -50,7 +50,10 @@ def flag(variable: str) -> bool:
     raise InvalidInput(f"{variable} must be 1 or 0, not {value[:20]!r}")
 
 
-def _networks(variable: str, value: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+_Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _networks(variable: str, value: str) -> tuple[_Network, ...]:
     networks = []
     for entry in filter(None, (part.strip() for part in value.split(","))):
         try:
@@ -60,7 +63,16 @@ def _networks(variable: str, value: str) -> tuple[ipaddress.IPv4Network | ipaddr
     return tuple(networks)
 
 
-def trusted_proxies() -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+def _within(inner: _Network, outer: _Network) -> bool:
+    """Whether `inner` lies inside `outer`; never across IP versions."""
+    if isinstance(inner, ipaddress.IPv4Network) and isinstance(outer, ipaddress.IPv4Network):
+        return inner.subnet_of(outer)
+    if isinstance(inner, ipaddress.IPv6Network) and isinstance(outer, ipaddress.IPv6Network):
+        return inner.subnet_of(outer)
+    return False
+
+
+def trusted_proxies() -> tuple[_Network, ...]:
     """The networks the identity headers are honoured from: `FEEDBACK_TRUSTED_PROXIES`, else loopback."""
     value = os.environ.get(TRUSTED_PROXIES_VARIABLE, "").strip() or DEFAULT_TRUSTED_PROXIES
     return _networks(TRUSTED_PROXIES_VARIABLE, value)
@@ -138,7 +150,7 @@ def _forwarding_problem() -> str | None:
         return str(error)
     trusted = trusted_proxies()
     for forwarder in forwarders:
-        if not any(forwarder.version == net.version and forwarder.subnet_of(net) for net in trusted):
+        if not any(_within(forwarder, net) for net in trusted):
             return (
                 f"{FORWARDED_VARIABLE} includes {forwarder}, outside {TRUSTED_PROXIES_VARIABLE}: a client there could "
                 f"name a trusted proxy's address in X-Forwarded-For (set {FORWARDED_VARIABLE}= empty, or within "

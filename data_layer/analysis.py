@@ -35,6 +35,11 @@ def wilson(positive: int, total: int, z: float = Z95) -> tuple[float | None, flo
     """The Wilson score interval of a proportion: honest for small counts, never outside 0..1."""
     if not total:
         return None, None
+    return _wilson(positive, total, z)
+
+
+def _wilson(positive: int, total: int, z: float) -> tuple[float, float]:
+    """The Wilson score interval of `positive` out of `total` (more than 0)."""
     p = positive / total
     denominator = 1 + z * z / total
     centre = (p + z * z / (2 * total)) / denominator
@@ -51,8 +56,8 @@ def difference_interval(
     if not a_total or not b_total:
         return None, None, None
     pa, pb = a_positive / a_total, b_positive / b_total
-    la, ua = wilson(a_positive, a_total, z)
-    lb, ub = wilson(b_positive, b_total, z)
+    la, ua = _wilson(a_positive, a_total, z)
+    lb, ub = _wilson(b_positive, b_total, z)
     difference = pb - pa
     low = difference - math.sqrt((pb - lb) ** 2 + (ua - pa) ** 2)
     high = difference + math.sqrt((ub - pb) ** 2 + (pa - la) ** 2)
@@ -235,7 +240,7 @@ def kappa(table: Sequence[Sequence[int]], z: float = Z95) -> dict:
     one and the same answer every time) or there is nothing to count."""
     cells = [[int(table[0][0]), int(table[0][1])], [int(table[1][0]), int(table[1][1])]]
     n = sum(map(sum, cells))
-    out = {"n": n, "agreement": None, "chance": None, "kappa": None, "low": None, "high": None}
+    out: dict[str, float | None] = {"n": n, "agreement": None, "chance": None, "kappa": None, "low": None, "high": None}
     if not n:
         return out
     p = [[cell / n for cell in row] for row in cells]

@@ -94,6 +94,8 @@ def record(conn, *, action: str, actor: auth.Actor, old: dict | None, new: dict 
     if action not in ACTIONS:
         raise ValueError(f"unknown audit action {action!r}")
     vote = new or old
+    if vote is None:
+        raise ValueError("a vote change needs the vote before or after it")
     conn.execute(
         _INSERT,
         {

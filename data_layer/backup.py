@@ -117,9 +117,8 @@ def backup(store, dest) -> dict:
 
 def _write(store, partial: Path) -> dict:
     def copy(conn):
-        if store.engine.name == "postgresql":
-            # One snapshot for every table, as DuckDB's transactions always are.
-            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        # One snapshot for every table.
+        conn.snapshot()
         counts = {}
         for table in _tables(conn):
             counts[table] = _write_table(conn, table, partial / f"{table}.parquet")

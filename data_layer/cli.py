@@ -195,7 +195,7 @@ def cmd_check(args) -> int:
         print(f"damaged: {error}", file=sys.stderr)
         return EXIT_DAMAGED
     with store:
-        if getattr(store.engine, "recovered", None):
+        if store.engine.recovered:
             print(f"recovered: {store.engine.recovered}")
         problems = check(store)
     for name, count in problems.items():

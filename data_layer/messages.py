@@ -74,7 +74,9 @@ def _tool_calls(value) -> list[dict]:
     calls = []
     for call in value if isinstance(value, list) else []:
         if isinstance(call, dict):
-            function = call.get("function") if isinstance(call.get("function"), dict) else {}
+            function = call.get("function")
+            if not isinstance(function, dict):
+                function = {}
             calls.append(
                 {
                     "id": call.get("id"),

@@ -76,6 +76,8 @@ def _counts(vote: dict | None) -> dict[str, int]:
 def adjust(conn, old: dict | None, new: dict | None) -> None:
     """Move the tallies of the vote's thread and run from `old` to `new` (either may be None)."""
     vote = new or old
+    if vote is None:
+        raise ValueError("a vote change needs the vote before or after it")
     before, after = _counts(old), _counts(new)
     change = {name: after[name] - before[name] for name in after}
     if change["positive"] or change["negative"]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import overload
 
 JSON_COLUMNS = frozenset({"metadata", "tool_calls"})
 
@@ -23,6 +24,14 @@ def plain_value(name: str, value):
     if isinstance(value, tuple):
         return list(value)
     return value
+
+
+@overload
+def plain(row: dict) -> dict: ...
+
+
+@overload
+def plain(row: None) -> None: ...
 
 
 def plain(row: dict | None) -> dict | None:

@@ -20,8 +20,10 @@ def follow_up_chain(runs: list[dict], run_id: str) -> list[str]:
     for run in runs:
         if run.get("follow_up_to_run_id"):
             followers.setdefault(run["follow_up_to_run_id"], run["run_id"])
-    chain, current, seen = [], run_id, set()
-    while current in by_id and current not in seen:
+    chain: list[str] = []
+    current: str | None = run_id
+    seen: set[str] = set()
+    while current is not None and current in by_id and current not in seen:
         seen.add(current)
         chain.insert(0, current)
         current = by_id[current].get("follow_up_to_run_id")

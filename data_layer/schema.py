@@ -1,7 +1,7 @@
 """The schema, created and migrated by code: a version table and ordered migration steps.
 
-Each step is SQL both engines accept; where an engine needs its own variant (index types,
-full-text search), the step names it per engine. `migrate()` applies the missing steps in
+Each step is SQL both engines accept; what an engine adds to a step (index types, full-text search)
+lives with the engine (`Engine.migration_sql`, by step version). `migrate()` applies the missing steps in
 order, each in its own transaction, and records them in `schema_version`.
 """
 
@@ -9,14 +9,19 @@ from __future__ import annotations
 
 import importlib
 import re
-from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal, get_args
 
 from data_layer import search_index
 
+if TYPE_CHECKING:
+    from data_layer.engines import Engine
+
 RUN_STATUSES = ("pending", "running", "success", "error", "timeout", "interrupted")
-REASON_TAGS = ("incorrect", "not_as_expected", "slow", "style_tone", "safety_legal", "other")
-FEEDBACK_SOURCES = ("reviewer", "end_user")
+ReasonTag = Literal["incorrect", "not_as_expected", "slow", "style_tone", "safety_legal", "other"]
+FeedbackSource = Literal["reviewer", "end_user"]
+REASON_TAGS: tuple[ReasonTag, ...] = get_args(ReasonTag)
+FEEDBACK_SOURCES: tuple[FeedbackSource, ...] = get_args(FeedbackSource)
 
 
 @dataclass(frozen=True)
@@ -24,27 +29,14 @@ class Step:
     version: int
     name: str
     sql: str
-    per_engine: dict[str, str] = field(default_factory=dict)
 
-    def for_engine(self, engine: str) -> str:
-        return self.sql + "\n" + self.per_engine.get(engine, "")
+    def for_engine(self, engine: Engine) -> str:
+        """The step's script on `engine`: the shared SQL, then the engine's own statements of this step."""
+        return self.sql + "\n" + engine.migration_sql.get(self.version, "")
 
 
 _STATUS_LIST = ", ".join(f"'{status}'" for status in RUN_STATUSES)
 _SOURCE_LIST = ", ".join(f"'{source}'" for source in FEEDBACK_SOURCES)
-
-
-def _if_trigrams(statements: str) -> str:
-    """A PostgreSQL block running `statements` only where pg_trgm is installed (step 5 installs it if it can)."""
-    return f"""
-            DO $$
-            BEGIN
-                IF EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm') THEN
-                    {statements}
-                END IF;
-            END
-            $$;
-            """
 
 
 STEPS: tuple[Step, ...] = (
@@ -173,40 +165,11 @@ STEPS: tuple[Step, ...] = (
         4,
         "single-column lookup indexes for DuckDB",
         "",
-        per_engine={
-            # DuckDB answers `col = $x` from a single-column ART index only; the composite UNIQUE keys
-            # (run_id, owner_id, scope) and (thread_id, seq) are scanned, which cost 30 to 60 ms per vote
-            # and per opened thread at a million rows (docs/benchmarks.md). PostgreSQL already uses the
-            # leading column of those keys.
-            "duckdb": """
-            CREATE INDEX feedback_run ON feedback (run_id);
-            CREATE INDEX run_events_thread ON run_events (thread_id);
-            """
-        },
     ),
     Step(
         5,
         "trigram indexes for message search on PostgreSQL",
         "",
-        per_engine={
-            # The search filter is `ILIKE '%word%'`: a trigram GIN index answers it on PostgreSQL (about
-            # 40 ms instead of 300 ms at 150,000 events). pg_trgm ships with PostgreSQL and is a trusted
-            # extension; where it cannot be installed, search still works, by scanning.
-            "postgresql": """
-            DO $$
-            BEGIN
-                CREATE EXTENSION IF NOT EXISTS pg_trgm;
-            EXCEPTION WHEN OTHERS THEN
-                RAISE NOTICE 'pg_trgm is not available (%): message search scans', SQLERRM;
-            END
-            $$;
-            """
-            + _if_trigrams(
-                """CREATE INDEX run_events_text_trgm ON run_events USING gin (text gin_trgm_ops)
-                        WHERE category = 'message';
-                    CREATE INDEX threads_title_trgm ON threads USING gin (title gin_trgm_ops);"""
-            )
-        },
     ),
     Step(
         6,
@@ -243,11 +206,6 @@ STEPS: tuple[Step, ...] = (
             thread_id TEXT NOT NULL
         );
         """,
-        per_engine={
-            "postgresql": _if_trigrams(
-                "CREATE INDEX message_terms_trgm ON message_terms USING gin (term gin_trgm_ops);"
-            )
-        },
     ),
 )
 
@@ -255,15 +213,16 @@ STEPS: tuple[Step, ...] = (
 @dataclass(frozen=True)
 class _RollupsStep(Step):
     """Step 8: the precomputed columns of `data_layer.rollups`, filled from the stored rows with its
-    `REFRESH` statements (imported only when the step runs). DuckDB alters no table that a CREATE INDEX
-    depends on, so there the step drops those indexes first and builds them again after the fill."""
+    `REFRESH` statements (imported only when the step runs). An engine that alters no table a CREATE INDEX
+    depends on (DuckDB: `Engine.alters_only_unindexed`) has those indexes dropped first and built again
+    after the fill."""
 
     indexes: tuple[str, ...] = ()
 
-    def for_engine(self, engine: str) -> str:
+    def for_engine(self, engine: Engine) -> str:
         rollups = importlib.import_module("data_layer.rollups")
         fill = ";\n".join(rollups.REFRESH)
-        if engine != "duckdb":
+        if not engine.alters_only_unindexed:
             return f"{self.sql};\n{fill}"
         drop = ";\n".join(f"DROP INDEX IF EXISTS {index.split()[0]}" for index in self.indexes)
         create = ";\n".join(f"CREATE INDEX IF NOT EXISTS {index}" for index in self.indexes)
@@ -298,23 +257,17 @@ STEPS += (
     ),
 )
 
-_FILL_MEMORY = "1GB"
-
 
 @dataclass(frozen=True)
 class _SearchStep(Step):
     """Step 9: the search index of `data_layer.search_index`, filled from the stored messages with the
-    engine's own statements (engines/duck.py and pg.py `index_terms_sql`, imported only when the step
-    runs); the engine's indexes on it (PostgreSQL) are built after the fill."""
+    engine's own statements (`Engine.index_terms_sql`) under the engine's settings for a bulk fill; the
+    engine's own statements of the step (PostgreSQL's indexes) run after the fill."""
 
-    def for_engine(self, engine: str) -> str:
-        module = importlib.import_module("data_layer.engines." + {"duckdb": "duck", "postgresql": "pg"}[engine])
-        fill = ";\n".join(module.index_terms_sql("run_events"))
-        script = f"{self.sql};\n{search_index.TABLES_SQL};\n{fill};\n{self.per_engine.get(engine, '')}"
-        if engine != "duckdb":
-            return script
-        # Left to itself DuckDB took 4.2 GiB for the fill of 5 million events; with a limit it spills.
-        return f"SET memory_limit = '{_FILL_MEMORY}';\n{script};\nRESET memory_limit"
+    def for_engine(self, engine: Engine) -> str:
+        fill = ";\n".join(engine.index_terms_sql("run_events"))
+        script = f"{self.sql};\n{search_index.TABLES_SQL};\n{fill};\n{engine.migration_sql.get(self.version, '')}"
+        return engine.bulk_fill(script)
 
 
 STEPS += (
@@ -326,24 +279,6 @@ STEPS += (
         -- scans the vocabulary once and reads the postings of the few matching ids (docs/benchmarks.md)
         DROP TABLE IF EXISTS message_terms
         """,
-        per_engine={
-            "postgresql": """
-            CREATE UNIQUE INDEX search_threads_thread ON search_threads (thread_id);
-            CREATE INDEX search_threads_no ON search_threads (thread_no);
-            -- hash, not btree: a word can be longer than a btree entry may be
-            CREATE INDEX search_words_word ON search_words USING hash (word);
-            CREATE INDEX search_words_id ON search_words (word_id);
-            CREATE INDEX message_terms_word ON message_terms (word_id, thread_no);
-            CREATE INDEX message_pairs_words ON message_pairs (first_id, second_id, thread_no);
-            """
-            + _if_trigrams("CREATE INDEX search_words_trgm ON search_words USING gin (word gin_trgm_ops);")
-            + """
-            ANALYZE search_threads;
-            ANALYZE search_words;
-            ANALYZE message_terms;
-            ANALYZE message_pairs
-            """
-        },
     ),
 )
 
@@ -358,7 +293,9 @@ CREATE TABLE IF NOT EXISTS schema_version (
 
 def _statements(script: str) -> list[str]:
     """The statements of a script, split at semicolons outside `$$`-quoted bodies (PostgreSQL's DO blocks)."""
-    statements, current, quoted = [], [], False
+    statements: list[str] = []
+    current: list[str] = []
+    quoted = False
     for piece in re.split(r"(\$\$|;)", script):
         if piece == "$$":
             quoted = not quoted
@@ -376,7 +313,7 @@ def _without_comments(statement: str) -> str:
     return "\n".join(line.split("--", 1)[0] for line in statement.splitlines())
 
 
-def current_version(engine) -> int:
+def current_version(engine: Engine) -> int:
     def read(conn):
         conn.execute(_VERSION_TABLE)
         return conn.scalar("SELECT coalesce(max(version), 0) FROM schema_version")
@@ -384,17 +321,17 @@ def current_version(engine) -> int:
     return engine.write(read)
 
 
-def migrate(engine) -> int:
+def migrate(engine: Engine) -> int:
     """Apply every step newer than the stored version; return the version reached.
 
-    On a shared server several processes may start at once: an engine that offers `exclusive()`
-    (PostgreSQL's advisory lock) lets one migrate while the others wait.
+    On a shared server several processes may start at once: the engine's `exclusive()` (PostgreSQL's
+    advisory lock) lets one migrate while the others wait.
     """
-    with getattr(engine, "exclusive", nullcontext)():
+    with engine.exclusive():
         return _migrate(engine)
 
 
-def _migrate(engine) -> int:
+def _migrate(engine: Engine) -> int:
     version = current_version(engine)
     for step in STEPS:
         if step.version <= version:
@@ -403,7 +340,7 @@ def _migrate(engine) -> int:
         def apply(conn, step=step):
             if conn.scalar("SELECT count(*) FROM schema_version WHERE version = $v", {"v": step.version}):
                 return  # another process applied it first
-            for statement in _statements(step.for_engine(engine.name)):
+            for statement in _statements(step.for_engine(engine)):
                 conn.execute(statement)
             conn.execute(
                 "INSERT INTO schema_version (version, name) VALUES ($v, $name)",

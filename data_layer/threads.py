@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import builtins
+
 from data_layer import rules
 from data_layer.engines import WORD_SEPARATORS
 from data_layer.errors import InvalidInput
@@ -162,7 +164,7 @@ class ThreadRepo:
         with self._engine.read() as conn:
             return int(conn.scalar(f"SELECT count(*) FROM threads t WHERE {where}", params))
 
-    def assistants(self) -> list[str]:
+    def assistants(self) -> builtins.list[str]:
         """Every assistant id seen, for filter choices."""
         with self._engine.read() as conn:
             rows = conn.all("SELECT DISTINCT assistant_id FROM runs WHERE assistant_id IS NOT NULL ORDER BY 1")

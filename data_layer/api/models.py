@@ -15,7 +15,7 @@ from fastapi import Path
 from pydantic import BaseModel
 
 from data_layer import config, ingest, rules
-from data_layer.schema import FEEDBACK_SOURCES, REASON_TAGS
+from data_layer.schema import REASON_TAGS, FeedbackSource, ReasonTag
 
 # The data layer's id alphabet, documented in the OpenAPI paths so clients and fuzzers know it.
 ID_PATTERN = f"^{rules.ID_PATTERN}$"
@@ -34,8 +34,8 @@ class Feedback(BaseModel):
     message_id: str | None
     rating: Literal[1, -1]
     comment: str | None
-    tags: list[Literal[REASON_TAGS]]
-    source: Literal[FEEDBACK_SOURCES]
+    tags: list[ReasonTag]
+    source: FeedbackSource
     created_at: datetime
     updated_at: datetime
 

@@ -3,14 +3,15 @@
 Every query in the data layer is written once, with named `$name` parameters; `bind()` turns
 them into the positional `$1` form that both DuckDB and psycopg's RawCursor accept, so the
 very same SQL text runs on both engines. `Engine` and `Conn` below are that interface; `duck.py`
-and `pg.py` implement it, and a migration step may carry an engine's own DDL (`schema.Step`).
+and `pg.py` implement it. Whatever else differs between the engines is an attribute or method here,
+never a test of the engine's name outside this package.
 """
 
 from __future__ import annotations
 
 import re
 import string
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from functools import lru_cache
 from typing import Protocol, TypeVar
@@ -48,6 +49,10 @@ class Conn(Protocol):
         serialized)."""
         ...
 
+    def snapshot(self) -> None:
+        """Make every read of the rest of this transaction see one snapshot of the database (called first)."""
+        ...
+
 
 class Engine(Protocol):
     """One database: reads, writes in one transaction each (retried on conflicts), and the engine's SQL dialect
@@ -59,6 +64,15 @@ class Engine(Protocol):
     narrows_phrases: bool
     json_object: str
     iso_time: str
+    # Whether a table with an index built on it cannot be altered (a migration drops and rebuilds the index).
+    alters_only_unindexed: bool
+    # What opening the store recovered (an interrupted checkpoint undone), in words; None when nothing was.
+    recovered: str | None
+
+    @property
+    def migration_sql(self) -> Mapping[int, str]:
+        """The engine's own statements of migration steps (data_layer/schema.py), by step version."""
+        ...
 
     def read(self) -> AbstractContextManager[Conn]: ...
 
@@ -67,6 +81,16 @@ class Engine(Protocol):
     def importing(self) -> AbstractContextManager[None]: ...
 
     def index_terms(self, conn: Conn, source: str) -> None: ...
+
+    def index_terms_sql(self, source: str) -> list[str]: ...
+
+    def bulk_fill(self, script: str) -> str:
+        """The script of a migration filling a large table, under the settings the engine needs for it."""
+        ...
+
+    def exclusive(self) -> AbstractContextManager[None]:
+        """Held while migrating, so that processes sharing the database migrate one at a time."""
+        ...
 
     def start_index_terms(self, conn: Conn, source: str) -> Callable[[Conn], None]: ...
 

@@ -13,17 +13,19 @@ import os
 import re
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
+from typing import cast
 
 import duckdb
-import pyarrow as pa
 
 from data_layer import search_index
-from data_layer.engines import WORD_SEPARATORS, bind, duck_journal
+from data_layer.engines import Conn, duck_journal, duck_search
+from data_layer.engines.duck_conn import DuckConn, short
 from data_layer.engines.faults import FaultPlan, step
-from data_layer.errors import Conflict, InvalidInput, StoreDamaged, StoreInUse, StoreUnavailable, Unavailable
+from data_layer.errors import Conflict, StoreDamaged, StoreInUse, StoreUnavailable, Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -64,120 +66,8 @@ def _open_error(path: str, error: Exception) -> StoreUnavailable:
     if _LOCKED.search(str(error)):
         return StoreInUse(lock_message(path, error))
     if _DAMAGED.search(str(error)):
-        return StoreDamaged(f"database {path} is damaged and does not open ({_short(error)}).")
-    return StoreUnavailable(f"cannot open database {path}: {_short(error)}")
-
-
-class DuckConn:
-    """A cursor with the small query vocabulary the data layer uses."""
-
-    # Every write holds the process-wide lock of its file (`DuckEngine.write`): no row locks are needed.
-    writes_serialized = True
-
-    def lock_threads(self, ids: str, params: dict | None = None) -> None:
-        """Nothing to do: no other writer runs while this one holds the process's write lock."""
-
-    def __init__(self, cursor: duckdb.DuckDBPyConnection, faults: FaultPlan | None = None):
-        self.cursor = cursor
-        self.faults = faults
-
-    def _run(self, sql: str, params: dict | None):
-        text, args = bind(sql, params)
-        step(self.faults, "statement")
-        try:
-            return self.cursor.execute(text, args)
-        except duckdb.ConstraintException as error:
-            if "Duplicate key" in str(error):
-                raise Conflict(_short(error)) from error
-            raise InvalidInput(_short(error)) from error
-        except (duckdb.ConversionException, duckdb.OutOfRangeException) as error:
-            raise InvalidInput(_short(error)) from error
-
-    def all(self, sql: str, params: dict | None = None) -> list[dict]:
-        result = self._run(sql, params)
-        names = [column[0] for column in result.description]
-        return [dict(zip(names, row)) for row in result.fetchall()]
-
-    def one(self, sql: str, params: dict | None = None) -> dict | None:
-        rows = self.all(sql, params)
-        return rows[0] if rows else None
-
-    def scalar(self, sql: str, params: dict | None = None):
-        rows = self._run(sql, params).fetchall()
-        return rows[0][0] if rows else None
-
-    def execute(self, sql: str, params: dict | None = None) -> None:
-        self._run(sql, params).fetchall()
-
-    def arrow_batches(self, sql: str, params: dict | None = None, batch_size: int = 65536):
-        """Stream a query's result as Arrow record batches (exports never hold it all)."""
-        text, args = bind(sql, params)
-        # `cursor.sql()` streams; `execute().to_arrow_reader()` materializes the whole result first.
-        reader = self.cursor.sql(text, params=args).to_arrow_reader(batch_size)
-        yield from reader
-
-    def load(self, table: str, data: pa.Table) -> None:
-        """Append an Arrow table to an existing table, columns matched by name."""
-        view = f"_load_{table}"
-        step(self.faults, "load")
-        self.cursor.register(view, data)
-        try:
-            columns = ", ".join(data.column_names)
-            self.cursor.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {view}")
-        finally:
-            self.cursor.unregister(view)
-
-
-# A message's words in order, and each word with the next. The words are the runs of characters other
-# than the separators, each written as an escape in the regular expression's class (`translate` to
-# spaces and a split, the PostgreSQL way, took 1.7 times as long).
-_WORD = "[^" + "".join(f"\\x{ord(char):02x}" for char in WORD_SEPARATORS) + "]+"
-_TOKENS = f"""
-    SELECT s.thread_no, regexp_extract_all(lower(e.text), '{_WORD}') AS words
-    FROM {{source}} e JOIN {search_index.THREADS} s ON s.thread_id = e.thread_id
-    WHERE e.category = 'message' AND e.text <> ''
-    """
-_PAIRS = """
-    SELECT DISTINCT thread_no, unnest(words[1:-2]) AS first_word, unnest(words[2:]) AS second_word
-    FROM _search_tokens
-    """
-
-
-def index_terms_sql(source: str) -> list[str]:
-    """The statements adding the message events of table `source` to the search index."""
-    tokens = _TOKENS.format(source=source)
-    return search_index.fill_statements(source, tokens, _PAIRS)
-
-
-def index_terms(conn, source: str) -> None:
-    """Add the message events of table `source` to the search index, inside the caller's transaction."""
-    for statement in index_terms_sql(source):
-        conn.execute(statement)
-
-
-def _computed(pairs: str) -> dict[str, str]:
-    """What the side connection hands back to the writer: the rows `search_index.store_statements` adds."""
-    return {
-        "_search_new_threads": search_index.NEW_THREADS,
-        "_search_new_words": search_index.NEW_WORDS,
-        "_search_terms": search_index.TERMS,
-        "_search_pairs": search_index.pairs_select(pairs),
-    }
-
-
-_SOURCE = "_search_source"
-
-
-def _compute(engine: DuckEngine, messages: pa.Table) -> dict[str, pa.Table]:
-    with engine.read() as side:
-        side.cursor.register(_SOURCE, messages)
-        for statement in search_index.compute_statements(_SOURCE, _TOKENS.format(source=_SOURCE)):
-            side.execute(statement)
-        return {name: side.cursor.sql(sql).to_arrow_table() for name, sql in _computed(_PAIRS).items()}
-
-
-def _short(error: Exception) -> str:
-    return str(error).split("\n")[0]
+        return StoreDamaged(f"database {path} is damaged and does not open ({short(error)}).")
+    return StoreUnavailable(f"cannot open database {path}: {short(error)}")
 
 
 def _is_conflict(error: duckdb.TransactionException) -> bool:
@@ -191,7 +81,7 @@ def _is_conflict(error: duckdb.TransactionException) -> bool:
 
 def unavailable(error: Exception) -> Unavailable:
     """The write was not stored because the database could not write: out of space, an I/O error, memory."""
-    text = _short(error)
+    text = short(error)
     if "No space left" in text:
         return Unavailable(f"not stored: the disk holding the database is full ({text})")
     return Unavailable(f"not stored: the database could not write ({text})")
@@ -207,6 +97,7 @@ def unavailable(error: Exception) -> Unavailable:
 # out of its 1 GB otherwise). DuckDB's own threshold, raised, stays as the backstop.
 CHECKPOINT_BYTES = 16 * 1024 * 1024
 _BACKSTOP = "1GB"
+_FILL_MEMORY = "1GB"
 
 
 class DuckEngine:
@@ -223,9 +114,24 @@ class DuckEngine:
         "CASE WHEN strftime({time}, '%f') = '000000' THEN strftime({time}, '%Y-%m-%dT%H:%M:%S+00:00') "
         "ELSE strftime({time}, '%Y-%m-%dT%H:%M:%S.%f+00:00') END"
     )
-    index_terms = staticmethod(index_terms)
+    index_terms = staticmethod(duck_search.index_terms)
+    index_terms_sql = staticmethod(duck_search.index_terms_sql)
+    # DuckDB's own statements of the migration steps (data_layer/schema.py), by step version. Step 4: DuckDB
+    # answers `col = $x` from a single-column ART index only; the composite UNIQUE keys (run_id, owner_id,
+    # scope) and (thread_id, seq) are scanned, which cost 30 to 60 ms per vote and per opened thread at a
+    # million rows (docs/benchmarks.md). PostgreSQL already uses the leading column of those keys.
+    migration_sql = {
+        4: """
+            CREATE INDEX feedback_run ON feedback (run_id);
+            CREATE INDEX run_events_thread ON run_events (thread_id);
+            """
+    }
+    # DuckDB alters no table that a CREATE INDEX depends on: a migration drops those indexes and builds them again.
+    alters_only_unindexed = True
     # A test's fault plan (data_layer/engines/faults.py); None outside the fault-injection tests.
     faults: FaultPlan | None = None
+    # The side connection's thread of `start_index_terms`, started on first use.
+    _side: ThreadPoolExecutor | None
 
     @contextmanager
     def importing(self):
@@ -245,7 +151,7 @@ class DuckEngine:
             finally:
                 conn.execute(f"SET GLOBAL threads = {threads}")
 
-    def start_index_terms(self, conn: DuckConn, source: str):
+    def start_index_terms(self, conn: Conn, source: str) -> Callable[[Conn], None]:
         """Start adding the message events of table `source` to the search index; the function returned,
         called later in the same transaction, finishes it.
 
@@ -253,24 +159,38 @@ class DuckEngine:
         (0.15 s of an import of 100,000 records at the large scale). It only reads the index, which no
         one else writes meanwhile: writes are serialized, and the writer's own go in when it finishes.
         """
-        messages = conn.cursor.sql(
-            f"SELECT thread_id, category, text FROM {source} WHERE category = 'message' AND text <> ''"
-        ).to_arrow_table()
-        computing = self._aside().submit(_compute, self, messages)
+        # This engine's writes hand it only its own connections.
+        messages = (
+            cast(DuckConn, conn)
+            .cursor.sql(f"SELECT thread_id, category, text FROM {source} WHERE category = 'message' AND text <> ''")
+            .to_arrow_table()
+        )
+        computing = self._aside().submit(duck_search.compute, self.read, messages)
 
-        def finish(conn: DuckConn) -> None:
+        def finish(conn: Conn) -> None:
+            cursor = cast(DuckConn, conn).cursor
             computed = computing.result()
             for name, table in computed.items():
-                conn.cursor.register(name, table)
+                cursor.register(name, table)
             try:
                 # In the order the side sorted them.
                 for statement in search_index.store_statements(*(f"SELECT * FROM {name}" for name in computed)):
                     conn.execute(statement)
             finally:
                 for name in computed:
-                    conn.cursor.unregister(name)
+                    cursor.unregister(name)
 
         return finish
+
+    @staticmethod
+    def bulk_fill(script: str) -> str:
+        """A script filling a large table (a migration's), under a memory limit: left to itself DuckDB took
+        4.2 GiB for the fill of the search index from 5 million events; with a limit it spills."""
+        return f"SET memory_limit = '{_FILL_MEMORY}';\n{script};\nRESET memory_limit"
+
+    def exclusive(self):
+        """Nothing to hold while migrating: one process opens a DuckDB file at a time."""
+        return nullcontext()
 
     def _aside(self) -> ThreadPoolExecutor:
         with self._lock:
@@ -301,7 +221,7 @@ class DuckEngine:
         self._wal = None if path == ":memory:" else f"{path}.wal"
         self._checkpointer: threading.Thread | None = None
         self._due = False
-        self._side: ThreadPoolExecutor | None = None
+        self._side = None
         if self._wal:
             self._root.execute(f"SET GLOBAL checkpoint_threshold = '{_BACKSTOP}'")
             # Every checkpoint of this process is journaled (engines/duck_journal.py), the last one at close too;
@@ -341,7 +261,7 @@ class DuckEngine:
                     if not _is_conflict(error):
                         raise unavailable(error) from error
                     if attempt == _RETRIES - 1:
-                        raise Conflict(f"write conflict, try again: {_short(error)}") from error
+                        raise Conflict(f"write conflict, try again: {short(error)}") from error
                     time.sleep(0.005 * (attempt + 1))
                 except (duckdb.IOException, duckdb.OutOfMemoryException) as error:
                     _rollback(cursor)

@@ -22,13 +22,14 @@ import hashlib
 import json
 import os
 import struct
+import sys
 import threading
 from pathlib import Path
 
-try:
-    import fcntl
-except ImportError:  # Windows: no journal (DuckDB's lock there is not one this module can test)
+if sys.platform == "win32":  # no journal (DuckDB's lock there is not one this module can test)
     fcntl = None
+else:
+    import fcntl
 
 SUFFIX = ".checkpoint-journal"
 _MAGIC = b"feedback-checkpoint-journal/1\n"

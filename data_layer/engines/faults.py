@@ -75,7 +75,7 @@ def engine_error(engine_name: str, kind: str) -> Callable[[str], Exception]:
     if engine_name == "duckdb":
         import duckdb
 
-        made = {
+        made: Callable[[], Exception] = {
             "conflict": lambda: duckdb.TransactionException("TransactionContext Error: Conflict on update!"),
             "disk_full": lambda: duckdb.TransactionException(
                 'TransactionContext Error: Failed to commit: Could not write file "feedback.duckdb.wal": '

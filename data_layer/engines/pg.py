@@ -22,7 +22,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from data_layer import search_index
 from data_layer.config import redact
-from data_layer.engines import SEPARATORS_SQL, SPACES_SQL, bind
+from data_layer.engines import SEPARATORS_SQL, SPACES_SQL, bind, pg_copy, pg_schema
 from data_layer.engines.faults import FaultPlan, step
 from data_layer.errors import Conflict, InvalidInput, StoreUnavailable, Unavailable
 
@@ -32,6 +32,8 @@ STATEMENT_TIMEOUT_MS = int(os.environ.get("FEEDBACK_PG_STATEMENT_TIMEOUT_MS", "3
 POOL_SIZE = int(os.environ.get("FEEDBACK_PG_POOL_SIZE", "10"))
 # Any lock key of our own; every process migrating one database takes it, so only one migrates at a time.
 _MIGRATION_LOCK = 7_410_553_001
+# Rows of an Arrow table sent to COPY at a time.
+_COPY_ROWS = 65_536
 
 _ARROW_TYPES = {
     "text": pa.string(),
@@ -109,6 +111,11 @@ class PgConn:
         """
         self.execute(_LOCK_THREADS.format(ids=ids), params)
 
+    def snapshot(self) -> None:
+        """Read one snapshot for the rest of this transaction (REPEATABLE READ), as DuckDB's transactions always
+        do; it must come before the transaction's first query."""
+        self.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+
     def __init__(self, conn: psycopg.Connection, faults: FaultPlan | None = None):
         self.conn = conn
         self.faults = faults
@@ -162,8 +169,10 @@ class PgConn:
                 cursor.adapters.register_loader(name, TextLoader)
             try:
                 cursor.execute(text, args)
-                kinds = [_result_kind(self.conn, column.type_code) for column in cursor.description]
-                schema = pa.schema([(column.name, kind[0]) for column, kind in zip(cursor.description, kinds)])
+                # A query always describes its columns (only a command does not).
+                columns = cursor.description or []
+                kinds = [_result_kind(self.conn, column.type_code) for column in columns]
+                schema = pa.schema([(column.name, kind[0]) for column, kind in zip(columns, kinds)])
                 while rows := cursor.fetchmany(batch_size):
                     yield pa.RecordBatch.from_arrays(
                         [_column(values, *kind) for values, kind in zip(zip(*rows), kinds)], schema=schema
@@ -175,10 +184,10 @@ class PgConn:
         """Append an Arrow table to an existing table with `COPY`, columns matched by name.
 
         The rows go as COPY text built by Arrow compute kernels, a block of rows at a time; a table
-        holding a type that `_copy_text` does not write (bytes, times, nested lists) goes row by row.
+        holding a type that `pg_copy` does not write (bytes, times, nested lists) goes row by row.
         """
         columns = ", ".join(data.column_names)
-        by_blocks = _copy_block(data.schema.empty_table()) is not None
+        by_blocks = pg_copy.copy_block(data.schema.empty_table()) is not None
         # Arrow strings are UTF-8 whatever the connection's client encoding is.
         options = " (ENCODING 'UTF8')" if by_blocks else ""
         step(self.faults, "load")
@@ -186,8 +195,9 @@ class PgConn:
             try:
                 with cursor.copy(f"COPY {table} ({columns}) FROM STDIN{options}") as copy:
                     for batch in data.to_batches(max_chunksize=_COPY_ROWS):
-                        if by_blocks:
-                            copy.write(_copy_block(batch))
+                        block = pg_copy.copy_block(batch) if by_blocks else None
+                        if block is not None:
+                            copy.write(block)
                         else:
                             for row in zip(*(column.to_pylist() for column in batch.columns)):
                                 copy.write_row(row)
@@ -195,96 +205,6 @@ class PgConn:
                 raise _duplicate(error) from error
             except (pg_errors.CheckViolation, pg_errors.NotNullViolation, pg_errors.DataError) as error:
                 raise InvalidInput(_short(error)) from error
-
-
-_TEXT = pa.large_string()
-_COPY_ROWS = 65_536
-# COPY's text format: backslash first, so that the escapes added after it are not escaped again.
-_COPY_ESCAPES = (("\\", "\\\\"), ("\n", "\\n"), ("\r", "\\r"), ("\t", "\\t"))
-# Inside a quoted element of an array literal only the backslash and the double quote are special.
-_ELEMENT_ESCAPES = (("\\", "\\\\"), ('"', '\\"'))
-
-
-def _text(value: str) -> pa.Scalar:
-    return pa.scalar(value, _TEXT)
-
-
-def _replace(array: pa.Array, escapes) -> pa.Array:
-    for old, new in escapes:
-        array = pc.replace_substring(array, old, new)
-    return array
-
-
-def _scalar_text(array: pa.Array) -> pa.Array | None:
-    """A column's values as the input text PostgreSQL reads for them, NULLs kept; None for a type not written here."""
-    kind = array.type
-    if isinstance(kind, pa.BaseExtensionType):
-        return _scalar_text(array.storage)
-    if pa.types.is_dictionary(kind):
-        return _scalar_text(array.dictionary_decode())
-    if pa.types.is_null(kind):
-        return pa.nulls(len(array), _TEXT)
-    if pa.types.is_timestamp(kind) and kind.tz is not None:
-        # The instant in UTC ("...Z"): Arrow writes other zones with a whole-minute offset only.
-        return array.cast(pa.timestamp(kind.unit, tz="UTC")).cast(_TEXT)
-    if pa.types.is_floating(kind):
-        # The double's shortest text; a float32's own shortest text would not be the value a double column holds.
-        return array.cast(pa.float64()).cast(_TEXT)
-    if (
-        pa.types.is_string(kind)
-        or pa.types.is_large_string(kind)
-        or pa.types.is_string_view(kind)
-        or pa.types.is_integer(kind)
-        or pa.types.is_boolean(kind)
-        or pa.types.is_timestamp(kind)
-        or pa.types.is_date(kind)
-        or pa.types.is_decimal(kind)
-    ):
-        return array.cast(_TEXT)
-    return None
-
-
-def _array_literal(array: pa.Array) -> pa.Array | None:
-    """A list column as PostgreSQL array literals (`{"a","b\\"c",NULL}`); None for elements not written here."""
-    offsets = array.offsets
-    start, end = offsets[0].as_py(), offsets[-1].as_py()
-    elements = _scalar_text(array.values.slice(start, end - start))
-    if elements is None:
-        return None
-    quoted = pc.binary_join_element_wise(_text('"'), _replace(elements, _ELEMENT_ESCAPES), _text('"'), _text(""))
-    lists = pa.LargeListArray.from_arrays(
-        pc.subtract(offsets.cast(pa.int64()), start), quoted.fill_null(_text("NULL")), mask=array.is_null()
-    )
-    return pc.binary_join_element_wise(_text("{"), pc.binary_join(lists, _text(",")), _text("}"), _text(""))
-
-
-def _copy_text(array: pa.Array) -> pa.Array | None:
-    """One column as COPY text fields (`\\N` for NULL); None for a type not written here."""
-    if pa.types.is_list(array.type) or pa.types.is_large_list(array.type):
-        text = _array_literal(array)
-    else:
-        text = _scalar_text(array)
-    if text is None:
-        return None
-    return _replace(text, _COPY_ESCAPES).fill_null(_text("\\N"))
-
-
-def _copy_block(batch: pa.RecordBatch | pa.Table) -> memoryview | None:
-    """A batch's rows in COPY's text format, one buffer; None when a column's type is not written here."""
-    fields = []
-    for column in batch.columns:
-        if isinstance(column, pa.ChunkedArray):
-            column = column.combine_chunks()
-        text = _copy_text(column)
-        if text is None:
-            return None
-        fields.append(text)
-    lines = pc.binary_join_element_wise(pc.binary_join_element_wise(*fields, _text("\t")), _text("\n"), _text(""))
-    offsets = memoryview(lines.buffers()[1]).cast("q")
-    data = lines.buffers()[2]
-    if data is None:
-        return memoryview(b"")
-    return memoryview(data)[offsets[lines.offset] : offsets[lines.offset + len(lines)]]
 
 
 # A message's words in order (empty pieces between separators dropped), and each word with the next.
@@ -334,7 +254,7 @@ def describe_failure(url: str, error: Exception) -> str:
     text = str(error)
     password = info.get("password")
     if password:
-        text = text.replace(password, "***")
+        text = text.replace(str(password), "***")
     lowered = text.lower()
     if "password authentication failed" in lowered or "no password supplied" in lowered:
         return f"PostgreSQL at {where} refused the credentials of user {info.get('user')}: check the user and password"
@@ -363,12 +283,22 @@ class PostgresEngine:
         "ELSE to_char({time} AT TIME ZONE 'UTC', '.US') END || '+00:00'"
     )
     index_terms = staticmethod(index_terms)
+    index_terms_sql = staticmethod(index_terms_sql)
+    # PostgreSQL's own statements of the migration steps (data_layer/schema.py), by step version.
+    migration_sql = pg_schema.STEP_SQL
+    # PostgreSQL alters indexed tables: a migration keeps their indexes.
+    alters_only_unindexed = False
     # A test's fault plan (data_layer/engines/faults.py); None outside the fault-injection tests.
     faults: FaultPlan | None = None
 
     def importing(self):
         """The settings of an import's write: PostgreSQL's own (the DuckDB engine narrows its threads)."""
         return nullcontext()
+
+    @staticmethod
+    def bulk_fill(script: str) -> str:
+        """A script filling a large table (a migration's) runs under PostgreSQL's own settings."""
+        return script
 
     def settle(self) -> None:
         """Nothing runs on after a write here (the DuckDB engine's checkpoint does)."""
@@ -381,6 +311,8 @@ class PostgresEngine:
 
     def __init__(self, url: str):
         self.url = url
+        # Recovery after a crash is the server's own.
+        self.recovered: str | None = None
         try:
             with psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT_S):
                 pass

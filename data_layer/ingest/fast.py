@@ -3,8 +3,8 @@
 The per-record path (`records.parse_record` over `readers.read_jsonl`) costs about 13 µs of Python per
 record. Here pyarrow's JSON reader parses the whole file against a fixed schema of the fields the
 record kinds read (strict: a value of another JSON type, an unknown key or a key given twice at any
-depth fails the read), and SQL over the Arrow columns, in a private in-memory DuckDB, applies the
-record rules and builds the rows to stage.
+depth fails the read), and SQL over the Arrow columns (`fast_sql.py`), in a private in-memory DuckDB,
+applies the record rules and builds the rows to stage.
 
 It is deliberately narrow. It accepts only a subset of what the per-record path accepts: string
 times of one ISO-8601 shape, metadata `{}` or null, message content a string, null or a flat object
@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -31,9 +30,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
 
-from data_layer import messages, rules
+from data_layer.ingest.fast_sql import CONTENT_KEYS, EVENT_SQL, ODD_KINDS, STAGE_SQL
 from data_layer.ingest.records import Staged
-from data_layer.schema import FEEDBACK_SOURCES, REASON_TAGS, RUN_STATUSES
 
 # Bigger files take the per-record path, which streams; this one holds the whole file in memory.
 MAX_BYTES = 256 * 1024 * 1024
@@ -41,12 +39,6 @@ MAX_BYTES = 256 * 1024 * 1024
 _CONTROL = bytes(set(range(32)) - {9, 10, 13})
 # `"source": null` is an error where a missing source is not; the Arrow column cannot tell them apart.
 _NULL_SOURCE = re.compile(rb'"source"[ \t]*:[ \t]*null')
-# A regular expression class of what `str.strip()` strips.
-_SPACE = "[" + "".join(f"\\x{{{code:x}}}" for code in range(sys.maxunicode + 1) if chr(code).isspace()) + "]"
-_ID = rules.ID_PATTERN
-_TIME = r"\d{4}-\d{2}-\d{2}[T ]([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,6})?)?(Z|[+-]([01]\d|2[0-3]):[0-5]\d)?"
-_NAMESPACE_BLOB = "".join(f"\\x{byte:02X}" for byte in rules.FEEDBACK_NAMESPACE.bytes)
-
 _S, _I = pa.string(), pa.int64()
 # Every field some kind reads, with the only JSON type taken for it here.
 _FIELDS = [
@@ -81,244 +73,7 @@ _FIELDS = [
     ("tags", pa.list_(_S)),
     ("source", _S),
 ]
-# The keys of a content object taken here, in the order the object must list them.
-CONTENT_KEYS = ("type", "content", "id", "tool_call_id", "name")
 _CONTENT_TYPES = (pa.struct([(name, _S) for name in CONTENT_KEYS]), _S)
-
-
-def _list(values) -> str:
-    return ", ".join(f"'{value}'" for value in values)
-
-
-def _case(expression: str, mapping: dict[str, str]) -> str:
-    whens = " ".join(f"WHEN '{key}' THEN '{value}'" for key, value in mapping.items())
-    return f"(CASE {expression} {whens} END)"
-
-
-def _pystr(expression: str) -> str:
-    """`json.dumps` of a string holding no control characters other than \\n, \\r, \\t."""
-    escaped = f"replace(replace({expression}, '\\', '\\\\'), '\"', '\\\"')"
-    escaped = f"replace(replace(replace({escaped}, chr(10), '\\n'), chr(13), '\\r'), chr(9), '\\t')"
-    # Most strings need no escape; finding that out is cheaper than five replacements.
-    plain = f"NOT regexp_matches({expression}, '[\"\\\\\\x00-\\x1f]')"
-    return f"('\"' || CASE WHEN {plain} THEN {expression} ELSE {escaped} END || '\"')"
-
-
-def _id(column: str) -> str:
-    return f"regexp_full_match({column}, '{_ID}')"
-
-
-def _opt_id(column: str) -> str:
-    return f"({column} IS NULL OR {_id(column)})"
-
-
-def _text(column: str, limit: int) -> str:
-    return f"(length({column}) <= {limit} AND strpos({column}, chr(0)) = 0)"
-
-
-def _opt_text(column: str, limit: int = rules.MAX_TEXT) -> str:
-    return f"({column} IS NULL OR {_text(column, limit)})"
-
-
-def _opt_int(column: str) -> str:
-    return f"({column} IS NULL OR {column} BETWEEN 0 AND {2**62})"
-
-
-def _time(column: str) -> str:
-    """The time of a string of the one accepted ISO-8601 shape (naive means UTC), else NULL."""
-    return (
-        f"CASE WHEN regexp_full_match({column}, '{_TIME}') THEN "
-        f"TRY_CAST(CASE WHEN regexp_matches({column}, '(Z|[+-]\\d\\d:\\d\\d)$') THEN {column} "
-        f"ELSE {column} || '+00:00' END AS TIMESTAMPTZ) END"
-    )
-
-
-def _opt_time(column: str) -> str:
-    return (
-        f"({column} IS NULL OR ({column}_ts >= TIMESTAMPTZ '{rules.EARLIEST.isoformat()}'"
-        f" AND {column}_ts < TIMESTAMPTZ '{rules.LATEST.isoformat()}'))"
-    )
-
-
-_OWNER = "(CASE WHEN owner_id IS NOT NULL THEN owner_id ELSE user_id END)"
-_OWNER_OK = f"(CASE WHEN owner_id IS NOT NULL THEN {_id('owner_id')} ELSE {_opt_id('user_id')} END)"
-_METADATA = "CASE WHEN metadata IS NOT NULL THEN '{}' END"
-
-
-def _records(kind: str) -> str:
-    """The records of one kind with their times parsed."""
-    return (
-        f"(SELECT *, {_time('created_at')} AS created_at_ts, {_time('updated_at')} AS updated_at_ts "
-        f"FROM records WHERE kind = '{kind}')"
-    )
-
-
-def _thread_sql() -> str:
-    ok = " AND ".join(
-        [
-            _id("thread_id"),
-            _opt_id("assistant_id"),
-            _OWNER_OK,
-            _opt_text("display_name", 1000),
-            _opt_text("status", 50),
-            _opt_time("created_at"),
-            _opt_time("updated_at"),
-        ]
-    )
-    return f"""
-    SELECT coalesce({ok}, false) AS ok, line, thread_id, assistant_id, {_OWNER} AS owner_id, display_name, status,
-           {_METADATA} AS metadata, created_at_ts AS created_at, updated_at_ts AS updated_at
-    FROM {_records("thread")}
-    """
-
-
-def _run_sql() -> str:
-    ok = " AND ".join(
-        [
-            _id("run_id"),
-            _id("thread_id"),
-            _opt_id("assistant_id"),
-            _OWNER_OK,
-            f"(status IS NULL OR status IN ({_list(RUN_STATUSES)}))",
-            _opt_text("model_name", 200),
-            _opt_text("error"),
-            _opt_int("message_count"),
-            _opt_text("first_human_message", rules.MAX_CONTENT),
-            _opt_text("last_ai_message", rules.MAX_CONTENT),
-            _opt_int("total_input_tokens"),
-            _opt_int("total_output_tokens"),
-            _opt_int("total_tokens"),
-            _opt_int("llm_call_count"),
-            _opt_id("follow_up_to_run_id"),
-            _opt_time("created_at"),
-            _opt_time("updated_at"),
-        ]
-    )
-    return f"""
-    SELECT coalesce({ok}, false) AS ok, line, run_id, thread_id, assistant_id, {_OWNER} AS owner_id,
-           coalesce(status, 'pending') AS status, model_name, error, message_count, first_human_message,
-           last_ai_message, total_input_tokens, total_output_tokens, total_tokens, llm_call_count,
-           follow_up_to_run_id, {_METADATA} AS metadata, created_at_ts AS created_at, updated_at_ts AS updated_at
-    FROM {_records("run")}
-    """
-
-
-# Control characters that `json.dumps` writes as \uXXXX, \b or \f: content holding one goes the slow way.
-_ODD_CONTROL = r"[\x00-\x08\x0b\x0c\x0e-\x1f]"
-
-
-def _event_sql(objects: bool) -> str:
-    """Events whose content is a flat object in every line (`objects`) or a string or null in every line."""
-    event_roles = _case("event_type", messages.MESSAGE_ROLES)
-    category = (
-        f"CASE WHEN event_type IN ({_list(messages.MESSAGE_ROLES)}) THEN 'message' "
-        "WHEN category <> '' THEN category "
-        "WHEN starts_with(event_type, 'middleware:') THEN 'middleware' "
-        "WHEN starts_with(event_type, 'run_') OR starts_with(event_type, 'run.') THEN 'lifecycle' "
-        "ELSE 'trace' END"
-    )
-    if objects:
-        fields = [f"content.{name}" for name in CONTENT_KEYS]
-        # `json.dumps(content, ensure_ascii=False)` if the object lists exactly its non-null keys in this
-        # order; the line holding that very text at its top-level "content" key proves it does.
-        parts = ", ".join(f"'\"{name}\": ' || {_pystr(field)}" for name, field in zip(CONTENT_KEYS, fields))
-        columns = f"""
-            CASE WHEN content IS NOT NULL THEN '{{' || concat_ws(', ', {parts}) || '}}' END AS content_text,
-            coalesce({_case("lower(content.type)", messages._DUMP_ROLES)}, {event_roles}) AS p_role,
-            coalesce(content.content, '') AS p_text,
-            CASE WHEN {_id("content.id")} THEN content.id ELSE thread_id || ':' || CAST(seq AS VARCHAR) END
-                AS p_message_id,
-            content.tool_call_id AS p_tool_call_id, content.name AS p_name
-        """
-        content_ok = (
-            "(content IS NULL OR (contains(j, '\"content\": ' || content_text)"
-            f" AND length(content_text) <= {rules.MAX_CONTENT}"
-            f" AND NOT regexp_matches(concat({', '.join(fields)}), '{_ODD_CONTROL}')"
-            " AND (content.type IS NULL OR regexp_full_match(content.type, '[\\x00-\\x7f]*'))))"
-        )
-    else:
-        columns = f"""
-            content AS content_text, {event_roles} AS p_role, coalesce(content, '') AS p_text,
-            thread_id || ':' || CAST(seq AS VARCHAR) AS p_message_id,
-            CAST(NULL AS VARCHAR) AS p_tool_call_id, CAST(NULL AS VARCHAR) AS p_name
-        """
-        # A string that looks like a JSON dump is parsed by `messages.parse`: left to the per-record path.
-        dump = f"regexp_matches(content, '^{_SPACE}*\\{{')"
-        content_ok = f"(content IS NULL OR ({_text('content', rules.MAX_CONTENT)} AND NOT {dump}))"
-    ok = " AND ".join(
-        [
-            _id("thread_id"),
-            _id("run_id"),
-            f"seq BETWEEN 0 AND {rules.MAX_SEQ}",
-            _text("event_type", 100),
-            f"regexp_matches(event_type, '[^{_SPACE[1:]}')",
-            _opt_text("category", 100),
-            content_ok,
-            _opt_time("created_at"),
-        ]
-    )
-    return f"""
-    SELECT coalesce({ok}, false) AS ok, line, thread_id, run_id, seq, event_type, p_category AS category,
-           CASE WHEN p_category = 'message' THEN p_role END AS role,
-           CASE WHEN p_category = 'message' THEN p_message_id END AS message_id,
-           content_text AS content, p_text AS text, CAST(NULL AS VARCHAR) AS tool_calls,
-           p_tool_call_id AS tool_call_id, p_name AS name, {_METADATA} AS metadata, created_at_ts AS created_at
-    FROM (SELECT *, {category} AS p_category, {columns} FROM {_records("event")})
-    """
-
-
-def _feedback_sql() -> str:
-    comment = f"CASE WHEN regexp_matches(comment, '[^{_SPACE[1:]}') THEN comment END"
-    # The id of a vote without one: uuid5 of `json.dumps([...])` (ASCII-escaped, so only for ASCII comments).
-    key = (
-        f"'[\"' || thread_id || '\", \"' || run_id || '\", ' || coalesce('\"' || {_OWNER} || '\"', 'null') "
-        "|| ', ' || coalesce('\"' || message_id || '\"', 'null') || ', ' || CAST(rating AS VARCHAR) || ', ' "
-        f"|| coalesce({_pystr('comment_v')}, 'null') || ', ' || coalesce('\"' || created_at || '\"', 'null') || ']'"
-    )
-    derived = (
-        "substr(h, 1, 8) || '-' || substr(h, 9, 4) || '-5' || substr(h, 14, 3) || '-' "
-        "|| substr('89ab', (CAST(('0x' || substr(h, 17, 1)) AS INTEGER) & 3) + 1, 1) || substr(h, 18, 3) || '-' "
-        "|| substr(h, 21, 12)"
-    )
-    ok = " AND ".join(
-        [
-            _id("thread_id"),
-            _id("run_id"),
-            "rating IN (1, -1)",
-            _OWNER_OK,
-            _opt_id("message_id"),
-            _opt_text("comment", rules.MAX_COMMENT),
-            _opt_time("created_at"),
-            _opt_id("feedback_id"),
-            "(feedback_id IS NOT NULL OR comment_v IS NULL OR regexp_full_match(comment_v, '[\\x20-\\x7e\\n\\r\\t]*'))",
-            f"(tags IS NULL OR len(list_filter(tags, lambda t: coalesce(t NOT IN ({_list(REASON_TAGS)}), true))) = 0)",
-            f"(source IS NULL OR source IN ({_list(FEEDBACK_SOURCES)}))",
-            _opt_time("updated_at"),
-        ]
-    )
-    tags = (
-        "CASE WHEN tags IS NULL THEN CAST([] AS VARCHAR[]) "
-        "ELSE list_filter(tags, lambda t, i: list_position(tags, t) = i) END"
-    )
-    return f"""
-    SELECT coalesce({ok}, false) AS ok, line, coalesce(feedback_id, {derived}) AS feedback_id, thread_id, run_id,
-           {_OWNER} AS owner_id, message_id, coalesce(message_id, '') AS scope, rating, comment_v AS comment,
-           {tags} AS tags, coalesce(source, 'end_user') AS source, created_at_ts AS created_at,
-           updated_at_ts AS updated_at, feedback_id IS NOT NULL AS given_id
-    FROM (
-        SELECT *, CASE WHEN feedback_id IS NULL THEN sha1('{_NAMESPACE_BLOB}'::BLOB || encode({key})) END AS h
-        FROM (SELECT *, {comment} AS comment_v FROM {_records("feedback")})
-    )
-    """
-
-
-_STAGE_SQL = {
-    "thread": _thread_sql(),
-    "run": _run_sql(),
-    "feedback": _feedback_sql(),
-}
-_EVENT_SQL = {True: _event_sql(objects=True), False: _event_sql(objects=False)}
-_ODD_KINDS = f"SELECT count(*) FROM records WHERE kind IS NULL OR kind NOT IN ({_list((*_STAGE_SQL, 'event'))})"
 
 
 def _lines(data: bytes) -> tuple[pa.Array, pa.Array] | None:
@@ -415,7 +170,7 @@ def stage_file(path: str, schemas: dict[str, pa.Schema]) -> Staged | None:
         return None
     tasks = [(records, kind, objects) for records, objects in groups for kind in _KINDS]
     try:
-        if any(_scalar(records, _ODD_KINDS) for records, _ in groups):
+        if any(_scalar(records, ODD_KINDS) for records, _ in groups):
             return None
         # Each query reads fewer rows than DuckDB splits among its threads: two run side by side instead.
         with ThreadPoolExecutor(2) as pool:
@@ -460,4 +215,4 @@ def _stage_rows(records: pa.Table, kind: str, objects: bool) -> pa.Table:
     """The rows of one kind to stage, with `ok` saying whether each record keeps every rule."""
     with _cursor() as conn:
         conn.register("records", records)
-        return conn.sql(_EVENT_SQL[objects] if kind == "event" else _STAGE_SQL[kind]).to_arrow_table()
+        return conn.sql(EVENT_SQL[objects] if kind == "event" else STAGE_SQL[kind]).to_arrow_table()

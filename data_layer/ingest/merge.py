@@ -11,6 +11,7 @@ observe steps by name.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from data_layer import audit, rollups
@@ -350,6 +351,10 @@ def load_stages(conn, staged: Staged) -> None:
             conn.load(f"_stage_{kind}", table)
 
 
+def _no_index_fill(conn) -> None:
+    """What finishes the search-index fill of a merge that started none."""
+
+
 def check_and_merge(conn, engine, read_errors: list[dict], more: int, actor) -> None:
     """Check the staged rows against each other and the store, then merge them: one attempt of the
     import's transaction, which changes nothing outside it, so that a retry starts from the same state.
@@ -368,7 +373,7 @@ def check_and_merge(conn, engine, read_errors: list[dict], more: int, actor) -> 
         raise Rejected(everything[:MAX_ERRORS], more + max(0, len(everything) - MAX_ERRORS))
     now = datetime.now(UTC)
     changes = None
-    finish_index = None
+    finish_index: Callable[..., None] = _no_index_fill
     for step in MERGE:
         if step.when_votes_change:
             if changes is None:

@@ -159,6 +159,7 @@ def _event(line: int, r: dict) -> tuple:
     if not event_type.strip():
         raise InvalidInput("event_type is empty")
     content = r.get("content")
+    raw: str | None
     if isinstance(content, dict):
         raw = rules.json_text(content, "content")
     elif content is None or isinstance(content, str):

@@ -24,7 +24,7 @@ def column_of(dimension: str) -> str:
 
 
 def by_source(rows: list[dict]) -> dict[str, dict]:
-    out = {source: {"votes": 0, "positive": 0} for source in FEEDBACK_SOURCES}
+    out: dict[str, dict] = {source: {"votes": 0, "positive": 0} for source in FEEDBACK_SOURCES}
     for row in rows:
         out[row["source"]] = {"votes": int(row["votes"]), "positive": int(row["positive"])}
     return out

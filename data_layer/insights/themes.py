@@ -60,7 +60,8 @@ def themes(
     run, vote, params = run_and_vote(filters, "the themes")
     with store.engine.read() as conn:
         rows = conn.all(_CORPUS.format(run=run, vote=vote), {**params, "limit": CORPUS_LIMIT})
-    negative, positive = Counter(), Counter()
+    negative: Counter[str] = Counter()
+    positive: Counter[str] = Counter()
     holders: dict[str, list[dict]] = defaultdict(list)
     for row in rows:
         found = phrases.phrases(row["comment"])

@@ -60,9 +60,8 @@ LIMIT 1000
 def overview(store) -> dict:
     """Headline counts over the whole store, with the positive rate (None when there are no votes)."""
     with store.engine.read() as conn:
-        row = {key: int(value) for key, value in conn.one(_OVERVIEW).items()}
-    row["positive_rate"] = round(row["positive"] / row["votes"], 4) if row["votes"] else None
-    return row
+        counts = {key: int(value) for key, value in conn.one(_OVERVIEW).items()}
+    return {**counts, "positive_rate": round(counts["positive"] / counts["votes"], 4) if counts["votes"] else None}
 
 
 def bounds(store) -> dict:

@@ -33,14 +33,14 @@ def follow_ups(conn, filters: Filters) -> list[dict]:
     out = []
     for name in FOLLOW_UP_CLASSES:
         row = found.get(name, {"runs": 0, "followed_up": 0})
-        runs, followed = int(row["runs"]), int(row["followed_up"])
-        low, high = wilson(followed, runs)
+        count, followed = int(row["runs"]), int(row["followed_up"])
+        low, high = wilson(followed, count)
         out.append(
             {
                 "rating": name,
-                "runs": runs,
+                "runs": count,
                 "followed_up": followed,
-                "rate": rate(followed, runs),
+                "rate": rate(followed, count),
                 "low": low,
                 "high": high,
             }

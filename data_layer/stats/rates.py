@@ -23,9 +23,8 @@ FROM ({runs}) p
 
 def _period(conn, filters: Filters) -> dict:
     runs, params = per_run(filters)
-    row = {key: int(value) for key, value in conn.one(_HEADLINE.format(runs=runs), params).items()}
-    row["positive_rate"] = rate(row["positive"], row["votes"])
-    return row
+    counts = {key: int(value) for key, value in conn.one(_HEADLINE.format(runs=runs), params).items()}
+    return {**counts, "positive_rate": rate(counts["positive"], counts["votes"])}
 
 
 def headline(conn, filters: Filters) -> dict:

@@ -81,7 +81,7 @@ def _fleiss(row: dict | None) -> dict:
     if runs:
         p = positive / ratings
         chance = p * p + (1 - p) * (1 - p)
-        kappa = (agreement - chance) / (1 - chance) if chance < 1 else None
+        kappa = (float(row["agreement_sum"]) / runs - chance) / (1 - chance) if chance < 1 else None
     return {
         "runs": runs,
         "ratings": ratings,
