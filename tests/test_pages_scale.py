@@ -40,14 +40,19 @@ def small_db(tmp_path_factory) -> str:
 
 
 @pytest.fixture
-def fetched(monkeypatch) -> list[tuple[int, str]]:
-    """(rows, SQL) of every query result the pages fetch, through the engine's own cursor wrapper."""
-    seen: list[tuple[int, str]] = []
+def fetched(monkeypatch) -> list[tuple[int, str, int]]:
+    """(rows, SQL, the rows it may fetch) of every query result the pages fetch, through the engine's own cursor
+    wrapper. Only the themes page's sample of the newest comments may fetch more than a page: it asks for
+    `insights.CORPUS_LIMIT` rows."""
+    seen: list[tuple[int, str, int]] = []
     all_rows, batches = duck.DuckConn.all, duck.DuckConn.arrow_batches
+
+    def bound(params) -> int:
+        return insights.CORPUS_LIMIT if params and params.get("limit") == insights.CORPUS_LIMIT else MAX_ROWS
 
     def counting_all(self, sql, params=None):
         rows = all_rows(self, sql, params)
-        seen.append((len(rows), sql))
+        seen.append((len(rows), sql, bound(params)))
         return rows
 
     def counting_batches(self, sql, params=None, batch_size=65536):
@@ -55,7 +60,7 @@ def fetched(monkeypatch) -> list[tuple[int, str]]:
         for batch in batches(self, sql, params, batch_size):
             total += batch.num_rows
             yield batch
-        seen.append((total, sql))
+        seen.append((total, sql, bound(params)))
 
     monkeypatch.setattr(duck.DuckConn, "all", counting_all)
     monkeypatch.setattr(duck.DuckConn, "arrow_batches", counting_batches)
@@ -83,7 +88,5 @@ def test_each_page_renders_at_small_scale_without_whole_table_loads(
     at.run()
     assert not at.exception, [error.value for error in at.exception]
     assert fetched, "the page ran no query: it did not draw its data"
-    for rows, sql in fetched:
-        # The themes page mines the newest comments, a sample with its own cap.
-        bound = insights.CORPUS_LIMIT if "f.comment <> ''" in sql and "LIMIT $limit" in sql else MAX_ROWS
+    for rows, sql, bound in fetched:
         assert rows <= bound, f"{script} fetched {rows} rows in one query:\n{sql}"
