@@ -90,7 +90,7 @@ def unavailable(error: Exception) -> Unavailable:
 # DuckDB checkpoints in the committing thread once its write-ahead log passes `checkpoint_threshold`, so
 # the write that crosses it waits for the whole checkpoint (0.2 to 0.4 s after an import of 100,000
 # records at the large scale). Here a write that leaves the log past CHECKPOINT_BYTES (DuckDB's default
-# threshold) returns once committed to the log, as durable as before, and the checkpoint runs on a thread
+# threshold) returns once committed to the log (as durable as a checkpointed write), and the checkpoint runs on a thread
 # of its own under the write lock, while reads go on (DuckDB 2.0 checkpoints beside readers). If the next
 # write takes the lock first, it runs the checkpoint before its own work, as DuckDB would have: updates
 # not yet checkpointed stay in memory (a fill of the search index after the rollups of a million runs ran
