@@ -227,6 +227,7 @@ def test_a_backup_on_a_full_disk_is_unavailable_leaves_nothing_and_its_name_can_
         assert everything(copy) == everything(store)
 
 
+@pytest.mark.slow
 def test_the_cli_and_the_api_answer_a_full_disk_with_one_line_and_503(tmp_path, small_disk):
     if not small_disk.real:
         pytest.skip("the CLI and the server run in processes of their own, where nothing is injected: tmpfs only")

@@ -55,6 +55,7 @@ def test_the_promised_commands_exist():
     assert PROMISED <= set(COMMANDS), sorted(PROMISED - set(COMMANDS))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
 def test_every_command_has_help_and_takes_its_options(command, tmp_path):
     result = cli(*command, "--help")

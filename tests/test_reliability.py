@@ -122,6 +122,7 @@ _TEARS = [
 ]
 
 
+@pytest.mark.slow
 def test_a_kill_that_tears_a_block_write_loses_nothing(tmp_path, torn_write):
     db = str(tmp_path / "torn.duckdb")
     targets = crash.seeded(db)
@@ -189,6 +190,7 @@ def _damage(db: str) -> None:
         file.write(b"\xff" * 64)
 
 
+@pytest.mark.slow
 def test_check_tells_a_damaged_file_from_one_in_use_and_names_the_backup_that_restores_it(
     tmp_path, held_db, monkeypatch, fresh_streamlit_caches
 ):
