@@ -75,6 +75,7 @@ def test_backup_taken_during_writes_restores_to_a_sound_copy(demo_store, tmp_pat
                 assert conn.scalar(f"SELECT count(*) FROM {table}") == count
 
 
+@pytest.mark.slow
 def test_round_trip_is_exact(demo_store, tmp_path):
     backup.backup(demo_store, tmp_path / "bk")
     with open_store(str(tmp_path / "copy.duckdb")) as copy:

@@ -117,6 +117,7 @@ def test_missing_file_is_one_line_error(tmp_path):
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_locked_database_gives_a_clear_message(held_db):
     db, pid = held_db
     result = cli("stats", "--db", db)

@@ -139,6 +139,7 @@ def test_list_by_run_is_in_creation_order_and_paginates(seeded):
         seeded.feedback.list_by_run("t2", "r1", actor=SYSTEM)
 
 
+@pytest.mark.slow
 def test_no_silent_cap_on_lists(seeded):
     for n in range(120):
         vote(seeded, owner_id=f"user{n}")

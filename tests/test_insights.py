@@ -130,6 +130,7 @@ def test_empty_store_answers_without_errors(store):
     assert insights.daily_series(store) == {"until": None, "series": {}} and insights.alerts(store) == []
 
 
+@pytest.mark.slow
 def test_demo_data_shows_all_three_planted_effects(store):
     assert demo.seed(store, threads=200, seed=7, anchor=ANCHOR, actor=SYSTEM).ok
     reviewer = {row["name"]: row for row in insights.compare_all(store, "model_name")["reviewer"]}

@@ -503,6 +503,7 @@ def test_shortcuts_of_the_merge_store_what_the_plain_steps_store(store, twin, tm
     assert contents(store) == contents(twin)
 
 
+@pytest.mark.slow
 def test_progress_is_reported_as_on_the_record_path(store, twin, tmp_path, monkeypatch):
     path = tmp_path / "progress.jsonl"
     lines = _bench_lines(tmp_path, 21_000)

@@ -12,6 +12,9 @@ from bench.generate import SCALES, generate
 from data_layer import insights, open_store
 from data_layer.engines import duck
 
+# The benchmark's small scale, generated once per module: left out of the fast subset.
+pytestmark = pytest.mark.slow
+
 SMALL = SCALES["small"]
 # The largest result any one query of a page may return: pages show 25 to 100 rows and charts draw
 # aggregates (120 days times a few series); 10,000 runs or votes must never come back whole.

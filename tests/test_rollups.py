@@ -230,6 +230,7 @@ def test_stats_read_the_rollups_after_writes(seeded, reviewer):
     assert board["reviewer_agreement"]["runs"] == 2
 
 
+@pytest.mark.slow
 def test_tallies_moved_by_each_write_equal_a_recount(seeded):
     """Vote writes move the thread's and run's tallies by difference; after a long random mix of them
     (new votes, changed rating or source, message votes, anonymous votes, retractions, deletes, an import
