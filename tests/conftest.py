@@ -164,6 +164,18 @@ def seeded(store):
     return store
 
 
+def ai_message(thread_id: str, run_id: str, seq: int, text: str, message_id: str) -> dict:
+    """An import record of one answer of the agent, as the gateway logs it (a LangChain message dump)."""
+    return {
+        "kind": "event",
+        "thread_id": thread_id,
+        "run_id": run_id,
+        "seq": seq,
+        "event_type": "ai_message",
+        "content": {"type": "ai", "content": text, "id": message_id},
+    }
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -12,7 +12,7 @@ import pytest
 from data_layer import auth, cli, open_store
 from data_layer.auth import SYSTEM
 from data_layer.errors import Forbidden, InvalidInput
-from tests.conftest import AppServer
+from tests.conftest import AppServer, ai_message
 
 MAX_BODY = 100_000
 USERS = {"ana": "admin", "bo": "reviewer", "cy": "reviewer", "vi": "viewer", "eu": "end_user"}
@@ -72,17 +72,7 @@ def fresh_run(admin: httpx.Client, messages=("m1",), votes=(), owner=None) -> tu
         {"kind": "run", "run_id": run, "thread_id": thread, "status": "success"},
     ]
     for seq, message in enumerate(messages, start=1):
-        content = {"type": "ai", "content": f"answer {seq}", "id": message}
-        records.append(
-            {
-                "kind": "event",
-                "thread_id": thread,
-                "run_id": run,
-                "seq": seq,
-                "event_type": "ai_message",
-                "content": content,
-            }
-        )
+        records.append(ai_message(thread, run, seq, f"answer {seq}", message))
     records += [{"kind": "feedback", "thread_id": thread, "run_id": run, **vote} for vote in votes]
     response = admin.post("/ingest", json=records)
     assert response.status_code == 200, response.text

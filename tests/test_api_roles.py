@@ -14,7 +14,7 @@ import pytest
 from data_layer import auth
 from data_layer.auth import SYSTEM
 from data_layer.errors import Forbidden, NotFound
-from tests.conftest import AppServer
+from tests.conftest import AppServer, ai_message
 
 USERS = {"ana": "admin", "bo": "reviewer", "vi": "viewer", "eu1": "end_user", "eu2": "end_user"}
 TOKENS = {user: auth.new_token() for user in USERS}
@@ -53,14 +53,7 @@ def conversation_records(owner: str | None, owner_field: str = "owner_id") -> tu
     records = [
         thread_record,
         {"kind": "run", "run_id": run, "thread_id": thread, "status": "success"},
-        {
-            "kind": "event",
-            "thread_id": thread,
-            "run_id": run,
-            "seq": 1,
-            "event_type": "ai_message",
-            "content": {"type": "ai", "content": "Kyoto, three days.", "id": message},
-        },
+        ai_message(thread, run, 1, "Kyoto, three days.", message),
     ]
     return thread, run, message, records
 

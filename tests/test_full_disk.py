@@ -18,7 +18,7 @@ import pytest
 from data_layer import open_store
 from data_layer.auth import SYSTEM
 from data_layer.errors import Conflict, Unavailable
-from tests.conftest import ROOT
+from tests.conftest import ROOT, ai_message
 from tests.small_disk import fill, small_disk
 from tests.test_faults import _seed, snapshot
 from tests.test_faults_api import serve_api
@@ -35,16 +35,7 @@ def _big_records(prefix: str) -> list[dict]:
     ]
     for seq in range(1, 41):
         text = " ".join(uuid.uuid4().hex for _ in range(400))
-        records.append(
-            {
-                "kind": "event",
-                "thread_id": thread,
-                "run_id": run,
-                "seq": seq,
-                "event_type": "ai_message",
-                "content": {"type": "ai", "content": text, "id": f"{run}m{seq}"},
-            }
-        )
+        records.append(ai_message(thread, run, seq, text, f"{run}m{seq}"))
     return records
 
 

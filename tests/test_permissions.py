@@ -24,7 +24,7 @@ from data_layer.auth import SYSTEM, Actor
 from data_layer.errors import Forbidden, NotFound
 from data_layer.feedback import FeedbackRepo
 from data_layer.queue import ReviewQueue
-from tests.conftest import ROOT, AppServer
+from tests.conftest import ROOT, AppServer, ai_message
 from tests.test_ingest import make_deerflow_db
 
 DOCS = ROOT / "docs" / "identity.md"
@@ -139,14 +139,7 @@ def records(tag: str, actor: Actor) -> tuple[str, str, str, list[dict]]:
                 "status": "success",
                 "model_name": f"model-{tag}",
             },
-            {
-                "kind": "event",
-                "thread_id": thread,
-                "run_id": run,
-                "seq": 1,
-                "event_type": "ai_message",
-                "content": {"type": "ai", "content": "Kyoto, three days.", "id": message},
-            },
+            ai_message(thread, run, 1, "Kyoto, three days.", message),
             {
                 "kind": "feedback",
                 "thread_id": thread,
