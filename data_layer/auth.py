@@ -125,9 +125,14 @@ def acts_for_anyone(actor: Actor, action: str) -> bool:
     return PERMISSIONS[action].get(actor.role) == YES
 
 
+def acts_on_every_thread(actor: Actor) -> bool:
+    """Whether `actor` may act on any thread, whoever owns it."""
+    return actor.role not in _OWN_THREADS_ONLY
+
+
 def may_act_on_thread(actor: Actor, owner_id: str | None) -> bool:
     """Whether `actor` may act on a thread owned by `owner_id`."""
-    if actor.role not in _OWN_THREADS_ONLY:
+    if acts_on_every_thread(actor):
         return True
     return owner_id is not None and owner_id == actor.user_id
 

@@ -253,14 +253,20 @@ class FeedbackRepo:
 
         return plain(self._engine.write(write))
 
-    def _read_target(self, actor: auth.Actor, thread_id, run_id, fetch):
-        """`fetch(conn)` once `actor` may read and the target exists within its reach."""
+    def _read_target(self, actor: auth.Actor, thread_id, run_id, fetch, proves_target=bool):
+        """`fetch(conn)` once `actor` may read and the target exists within its reach.
+
+        A vote found on the target proves the thread holds the run, as every stored vote was checked so
+        when written: for an actor who may act on every thread, such a result skips the target check,
+        whose statement costs about as much as the read itself."""
         auth.authorize(actor, "read")
         rules.identifier(thread_id, "thread_id")
         rules.optional_identifier(run_id, "run_id")
         with self._engine.read() as conn:
-            check_target(conn, thread_id, run_id, actor=actor)
-            return fetch(conn)
+            found = fetch(conn)
+            if not (auth.acts_on_every_thread(actor) and proves_target(found)):
+                check_target(conn, thread_id, run_id, actor=actor)
+            return found
 
     def _read_run(self, actor: auth.Actor, run_id, fetch):
         """`fetch(conn, thread_id)` for a run named by its id alone, as `_read_target` does."""
@@ -320,7 +326,9 @@ class FeedbackRepo:
     def aggregate_by_run(self, thread_id, run_id, *, actor: auth.Actor) -> dict:
         """Upstream rule 6: `{run_id, total, positive, negative}`, zeros when there is none."""
         params = {"thread_id": thread_id, "run_id": run_id}
-        row = self._read_target(actor, thread_id, run_id, lambda conn: conn.one(_AGGREGATE, params))
+        row = self._read_target(
+            actor, thread_id, run_id, lambda conn: conn.one(_AGGREGATE, params), lambda row: row["total"] > 0
+        )
         return {"run_id": run_id, **{key: int(row[key]) for key in ("total", "positive", "negative")}}
 
     def delete(self, feedback_id, *, thread_id=None, run_id=None, actor: auth.Actor) -> bool:

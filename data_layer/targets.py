@@ -14,6 +14,13 @@ _THREAD_OWNER = "SELECT owner_id FROM threads WHERE thread_id = $thread_id"
 
 _RUN_OF = "SELECT thread_id FROM runs WHERE run_id = $run_id"
 
+# The thread and the run in one statement: each statement costs a vote write or a read by target about
+# as much as its point lookups do (docs/benchmarks.md).
+_THREAD_AND_RUN = """
+SELECT owner_id, (SELECT thread_id FROM runs WHERE run_id = $run_id) AS run_thread_id
+FROM threads WHERE thread_id = $thread_id
+"""
+
 # DuckDB uses an index only for a filter on the indexed column alone: the run's rows are fetched
 # through the index in a MATERIALIZED CTE (no filter pushed into it), then narrowed (docs/benchmarks.md).
 _MESSAGE_IN_RUN = """
@@ -33,12 +40,14 @@ def check_target(
 ) -> None:
     """`NotFound` unless the thread is one `actor` may act on, holds the run (when named), and the run
     holds the message (when named): upstream rules 2 and 4, and whose threads an end user may touch."""
-    if not thread_visible(conn, thread_id, actor):
-        raise NotFound(f"thread {thread_id} not found")
     if run_id is None:
+        if not thread_visible(conn, thread_id, actor):
+            raise NotFound(f"thread {thread_id} not found")
         return
-    run = conn.one(_RUN_OF, {"run_id": run_id})
-    if run is None or run["thread_id"] != thread_id:
+    found = conn.one(_THREAD_AND_RUN, {"thread_id": thread_id, "run_id": run_id})
+    if found is None or not auth.may_act_on_thread(actor, found["owner_id"]):
+        raise NotFound(f"thread {thread_id} not found")
+    if found["run_thread_id"] != thread_id:
         raise NotFound(f"run {run_id} not found in thread {thread_id}")
     if message_id is not None and not conn.scalar(_MESSAGE_IN_RUN, {"run_id": run_id, "message_id": message_id}):
         raise NotFound(f"message {message_id} not found in run {run_id}")

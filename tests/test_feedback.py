@@ -139,6 +139,28 @@ def test_list_by_run_is_in_creation_order_and_paginates(seeded):
         seeded.feedback.list_by_run("t2", "r1", actor=SYSTEM)
 
 
+READS_BY_TARGET = {
+    "list_by_run": lambda store, thread, run: store.feedback.list_by_run(thread, run, actor=SYSTEM),
+    "count_by_run": lambda store, thread, run: store.feedback.count_by_run(thread, run, actor=SYSTEM),
+    "aggregate_by_run": lambda store, thread, run: store.feedback.aggregate_by_run(thread, run, actor=SYSTEM),
+    "list_by_thread": lambda store, thread, run: store.feedback.list_by_thread(thread, actor=SYSTEM),
+    "count_by_thread": lambda store, thread, run: store.feedback.count_by_thread(thread, actor=SYSTEM),
+}
+
+
+@pytest.mark.parametrize("read", READS_BY_TARGET)
+def test_reads_by_target_answer_a_wrong_target_as_missing_while_votes_exist(seeded, read):
+    vote(seeded)
+    vote(seeded, thread_id="t2", run_id="r3", owner_id="bo")
+    with pytest.raises(NotFound, match="thread nope not found"):
+        READS_BY_TARGET[read](seeded, "nope", "r1")
+    if read.endswith("_by_run"):
+        with pytest.raises(NotFound, match="run r1 not found in thread t2"):
+            READS_BY_TARGET[read](seeded, "t2", "r1")
+    found = READS_BY_TARGET[read](seeded, "t1", "r1")
+    assert found in (1, {"run_id": "r1", "total": 1, "positive": 1, "negative": 0}) or len(found) == 1
+
+
 @pytest.mark.slow
 def test_no_silent_cap_on_lists(seeded):
     for n in range(120):
