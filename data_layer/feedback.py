@@ -369,6 +369,12 @@ class FeedbackRepo:
 
         return self._engine.write(write)
 
+    def restore(self, feedback_id, *, actor: auth.Actor) -> dict:
+        """A retracted or deleted vote back as it was, from the audit trail (`data_layer.undo`)."""
+        from data_layer import undo  # it builds on this module
+
+        return plain(self._engine.write(lambda conn: undo.restore(conn, feedback_id, actor)))
+
     def retract(self, *, thread_id, run_id, owner_id=None, message_id=None, actor: auth.Actor) -> bool:
         """Remove the owner's own vote on a target (rule 8); False when there is none, `NotFound` when
         the thread or run is missing or the actor may not act on the thread (`check_target`)."""

@@ -80,6 +80,7 @@ for chain in shown_chains:
         )
         st.markdown(f":material/link: Follow-up chain: {links}")
 
+_votes.style()
 if not _identity.can("vote"):
     st.caption(":material/visibility: You are a viewer: you see every vote but cannot vote.")
 show_trace = st.toggle("Show system and trace events", key="thread_show_trace")

@@ -169,8 +169,9 @@ def test_thumbs_click_writes_one_row_and_a_second_click_updates_it(app, seeded):
     assert (first[0]["rating"], first[0]["message_id"], first[0]["source"]) == (-1, None, "reviewer")
 
     at.text_area(key=key + "|comment").set_value("Misses the budget")
-    at.multiselect(key=key + "|tags").set_value(["incorrect", "slow"])
-    at.button(key=key + "|comment|save").click().run()
+    at.multiselect(key=key + "|tags").set_value(["incorrect", "slow"]).run()
+    typed = votes(seeded, "r1")  # saved as they changed, with no button
+    assert [(v["rating"], v["comment"], v["tags"]) for v in typed] == [(-1, "Misses the budget", ["incorrect", "slow"])]
     at.feedback(key=key + "|thumb").set_value(1).run()
     second = votes(seeded, "r1")
     assert len(second) == 1
@@ -208,9 +209,10 @@ def test_a_rejected_vote_shows_why_and_keeps_what_was_typed(app, seeded):
     app.session_state["reviewer"] = "not a valid id"
     at = open_page(app, "pages/thread.py", thread="t1")
     key = "fb|not a valid id|r1|"
-    at.text_area(key=key + "|comment").set_value("my long comment")
     at.feedback(key=key + "|thumb").set_value(0).run()
+    at.text_area(key=key + "|comment").set_value("my long comment").run()
     assert any("Not saved" in error.value for error in at.error)
+    assert any("Not saved" in md.value for md in at.markdown)
     assert seeded.feedback.count_by_run("t1", "r1", actor=SYSTEM) == 0
     assert at.text_area(key=key + "|comment").value == "my long comment"
 
@@ -218,11 +220,11 @@ def test_a_rejected_vote_shows_why_and_keeps_what_was_typed(app, seeded):
 def test_a_vote_on_a_full_disk_says_not_saved_and_keeps_what_was_typed(app, seeded, store_url):
     at = open_page(app, "pages/thread.py", thread="t1")
     key = f"fb|{ME}|r1|"
-    at.text_area(key=key + "|comment").set_value("my long comment")
     full = FaultPlan(range(1, 10_000), engine_error(seeded.engine.name, "disk_full"))
     with injected(data_layer.shared_store(store_url).engine, full):
         at.feedback(key=key + "|thumb").set_value(0).run()
-    assert full.fired == 1
+        at.text_area(key=key + "|comment").set_value("my long comment").run()
+    assert full.fired == 2
     shown = [error.value for error in at.error]
     assert any("Not saved" in text and "cannot store anything right now" in text for text in shown), shown
     assert not any("changed this at the same moment" in warning.value for warning in at.warning)
