@@ -26,12 +26,13 @@ _WORDS = {1: "good", -1: "bad"}
 _DELETING = "fb_delete_pending"  # the vote an admin asked to delete, until confirmed or cancelled
 
 
-# The chosen thumb is filled and coloured (green up, red down), beyond Streamlit's darker outline; the
+# The chosen thumb is white on a filled green (up) or red (down) square, beyond Streamlit's darker outline; the
 # "Your vote: ..." badge beside it says the same in words, and the button itself has aria-checked.
 _STYLE = """<style>
+[data-testid="stFeedbackButtonActive"] { color: #fff; border-radius: 0.5rem; }
 [data-testid="stFeedbackButtonActive"] [data-testid="stIconMaterial"] { font-variation-settings: 'FILL' 1; }
-[data-testid="stFeedbackButtonActive"][aria-label="Thumbs up"] { color: #1b7f3b; background: #e3f4e8; }
-[data-testid="stFeedbackButtonActive"][aria-label="Thumbs down"] { color: #c22f2f; background: #fbe5e5; }
+[data-testid="stFeedbackButtonActive"][aria-label="Thumbs up"] { background: #1b7f3b; }
+[data-testid="stFeedbackButtonActive"][aria-label="Thumbs down"] { background: #c22f2f; }
 </style>"""
 
 
