@@ -4,12 +4,23 @@ waits for its confirmation, and what could not be saved is marked with one actio
 
 from __future__ import annotations
 
+import pytest
+from streamlit.testing.v1 import AppTest
+
 import data_layer
 from data_layer.auth import SYSTEM
 from data_layer.engines.faults import FaultPlan, engine_error, injected
-from tests.test_pages_review import ME, app, captions, open_page, votes  # noqa: F401 (app is a fixture)
+from tests.test_pages_review import ME, captions, open_page, votes
 
 KEY = f"fb|{ME}|r1|"
+
+
+@pytest.fixture
+def app(monkeypatch, store_url, fresh_streamlit_caches):
+    """The dashboard on the test's store, as in test_pages_review.py."""
+    monkeypatch.setenv("FEEDBACK_DB", store_url)
+    monkeypatch.setenv("FEEDBACK_DEMO", "0")
+    return AppTest.from_file("../app.py", default_timeout=30)
 
 
 def header(at) -> str:
