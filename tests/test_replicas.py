@@ -216,7 +216,7 @@ def test_vote_through_one_replica_shows_on_the_other(cluster, page):
     page.wait_for_selector('[data-testid="stApp"]')
     run = page.locator(".st-key-run-t3-r2")
     run.wait_for(timeout=30_000)
-    expander = run.get_by_text(re.compile(r"Comment, reasons and other votes \(\d+\)"))
+    expander = run.get_by_text(re.compile(r"Other votes \(\d+\)"))
     expander.wait_for(timeout=30_000)
     expander.click()
     run.get_by_text("seen across replicas").wait_for(timeout=30_000)
