@@ -45,7 +45,7 @@ def restore(conn, feedback_id, actor: auth.Actor) -> dict:
     """Put back the vote `feedback_id` removed by its last change; `NotFound` when it was never stored or
     its last change was no removal (it is there, or a restore already brought it back), `Conflict` when
     its owner has voted on the same target since, `Forbidden` unless the actor may remove it that way."""
-    auth.authorize(actor, "read")
+    auth.authorize(actor, "retract")  # every role that may remove a vote may retract: others learn nothing here
     feedback_id = rules.identifier(feedback_id, "feedback_id")
     change = conn.one(_LAST_CHANGE, {"feedback_id": feedback_id})
     if change is None or change["action"] not in ("retract", "delete"):

@@ -243,9 +243,32 @@ def write_operations(ctx: Ctx, who: str) -> dict:
             ),
             "feedback.upsert": (lambda: s.feedback.upsert(**on, rating=-1, owner_id=owner, actor=a)["owner_id"], owner),
         },
-        "retract": {"feedback.retract": (lambda: s.feedback.retract(**on, owner_id=owner, actor=a), True)},
-        "delete": {"feedback.delete": (lambda: s.feedback.delete(vote, thread_id=ctx.thread, actor=a), True)},
+        "retract": {
+            "feedback.retract": (lambda: s.feedback.retract(**on, owner_id=owner, actor=a), True),
+            "feedback.restore": (
+                lambda: _restore(ctx, vote, lambda: s.feedback.retract(**on, owner_id=owner, actor=SYSTEM)),
+                owner,
+            ),
+        },
+        "delete": {
+            "feedback.delete": (lambda: s.feedback.delete(vote, thread_id=ctx.thread, actor=a), True),
+            "feedback.restore": (
+                lambda: _restore(ctx, vote, lambda: s.feedback.delete(vote, thread_id=ctx.thread, actor=SYSTEM)),
+                owner,
+            ),
+        },
     }
+
+
+def _restore(ctx: Ctx, vote: str, remove) -> str:
+    """The vote removed by the system (if the call before did not remove it), then restored by the actor;
+    a refused restore leaves the vote as it was, put back by the system."""
+    remove()
+    try:
+        return ctx.store.feedback.restore(vote, actor=ctx.actor)["owner_id"]
+    except Forbidden:
+        ctx.store.feedback.restore(vote, actor=SYSTEM)
+        raise
 
 
 def other_operations(ctx: Ctx) -> dict:
