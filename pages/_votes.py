@@ -113,8 +113,12 @@ def _save(keys: dict, thread_id: str, run_id: str, message_id: str | None, *, re
 
 def _save_details(keys: dict, thread_id: str, run_id: str, message_id: str | None) -> None:
     """A comment or reason changed: saved with the vote, or kept and marked until a thumb is chosen."""
-    if st.session_state.get(keys["thumb"]) is not None:
+    state = st.session_state
+    if state.get(keys["thumb"]) is not None:
         _save(keys, thread_id, run_id, message_id)
+        if keys["error"] not in state:
+            target = "message" if message_id else "run"
+            state[keys["toast"]] = f"Saved the comment and reasons with your vote on this {target}."
 
 
 def _undo(keys: dict) -> None:
@@ -229,7 +233,8 @@ def _panel(thread_id: str, run_id: str, message_id: str | None) -> None:
     if voter and (chosen is not None or unsaved):
         _details(keys, args, chosen, mine, unsaved)
     if others:
-        with st.expander(f"Other votes ({len(others)})"):
+        # keyed, so it stays open while its count changes (an admin deleting one vote after another)
+        with st.expander(f"Other votes ({len(others)})", key=f"{keys['thumb']}|others"):
             for vote in others:
                 _other_vote(keys, vote)
     pending = state.get(_DELETING)

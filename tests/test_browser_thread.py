@@ -94,3 +94,42 @@ def test_a_comment_and_a_reason_typed_after_a_vote_are_stored_when_the_reviewer_
         # the undo put back the very vote the retraction removed, with its first created_at
         assert actions[-2:] == [("retract", mine[0]["feedback_id"]), ("create", mine[0]["feedback_id"])]
         assert trail[-1]["new_value"]["created_at"] == trail[-2]["old_value"]["created_at"] == mine[0]["created_at"]
+
+
+def test_an_admins_delete_asks_first_and_closing_the_dialog_keeps_the_vote(app_server, page, expected):  # noqa: F811
+    page.goto(f"{app_server.url}/thread?thread={expected['thread_id']}")
+    panel = page.locator(f".st-key-{panel_key(expected['run_id'], None)}")
+    panel.get_by_text(re.compile(r"^Other votes \(\d+\)")).click(timeout=TIMEOUT)
+    delete = panel.get_by_role("button", name="Delete", exact=True)
+    expect(delete.first).to_be_visible(timeout=TIMEOUT)
+    listed = delete.count()
+    wait_ready(page)
+    dialog = page.get_by_role("dialog")
+
+    delete.first.click()
+    expect(dialog.get_by_role("button", name="Delete vote")).to_be_visible(timeout=TIMEOUT)
+    page.keyboard.press("Escape")  # dismissed: nothing deleted, and it does not come back
+    expect(dialog).to_be_hidden(timeout=TIMEOUT)
+    wait_ready(page)
+    delete.first.click()
+    dialog.get_by_role("button", name="Cancel").click(timeout=TIMEOUT)
+    expect(dialog).to_be_hidden(timeout=TIMEOUT)
+    wait_ready(page)
+    expect(dialog).to_have_count(0)
+    assert delete.count() == listed
+
+    owner = (
+        panel.locator('[data-testid="stExpander"] strong').first.inner_text().replace("\u200b", "")
+    )  # the break after "@"
+    delete.first.click()
+    expect(dialog).to_contain_text(owner, timeout=TIMEOUT)
+    dialog.get_by_role("button", name="Delete vote").click()
+    expect(dialog).to_be_hidden(timeout=TIMEOUT)
+    expect(delete).to_have_count(listed - 1, timeout=TIMEOUT)
+
+    app_server.stop()
+    with open_store(app_server.db) as store:
+        owners = [vote["owner_id"] for vote in store.feedback.list_by_run_id(expected["run_id"], actor=SYSTEM)]
+        trail = store.audit.list({"run_id": expected["run_id"], "action": "delete"}, actor=SYSTEM)
+    assert [(row["actor_id"], row["old_value"]["owner_id"]) for row in trail] == [(ME, owner)]
+    assert owner not in owners
