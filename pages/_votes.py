@@ -85,7 +85,8 @@ def _save(keys: dict, thread_id: str, run_id: str, message_id: str | None, *, re
     try:
         me = actor()
         if value is None:
-            found = store().feedback.find(run_id=run_id, owner_id=me.user_id, message_id=message_id, actor=me)
+            owner = getattr(me, "user_id", None)  # nobody signed in: the data layer refuses below
+            found = store().feedback.find(run_id=run_id, owner_id=owner, message_id=message_id, actor=me)
             removed = store().feedback.retract(thread_id=thread_id, run_id=run_id, message_id=message_id, actor=me)
             for name, empty in (("thumb", None), ("comment", ""), ("tags", [])):
                 state[keys[name]] = empty
