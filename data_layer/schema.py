@@ -282,6 +282,41 @@ STEPS += (
     ),
 )
 
+STEPS += (
+    Step(
+        10,
+        "review queues and their items",
+        """
+        -- a queue as its admin defined it (data_layer/queues/spec.py), selection and assignees as JSON text
+        CREATE TABLE queues (
+            name               TEXT PRIMARY KEY,
+            instructions       TEXT NOT NULL,
+            selection          TEXT NOT NULL,
+            sample_rate        DOUBLE PRECISION NOT NULL,
+            reviewers_per_item INTEGER NOT NULL,
+            blind              BOOLEAN NOT NULL,
+            seed               BIGINT NOT NULL,
+            assignees          TEXT NOT NULL,
+            created_at         TIMESTAMPTZ NOT NULL,
+            created_by         TEXT NOT NULL,
+            closed_at          TIMESTAMPTZ
+        );
+
+        -- the runs in each queue, why they entered and with what probability (data_layer/queues/membership.py)
+        CREATE TABLE queue_items (
+            queue_name            TEXT NOT NULL,
+            run_id                TEXT NOT NULL,
+            thread_id             TEXT NOT NULL,
+            reason                TEXT NOT NULL CHECK (reason IN ('sampled', 'selected', 'both')),
+            inclusion_probability DOUBLE PRECISION,
+            entered_at            TIMESTAMPTZ NOT NULL,
+            PRIMARY KEY (queue_name, run_id)
+        );
+        CREATE INDEX queue_items_run ON queue_items (run_id)
+        """,
+    ),
+)
+
 _VERSION_TABLE = """
 CREATE TABLE IF NOT EXISTS schema_version (
     version    INTEGER PRIMARY KEY,
