@@ -49,7 +49,7 @@ class Store:
         self.events = EventRepo(engine)
         self.feedback = FeedbackRepo(engine)
         self.queue = ReviewQueue(engine)
-        self.queues = QueueRepo(engine)
+        self.queues = QueueRepo(engine, self.feedback)
         self.audit = AuditLog(engine)
 
     @property

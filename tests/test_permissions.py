@@ -218,6 +218,7 @@ def read_operations(ctx: Ctx) -> dict:
         "queues.get": (lambda: s.queues.get(ctx.queue, actor=a)["items"], 2),
         "queues.items": (lambda: {i["run_id"] for i in s.queues.items(ctx.queue, actor=a)}, {ctx.run, f"{ctx.run}-2"}),
         "queues.estimate": (lambda: s.queues.estimate(ctx.queue, actor=a)["selected_only_items"], 2),
+        "queues.progress": (lambda: s.queues.progress(ctx.queue, actor=a)["items"], 2),
         "export.count": (lambda: export.count(s, {"reviewer": OTHER}, actor=a) > 0, True),
         "export.preview": (lambda: len(export.preview(s, {"reviewer": OTHER}, actor=a, limit=1)), 1),
         "export.batches": (
@@ -265,6 +266,8 @@ def other_operations(ctx: Ctx) -> dict:
             "queue.release": (lambda: s.queue.release(unvoted, actor=a), None),
             "queue.skip": (lambda: s.queue.skip(unvoted, actor=a), None),
             "queue.progress": (lambda: s.queue.progress(model, actor=a), (1, 2)),
+            "queues.next_item": (lambda: s.queues.next_item(ctx.queue, actor=a)["run"]["run_id"], unvoted),
+            "queues.submit": (lambda: s.queues.submit(ctx.queue, unvoted, rating=1, actor=a)["owner_id"], a.user_id),
         },
         "ingest": {
             "ingest": (lambda: s.ingest(_new_thread(ctx), actor=a).ok and s.threads.get(fresh) is not None, True),

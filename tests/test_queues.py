@@ -292,3 +292,79 @@ def test_a_backup_keeps_the_queues_and_their_items(store, tmp_path):
         backup.restore(restored, tmp_path / "bk")
         assert restored.queues.list(actor=SYSTEM) == store.queues.list(actor=SYSTEM)
         assert item_ids(restored, "s") == item_ids(store, "s")
+
+
+REVIEWERS = [Actor(name, "reviewer") for name in ("ana", "bo", "cy")]
+
+
+def test_three_reviewers_give_every_item_exactly_k_votes_and_never_judge_one_twice(store):
+    assert store.ingest(runs(60), actor=SYSTEM).ok
+    store.queues.create(QueueSpec("k2", sample_rate=0.5, reviewers_per_item=2, seed=4), actor=SYSTEM)
+    items = set(item_ids(store, "k2"))
+    offered: dict[str, list[str]] = {actor.user_id: [] for actor in REVIEWERS}
+    rng = random.Random(9)
+    while True:
+        handed = [(actor, store.queues.next_item("k2", actor=actor)) for actor in REVIEWERS]
+        live = [(actor, item) for actor, item in handed if item]
+        if not live:
+            break
+        # Items held at the same moment are different items.
+        held = [item["run"]["run_id"] for _, item in live]
+        assert len(held) == len(set(held))
+        for actor, item in live:
+            run_id = item["run"]["run_id"]
+            assert run_id not in offered[actor.user_id], (actor.user_id, run_id)
+            offered[actor.user_id].append(run_id)
+            assert item["reason"] == "sampled"
+            store.queues.submit("k2", run_id, rating=rng.choice((1, -1)), comment="ok", actor=actor)
+    final = store.queues.items("k2", actor=SYSTEM, limit=1000)
+    assert {item["run_id"] for item in final} == items
+    assert {item["votes"] for item in final} == {2}
+    for run_id in items:
+        voters = [row["owner_id"] for row in store.feedback.list_by_run_id(run_id, actor=SYSTEM)]
+        assert len(voters) == len(set(voters)) == 2
+    progress = store.queues.progress("k2", actor=REVIEWERS[0])
+    assert (progress["items"], progress["done"], progress["remaining"], progress["votes_needed"]) == (
+        len(items),
+        len(items),
+        0,
+        0,
+    )
+    assert sum(row["done"] for row in progress["reviewers"]) == 2 * len(items)
+    assert progress["left_for_me"] == 0
+
+
+def test_progress_counts_agreement_with_the_other_reviewers(store):
+    assert store.ingest(runs(10), actor=SYSTEM).ok
+    store.queues.create(QueueSpec("all", sample_rate=1.0, reviewers_per_item=3), actor=SYSTEM)
+    ratings = {"ana": [1, 1, -1], "bo": [1, -1, -1], "cy": [1, 1, 1]}
+    for name, given in ratings.items():
+        for n, rating in enumerate(given):
+            store.queues.submit("all", f"r-{n}", rating=rating, actor=Actor(name, "reviewer"))
+    found = store.queues.progress("all", actor=Actor("ana", "reviewer"))
+    by = {row["reviewer"]: row for row in found["reviewers"]}
+    # r-0: all agree, each against two others who agree. r-1 (ana and cy up, bo down): bo meets two
+    # others who agree against him, ana and cy meet a tie. r-2 (ana and bo down, cy up): likewise cy.
+    assert {name: (row["done"], row["compared"], row["agreed"]) for name, row in by.items()} == {
+        "ana": (3, 1, 1),
+        "bo": (3, 2, 1),
+        "cy": (3, 2, 1),
+    }
+    assert by["bo"]["agreement"] == pytest.approx(1 / 2)
+    assert (found["done"], found["remaining"], found["left_for_me"]) == (3, 7, 7)
+
+
+def test_a_queue_with_assignees_is_worked_by_them_alone_and_a_closed_one_hands_out_nothing(store):
+    assert store.ingest(runs(10), actor=SYSTEM).ok
+    store.queues.create(QueueSpec("mine", sample_rate=1.0, assignees=("ana",)), actor=SYSTEM)
+    assert store.queues.next_item("mine", actor=Actor("ana", "reviewer"))["queue"] == "mine"
+    with pytest.raises(Forbidden, match="bo is not an assignee of queue mine"):
+        store.queues.next_item("mine", actor=Actor("bo", "reviewer"))
+    with pytest.raises(Forbidden):
+        store.queues.submit("mine", "r-1", rating=1, actor=Actor("bo", "reviewer"))
+    with pytest.raises(Forbidden):
+        store.queues.next_item("mine", actor=Actor("vic", "viewer"))
+    with pytest.raises(NotFound, match="run r-99 is no item of queue mine"):
+        store.queues.submit("mine", "r-99", rating=1, actor=Actor("ana", "reviewer"))
+    store.queues.close("mine", actor=SYSTEM)
+    assert store.queues.next_item("mine", actor=Actor("ana", "reviewer")) is None

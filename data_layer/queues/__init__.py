@@ -14,7 +14,8 @@ from datetime import UTC, datetime
 
 from data_layer import auth, rules
 from data_layer.errors import Conflict, InvalidInput, NotFound
-from data_layer.queues import estimate
+from data_layer.queue import release
+from data_layer.queues import estimate, work
 from data_layer.queues.membership import enter, sample_point
 from data_layer.queues.spec import QueueSpec
 from data_layer.rows import plain, plain_all
@@ -85,8 +86,55 @@ def after_vote(conn, engine, vote: dict, now: datetime) -> None:
 
 
 class QueueRepo:
-    def __init__(self, engine):
+    def __init__(self, engine, feedback):
         self._engine = engine
+        self._feedback = feedback
+
+    def _spec(self, conn, name) -> tuple[QueueSpec, dict]:
+        """The stored queue named `name` as a spec, and its row; `NotFound` when there is none."""
+        row = conn.one(_GET, {"name": rules.identifier(name, "queue name")})
+        if row is None:
+            raise NotFound(f"queue {name} not found")
+        return QueueSpec.from_row(row), row
+
+    def next_item(self, name: str, *, actor: auth.Actor) -> dict | None:
+        """Claim the queue's next item for the actor (`work.next_item`): `{queue, reason, run}`, or None
+        when nothing is left for it."""
+        auth.authorize(actor, "queue")
+
+        def write(conn):
+            spec, row = self._spec(conn, name)
+            return work.next_item(conn, spec, actor, closed=row["closed_at"] is not None)
+
+        return self._engine.write(write)
+
+    def submit(self, name: str, run_id: str, *, rating, comment=None, tags=None, actor: auth.Actor) -> dict:
+        """The actor's whole-run vote on an item of the queue, then its claim released: `NotFound` when
+        the run is no item of the queue."""
+        with self._engine.read() as conn:
+            spec, _ = self._spec(conn, name)
+            work.may_work(spec, actor)
+            item = conn.one(work.ITEM, {"queue_name": spec.name, "run_id": rules.identifier(run_id, "run_id")})
+        if item is None:
+            raise NotFound(f"run {run_id} is no item of queue {name}")
+        vote = self._feedback.upsert(
+            thread_id=item["thread_id"],
+            run_id=run_id,
+            rating=rating,
+            owner_id=actor.user_id,
+            comment=comment,
+            tags=tags,
+            actor=actor,
+        )
+        self._engine.write(lambda conn: release(conn, run_id, actor.user_id))
+        return vote
+
+    def progress(self, name: str, *, actor: auth.Actor) -> dict:
+        """Done and left, per queue and per reviewer (`work.progress`)."""
+        auth.authorize(actor, "read")
+        with self._engine.read() as conn:
+            spec, _ = self._spec(conn, name)
+            return work.progress(conn, spec, actor)
 
     def create(self, spec: QueueSpec, *, actor: auth.Actor) -> dict:
         """Define a queue and fill it from the stored runs; `Conflict` when the name is taken."""
