@@ -70,7 +70,10 @@ def cmd_list(args) -> int:
 
 def cmd_show(args) -> int:
     with open_store(args.db) as store:
-        print(json.dumps(store.queues.get(args.name, actor=auth.SYSTEM), indent=2))
+        shown = store.queues.get(args.name, actor=auth.SYSTEM)
+        shown["progress"] = store.queues.progress(args.name, actor=auth.SYSTEM)
+        shown["agreement"] = store.queues.agreement(args.name, actor=auth.SYSTEM)
+    print(json.dumps(shown, indent=2))
     return 0
 
 
@@ -137,7 +140,7 @@ def add_commands(commands, add_filter_options) -> None:
 
     listing = action("list", cmd_list, "list the queues with their progress", named=False)
     listing.add_argument("--json", action="store_true", help="print JSON")
-    action("show", cmd_show, "print one queue's definition and progress as JSON")
+    action("show", cmd_show, "print one queue's definition, progress and agreement as JSON")
     action("close", cmd_close, "close a queue: no run enters it any more")
     items = action("items", cmd_items, "list a queue's items with their votes and consensus")
     items.add_argument("--json", action="store_true", help="one JSON object per line")

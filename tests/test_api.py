@@ -109,6 +109,7 @@ def test_health_and_openapi_answer_without_a_token(as_user):
         "/queues/{name}/items/{run_id}/vote",
         "/queues/{name}/progress",
         "/queues/{name}/estimate",
+        "/queues/{name}/agreement",
     }
     assert set(document["paths"]["/threads/{thread_id}/runs/{run_id}/feedback"]) == {"get", "put", "post", "delete"}
 

@@ -93,3 +93,10 @@ def test_the_estimate_over_http(api):
     assert found["sampled_items"] == 6 and found["rated_items"] >= 1
     assert found["groups"][0]["assistant_id"] == "a1"
     assert api["vi"].get("/queues/all/estimate", params={"by": "owner"}).status_code == 400
+
+
+def test_agreement_over_http(api):
+    found = api["vi"].get("/queues/all/agreement")
+    assert found.status_code == 200, found.text
+    assert set(found.json()["fleiss_kappa"]) >= {"value", "low", "high"}
+    assert api["eu"].get("/queues/all/agreement").status_code == 403

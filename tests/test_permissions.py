@@ -219,6 +219,7 @@ def read_operations(ctx: Ctx) -> dict:
         "queues.items": (lambda: {i["run_id"] for i in s.queues.items(ctx.queue, actor=a)}, {ctx.run, f"{ctx.run}-2"}),
         "queues.estimate": (lambda: s.queues.estimate(ctx.queue, actor=a)["selected_only_items"], 2),
         "queues.progress": (lambda: s.queues.progress(ctx.queue, actor=a)["items"], 2),
+        "queues.agreement": (lambda: s.queues.agreement(ctx.queue, actor=a)["items_compared"], 1),
         "export.count": (lambda: export.count(s, {"reviewer": OTHER}, actor=a) > 0, True),
         "export.preview": (lambda: len(export.preview(s, {"reviewer": OTHER}, actor=a, limit=1)), 1),
         "export.batches": (

@@ -142,3 +142,30 @@ def queue_estimate(
     by: Literal["assistant_id", "model_name", "week"] | None = Query(None, description="split by"),
 ) -> dict:
     return store().queues.estimate(rules.identifier(name, "queue name"), by=by, actor=actor)
+
+
+class Statistic(BaseModel):
+    value: float | None
+    low: float | None
+    high: float | None
+    reason: str | None = None
+
+
+class Agreement(BaseModel):
+    queue: str
+    reviewers_per_item: int
+    items_compared: int
+    items_with_k_votes: int
+    fleiss_kappa: Statistic
+    krippendorff_alpha: Statistic
+
+
+@route(
+    "GET",
+    "/queues/{name}/agreement",
+    response_model=Agreement,
+    responses=errors(400, 401, 403, 404),
+    summary="Fleiss' kappa and Krippendorff's alpha of the queue's reviewers, with 95 % bootstrap intervals",
+)
+def queue_agreement(name: QueueName, actor: auth.Actor = Depends(caller)) -> dict:
+    return store().queues.agreement(name, actor=actor)

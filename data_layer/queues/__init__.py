@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from data_layer import auth, rules
 from data_layer.errors import Conflict, InvalidInput, NotFound
 from data_layer.queue import release
-from data_layer.queues import estimate, work
+from data_layer.queues import agreement, estimate, work
 from data_layer.queues.membership import enter, sample_point
 from data_layer.queues.spec import QueueSpec
 from data_layer.rows import plain, plain_all
@@ -128,6 +128,19 @@ class QueueRepo:
         )
         self._engine.write(lambda conn: release(conn, run_id, actor.user_id))
         return vote
+
+    def agreement(self, name: str, *, actor: auth.Actor) -> dict:
+        """Fleiss' kappa and Krippendorff's alpha of the queue's reviewers, with 95 % intervals
+        (`agreement.py`)."""
+        auth.authorize(actor, "read")
+        with self._engine.read() as conn:
+            spec, _ = self._spec(conn, name)
+            pairs = conn.all(agreement.PAIRS, {"queue_name": spec.name})
+        return {
+            "queue": spec.name,
+            "reviewers_per_item": spec.reviewers_per_item,
+            **agreement.measure(pairs, spec.reviewers_per_item),
+        }
 
     def progress(self, name: str, *, actor: auth.Actor) -> dict:
         """Done and left, per queue and per reviewer (`work.progress`)."""
