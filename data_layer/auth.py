@@ -57,6 +57,7 @@ PERMISSIONS: dict[str, dict[str, str]] = {
     "audit": {"admin": YES, "system": YES},
     "backup": {"admin": YES, "system": YES},
     "manage_queues": {"admin": YES, "system": YES},
+    "adjudicate": {"admin": YES, "system": YES},
 }
 ACTIONS = tuple(PERMISSIONS)
 # Roles that act only on the threads they own: an end user thumbs its own conversations, never

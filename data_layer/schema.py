@@ -285,7 +285,7 @@ STEPS += (
 STEPS += (
     Step(
         10,
-        "review queues and their items",
+        "review queues, their items and adjudications",
         """
         -- a queue as its admin defined it (data_layer/queues/spec.py), selection and assignees as JSON text
         CREATE TABLE queues (
@@ -312,7 +312,29 @@ STEPS += (
             entered_at            TIMESTAMPTZ NOT NULL,
             PRIMARY KEY (queue_name, run_id)
         );
-        CREATE INDEX queue_items_run ON queue_items (run_id)
+        CREATE INDEX queue_items_run ON queue_items (run_id);
+
+        -- a lead's final verdict on a run the reviewers split on, which every estimate takes over the
+        -- consensus, and the append-only log of every such decision (who, when, what it replaced)
+        CREATE TABLE adjudications (
+            run_id     TEXT PRIMARY KEY,
+            verdict    TEXT NOT NULL CHECK (verdict IN ('good', 'bad')),
+            note       TEXT NOT NULL,
+            owner_id   TEXT NOT NULL,
+            decided_at TIMESTAMPTZ NOT NULL
+        );
+        CREATE SEQUENCE adjudication_log_id_seq;
+        CREATE TABLE adjudication_log (
+            id          BIGINT NOT NULL DEFAULT nextval('adjudication_log_id_seq') PRIMARY KEY,
+            run_id      TEXT NOT NULL,
+            queue_name  TEXT NOT NULL,
+            verdict     TEXT NOT NULL,
+            old_verdict TEXT,
+            note        TEXT NOT NULL,
+            owner_id    TEXT NOT NULL,
+            actor_role  TEXT NOT NULL,
+            decided_at  TIMESTAMPTZ NOT NULL
+        )
         """,
     ),
 )

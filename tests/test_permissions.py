@@ -220,6 +220,10 @@ def read_operations(ctx: Ctx) -> dict:
         "queues.estimate": (lambda: s.queues.estimate(ctx.queue, actor=a)["selected_only_items"], 2),
         "queues.progress": (lambda: s.queues.progress(ctx.queue, actor=a)["items"], 2),
         "queues.agreement": (lambda: s.queues.agreement(ctx.queue, actor=a)["items_compared"], 1),
+        "queues.adjudications": (
+            lambda: [row["run_id"] for row in s.queues.adjudications(ctx.queue, actor=a)],
+            [ctx.run],
+        ),
         "export.count": (lambda: export.count(s, {"reviewer": OTHER}, actor=a) > 0, True),
         "export.preview": (lambda: len(export.preview(s, {"reviewer": OTHER}, actor=a, limit=1)), 1),
         "export.batches": (
@@ -283,6 +287,14 @@ def other_operations(ctx: Ctx) -> dict:
                 2,
             ),
             "queues.close": (lambda: s.queues.close(ctx.queue, actor=a)["closed_at"] is not None, True),
+        },
+        "adjudicate": {
+            "queues.adjudicate": (
+                lambda: s.queues.adjudicate(ctx.queue, ctx.run, verdict="bad", note="Prices are old.", actor=a)[
+                    "verdict"
+                ],
+                "bad",
+            ),
         },
         "audit": {
             "audit.list": (lambda: len(s.audit.list({"thread_id": ctx.thread}, actor=a)), 2),

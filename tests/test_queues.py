@@ -368,3 +368,49 @@ def test_a_queue_with_assignees_is_worked_by_them_alone_and_a_closed_one_hands_o
         store.queues.submit("mine", "r-99", rating=1, actor=Actor("ana", "reviewer"))
     store.queues.close("mine", actor=SYSTEM)
     assert store.queues.next_item("mine", actor=Actor("ana", "reviewer")) is None
+
+
+def test_an_adjudication_overrides_the_consensus_everywhere_and_is_logged(store):
+    assert store.ingest(runs(10), actor=SYSTEM).ok
+    store.queues.create(QueueSpec("all", sample_rate=1.0, reviewers_per_item=2), actor=SYSTEM)
+    for name, given in {"ana": [1, 1, -1], "bo": [-1, 1, -1]}.items():
+        for n, rating in enumerate(given):
+            store.queues.submit("all", f"r-{n}", rating=rating, actor=Actor(name, "reviewer"))
+    before = store.queues.estimate("all", actor=SYSTEM)
+    assert (before["rated_items"], before["disputed_items"], before["estimate"]) == (2, 1, 0.5)
+    listed = store.queues.adjudications("all", actor=Actor("vi", "viewer"))
+    assert [(row["run_id"], row["consensus"], row["verdict"]) for row in listed] == [("r-0", "disputed", None)]
+    lead = Actor("lee", "admin")
+    decided = store.queues.adjudicate(
+        "all", "r-0", verdict="good", note="The answer is right; bo misread it.", actor=lead
+    )
+    assert (decided["verdict"], decided["owner_id"]) == ("good", "lee")
+    items = {item["run_id"]: item for item in store.queues.items("all", actor=SYSTEM)}
+    assert (items["r-0"]["consensus"], items["r-0"]["adjudicated"]) == ("good", True)
+    after = store.queues.estimate("all", actor=SYSTEM)
+    assert (after["rated_items"], after["disputed_items"], after["adjudicated_items"]) == (3, 0, 1)
+    assert after["estimate"] == pytest.approx(2 / 3)
+    store.queues.adjudicate("all", "r-0", verdict="bad", note="On a second look: wrong date.", actor=lead)
+    assert store.queues.estimate("all", actor=SYSTEM)["estimate"] == pytest.approx(1 / 3)
+    with store.engine.read() as conn:
+        log = conn.all("SELECT verdict, old_verdict, owner_id FROM adjudication_log ORDER BY id")
+    assert [tuple(row.values()) for row in log] == [("good", None, "lee"), ("bad", "good", "lee")]
+
+
+@pytest.mark.parametrize(
+    ("run_id", "verdict", "note", "error", "message"),
+    [
+        ("r-0", "fine", "why", InvalidInput, "verdict must be good or bad"),
+        ("r-0", "good", "  ", InvalidInput, "a verdict needs a note"),
+        ("r-0", "good", "x" * 2001, InvalidInput, "note is too long"),
+        ("r-99", "good", "why", NotFound, "run r-99 is no item of queue all"),
+    ],
+)
+def test_a_bad_adjudication_is_refused_and_changes_nothing(store, run_id, verdict, note, error, message):
+    assert store.ingest(runs(3), actor=SYSTEM).ok
+    store.queues.create(QueueSpec("all", sample_rate=1.0), actor=SYSTEM)
+    with pytest.raises(error, match=message):
+        store.queues.adjudicate("all", run_id, verdict=verdict, note=note, actor=SYSTEM)
+    with pytest.raises(Forbidden):
+        store.queues.adjudicate("all", "r-0", verdict="good", note="why", actor=Actor("rae", "reviewer"))
+    assert store.queues.adjudications("all", actor=SYSTEM) == []

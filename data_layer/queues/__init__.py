@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from data_layer import auth, rules
 from data_layer.errors import Conflict, InvalidInput, NotFound
 from data_layer.queue import release
-from data_layer.queues import agreement, estimate, work
+from data_layer.queues import adjudication, agreement, estimate, work
 from data_layer.queues.membership import enter, sample_point
 from data_layer.queues.spec import QueueSpec
 from data_layer.rows import plain, plain_all
@@ -54,8 +54,8 @@ ORDER BY x.name
 _ITEMS = f"""
 SELECT q.run_id, q.thread_id, q.reason, q.inclusion_probability, q.entered_at,
        r.panel_positive + r.panel_negative AS votes, {estimate.CONSENSUS} AS consensus,
-       r.assistant_id, r.model_name, r.created_at AS run_created_at
-FROM queue_items q JOIN runs r ON r.run_id = q.run_id
+       a.verdict IS NOT NULL AS adjudicated, r.assistant_id, r.model_name, r.created_at AS run_created_at
+FROM queue_items q {estimate.ITEM_JOINS}
 WHERE q.queue_name = $name
 ORDER BY q.entered_at, q.run_id
 LIMIT $limit OFFSET $offset
@@ -128,6 +128,30 @@ class QueueRepo:
         )
         self._engine.write(lambda conn: release(conn, run_id, actor.user_id))
         return vote
+
+    def adjudicate(self, name: str, run_id: str, *, verdict: str, note: str, actor: auth.Actor) -> dict:
+        """A lead's final verdict (`good` or `bad`, with a note) on an item of the queue; it replaces any
+        earlier one and overrides the reviewers' consensus in every estimate (`adjudication.py`)."""
+        auth.authorize(actor, "adjudicate")
+        decision = adjudication.decision(run_id, verdict, note)
+
+        def write(conn):
+            spec, _ = self._spec(conn, name)
+            return adjudication.decide(conn, spec.name, decision, actor)
+
+        return self._engine.write(write)
+
+    def adjudications(self, name: str, *, actor: auth.Actor, limit: int = 100, offset: int = 0) -> builtins.list[dict]:
+        """The items the reviewers split on (a tie, or votes both ways) and those already decided, with
+        their votes and the verdict when there is one."""
+        auth.authorize(actor, "read")
+        page = {
+            "limit": rules.integer(limit, "limit", low=1, high=10_000),
+            "offset": rules.integer(offset, "offset", low=0, high=10**9),
+        }
+        with self._engine.read() as conn:
+            spec, _ = self._spec(conn, name)
+            return adjudication.listing(conn, spec.name, **page)
 
     def agreement(self, name: str, *, actor: auth.Actor) -> dict:
         """Fleiss' kappa and Krippendorff's alpha of the queue's reviewers, with 95 % intervals

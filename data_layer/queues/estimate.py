@@ -2,7 +2,7 @@
 
 An item's consensus comes from the whole-run votes of named reviewers on its run (the run's panel
 tallies, `data_layer.rollups`), however they were cast: `good` or `bad` by majority, `disputed` on a
-tie, None before any vote.
+tie, None before any vote; a lead's adjudication of the run overrides it everywhere.
 
 The estimate uses the randomly sampled items alone (those with an inclusion probability; items of the
 selection only are left out and counted apart). It is the design-weighted ratio (Hajek) of items
@@ -16,9 +16,16 @@ from __future__ import annotations
 
 from data_layer import analysis
 
-CONSENSUS = """CASE WHEN r.panel_positive > r.panel_negative THEN 'good'
+# An item's verdict (its run `r`, the run's adjudication `a`): the lead's when there is one, else the
+# reviewers' majority, `disputed` on a tie, None before any vote.
+CONSENSUS = """CASE WHEN a.verdict IS NOT NULL THEN a.verdict
+     WHEN r.panel_positive > r.panel_negative THEN 'good'
      WHEN r.panel_negative > r.panel_positive THEN 'bad'
      WHEN r.panel_positive > 0 THEN 'disputed' END"""
+
+# The item's run and the run's adjudication, for `CONSENSUS`.
+ITEM_JOINS = """JOIN runs r ON r.run_id = q.run_id
+LEFT JOIN adjudications a ON a.run_id = q.run_id"""
 
 # The groups an estimate may be split by: fixed SQL over the item's run (alias `r`).
 GROUPS = {
@@ -27,27 +34,29 @@ GROUPS = {
     "week": "CAST(date_trunc('week', r.created_at) AS DATE)",
 }
 
-SUMS = """
+_SUMS = """
 SELECT {group} AS grp,
        count(*) FILTER (WHERE q.inclusion_probability IS NOT NULL) AS sampled_items,
        count(*) FILTER (WHERE q.inclusion_probability IS NULL) AS selected_only_items,
-       count(*) FILTER (WHERE q.inclusion_probability IS NOT NULL AND r.panel_positive <> r.panel_negative)
-           AS rated_items,
-       count(*) FILTER (WHERE q.inclusion_probability IS NOT NULL AND r.panel_positive = r.panel_negative
-                        AND r.panel_positive > 0) AS disputed_items,
-       sum(1.0 / q.inclusion_probability) FILTER (WHERE r.panel_positive <> r.panel_negative) AS weight,
-       sum(1.0 / q.inclusion_probability) FILTER (WHERE r.panel_positive > r.panel_negative) AS good_weight,
+       count(*) FILTER (WHERE q.inclusion_probability IS NOT NULL AND {verdict} IN ('good', 'bad')) AS rated_items,
+       count(*) FILTER (WHERE q.inclusion_probability IS NOT NULL AND {verdict} = 'disputed') AS disputed_items,
+       count(*) FILTER (WHERE q.inclusion_probability IS NOT NULL AND a.verdict IS NOT NULL) AS adjudicated_items,
+       sum(1.0 / q.inclusion_probability) FILTER (WHERE {verdict} IN ('good', 'bad')) AS weight,
+       sum(1.0 / q.inclusion_probability) FILTER (WHERE {verdict} = 'good') AS good_weight,
        sum(1.0 / (q.inclusion_probability * q.inclusion_probability))
-           FILTER (WHERE r.panel_positive <> r.panel_negative) AS square_weight,
+           FILTER (WHERE {verdict} IN ('good', 'bad')) AS square_weight,
        sum(r.end_user_positive) FILTER (WHERE q.inclusion_probability IS NOT NULL) AS end_user_positive,
        sum(r.end_user_negative) FILTER (WHERE q.inclusion_probability IS NOT NULL) AS end_user_negative,
        count(*) FILTER (WHERE q.inclusion_probability IS NOT NULL
                         AND r.end_user_positive + r.end_user_negative > 0) AS end_user_voted_items
-FROM queue_items q JOIN runs r ON r.run_id = q.run_id
+FROM queue_items q {joins}
 WHERE q.queue_name = $queue_name
 GROUP BY grp
 ORDER BY grp
 """
+
+
+SUMS = _SUMS.replace("{verdict}", f"({CONSENSUS})").replace("{joins}", ITEM_JOINS)
 
 
 def summarize(row: dict) -> dict:
@@ -59,6 +68,7 @@ def summarize(row: dict) -> dict:
         "sampled_items": sampled,
         "rated_items": rated,
         "disputed_items": int(row.get("disputed_items") or 0),
+        "adjudicated_items": int(row.get("adjudicated_items") or 0),
         "selected_only_items": int(row.get("selected_only_items") or 0),
         "estimate": None,
         "low": None,
