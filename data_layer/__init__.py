@@ -27,6 +27,7 @@ from data_layer.events import EventRepo
 from data_layer.feedback import FeedbackRepo
 from data_layer.ingest import ImportReport
 from data_layer.queue import ReviewQueue
+from data_layer.queues import QueueRepo
 from data_layer.runs import RunRepo
 from data_layer.schema import migrate
 from data_layer.threads import ThreadRepo
@@ -48,6 +49,7 @@ class Store:
         self.events = EventRepo(engine)
         self.feedback = FeedbackRepo(engine)
         self.queue = ReviewQueue(engine)
+        self.queues = QueueRepo(engine, self.feedback)
         self.audit = AuditLog(engine)
 
     @property

@@ -38,7 +38,13 @@ def wilson(positive: int, total: int, z: float = Z95) -> tuple[float | None, flo
     return _wilson(positive, total, z)
 
 
-def _wilson(positive: int, total: int, z: float) -> tuple[float, float]:
+def wilson_of_share(share: float, size: float, z: float = Z95) -> tuple[float, float]:
+    """The Wilson interval of a share observed over `size` (above 0) items, which may be an effective,
+    fractional size (a weighted sample's)."""
+    return _wilson(share * size, size, z)
+
+
+def _wilson(positive: float, total: float, z: float) -> tuple[float, float]:
     """The Wilson score interval of `positive` out of `total` (more than 0)."""
     p = positive / total
     denominator = 1 + z * z / total

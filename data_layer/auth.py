@@ -56,6 +56,8 @@ PERMISSIONS: dict[str, dict[str, str]] = {
     "ingest": {"admin": YES, "system": YES},
     "audit": {"admin": YES, "system": YES},
     "backup": {"admin": YES, "system": YES},
+    "manage_queues": {"admin": YES, "system": YES},
+    "adjudicate": {"admin": YES, "system": YES},
 }
 ACTIONS = tuple(PERMISSIONS)
 # Roles that act only on the threads they own: an end user thumbs its own conversations, never

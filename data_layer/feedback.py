@@ -20,7 +20,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from data_layer import audit, auth, rollups, rules
+from data_layer import audit, auth, queues, rollups, rules
 from data_layer.errors import Conflict, Forbidden, InvalidInput
 from data_layer.rows import plain, plain_all
 from data_layer.targets import check_target, thread_of_run, thread_visible
@@ -196,6 +196,7 @@ class FeedbackRepo:
                 raise Conflict(f"{vote['owner_id']} already rated {target}; update that vote instead")
             row = conn.one(_INSERT, vote)
             rollups.adjust(conn, None, row)
+            queues.after_vote(conn, self._engine, row, vote["now"])
             audit.record(conn, action="create", actor=actor, old=None, new=row, at=vote["now"])
             return row
 
@@ -246,6 +247,7 @@ class FeedbackRepo:
             else:
                 row = conn.one(_UPSERT, vote)
             rollups.adjust(conn, found, row)
+            queues.after_vote(conn, self._engine, row, vote["now"])
             # A fresh id means a new row, even when a concurrent PostgreSQL writer raced the lookup above.
             action = "create" if row["feedback_id"] == vote["feedback_id"] else "update"
             audit.record(conn, action=action, actor=actor, old=found, new=row, at=vote["now"])

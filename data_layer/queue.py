@@ -85,6 +85,24 @@ def _where(filters) -> tuple[str, dict]:
     return conditions(Filters.of(filters, takes=FILTERS, reader="the review queue"), FILTERS)
 
 
+def claim_first(conn, candidates: list[dict], reviewer: str, now: datetime) -> dict | None:
+    """Claim the first of `candidates` (rows with a `run_id`) that is free for `reviewer` and return its
+    run; the reviewer's other claims are released (one reviewer holds one run at a time). None, with
+    every claim released, when none is free."""
+    for candidate in candidates:
+        claim = {"run_id": candidate["run_id"], "reviewer": reviewer, "now": now, "stale": now - LEASE}
+        if conn.one(_CLAIM, claim):
+            conn.execute(_RELEASE_OTHERS, claim)
+            return conn.one(_RUN, claim)
+    conn.execute(_RELEASE_OTHERS, {"reviewer": reviewer, "run_id": ""})
+    return None
+
+
+def release(conn, run_id: str, reviewer: str) -> None:
+    """Give up `reviewer`'s claim on `run_id`, if it holds one."""
+    conn.execute(_RELEASE, {"reviewer": reviewer, "run_id": run_id})
+
+
 def _reviewer(actor: auth.Actor) -> str:
     """The queue's owner: the actor, once it may work the queue."""
     auth.authorize(actor, "queue")
@@ -108,16 +126,7 @@ class ReviewQueue:
         params.update(reviewer=reviewer, stale=now - LEASE, now=now, limit=_CANDIDATES)
         sql = _NEXT.format(where=where)
 
-        def write(conn):
-            for candidate in conn.all(sql, params):
-                claim = {"run_id": candidate["run_id"], "reviewer": reviewer, "now": now, "stale": now - LEASE}
-                if conn.one(_CLAIM, claim):
-                    conn.execute(_RELEASE_OTHERS, claim)
-                    return conn.one(_RUN, claim)
-            conn.execute(_RELEASE_OTHERS, {"reviewer": reviewer, "run_id": ""})
-            return None
-
-        return plain(self._engine.write(write))
+        return plain(self._engine.write(lambda conn: claim_first(conn, conn.all(sql, params), reviewer, now)))
 
     def claim(self, run_id, *, actor: auth.Actor) -> bool:
         """Hold `run_id` for the actor for `LEASE`; False when another reviewer holds it."""
@@ -128,8 +137,8 @@ class ReviewQueue:
 
     def release(self, run_id, *, actor: auth.Actor) -> None:
         """Give up the actor's claim on `run_id` (moving on after a vote)."""
-        params = {"reviewer": _reviewer(actor), "run_id": rules.identifier(run_id, "run_id")}
-        self._engine.write(lambda conn: conn.execute(_RELEASE, params))
+        reviewer, run_id = _reviewer(actor), rules.identifier(run_id, "run_id")
+        self._engine.write(lambda conn: release(conn, run_id, reviewer))
 
     def skip(self, run_id, *, actor: auth.Actor) -> None:
         """Move `run_id` to the back of the actor's queue and release it."""

@@ -103,6 +103,13 @@ def test_health_and_openapi_answer_without_a_token(as_user):
         "/threads/{thread_id}/runs/{run_id}/feedback/{feedback_id}",
         "/runs/{run_id}/feedback",
         "/threads/{thread_id}/feedback",
+        "/queues",
+        "/queues/{name}",
+        "/queues/{name}/next",
+        "/queues/{name}/items/{run_id}/vote",
+        "/queues/{name}/progress",
+        "/queues/{name}/estimate",
+        "/queues/{name}/agreement",
     }
     assert set(document["paths"]["/threads/{thread_id}/runs/{run_id}/feedback"]) == {"get", "put", "post", "delete"}
 

@@ -48,6 +48,10 @@ PROMISED = {
     ("backup",),
     ("restore",),
     ("token", "new"),
+    ("queue", "create"),
+    ("queue", "list"),
+    ("queue", "items"),
+    ("queue", "estimate"),
 }
 
 

@@ -24,6 +24,7 @@ from data_layer.auth import SYSTEM, Actor
 from data_layer.errors import Forbidden, NotFound
 from data_layer.feedback import FeedbackRepo
 from data_layer.queue import ReviewQueue
+from data_layer.queues import QueueRepo, QueueSpec
 from tests.conftest import ROOT, AppServer, ai_message
 from tests.test_ingest import make_deerflow_db
 
@@ -117,6 +118,7 @@ class Ctx:
     own: str
     other: str
     tmp: Path
+    queue: str = "q"
 
     def votes(self) -> list[tuple]:
         rows = self.store.feedback.list_by_thread(self.thread, actor=SYSTEM)
@@ -165,7 +167,8 @@ def arrange(store: Store, actor: Actor, tmp: Path) -> Ctx:
     thread, run, message, stored = records(uuid.uuid4().hex[:10], actor)
     assert store.ingest(stored, actor=SYSTEM).ok
     ids = {row["owner_id"]: row["feedback_id"] for row in store.feedback.list_by_thread(thread, actor=SYSTEM)}
-    return Ctx(store, actor, thread, run, message, ids[actor.user_id], ids[OTHER], tmp)
+    queue = store.queues.create(QueueSpec(f"q-{thread}", selection={"model_name": f"model-{run[2:]}"}), actor=SYSTEM)
+    return Ctx(store, actor, thread, run, message, ids[actor.user_id], ids[OTHER], tmp, queue["name"])
 
 
 def _new_thread(ctx: Ctx) -> list[dict]:
@@ -211,6 +214,16 @@ def read_operations(ctx: Ctx) -> dict:
             {"run_id": ctx.run, "total": 2, "positive": 1, "negative": 1},
         ),
         "queue.holder": (lambda: s.queue.holder(f"{ctx.run}-unclaimed", actor=a), None),
+        "queues.list": (lambda: ctx.queue in {q["name"] for q in s.queues.list(actor=a)}, True),
+        "queues.get": (lambda: s.queues.get(ctx.queue, actor=a)["items"], 2),
+        "queues.items": (lambda: {i["run_id"] for i in s.queues.items(ctx.queue, actor=a)}, {ctx.run, f"{ctx.run}-2"}),
+        "queues.estimate": (lambda: s.queues.estimate(ctx.queue, actor=a)["selected_only_items"], 2),
+        "queues.progress": (lambda: s.queues.progress(ctx.queue, actor=a)["items"], 2),
+        "queues.agreement": (lambda: s.queues.agreement(ctx.queue, actor=a)["items_compared"], 1),
+        "queues.adjudications": (
+            lambda: [row["run_id"] for row in s.queues.adjudications(ctx.queue, actor=a)],
+            [ctx.run],
+        ),
         "export.count": (lambda: export.count(s, {"reviewer": OTHER}, actor=a) > 0, True),
         "export.preview": (lambda: len(export.preview(s, {"reviewer": OTHER}, actor=a, limit=1)), 1),
         "export.batches": (
@@ -281,6 +294,8 @@ def other_operations(ctx: Ctx) -> dict:
             "queue.release": (lambda: s.queue.release(unvoted, actor=a), None),
             "queue.skip": (lambda: s.queue.skip(unvoted, actor=a), None),
             "queue.progress": (lambda: s.queue.progress(model, actor=a), (1, 2)),
+            "queues.next_item": (lambda: s.queues.next_item(ctx.queue, actor=a)["run"]["run_id"], unvoted),
+            "queues.submit": (lambda: s.queues.submit(ctx.queue, unvoted, rating=1, actor=a)["owner_id"], a.user_id),
         },
         "ingest": {
             "ingest": (lambda: s.ingest(_new_thread(ctx), actor=a).ok and s.threads.get(fresh) is not None, True),
@@ -288,6 +303,21 @@ def other_operations(ctx: Ctx) -> dict:
             "import_file": (lambda: s.import_file(_jsonl(ctx), actor=a).ok, True),
             "import_deerflow": (lambda: s.import_deerflow(_deerflow(ctx), actor=a).ok, True),
             "demo.seed": (lambda: demo.seed(s, threads=1, seed=int(ctx.run[-4:], 16), actor=a).ok, True),
+        },
+        "manage_queues": {
+            "queues.create": (
+                lambda: s.queues.create(QueueSpec(f"{ctx.queue}-new", selection=model), actor=a)["items"],
+                2,
+            ),
+            "queues.close": (lambda: s.queues.close(ctx.queue, actor=a)["closed_at"] is not None, True),
+        },
+        "adjudicate": {
+            "queues.adjudicate": (
+                lambda: s.queues.adjudicate(ctx.queue, ctx.run, verdict="bad", note="Prices are old.", actor=a)[
+                    "verdict"
+                ],
+                "bad",
+            ),
         },
         "audit": {
             "audit.list": (lambda: len(s.audit.list({"thread_id": ctx.thread}, actor=a)), 2),
@@ -321,6 +351,7 @@ def test_the_table_names_every_operation_on_peoples_data():
         *(f"feedback.{n}" for n, _ in inspect.getmembers(FeedbackRepo, inspect.isfunction) if not n.startswith("_")),
         *(f"queue.{n}" for n, _ in inspect.getmembers(ReviewQueue, inspect.isfunction) if not n.startswith("_")),
         *(f"audit.{n}" for n, _ in inspect.getmembers(AuditLog, inspect.isfunction) if not n.startswith("_")),
+        *(f"queues.{n}" for n, _ in inspect.getmembers(QueueRepo, inspect.isfunction) if not n.startswith("_")),
         *(n for n in ("ingest", "ingest_numbered", "import_file", "import_deerflow") if hasattr(Store, n)),
         *checked,
     }

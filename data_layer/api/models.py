@@ -102,33 +102,38 @@ def errors(*statuses: int) -> dict:
     return {status: {"model": Error, "description": _DESCRIPTIONS[status]} for status in statuses}
 
 
-VOTE_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/json": {
-                "schema": {
-                    "type": "object",
-                    "required": ["rating"],
-                    "properties": {
-                        "rating": {"type": "integer", "enum": [1, -1], "description": "1 (thumbs up) or -1"},
-                        "comment": {"type": ["string", "null"], "maxLength": rules.MAX_COMMENT},
-                        "message_id": {
-                            "type": ["string", "null"],
-                            "pattern": ID_PATTERN,
-                            "description": "scope the vote to one message of the run",
-                        },
-                        "tags": {
-                            "type": ["array", "null"],
-                            "items": {"type": "string", "enum": list(REASON_TAGS)},
-                            "description": "reason tags",
-                        },
-                    },
-                }
-            }
-        },
-    }
+_VOTE_PROPERTIES: dict[str, dict] = {
+    "rating": {"type": "integer", "enum": [1, -1], "description": "1 (thumbs up) or -1"},
+    "comment": {"type": ["string", "null"], "maxLength": rules.MAX_COMMENT},
+    "message_id": {
+        "type": ["string", "null"],
+        "pattern": ID_PATTERN,
+        "description": "scope the vote to one message of the run",
+    },
+    "tags": {
+        "type": ["array", "null"],
+        "items": {"type": "string", "enum": list(REASON_TAGS)},
+        "description": "reason tags",
+    },
 }
+
+
+def _json_body(schema: dict) -> dict:
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+VOTE_BODY = _json_body({"type": "object", "required": ["rating"], "properties": _VOTE_PROPERTIES})
+
+# A queue item is judged as a whole run: the vote's body without `message_id`, and nothing else.
+QUEUE_VOTE_FIELDS = ("rating", "comment", "tags")
+QUEUE_VOTE_BODY = _json_body(
+    {
+        "type": "object",
+        "required": ["rating"],
+        "properties": {name: _VOTE_PROPERTIES[name] for name in QUEUE_VOTE_FIELDS},
+        "additionalProperties": False,
+    }
+)
 
 INGEST_BODY = {
     "requestBody": {

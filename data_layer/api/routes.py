@@ -39,14 +39,22 @@ RUN_FEEDBACK = "/threads/{thread_id}/runs/{run_id}/feedback"
 ROUTES: list[tuple[str, Callable, dict]] = []
 
 
-def route(method: str, path: str, **options) -> Callable[[Callable], Callable]:
-    """Declare the decorated function as the endpoint of `method` on `path` (`options` as FastAPI's)."""
+def declarer(routes: list[tuple[str, Callable, dict]]) -> Callable[..., Callable[[Callable], Callable]]:
+    """A `route` decorator that declares its endpoints into `routes`."""
 
-    def declare(endpoint: Callable) -> Callable:
-        ROUTES.append((path, endpoint, {"methods": [method], **options}))
-        return endpoint
+    def route(method: str, path: str, **options) -> Callable[[Callable], Callable]:
+        """Declare the decorated function as the endpoint of `method` on `path` (`options` as FastAPI's)."""
 
-    return declare
+        def declare(endpoint: Callable) -> Callable:
+            routes.append((path, endpoint, {"methods": [method], **options}))
+            return endpoint
+
+        return declare
+
+    return route
+
+
+route = declarer(ROUTES)
 
 
 @route("GET", "/health", summary="Liveness (no token needed)")
@@ -57,7 +65,8 @@ def health() -> dict:
 # ---- votes ----------------------------------------------------------------------------------------
 
 
-def _vote_fields(raw: bytes) -> dict:
+def vote_fields(raw: bytes, fields: tuple[str, ...] = ("rating", "comment", "message_id", "tags")) -> dict:
+    """The vote's `fields` from a JSON body; with fewer than all four, any other field is refused."""
     record = ingest.decode_line(raw)
     if isinstance(record, ingest.RecordError):
         raise InvalidInput(f"body: {record}")
@@ -65,7 +74,10 @@ def _vote_fields(raw: bytes) -> dict:
         raise InvalidInput(f"body must be a JSON object, got {type(record).__name__}")
     if "rating" not in record:
         raise InvalidInput("body: rating is required (1 or -1)")
-    return {name: record.get(name) for name in ("rating", "comment", "message_id", "tags")}
+    unknown = [name for name in record if name not in fields]
+    if len(fields) < 4 and unknown:
+        raise InvalidInput(f"body: {str(unknown[0])[:60]!r} is not taken here; send {', '.join(fields)}")
+    return {name: record.get(name) for name in fields}
 
 
 @route(
@@ -80,7 +92,7 @@ def _vote_fields(raw: bytes) -> dict:
 def create_feedback(
     thread_id: ThreadId, run_id: RunId, actor: auth.Actor = Depends(caller), raw: bytes = Depends(body)
 ) -> dict:
-    vote = _vote_fields(raw)
+    vote = vote_fields(raw)
     return public(store().feedback.create(thread_id=thread_id, run_id=run_id, actor=actor, **vote))
 
 
@@ -95,7 +107,7 @@ def create_feedback(
 def put_feedback(
     thread_id: ThreadId, run_id: RunId, actor: auth.Actor = Depends(caller), raw: bytes = Depends(body)
 ) -> dict:
-    vote = _vote_fields(raw)
+    vote = vote_fields(raw)
     return public(store().feedback.upsert(thread_id=thread_id, run_id=run_id, actor=actor, **vote))
 
 

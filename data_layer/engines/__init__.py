@@ -64,6 +64,8 @@ class Engine(Protocol):
     narrows_phrases: bool
     json_object: str
     iso_time: str
+    # An integer from 8 hex digits (`{hex}`, an SQL text expression): the queues' sample point.
+    hex32_to_int: str
     # Whether a table with an index built on it cannot be altered (a migration drops and rebuilds the index).
     alters_only_unindexed: bool
     # What opening the store recovered (an interrupted checkpoint undone), in words; None when nothing was.

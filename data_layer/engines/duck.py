@@ -110,6 +110,7 @@ class DuckEngine:
     # A JSON object from `'key', value` pairs, and a time as the text `rows.plain` gives it (Python's
     # `isoformat()` in UTC: no fraction when it is zero), for values built in SQL (the import's audit rows).
     json_object = "json_object({pairs})"
+    hex32_to_int = "CAST(('0x' || {hex}) AS BIGINT)"
     iso_time = (
         "CASE WHEN strftime({time}, '%f') = '000000' THEN strftime({time}, '%Y-%m-%dT%H:%M:%S+00:00') "
         "ELSE strftime({time}, '%Y-%m-%dT%H:%M:%S.%f+00:00') END"

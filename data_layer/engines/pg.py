@@ -277,6 +277,7 @@ class PostgresEngine:
     # A JSON object from `'key', value` pairs, and a time as the text `rows.plain` gives it (Python's
     # `isoformat()` in UTC: no fraction when it is zero), for values built in SQL (the import's audit rows).
     json_object = "json_build_object({pairs})"
+    hex32_to_int = "CAST(CAST(('x' || {hex}) AS BIT(32)) AS BIGINT)"
     iso_time = (
         "to_char({time} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS') "
         "|| CASE WHEN extract(microseconds FROM {time}) % 1000000 = 0 THEN '' "

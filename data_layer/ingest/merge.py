@@ -19,6 +19,7 @@ from data_layer.errors import DataLayerError
 from data_layer.ingest import checks, votes
 from data_layer.ingest.records import STAGES, Staged
 from data_layer.ingest.step import Step
+from data_layer.queues import enter_open_queues
 
 MAX_ERRORS = 1000
 
@@ -351,6 +352,10 @@ def load_stages(conn, staged: Staged) -> None:
             conn.load(f"_stage_{kind}", table)
 
 
+# The runs an import may put in a queue: its runs, and the runs of its votes (a complaint selects its run).
+_ARRIVALS = "SELECT run_id FROM _stage_run UNION SELECT run_id FROM _stage_feedback"
+
+
 def _no_index_fill(conn) -> None:
     """What finishes the search-index fill of a merge that started none."""
 
@@ -385,5 +390,6 @@ def check_and_merge(conn, engine, read_errors: list[dict], more: int, actor) -> 
         sql = step.text(conn)
         conn.execute(sql, {"now": now} if "$now" in sql else None)
     finish_index(conn)
+    enter_open_queues(conn, engine, _ARRIVALS, now)
     audit.record_import(conn, engine, actor=actor, at=now)
     _drop_temp(conn)
