@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from data_layer import audit, auth, queues, rollups, rules
 from data_layer.errors import Conflict, Forbidden, InvalidInput
 from data_layer.rows import plain, plain_all
-from data_layer.targets import check_target, thread_of_run, thread_visible
+from data_layer.targets import check_target, lock_thread, thread_of_run, thread_visible
 
 COLUMNS = """feedback_id, thread_id, run_id, owner_id, message_id, rating, comment, tags, source,
     created_at, updated_at"""
@@ -124,12 +124,16 @@ def _page(limit, offset) -> dict:
     return {"limit": limit, "offset": rules.integer(offset, "offset", high=_NO_LIMIT)}
 
 
-def lock_thread(conn, thread_id: str) -> None:
-    """Hold the thread until commit (`conn.lock_threads`). Taken first by every vote write (the importer
-    takes its threads' before changing runs too), so on PostgreSQL a vote reads the vote it replaces,
-    copies its run's values and moves its thread's and run's tallies only after a concurrent import or
-    voter on that thread has committed, and the two never deadlock over the run's row."""
-    conn.lock_threads("SELECT CAST($thread_id AS TEXT) AS thread_id", {"thread_id": thread_id})
+def _remove(conn, row: dict, action: str, actor: auth.Actor) -> bool:
+    """Remove the vote `row` under its thread's lock; the row as deleted, read under that lock, is what
+    the tallies lose and the audit trail keeps. False when a concurrent writer removed it first."""
+    lock_thread(conn, row["thread_id"])
+    deleted = conn.one(_DELETE, {"feedback_id": row["feedback_id"]})
+    if deleted is None:
+        return False
+    rollups.adjust(conn, deleted, None)
+    audit.record(conn, action=action, actor=actor, old=deleted, new=None)
+    return True
 
 
 def acting(actor: auth.Actor, action: str, owner_id, source):
@@ -360,14 +364,7 @@ class FeedbackRepo:
             if thread_id is None and not thread_visible(conn, row["thread_id"], actor):
                 return False
             auth.authorize(actor, "delete", row)
-            lock_thread(conn, row["thread_id"])
-            # The row as deleted, read under the thread's lock, is what the tallies lose.
-            deleted = conn.one(_DELETE, {"feedback_id": feedback_id})
-            if deleted is None:
-                return False
-            rollups.adjust(conn, deleted, None)
-            audit.record(conn, action="delete", actor=actor, old=deleted, new=None)
-            return True
+            return _remove(conn, row, "delete", actor)
 
         return self._engine.write(write)
 
@@ -393,12 +390,6 @@ class FeedbackRepo:
             if row is None:
                 return False
             auth.authorize(actor, "retract", row)
-            lock_thread(conn, thread_id)
-            deleted = conn.one(_DELETE, {"feedback_id": row["feedback_id"]})
-            if deleted is None:
-                return False
-            rollups.adjust(conn, deleted, None)
-            audit.record(conn, action="retract", actor=actor, old=deleted, new=None)
-            return True
+            return _remove(conn, row, "retract", actor)
 
         return self._engine.write(write)

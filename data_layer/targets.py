@@ -2,7 +2,8 @@
 
 One check for every door (pages, REST API) and every vote write or read by target. Its answers reveal
 nothing a caller may not see: a thread the caller may not act on (`auth.may_act_on_thread`) is answered
-exactly as a missing thread, and a run of another thread exactly as a missing run.
+exactly as a missing thread, and a run of another thread exactly as a missing run. Every vote write
+first holds its thread (`lock_thread`).
 """
 
 from __future__ import annotations
@@ -60,3 +61,11 @@ def thread_of_run(conn, run_id: str, actor: auth.Actor) -> str:
     if run is None or not thread_visible(conn, run["thread_id"], actor):
         raise NotFound(f"run {run_id} not found")
     return run["thread_id"]
+
+
+def lock_thread(conn, thread_id: str) -> None:
+    """Hold the thread until commit (`conn.lock_threads`). Taken first by every vote write (the importer
+    takes its threads' before changing runs too), so on PostgreSQL a vote reads the vote it replaces,
+    copies its run's values and moves its thread's and run's tallies only after a concurrent import or
+    voter on that thread has committed, and the two never deadlock over the run's row."""
+    conn.lock_threads("SELECT CAST($thread_id AS TEXT) AS thread_id", {"thread_id": thread_id})

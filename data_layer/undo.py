@@ -14,8 +14,8 @@ import json
 
 from data_layer import audit, auth, rollups, rules
 from data_layer.errors import Conflict, NotFound
-from data_layer.feedback import COLUMNS, lock_thread
-from data_layer.targets import check_target
+from data_layer.feedback import COLUMNS
+from data_layer.targets import check_target, lock_thread
 
 _LAST_CHANGE = """
 SELECT action, thread_id, run_id, old_value FROM feedback_audit
