@@ -298,7 +298,8 @@ class FeedbackRepo:
         """A run's votes in creation order, all reviewers (upstream rule 5)."""
 
         def fetch(conn):
-            return conn.all(_LIST_BY_RUN, {"thread_id": thread_id, "run_id": run_id, **_page(limit, offset)})
+            rows = conn.all(_LIST_BY_RUN, {"thread_id": thread_id, "run_id": run_id, **_page(limit, offset)})
+            return queues.unblinded(conn, thread_id, rows, actor)
 
         return plain_all(self._read_target(actor, thread_id, run_id, fetch))
 
@@ -307,8 +308,9 @@ class FeedbackRepo:
         return self._read_target(actor, thread_id, run_id, lambda conn: conn.scalar(_COUNT_BY_RUN, params))
 
     def list_by_run_id(self, run_id, *, actor: auth.Actor, limit=None, offset=0) -> list[dict]:
-        def fetch(conn, _thread_id):
-            return conn.all(_LIST_BY_RUN_ID, {"run_id": run_id, **_page(limit, offset)})
+        def fetch(conn, thread_id):
+            rows = conn.all(_LIST_BY_RUN_ID, {"run_id": run_id, **_page(limit, offset)})
+            return queues.unblinded(conn, thread_id, rows, actor)
 
         return plain_all(self._read_run(actor, run_id, fetch))
 
@@ -321,7 +323,8 @@ class FeedbackRepo:
 
     def list_by_thread(self, thread_id, *, actor: auth.Actor, limit=None, offset=0) -> list[dict]:
         def fetch(conn):
-            return conn.all(_LIST_BY_THREAD, {"thread_id": thread_id, **_page(limit, offset)})
+            rows = conn.all(_LIST_BY_THREAD, {"thread_id": thread_id, **_page(limit, offset)})
+            return queues.unblinded(conn, thread_id, rows, actor)
 
         return plain_all(self._read_target(actor, thread_id, None, fetch))
 

@@ -313,6 +313,7 @@ STEPS += (
             PRIMARY KEY (queue_name, run_id)
         );
         CREATE INDEX queue_items_run ON queue_items (run_id);
+        CREATE INDEX queue_items_thread ON queue_items (thread_id);
 
         -- a lead's final verdict on a run the reviewers split on, which every estimate takes over the
         -- consensus, and the append-only log of every such decision (who, when, what it replaced)

@@ -220,6 +220,7 @@ def read_operations(ctx: Ctx) -> dict:
         "queues.estimate": (lambda: s.queues.estimate(ctx.queue, actor=a)["selected_only_items"], 2),
         "queues.progress": (lambda: s.queues.progress(ctx.queue, actor=a)["items"], 2),
         "queues.agreement": (lambda: s.queues.agreement(ctx.queue, actor=a)["items_compared"], 1),
+        "queues.blind_runs": (lambda: s.queues.blind_runs(ctx.thread, actor=a), []),
         "queues.adjudications": (
             lambda: [row["run_id"] for row in s.queues.adjudications(ctx.queue, actor=a)],
             [ctx.run],

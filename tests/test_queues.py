@@ -414,3 +414,42 @@ def test_a_bad_adjudication_is_refused_and_changes_nothing(store, run_id, verdic
     with pytest.raises(Forbidden):
         store.queues.adjudicate("all", "r-0", verdict="good", note="why", actor=Actor("rae", "reviewer"))
     assert store.queues.adjudications("all", actor=SYSTEM) == []
+
+
+def owners(store, actor, thread="r-t0") -> set[tuple[str, str]]:
+    return {(vote["run_id"], vote["owner_id"]) for vote in store.feedback.list_by_thread(thread, actor=actor)}
+
+
+def test_a_blind_queue_hides_other_votes_until_the_reviewer_has_voted(store):
+    assert store.ingest(
+        runs(3) + [vote("r-0", "eu", -1, "end_user"), vote("r-1", "eu", 1, "end_user")], actor=SYSTEM
+    ).ok
+    store.queues.create(QueueSpec("blind", sample_rate=1.0, reviewers_per_item=2, blind=True), actor=SYSTEM)
+    ana, bo, cy = (Actor(name, "reviewer") for name in ("ana", "bo", "cy"))
+    store.queues.submit("blind", "r-0", rating=1, actor=bo)
+    assert owners(store, ana) == set()
+    assert store.queues.blind_runs("r-t0", actor=ana) == ["r-0", "r-1", "r-2"]
+    assert store.feedback.list_by_run("r-t0", "r-0", actor=ana) == []
+    assert store.feedback.list_by_run_id("r-0", actor=ana) == []
+    store.queues.submit("blind", "r-0", rating=-1, actor=ana)
+    # ana judged r-0: she sees the others' votes on it, and still none on r-1
+    assert owners(store, ana) == {
+        ("r-0", "bo"),
+        ("r-0", "eu"),
+        ("r-0", "ana"),
+    }
+    # r-0 now has its two votes: cy can no longer judge it, so nothing is hidden from him there
+    assert owners(store, cy) == {("r-0", "bo"), ("r-0", "eu"), ("r-0", "ana")}
+    # people who do not work queues, and the system, see everything
+    everything = {("r-0", "bo"), ("r-0", "eu"), ("r-0", "ana"), ("r-1", "eu")}
+    assert owners(store, Actor("vi", "viewer")) == owners(store, SYSTEM) == everything
+    store.queues.close("blind", actor=SYSTEM)
+    assert owners(store, cy) == everything
+
+
+def test_a_queue_open_to_others_or_not_blind_hides_nothing(store):
+    assert store.ingest(runs(2) + [vote("r-0", "eu", -1, "end_user")], actor=SYSTEM).ok
+    store.queues.create(QueueSpec("theirs", sample_rate=1.0, blind=True, assignees=("bo",)), actor=SYSTEM)
+    store.queues.create(QueueSpec("open", sample_rate=1.0), actor=SYSTEM)
+    assert owners(store, Actor("ana", "reviewer")) == {("r-0", "eu")}
+    assert owners(store, Actor("bo", "reviewer")) == set()

@@ -20,7 +20,7 @@ from data_layer.queues.membership import enter, sample_point
 from data_layer.queues.spec import QueueSpec
 from data_layer.rows import plain, plain_all
 
-__all__ = ["QueueRepo", "QueueSpec", "after_vote", "enter_open_queues", "sample_point"]
+__all__ = ["QueueRepo", "QueueSpec", "after_vote", "enter_open_queues", "sample_point", "unblinded"]
 
 _COLUMNS = """name, instructions, selection, sample_rate, reviewers_per_item, blind, seed, assignees,
     created_at, created_by, closed_at"""
@@ -83,6 +83,15 @@ def after_vote(conn, engine, vote: dict, now: datetime) -> None:
     selection (a complaint)."""
     if vote["source"] == "end_user":
         enter_open_queues(conn, engine, "SELECT CAST($arrived AS TEXT) AS run_id", now, {"arrived": vote["run_id"]})
+
+
+def unblinded(conn, thread_id: str, votes: list[dict], actor: auth.Actor) -> list[dict]:
+    """The votes of the thread that `actor` may see: on a run of an open blind queue that the actor has
+    yet to judge (`work.blind_runs`), only its own. Asked only when someone else's vote is among them."""
+    if all(vote["owner_id"] == actor.user_id for vote in votes):
+        return votes
+    hidden = set(work.blind_runs(conn, thread_id, actor))
+    return [vote for vote in votes if vote["owner_id"] == actor.user_id or vote["run_id"] not in hidden]
 
 
 class QueueRepo:
@@ -152,6 +161,12 @@ class QueueRepo:
         with self._engine.read() as conn:
             spec, _ = self._spec(conn, name)
             return adjudication.listing(conn, spec.name, **page)
+
+    def blind_runs(self, thread_id: str, *, actor: auth.Actor) -> builtins.list[str]:
+        """The runs of a thread on which `actor` may not see others' votes yet (`work.blind_runs`)."""
+        auth.authorize(actor, "read")
+        with self._engine.read() as conn:
+            return work.blind_runs(conn, rules.identifier(thread_id, "thread_id"), actor)
 
     def agreement(self, name: str, *, actor: auth.Actor) -> dict:
         """Fleiss' kappa and Krippendorff's alpha of the queue's reviewers, with 95 % intervals
