@@ -3,7 +3,8 @@
 The same seed and anchor date give the same records. Besides ordinary traffic it plants
 what the insight pages should find: one model that is clearly worse, a theme in the negative
 comments (in English and Chinese), one bad day for one assistant, end-user votes next to
-reviewer votes, follow-up runs, failed runs, and message content that must be shown as text.
+reviewer votes, follow-up runs, failed runs, and message content that must be shown as text; and two review
+queues with an adjudicated dispute.
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ import json
 import random
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
+
+from data_layer.errors import Conflict
+from data_layer.queues import QueueSpec
 
 ASSISTANTS = ("research-agent", "coding-agent", "support-agent")
 MODELS = ("gpt-4.1", "claude-sonnet-4", "deepseek-v3", "qwen-max-old")
@@ -305,7 +309,38 @@ def _vote(rng, thread_id, run_id, owner, source, p_good, moment) -> dict:
     }
 
 
+# The review queues of the demo: a random sample judged blind by two reviewers each, and the triage
+# of end users' complaints.
+QUEUES = (
+    {
+        "name": "weekly-sample",
+        "instructions": "Judge the **whole run**: was the final answer right and useful? Other votes stay hidden "
+        "until you vote.",
+        "sample_rate": 0.05,
+        "reviewers_per_item": 2,
+        "blind": True,
+    },
+    {
+        "name": "complaints",
+        "instructions": "An end user thumbed this run down. Read their comment, then judge the answer yourself.",
+        "selection": {"negative_user_feedback": True},
+    },
+)
+
+
 def seed(store, threads: int = 200, seed: int = 7, anchor: date | None = None, *, actor):
-    """Write the demo data into `store` as an import by `actor` (`auth.SYSTEM` for scripts and tests);
-    returns the import report."""
-    return store.ingest(generate(threads=threads, seed=seed, anchor=anchor), actor=actor)
+    """Write the demo data into `store` as an import by `actor` (`auth.SYSTEM` for scripts and tests), define
+    the demo's queues (`QUEUES`) unless they exist, and settle the first dispute of the sample with an
+    adjudication; returns the import report."""
+    report = store.ingest(generate(threads=threads, seed=seed, anchor=anchor), actor=actor)
+    for definition in QUEUES:
+        try:
+            store.queues.create(QueueSpec(**definition), actor=actor)
+        except Conflict:
+            continue
+    split = store.queues.adjudications("weekly-sample", actor=actor)
+    disputed = [row for row in split if row["verdict"] is None and row["consensus"] == "disputed"]
+    if disputed:
+        note = "Two reviewers split; the answer cites the right sources, so it stands."
+        store.queues.adjudicate("weekly-sample", disputed[0]["run_id"], verdict="good", note=note, actor=actor)
+    return report
