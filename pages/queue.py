@@ -219,6 +219,10 @@ try:
         holder = store.queue.holder(run["run_id"], actor=me) or {}
         who = plain(holder.get("owner_id") or "Another reviewer")
         st.warning(f"{who} picked this run up meanwhile; press N to move on.")
+except errors.DataLayerError as error:
+    # the run is still drawn: a page that stopped here would drop what the reviewer is typing
+    _shared.show_error(error)
+try:
     votes = store.feedback.list_by_run(run["thread_id"], run["run_id"], actor=me)
 except errors.DataLayerError as error:
     _shared.show_error(error)
