@@ -21,42 +21,50 @@ SHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 ME = "local-reviewer"
 
 
-def stored(db: str) -> dict[str, tuple[int, str | None, list[str]]]:
-    """The reviewer's run votes in the file, by the run's short id as the page shows it."""
+Vote = tuple[int, str | None, list[str]]
+
+
+def stored(db: str) -> list[tuple[str, Vote]]:
+    """The reviewer's run votes in the file in the order they were first given, each with the run's
+    short id as the page shows it."""
     with open_store(db) as store, store.engine.read() as conn:
         rows = conn.all(
-            "SELECT run_id, rating, comment, tags FROM feedback WHERE owner_id = $me AND message_id IS NULL",
+            "SELECT run_id, rating, comment, tags FROM feedback"
+            " WHERE owner_id = $me AND message_id IS NULL ORDER BY created_at",
             {"me": ME},
         )
-    return {row["run_id"][:8]: (row["rating"], row["comment"], list(row["tags"])) for row in rows}
+    return [(row["run_id"][:8], (row["rating"], row["comment"], list(row["tags"]))) for row in rows]
 
 
-# What the reviewer does on each of the twenty runs, by keyboard: keys, text typed after "c", and
-# AWAY / BACK where the reviewer looks at the page before going on (the next run shows; the run is back).
+UP, DOWN = (1, None, []), (-1, None, [])
+# What the reviewer does, by keyboard, and the votes it gives: keys, text typed after "c", and AWAY /
+# BACK where the reviewer looks at the page before going on (the next run shows; the run is back).
 # 1-6 are the reasons in the order the page lists them (incorrect, not_as_expected, slow, ...).
+# "u", "d", "u" at once reviews three runs: keys pressed before the next run shows wait for it.
 AWAY, BACK = "<the next run shows>", "<the run is back>"
-PLAN = [
-    (["u"], (1, None, [])),
-    (["d"], (-1, None, [])),
+PLAN: list[tuple[list[str], list[Vote]]] = [
+    (["u"], [UP]),
+    (["d"], [DOWN]),
     (
         ["c", "slow and unclear, needs a summary", "Escape", "3", "d"],
-        (-1, "slow and unclear, needs a summary", ["slow"]),
+        [(-1, "slow and unclear, needs a summary", ["slow"])],
     ),
     (
         ["Shift+D", "c", "wrong date; undone", "Escape", "1", "5", "n"],
-        (-1, "wrong date; undone", ["incorrect", "safety_legal"]),
+        [(-1, "wrong date; undone", ["incorrect", "safety_legal"])],
     ),
-    (["u"], (1, None, [])),
+    (["u", "d", "u"], [UP, DOWN, UP]),
     (
         ["d", AWAY, "b", BACK, "c", "back to add: not what was asked", "Escape", "2", "n"],
-        (-1, "back to add: not what was asked", ["not_as_expected"]),
+        [(-1, "back to add: not what was asked", ["not_as_expected"])],
     ),
     (
         ["Shift+U", "c", "good, but uses an odd tone", "Escape", "4", "n"],
-        (1, "good, but uses an odd tone", ["style_tone"]),
+        [(1, "good, but uses an odd tone", ["style_tone"])],
     ),
-    (["d"], (-1, None, [])),
+    (["d"], [DOWN]),
 ]
+assert sum(len(votes) for _, votes in PLAN) == 10  # twice over: twenty runs
 
 
 def header(page):
@@ -77,10 +85,10 @@ def test_twenty_runs_reviewed_by_keyboard_alone(app_server, page):
     page.keyboard.press("Escape")
     expect(page.get_by_role("dialog")).to_have_count(0, timeout=TIMEOUT)
 
-    expected: dict[str, tuple[int, str | None, list[str]]] = {}
+    given: list[Vote] = []  # every vote, in order
+    seen: dict[str, Vote] = {}  # the vote on each run that showed before its keys were pressed
     current = queue_run(page)
-    for number in range(20):
-        keys, result = PLAN[number % len(PLAN)]
+    for keys, votes in PLAN * 2:
         for key in keys:
             if key == AWAY:
                 expect(header(page)).not_to_have_text(re.compile(current), timeout=TIMEOUT)
@@ -90,14 +98,18 @@ def test_twenty_runs_reviewed_by_keyboard_alone(app_server, page):
                 page.keyboard.press(key)
             else:
                 page.keyboard.type(key)
-        expected[current] = result
+        seen[current] = votes[0]
+        given += votes
+        expect(page.get_by_text(f"You have reviewed {len(given)} of")).to_be_visible(timeout=TIMEOUT)
         current = queue_run(page, after=current)
-        # nothing lingers from the run before: no toast, and no key left waiting in the page
+        # nothing lingers from the run before: no toast
         assert page.locator('[data-testid="stToast"]').count() == 0
-    expect(page.get_by_text("You have reviewed 20 of")).to_be_visible(timeout=TIMEOUT)
 
     app_server.stop()
-    assert stored(app_server.db) == expected
+    votes = stored(app_server.db)
+    assert [vote for _, vote in votes] == given
+    assert {run: vote for run, vote in votes if run in seen} == seen
+    assert len({run for run, _ in votes}) == 20
 
 
 def test_a_comment_and_reason_after_the_vote_reach_the_database(app_server, page):
@@ -130,7 +142,7 @@ def test_a_comment_and_reason_after_the_vote_reach_the_database(app_server, page
     queue_run(page, after=second)
 
     app_server.stop()
-    assert stored(app_server.db) == {
-        first: (-1, "after-vote comment", ["slow"]),
-        second: (-1, "typed, then Next straight away", ["incorrect"]),
-    }
+    assert stored(app_server.db) == [
+        (first, (-1, "after-vote comment", ["slow"])),
+        (second, (-1, "typed, then Next straight away", ["incorrect"])),
+    ]
