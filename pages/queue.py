@@ -82,7 +82,7 @@ def end_user_votes(votes: list[dict]) -> None:
 
 
 def reason_label(tag: str) -> str:
-    return f"{REASON_TAGS.index(tag) + 1} · {tag}"
+    return f"{REASON_TAGS.index(tag) + 1} · {plain(tag)}"
 
 
 def vote_panel(run: dict, mine: dict | None, keyboard) -> None:
