@@ -152,4 +152,4 @@ def last_line() -> str | None:
     last = st.session_state.get(LAST)
     if not last or last["run_id"] == st.session_state.get(CURRENT):
         return None
-    return f"Saved {_shared.thumb(last['rating'])} on run {code(_shared.short(last['run_id']))} · **B** goes back to it"
+    return f"Saved {_shared.thumb(last['rating'])} on run {code(_shared.short(last['run_id']))}"

@@ -92,7 +92,9 @@ def vote_panel(run: dict, mine: dict | None, keyboard) -> None:
     _review.start(run_id, mine)
     last = _review.last_line()
     if last:
-        st.caption(last)
+        with st.container(horizontal=True, vertical_alignment="center"):
+            st.caption(last)
+            st.button("Back (B)", key=f"rq_back|{run_id}", on_click=_review.back, type="tertiary")
     pending = _review.unsaved(run_id, mine)
     if mine:
         state = ":orange[comment or reasons **not saved**]" if pending else ":green[saved]"
@@ -148,10 +150,9 @@ def vote_panel(run: dict, mine: dict | None, keyboard) -> None:
         st.button("Skip (S)", key=f"rq_skip|{run_id}", on_click=_review.move_on, args=(run,), kwargs={"skip": True})
         st.button("Next (N)", key=f"rq_next|{run_id}", on_click=_review.move_on, args=(run,), kwargs={"skip": False})
     with keyboard:
-        # Reached by keys only (Shift+U, Shift+D, B); the mouse has the toggle below and the line above.
-        for name, rating in (("rq_up_stay", 1), ("rq_down_stay", -1)):
-            st.button(name, key=f"{name}|{run_id}", on_click=_review.vote, args=(run, rating), kwargs={"stay": True})
-        st.button("Back", key=f"rq_back|{run_id}", on_click=_review.back, disabled=last is None)
+        # Reached by Shift+U and Shift+D only; the mouse has the toggle below.
+        for label, name, rating in (("Good, and stay", "rq_up_stay", 1), ("Bad, and stay", "rq_down_stay", -1)):
+            st.button(label, key=f"{name}|{run_id}", on_click=_review.vote, args=(run, rating), kwargs={"stay": True})
     with st.container(horizontal=True, vertical_alignment="center"):
         st.toggle("Advance after a vote", value=True, key=_review.ADVANCE)
         if st.button("Keys (?)", key="rq_keys", icon=":material/keyboard:", type="tertiary"):
