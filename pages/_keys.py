@@ -17,7 +17,7 @@ import streamlit as st
 from data_layer.schema import REASON_TAGS
 
 SCRIPT = Path(__file__).with_name("_keys.html")
-CONTAINER = "rq_keyboard"  # holds the script's frame and the buttons only keys reach
+CONTAINER = "rq_keyboard"  # holds the script's frame, out of sight
 
 # (key as shown, what it does); the script's table below says which button each one presses.
 KEYS: tuple[tuple[str, str], ...] = (
@@ -50,7 +50,9 @@ def listen() -> None:
     hidden = "position: absolute; left: -10000px; width: 1px; height: 1px; overflow: hidden"
     st.html(f"<style>.st-key-{CONTAINER} {{{hidden}}}</style>")
     table = {"buttons": BUTTONS, "comment": "rq_comment", "reasons": "rq_reasons", "marker": "rq_keys"}
-    st.iframe(SCRIPT.read_text().replace("__KEYS__", json.dumps(table)), height=1, alt="Review queue keys")
+    # out of the tab order: a frame with the focus would take the keys away from the page
+    script = SCRIPT.read_text().replace("__KEYS__", json.dumps(table))
+    st.iframe(script, height=1, tab_index=-1, alt="Review queue keys")
 
 
 def cheat_sheet() -> str:

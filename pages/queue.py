@@ -85,9 +85,8 @@ def reason_label(tag: str) -> str:
     return f"{REASON_TAGS.index(tag) + 1} · {plain(tag)}"
 
 
-def vote_panel(run: dict, mine: dict | None, keyboard) -> None:
-    """The reviewer's vote, comment and reasons on this run, what is saved, and the moves on; the
-    buttons only keys reach go into `keyboard`."""
+def vote_panel(run: dict, mine: dict | None) -> None:
+    """The reviewer's vote, comment and reasons on this run, what is saved, and the moves on."""
     run_id = run["run_id"]
     _review.start(run_id, mine)
     last = _review.last_line()
@@ -149,10 +148,21 @@ def vote_panel(run: dict, mine: dict | None, keyboard) -> None:
     with st.container(horizontal=True):
         st.button("Skip (S)", key=f"rq_skip|{run_id}", on_click=_review.move_on, args=(run,), kwargs={"skip": True})
         st.button("Next (N)", key=f"rq_next|{run_id}", on_click=_review.move_on, args=(run,), kwargs={"skip": False})
-    with keyboard:
-        # Reached by Shift+U and Shift+D only; the mouse has the toggle below.
-        for label, name, rating in (("Good, and stay", "rq_up_stay", 1), ("Bad, and stay", "rq_down_stay", -1)):
-            st.button(label, key=f"{name}|{run_id}", on_click=_review.vote, args=(run, rating), kwargs={"stay": True})
+    if st.session_state.get(_review.ADVANCE, True):
+        with st.container(horizontal=True, gap="small"):
+            for label, name, rating in (
+                ("Good, stay (Shift+U)", "rq_up_stay", 1),
+                ("Bad, stay (Shift+D)", "rq_down_stay", -1),
+            ):
+                st.button(
+                    label,
+                    key=f"{name}|{run_id}",
+                    on_click=_review.vote,
+                    args=(run, rating),
+                    kwargs={"stay": True},
+                    type="tertiary",
+                    help="Vote and stay on this run, to write why",
+                )
     with st.container(horizontal=True, vertical_alignment="center"):
         st.toggle("Advance after a vote", value=True, key=_review.ADVANCE)
         if st.button("Keys (?)", key="rq_keys", icon=":material/keyboard:", type="tertiary"):
@@ -160,7 +170,6 @@ def vote_panel(run: dict, mine: dict | None, keyboard) -> None:
 
 
 st.title("Review queue")
-keyboard = st.container(key=_keys.CONTAINER)  # first on the page, so its script stays put across reruns
 if not _identity.can("queue"):
     # The queue claims runs and records skips for its reviewer: nothing here is for a read-only role.
     st.info(
@@ -168,8 +177,8 @@ if not _identity.can("queue"):
         icon=":material/visibility:",
     )
     st.stop()
-with keyboard:
-    _keys.listen()
+with st.container(key=_keys.CONTAINER):
+    _keys.listen()  # early on the page, so its frame stays put across reruns
 assistant_choices, model_choices = choices()
 with st.container(horizontal=True, vertical_alignment="bottom"):
     common = {"index": None, "placeholder": "any", "bind": "query-params", "on_change": _review.filters_changed}
@@ -241,4 +250,4 @@ with conversation_column:
     if st.button("Open the whole thread", icon=":material/forum:", type="tertiary"):
         st.switch_page("pages/thread.py", query_params={"thread": run["thread_id"], "run": run["run_id"]})
 with controls, st.container(border=True):
-    vote_panel(run, mine, keyboard)
+    vote_panel(run, mine)

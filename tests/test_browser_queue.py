@@ -129,7 +129,6 @@ def test_a_comment_and_reason_after_the_vote_reach_the_database(app_server, page
     page.get_by_role("button", name="3 · slow").click()
     wait_ready(page)
     expect(page.get_by_text(re.compile(r"^Your vote: thumb_down saved"))).to_be_visible(timeout=TIMEOUT)
-    page.screenshot(path=str(SHOTS / "queue.png"))
     page.get_by_role("button", name="Next (N)").click()
     second = queue_run(page, after=first)
 
@@ -139,10 +138,24 @@ def test_a_comment_and_reason_after_the_vote_reach_the_database(app_server, page
     comment.click()
     comment.type("typed, then Next straight away")
     page.get_by_role("button", name="Next (N)").click()
-    queue_run(page, after=second)
+    third = queue_run(page, after=second)
+
+    # advancing on again: a vote moves on and says where it went; a comment without a vote is marked
+    page.get_by_text("Advance after a vote").click()
+    wait_ready(page)
+    page.get_by_role("button", name="Good (U)").click()
+    queue_run(page, after=third)
+    expect(page.get_by_text(f"Saved thumb_up on run {third}")).to_be_visible(timeout=TIMEOUT)
+    comment.click()
+    comment.type("checking the sources first")
+    page.get_by_role("button", name="1 · incorrect").click()
+    expect(page.get_by_text(re.compile("^Not saved yet"))).to_be_visible(timeout=TIMEOUT)
+    wait_ready(page)
+    page.screenshot(path=str(SHOTS / "queue.png"))
 
     app_server.stop()
     assert stored(app_server.db) == [
         (first, (-1, "after-vote comment", ["slow"])),
         (second, (-1, "typed, then Next straight away", ["incorrect"])),
+        (third, (1, None, [])),
     ]
