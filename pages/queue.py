@@ -69,7 +69,7 @@ def end_user_votes(votes: list[dict]) -> None:
     if not said:
         return
     with st.container(border=True, key="rq_end_users"):
-        st.markdown(f"**End user's vote{'s' if len(said) > 1 else ''} on this run**")
+        st.markdown("**End users' votes on this run**" if len(said) > 1 else "**End user's vote on this run**")
         for vote in said:
             where = "an answer" if vote.get("message_id") else "the run"
             st.markdown(

@@ -118,7 +118,7 @@ def test_a_comment_and_reason_after_the_vote_reach_the_database(app_server, page
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.goto(app_server.url + "/queue?rq_negative=true")
     first = queue_run(page)
-    expect(page.get_by_text(re.compile("^End user's votes? on this run"))).to_be_visible()
+    expect(page.get_by_text(re.compile("^End (user's vote|users' votes) on this run"))).to_be_visible()
     page.get_by_text("Advance after a vote").click()
     wait_ready(page)
     page.get_by_role("button", name="Bad (D)").click()

@@ -152,7 +152,7 @@ def test_the_end_users_votes_and_comments_are_on_the_card(app, demo_store):
     )
     app.run()
     card = markdown(app)
-    assert "**End user's votes on this run**" in card
+    assert "**End users' votes on this run**" in card
     assert "user\\-queue\\-test" in card and ":gray-badge[end user]" in card
     assert "It ignored my **second** question" in card
     assert card.count(":gray-badge[end user]") == len(said) + 1
