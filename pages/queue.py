@@ -1,23 +1,22 @@
 """Review queue: one run at a time for the current reviewer, judged by keyboard.
 
 The data layer hands out the next run under the chosen filter and claims it for a few minutes,
-so two reviewers on the same queue get different runs. U votes thumbs up, D thumbs down, S skips the run
-(it comes back at the end), N moves on. The filters are bound to the URL.
+so two reviewers on the same queue get different runs. U votes thumbs up and D thumbs down (and move
+on to the next run, unless "Advance after a vote" is off; Shift keeps the run), C writes a comment,
+1-6 pick reasons, N moves on, S skips (the run comes back at the end), B goes back to the run just
+voted on, ? lists the keys (`pages/_keys.py`). What the reviewer gives a run is saved with the vote or
+as it changes after it, and marked while it is not (`pages/_review.py`). The filters are bound to the URL.
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
-from data_layer import errors
+from data_layer import errors, rules
 from data_layer.filters import Filters
 from data_layer.schema import REASON_TAGS, RUN_STATUSES
-from pages import _conversation, _identity, _shared
-from pages._text import code, plain
-
-CURRENT = "rq_run"
-ERROR = "rq_error"
-TOAST = "rq_toast"
+from pages import _conversation, _identity, _keys, _review, _shared
+from pages._text import plain, safe_markdown
 
 
 @st.cache_data(ttl=_shared.READ_TTL, show_spinner=False)
@@ -48,65 +47,126 @@ def queue_filters() -> Filters:
     )
 
 
-def _keys(run_id: str) -> tuple[str, str]:
-    return f"rq_comment|{run_id}", f"rq_tags|{run_id}"
-
-
-def vote(run: dict, rating: int) -> None:
-    comment_key, tags_key = _keys(run["run_id"])
-    try:
-        _shared.store().feedback.upsert(
-            thread_id=run["thread_id"],
-            run_id=run["run_id"],
-            rating=rating,
-            comment=st.session_state.get(comment_key) or None,
-            tags=list(st.session_state.get(tags_key) or []) if rating == -1 else [],
-            actor=_identity.actor(),
-        )
-    except errors.DataLayerError as error:
-        st.session_state[ERROR] = error
-        return
-    st.session_state.pop(ERROR, None)
-    _shared.wrote()
-    st.session_state[TOAST] = (
-        f"Saved {_shared.thumb(rating)} on run {code(_shared.short(run['run_id']))}. Press N for the next run."
-    )
-
-
-def move_on(run: dict, *, skip: bool) -> None:
-    """Leave this run: a skip (or "next" without a vote) puts it at the back of the queue."""
-    store = _shared.store()
-    try:
-        me = _identity.actor()
-        if skip or store.feedback.find(run_id=run["run_id"], owner_id=me.user_id, actor=me) is None:
-            store.queue.skip(run["run_id"], actor=me)
-        else:
-            store.queue.release(run["run_id"], actor=me)
-    except errors.DataLayerError as error:
-        st.session_state[ERROR] = error
-        return
-    st.session_state.pop(ERROR, None)
-    st.session_state.pop(CURRENT, None)
-    _shared.wrote()
-
-
-def filters_changed() -> None:
-    run_id = st.session_state.pop(CURRENT, None)
-    if run_id:
-        try:
-            _shared.store().queue.release(run_id, actor=_identity.actor())
-        except errors.DataLayerError as error:
-            st.session_state[ERROR] = error
-
-
 def current_run(store, me, filters: Filters) -> dict | None:
-    run_id = st.session_state.get(CURRENT)
+    run_id = st.session_state.get(_review.CURRENT)
     run = store.runs.get(run_id) if run_id else None
     if run is None:
         run = store.queue.next_run(filters, actor=me)
         if run is not None:
-            st.session_state[CURRENT] = run["run_id"]
+            st.session_state[_review.CURRENT] = run["run_id"]
     return run
+
+
+@st.dialog("Review queue keys")
+def show_keys() -> None:
+    st.markdown(_keys.cheat_sheet())
+    st.caption("Keys work wherever the focus is, except while typing in a text field: Esc leaves it.")
+
+
+def end_user_votes(votes: list[dict]) -> None:
+    """The end users' own votes on this run: often why it is in the queue."""
+    said = [vote for vote in votes if vote.get("source") == "end_user"]
+    if not said:
+        return
+    with st.container(border=True, key="rq_end_users"):
+        st.markdown("**End users' votes on this run**" if len(said) > 1 else "**End user's vote on this run**")
+        for vote in said:
+            where = "an answer" if vote.get("message_id") else "the run"
+            st.markdown(
+                f"{_shared.thumb(vote['rating'])} :gray-badge[end user] **{plain(vote['owner_id'] or 'anonymous')}** "
+                f"on {where} · {_shared.when(vote['updated_at'])}"
+                + (f" · {plain(', '.join(vote['tags']))}" if vote.get("tags") else "")
+            )
+            if vote.get("comment"):
+                st.markdown(f"> {safe_markdown(vote['comment'])}".replace("\n", "\n> "))
+
+
+def reason_label(tag: str) -> str:
+    return f"{REASON_TAGS.index(tag) + 1} · {plain(tag)}"
+
+
+def vote_panel(run: dict, mine: dict | None) -> None:
+    """The reviewer's vote, comment and reasons on this run, what is saved, and the moves on."""
+    run_id = run["run_id"]
+    _review.start(run_id, mine)
+    last = _review.last_line()
+    if last:
+        with st.container(horizontal=True, vertical_alignment="center"):
+            st.caption(last)
+            st.button("Back (B)", key=f"rq_back|{run_id}", on_click=_review.back, type="tertiary")
+    pending = _review.unsaved(run_id, mine)
+    if mine:
+        state = ":orange[comment or reasons **not saved**]" if pending else ":green[saved]"
+        st.markdown(f"**Your vote:** {_shared.thumb(mine['rating'])} {state}")
+    else:
+        st.markdown("**Your vote:** not yet")
+    with st.container(key="rq_comment"):
+        st.text_area(
+            "Comment (**C**)",
+            key=_review.key(run_id, "comment"),
+            height=90,
+            max_chars=rules.MAX_COMMENT,
+            on_change=_review.keep,
+            args=(run,),
+        )
+    with st.container(key="rq_reasons"):
+        st.pills(
+            f"Reasons (**1**-**{len(REASON_TAGS)}**)",
+            REASON_TAGS,
+            selection_mode="multi",
+            format_func=reason_label,
+            key=_review.key(run_id, "tags"),
+            on_change=_review.keep,
+            args=(run,),
+        )
+    if pending and mine:
+        st.button(
+            "Save comment and reasons",
+            key=f"rq_save|{run_id}",
+            icon=":material/save:",
+            on_click=_review.keep,
+            args=(run,),
+        )
+    elif pending:
+        st.caption(":orange[**Not saved** yet: a comment and reasons are saved with your vote (**U** or **D**).]")
+    if st.session_state.get(_review.LEAVING) == run_id:
+        st.warning(
+            "Your comment or reasons are **not saved**: they are saved with a vote. Press **U** or **D** to "
+            "save them with your vote, or **N** again to leave them unsaved.",
+            icon=":material/edit_note:",
+        )
+    with st.container(horizontal=True):
+        for label, name, rating in (("Good (U)", "rq_up", 1), ("Bad (D)", "rq_down", -1)):
+            st.button(
+                label,
+                icon=_shared.thumb(rating),
+                key=f"{name}|{run_id}",
+                on_click=_review.vote,
+                args=(run, rating),
+                type="primary",
+            )
+    with st.container(horizontal=True):
+        st.button("Skip (S)", key=f"rq_skip|{run_id}", on_click=_review.move_on, args=(run,), kwargs={"skip": True})
+        st.button("Next (N)", key=f"rq_next|{run_id}", on_click=_review.move_on, args=(run,), kwargs={"skip": False})
+    if st.session_state.get(_review.ADVANCE, True):
+        with st.container(horizontal=True, gap="small"):
+            for label, name, rating in (
+                ("Good, stay (Shift+U)", "rq_up_stay", 1),
+                ("Bad, stay (Shift+D)", "rq_down_stay", -1),
+            ):
+                st.button(
+                    label,
+                    key=f"{name}|{run_id}",
+                    on_click=_review.vote,
+                    args=(run, rating),
+                    kwargs={"stay": True},
+                    type="tertiary",
+                    help="Vote and stay on this run, to write why",
+                )
+    with st.container(horizontal=True, vertical_alignment="center"):
+        st.toggle("Advance after a vote", value=True, key=_review.ADVANCE)
+        if st.button("Keys (?)", key="rq_keys", icon=":material/keyboard:", type="tertiary"):
+            show_keys()
 
 
 st.title("Review queue")
@@ -117,19 +177,29 @@ if not _identity.can("queue"):
         icon=":material/visibility:",
     )
     st.stop()
+with st.container(key=_keys.CONTAINER):
+    _keys.listen()  # early on the page, so its frame stays put across reruns
 assistant_choices, model_choices = choices()
 with st.container(horizontal=True, vertical_alignment="bottom"):
-    common = {"index": None, "placeholder": "any", "bind": "query-params", "on_change": filters_changed}
+    common = {"index": None, "placeholder": "any", "bind": "query-params", "on_change": _review.filters_changed}
     st.selectbox("Assistant", assistant_choices, key="rq_assistant", width=190, **common)
     st.selectbox("Model", model_choices, key="rq_model", width=190, **common)
     st.selectbox("Run status", RUN_STATUSES, key="rq_status", width=150, **common)
     st.date_input(
-        "Run started between", value=(), key="rq_dates", bind="query-params", on_change=filters_changed, width=230
+        "Run started between",
+        value=(),
+        key="rq_dates",
+        bind="query-params",
+        on_change=_review.filters_changed,
+        width=230,
     )
     st.checkbox(
-        "Only runs with a thumbs-down from end users", key="rq_negative", bind="query-params", on_change=filters_changed
+        "Only runs with a thumbs-down from end users",
+        key="rq_negative",
+        bind="query-params",
+        on_change=_review.filters_changed,
     )
-    st.checkbox("Only follow-up runs", key="rq_followups", bind="query-params", on_change=filters_changed)
+    st.checkbox("Only follow-up runs", key="rq_followups", bind="query-params", on_change=_review.filters_changed)
 
 store = _shared.store()
 try:
@@ -142,11 +212,12 @@ except errors.DataLayerError as error:
     st.stop()
 
 st.progress(reviewed / total if total else 1.0, text=f"You have reviewed {reviewed:,} of {total:,} runs in this queue")
-if TOAST in st.session_state:
-    st.toast(st.session_state.pop(TOAST), icon=":material/check:")
-if ERROR in st.session_state:
-    _shared.show_error(st.session_state[ERROR])
+if _review.ERROR in st.session_state:
+    _shared.show_error(st.session_state[_review.ERROR])
 if run is None:
+    last = _review.last_line()
+    if last:
+        st.caption(last)
     st.success(
         "Nothing left for you to review under this filter." if total else "No runs match this filter.",
         icon=":material/task_alt:",
@@ -159,41 +230,24 @@ try:
         who = plain(holder.get("owner_id") or "Another reviewer")
         st.warning(f"{who} picked this run up meanwhile; press N to move on.")
 except errors.DataLayerError as error:
+    # the run is still drawn: a page that stopped here would drop what the reviewer is typing
     _shared.show_error(error)
+try:
+    votes = store.feedback.list_by_run(run["thread_id"], run["run_id"], actor=me)
+except errors.DataLayerError as error:
+    _shared.show_error(error)
+    st.stop()
 
 thread, messages = run_context(run["thread_id"], run["run_id"])
-mine = store.feedback.find(run_id=run["run_id"], owner_id=me.user_id, actor=me)
-conversation_column, controls = st.columns([3, 1], gap="large")
+mine = next((vote for vote in votes if vote["owner_id"] == me.user_id and not vote.get("message_id")), None)
+conversation_column, controls = st.columns([2, 1], gap="large")
 with conversation_column:
     title = (thread or {}).get("title") or "(untitled thread)"
     st.markdown(f"**{plain(title)}**")
     _conversation.run_header(run)
+    end_user_votes(votes)
     _conversation.conversation(run, messages, votes=False)
     if st.button("Open the whole thread", icon=":material/forum:", type="tertiary"):
         st.switch_page("pages/thread.py", query_params={"thread": run["thread_id"], "run": run["run_id"]})
 with controls, st.container(border=True):
-    st.markdown(f"**Your vote:** {_shared.thumb(mine['rating']) if mine else 'not yet'}")
-    comment_key, tags_key = _keys(run["run_id"])
-    if comment_key not in st.session_state:
-        st.session_state[comment_key] = (mine or {}).get("comment") or ""
-    if tags_key not in st.session_state:
-        st.session_state[tags_key] = list((mine or {}).get("tags") or [])
-    st.text_area("Comment (optional)", key=comment_key, height=90)
-    st.multiselect("Reasons for a thumbs-down", REASON_TAGS, key=tags_key)
-    with st.container(horizontal=True):
-        st.button(
-            "Good", icon=":material/thumb_up:", key="rq_up", shortcut="U", on_click=vote, args=(run, 1), type="primary"
-        )
-        st.button(
-            "Bad",
-            icon=":material/thumb_down:",
-            key="rq_down",
-            shortcut="D",
-            on_click=vote,
-            args=(run, -1),
-            type="primary",
-        )
-    with st.container(horizontal=True):
-        st.button("Skip", key="rq_skip", shortcut="S", on_click=move_on, args=(run,), kwargs={"skip": True})
-        st.button("Next", key="rq_next", shortcut="N", on_click=move_on, args=(run,), kwargs={"skip": False})
-    st.caption("Keys: **U** thumbs up · **D** thumbs down · **S** skip (it comes back later) · **N** next")
+    vote_panel(run, mine)

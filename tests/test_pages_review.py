@@ -245,20 +245,21 @@ def test_queue_votes_skips_and_moves_on(app, demo_store):
     assert at.progress[0].value == 0
     first = current_run_id(at)
 
-    at.button(key="rq_up").click().run()
+    at.button(key=f"rq_up|{first}").click().run()
     assert [vote["rating"] for vote in votes(demo_store, first)] == [1]
-    assert current_run_id(at) == first  # a vote does not move on by itself: N does
-    at.button(key="rq_next").click().run()
     second = current_run_id(at)
-    assert second != first
+    assert second != first  # a vote moves on by itself ("Advance after a vote" is on)
 
-    at.multiselect(key=f"rq_tags|{second}").set_value(["not_as_expected"])
-    at.button(key="rq_down").click().run()
-    at.button(key="rq_next").click().run()
+    at.pills(key=f"rq|{ME}|{second}|tags").set_value(["not_as_expected"])
+    at.toggle(key="rq_advance").set_value(False)
+    at.button(key=f"rq_down|{second}").click().run()
+    assert current_run_id(at) == second  # advancing is off: N moves on
+    at.button(key=f"rq_next|{second}").click().run()
     assert [(vote["rating"], vote["tags"]) for vote in votes(demo_store, second)] == [(-1, ["not_as_expected"])]
 
     third = current_run_id(at)
-    at.button(key="rq_skip").click().run()
+    assert third != second
+    at.button(key=f"rq_skip|{third}").click().run()
     assert votes(demo_store, third) == []
     assert current_run_id(at) not in (first, second, third)
     assert demo_store.queue.progress(actor=Actor(ME)) == (2, total)
