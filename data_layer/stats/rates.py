@@ -1,30 +1,45 @@
 """Vote counts and positive rates: the headline (with the period before), per day or week, per
-assistant or model, and the reason tags of negative votes over time and per assistant."""
+assistant or model, and the reason tags of negative votes over time and per assistant.
+
+All of them count whole-run votes only (`scope = ''`), as the insights do (`data_layer.insights`):
+a reviewer's extra vote on one message of a run is not a second opinion on the run, and one rule
+gives one number for a slice on every page."""
 
 from __future__ import annotations
 
 from data_layer.analysis import rate
 from data_layer.errors import InvalidInput
-from data_layer.filters import Filters
-from data_layer.stats.sql import BUCKETS, DAY, counted, day_of, per_run, votes_where
+from data_layer.filters import RUNS, Filters, conditions
+from data_layer.schema import FEEDBACK_SOURCES
+from data_layer.stats.sql import BUCKETS, DAY, counted, day_of, votes_where
 
 UNTAGGED = "untagged"
 GROUPS = ("assistant_id", "model_name")
 
-_HEADLINE = """
-SELECT count(*) AS runs,
-       coalesce(sum(positive + negative), 0) AS votes,
-       coalesce(sum(positive), 0) AS positive,
-       coalesce(sum(negative), 0) AS negative,
-       count(*) FILTER (WHERE positive + negative > 0) AS runs_with_feedback
-FROM ({runs}) p
+_RUNS = "SELECT count(*) FROM runs r WHERE {run}"
+
+_HEADLINE = f"""
+SELECT count(*) AS votes,
+       count(*) FILTER (WHERE f.rating = 1) AS positive,
+       count(*) FILTER (WHERE f.rating = -1) AS negative,
+       count(DISTINCT f.run_id) AS runs_with_feedback,
+       {", ".join(f"count(*) FILTER (WHERE f.source = '{s}') AS {s}_votes" for s in FEEDBACK_SOURCES)},
+       {", ".join(f"count(*) FILTER (WHERE f.source = '{s}' AND f.rating = 1) AS {s}_up" for s in FEEDBACK_SOURCES)}
+FROM feedback f
+WHERE {{votes}}
 """
 
 
 def _period(conn, filters: Filters) -> dict:
-    runs, params = per_run(filters)
-    counts = {key: int(value) for key, value in conn.one(_HEADLINE.format(runs=runs), params).items()}
-    return {**counts, "positive_rate": rate(counts["positive"], counts["votes"])}
+    run, run_params = conditions(filters, RUNS)
+    votes, params = votes_where(filters, whole_run=True)
+    counts = {key: int(value or 0) for key, value in conn.one(_HEADLINE.format(votes=votes), params).items()}
+    sources = {}
+    for source in FEEDBACK_SOURCES:
+        votes_of, positive_of = counts.pop(f"{source}_votes"), counts.pop(f"{source}_up")
+        sources[source] = {"votes": votes_of, "positive": positive_of, "positive_rate": rate(positive_of, votes_of)}
+    runs = int(conn.scalar(_RUNS.format(run=run), run_params))
+    return {"runs": runs, **counts, "positive_rate": rate(counts["positive"], counts["votes"]), "by_source": sources}
 
 
 def headline(conn, filters: Filters) -> dict:
@@ -61,7 +76,7 @@ ORDER BY 1
 def over_time(conn, filters: Filters, bucket: str) -> dict:
     """Votes and positive rate per `bucket` (`day` or `week`) of the runs; each row has `bucket` (its
     first day), `votes`, `positive`, `negative`, the rate and its interval."""
-    votes, params = votes_where(filters)
+    votes, params = votes_where(filters, whole_run=True)
     rows = conn.all(_OVER_TIME.format(bucket=BUCKETS[bucket], votes=votes), params)
     return {"bucket": bucket, "rows": [counted({**row, "bucket": day_of(row["bucket"])}) for row in rows]}
 
@@ -84,7 +99,7 @@ def by_group(conn, filters: Filters, name: str) -> list[dict]:
     more votes first)."""
     if name not in GROUPS:
         raise InvalidInput(f"group {name!r:.40} is not one of {', '.join(GROUPS)}")
-    votes, params = votes_where(filters)
+    votes, params = votes_where(filters, whole_run=True)
     return [counted(row) for row in conn.all(_BY_GROUP.format(name=name, votes=votes), params)]
 
 
@@ -114,7 +129,7 @@ ORDER BY 1 NULLS LAST, 3 DESC, 2
 def tags_over_time(conn, filters: Filters, bucket: str) -> dict:
     """Reason tags of negative votes per day or week: rows of `bucket`, `tag`, `negative` (a vote with
     two tags counts for each; a negative vote without tags counts as `untagged`)."""
-    votes, params = votes_where(filters)
+    votes, params = votes_where(filters, whole_run=True)
     rows = conn.all(_TAGS_OVER_TIME.format(bucket=BUCKETS[bucket], votes=votes), params)
     out = [{"bucket": day_of(row["bucket"]), "tag": row["tag"], "negative": int(row["negative"])} for row in rows]
     return {"bucket": bucket, "rows": out}
@@ -122,7 +137,7 @@ def tags_over_time(conn, filters: Filters, bucket: str) -> dict:
 
 def tags_by_assistant(conn, filters: Filters) -> list[dict]:
     """Reason tags of negative votes per assistant: rows of `assistant_id`, `tag`, `negative`."""
-    votes, params = votes_where(filters)
+    votes, params = votes_where(filters, whole_run=True)
     return [
         {**row, "negative": int(row["negative"])} for row in conn.all(_TAGS_BY_ASSISTANT.format(votes=votes), params)
     ]
