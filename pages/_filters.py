@@ -157,6 +157,19 @@ def dates(filters: Filters) -> str:
     return f"runs of {first} to {last} (UTC)"
 
 
+def share(side: dict) -> str:
+    """`26.8 % positive of 123`: a slice's rate to one decimal with the votes it is of, worded the same
+    on every page so that one slice reads as one number wherever it is shown."""
+    if not side["votes"]:
+        return "no votes"
+    return f"{side['positive'] / side['votes'] * 100:.1f} % positive of {side['votes']:,}"
+
+
+def per_source(counts: dict, source: str | None = None) -> str:
+    """`reviewers 26.8 % positive of 123 · end users ...`: each source's share (only `source`'s when set)."""
+    return " · ".join(f"{SOURCE_WORDS[name]} {share(side)}" for name, side in counts.items() if source in (None, name))
+
+
 def counted(filters: Filters, *, source: str | None = None, votes: str = "whole-run votes", dated: bool = True) -> str:
     """What a number counts, in words: which votes, from whom, on which runs (without `dated`, the
     runs' dates are left for the caller to say)."""

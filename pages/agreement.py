@@ -70,12 +70,6 @@ GROUP_COLUMNS = {
 }
 
 
-def rate_of(side: dict) -> str:
-    if not side["votes"]:
-        return "no votes"
-    return f"{side['positive'] / side['votes'] * 100:.1f} % positive of {side['votes']:,}"
-
-
 def gap(seconds: float | None) -> str:
     if seconds is None:
         return "—"
@@ -131,10 +125,9 @@ except errors.DataLayerError as error:
     _shared.show_error(error)
     st.stop()
 
-split = " · ".join(f"{_filters.SOURCE_WORDS[source]} {rate_of(side)}" for source, side in in_slice.items())
 st.caption(
-    f"{_filters.counted(chosen)}: {split}. Below, every end-user vote on a run that reviewers also rated, "
-    "against the reviewers' majority on that run. Runs where the reviewers are split evenly are left out. "
+    f"{_filters.counted(chosen)}: {_filters.per_source(in_slice)}. Below, every end-user vote on a run that "
+    "reviewers also rated, against the reviewers' majority on that run. Runs where the reviewers are split evenly are left out. "
     "Kappa corrects the percent agreement for the agreement expected by chance: 0 is chance, 1 is perfect."
 )
 if not summary["n"]:

@@ -67,12 +67,8 @@ def draw_headline(head: dict, filters: Filters) -> None:
             value = f"{current[key]:,}"
             delta = None if change.get(key) is None else f"{change[key]:+,}"
         column.metric(label, value, delta, border=True, help=HEADLINE_HELP.get(key))
-    split = " · ".join(
-        f"{_filters.SOURCE_WORDS[source]}: {percent_of(side)}"
-        for source, side in current["by_source"].items()
-        if filters.source in (None, source)
-    )
-    st.caption(f"{_filters.counted(filters)}. {split.capitalize()}; on Compare each source is a slice of its own.")
+    split = _filters.per_source(current["by_source"], filters.source)
+    st.caption(f"{_filters.counted(filters)}. By source: {split} (Compare shows each source on its own).")
     if head["previous"] is not None:
         until = date.fromisoformat(head["previous_until"][:10]) - timedelta(days=1)
         st.caption(
@@ -87,12 +83,6 @@ HEADLINE_HELP = {
     "votes": "Whole-run votes; a vote on a single message of a run is not counted.",
     "positive_rate": "Thumbs-up among the whole-run votes counted.",
 }
-
-
-def percent_of(side: dict) -> str:
-    """`26.8 % of 123`: a rate to one decimal with the votes it is of."""
-    rate = side["positive_rate"]
-    return "no votes" if rate is None else f"{rate * 100:.1f} % of {side['votes']:,}"
 
 
 def draw_over_time(data: dict) -> None:
