@@ -127,8 +127,9 @@ except errors.DataLayerError as error:
 
 st.caption(
     f"{_filters.counted(chosen)}: {_filters.per_source(in_slice)}. Below, every end-user vote on a run that "
-    "reviewers also rated, against the reviewers' majority on that run. Runs where the reviewers are split evenly are left out. "
-    "Kappa corrects the percent agreement for the agreement expected by chance: 0 is chance, 1 is perfect."
+    "reviewers also rated, against the reviewers' majority on that run. Runs where the reviewers are split "
+    "evenly are left out. Kappa corrects the percent agreement for the agreement expected by chance: 0 is "
+    "chance, 1 is perfect."
 )
 if not summary["n"]:
     st.info("No run has both an end-user vote and a reviewer vote yet, so there is nothing to compare.")

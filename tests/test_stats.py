@@ -269,7 +269,7 @@ def test_empty_database(store):
         "positive": 0,
         "negative": 0,
         "positive_rate": None,
-        "by_source": {source: {"votes": 0, "positive": 0, "positive_rate": None} for source in ("reviewer", "end_user")},
+        "by_source": {name: {"votes": 0, "positive": 0, "positive_rate": None} for name in ("reviewer", "end_user")},
     }
     assert everything["headline"]["change"]["positive_rate"] is None
     assert everything["over_time"]["rows"] == [] and everything["tags_over_time"]["rows"] == []
