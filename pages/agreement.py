@@ -55,15 +55,16 @@ def group_rows(rows: list[dict], name: str) -> list[dict]:
             name: row[name] or "(none)",
             "pairs": row["n"],
             "agreement": row["agreement"],
-            "kappa": row["kappa"],
-            "kappa low": row["low"],
-            "kappa high": row["high"],
+            "kappa (95 %)": "–"
+            if row["kappa"] is None
+            else f"{row['kappa']:.2f} ({row['low']:.2f} to {row['high']:.2f})",
             "note": "too few pairs" if row["n"] < 30 else "",
         }
         for row in rows
     ]
 
 
+# Kappa and its interval share one short text column, so the note fits beside them in half the page.
 GROUP_COLUMNS = {
     "agreement": PERCENT,
     "note": st.column_config.TextColumn(width="medium"),

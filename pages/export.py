@@ -117,10 +117,6 @@ except errors.DataLayerError as error:
 
 left, right = st.columns([1, 3], vertical_alignment="top")
 left.metric("Rows to export", f"{total:,}", border=True)
-try:
-    left.caption(whole_run_text(chosen, load_whole_run(current_store, current_store.url, replace(chosen, rating=None))))
-except errors.DataLayerError as error:
-    _shared.show_error(error)
 with right:
     fmt = st.radio(
         "Format",
@@ -142,6 +138,11 @@ with right:
         on_click="ignore",
         help="Choose at least one column" if not columns else ("No rows match" if total == 0 else None),
     )
+
+try:
+    st.caption(whole_run_text(chosen, load_whole_run(current_store, current_store.url, replace(chosen, rating=None))))
+except errors.DataLayerError as error:
+    _shared.show_error(error)
 
 st.subheader("Preview")
 if not columns:
