@@ -96,9 +96,9 @@ def draw_alerts(store, filters: Filters, *, days: int = 60, recent: int = 28, ke
     found = insights.flagged(series, recent)
     st.caption(
         f"{_filters.counted(filters, dated=False)}: the daily positive rate of each assistant's runs over the "
-        f"{days} days up to {series['until']}, the end of the date range. The band is the rate expected from "
-        "the other days ± 3 standard errors for that day's number of votes (a p-chart), so a day with few votes "
-        "gets a wide band. "
+        f"{days} days up to {series['until']} (the end of the date range, or the newest run if earlier). The "
+        "band is the rate expected from the other days ± 3 standard errors for that day's number of votes (a "
+        "p-chart), so a day with few votes gets a wide band. "
         f"A day below the band in the last {recent} days is an alert (also `python -m data_layer stats --alerts`)."
     )
     if found:

@@ -2,8 +2,9 @@
 days that fell below it.
 
 The insight pages' filters narrow the votes (assistant, model, reviewer, source) as everywhere else;
-of the date range only its end is used: the window is the `days` days up to it, because a day's band
-is set by the days around it and a range of a day or a week has too few of them."""
+of the date range only its end is used: the window is the `days` days up to it (or up to the newest
+run, when the range ends later), because a day's band is set by the days around it and a range of a
+day or a week has too few of them."""
 
 from __future__ import annotations
 
@@ -30,9 +31,9 @@ _LAST_RUN = "SELECT max(r.created_at) FROM runs r WHERE {run}"
 
 def daily_series(store, filters=None, *, days: int = 60, source: str | None = None, until: date | None = None) -> dict:
     """The daily positive rate of each assistant over the `days` days of runs up to `until` (default:
-    the last day of the filters' range, else the day of the newest run they match), with p-chart
-    bands (`analysis.p_chart`), of the whole-run votes the filters keep (`source` is a shorthand for
-    the filter of that name). Returns `{"until": day, "series": {assistant: [day rows]}}`; days
+    the day of the newest run the filters match, or the last day of their range if that is earlier),
+    with p-chart bands (`analysis.p_chart`), of the whole-run votes the filters keep (`source` is a
+    shorthand for the filter of that name). Returns `{"until": day, "series": {assistant: [day rows]}}`; days
     without votes are absent."""
     days = rules.integer(days, "days", low=2, high=3660)
     chosen = Filters.of(filters, takes=TAKES, reader="the alerts")
@@ -41,14 +42,14 @@ def daily_series(store, filters=None, *, days: int = 60, source: str | None = No
     end_of_range = chosen.until_time
     unbounded = replace(chosen, since=None, until=None)
     with store.engine.read() as conn:
-        if until is None and end_of_range is not None:
-            until = (end_of_range - timedelta(microseconds=1)).astimezone(UTC).date()
         if until is None:
             last_run, last_params = conditions(unbounded, RUNS)
             last = conn.scalar(_LAST_RUN.format(run=last_run), last_params)
             if last is None:
                 return {"until": None, "series": {}}
             until = last.astimezone(UTC).date()
+            if end_of_range is not None:
+                until = min(until, (end_of_range - timedelta(microseconds=1)).astimezone(UTC).date())
         end = datetime(until.year, until.month, until.day, tzinfo=UTC) + timedelta(days=1)
         start = max(end - timedelta(days=days), rules.EARLIEST)
         window = replace(unbounded, since=start.isoformat(), until=end.isoformat())
