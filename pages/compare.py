@@ -94,8 +94,7 @@ def side_row(name: str, side: dict) -> dict:
         "slice": name,
         "votes": side["votes"],
         "positive rate": side["rate"],
-        "95 % low": side["low"],
-        "95 % high": side["high"],
+        "95 % interval": "–" if side["rate"] is None else f"{side['low']:.1%} to {side['high']:.1%}",
         "note": "too few votes" if side["votes"] < analysis.MIN_VOTES else "",
     }
 
@@ -111,7 +110,7 @@ def verdict(source: str, result: dict, name_a: str, name_b: str, filters: Filter
     st.dataframe(
         [side_row(f"A: {name_a}", result["a"]), side_row(f"B: {name_b}", result["b"])],
         hide_index=True,
-        column_config={name: PERCENT for name in ("positive rate", "95 % low", "95 % high")},
+        column_config={"positive rate": PERCENT},
         key=f"compare_table_{source}",
     )
     if result["a"]["votes"] and result["b"]["votes"]:

@@ -120,11 +120,15 @@ def test_insight_pages_in_the_browser(tmp_path, page):
         ticks = [text.strip() for text in chart.locator(".xtick text").all_text_contents()]
         assert ticks == [last]  # one day, one label: its date, not milliseconds around midnight
 
+        page.goto(server.url + "/compare")
+        _ready(page)
+        page.wait_for_selector('[data-testid="stDataFrame"]', timeout=TIMEOUT)
+        page.screenshot(path=str(SHOTS / "compare.png"))
         page.goto(server.url + "/compare?by=model&a=gpt-4.1&b=qwen-max-old&from=2000-01-01&to=2099-12-31")
         _ready(page)
         verdict = page.get_by_text(re.compile(r"B is worse than A: B minus A = -\d+\.\d pp")).first
         expect(verdict).to_be_visible(timeout=TIMEOUT)
-        page.screenshot(path=str(SHOTS / "compare.png"))
+        page.screenshot(path=str(SHOTS / "compare-verdict.png"))
 
         page.goto(server.url + "/agreement")
         _ready(page)
