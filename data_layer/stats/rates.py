@@ -9,41 +9,55 @@ from __future__ import annotations
 
 from data_layer.analysis import rate
 from data_layer.errors import InvalidInput
-from data_layer.filters import RUNS, Filters, conditions
+from data_layer.filters import Filters
 from data_layer.schema import FEEDBACK_SOURCES
-from data_layer.stats.sql import BUCKETS, DAY, counted, day_of, votes_where
+from data_layer.stats.sql import BUCKETS, DAY, counted, day_of, per_run, votes_where
 
 UNTAGGED = "untagged"
 GROUPS = ("assistant_id", "model_name")
 
-_RUNS = "SELECT count(*) FROM runs r WHERE {run}"
+# Runs, and runs with a vote, from the runs' tallies (`per_run`): those count a run's votes on its
+# messages too, so a run voted on only message by message is a run with feedback; counting the runs
+# of whole-run votes instead (count DISTINCT over the votes) costs several times the whole headline.
+_RUNS = """
+SELECT count(*) AS runs, count(*) FILTER (WHERE positive + negative > 0) AS runs_with_feedback
+FROM ({runs}) p
+"""
 
-_HEADLINE = f"""
-SELECT count(*) AS votes,
-       count(*) FILTER (WHERE f.rating = 1) AS positive,
-       count(*) FILTER (WHERE f.rating = -1) AS negative,
-       count(DISTINCT f.run_id) AS runs_with_feedback,
-       {", ".join(f"count(*) FILTER (WHERE f.source = '{s}') AS {s}_votes" for s in FEEDBACK_SOURCES)},
-       {", ".join(f"count(*) FILTER (WHERE f.source = '{s}' AND f.rating = 1) AS {s}_up" for s in FEEDBACK_SOURCES)}
+# Grouped by source rather than a FILTER per source: string comparisons in FILTERs cost three times more.
+_VOTES = """
+SELECT f.source, count(*) AS votes, count(*) FILTER (WHERE f.rating = 1) AS positive
 FROM feedback f
-WHERE {{votes}}
+WHERE {votes}
+GROUP BY f.source
 """
 
 
 def _period(conn, filters: Filters) -> dict:
-    run, run_params = conditions(filters, RUNS)
+    runs, run_params = per_run(filters)
     votes, params = votes_where(filters, whole_run=True)
-    counts = {key: int(value or 0) for key, value in conn.one(_HEADLINE.format(votes=votes), params).items()}
+    found = {row["source"]: row for row in conn.all(_VOTES.format(votes=votes), params)}
     sources = {}
     for source in FEEDBACK_SOURCES:
-        votes_of, positive_of = counts.pop(f"{source}_votes"), counts.pop(f"{source}_up")
+        row = found.get(source, {})
+        votes_of, positive_of = int(row.get("votes") or 0), int(row.get("positive") or 0)
         sources[source] = {"votes": votes_of, "positive": positive_of, "positive_rate": rate(positive_of, votes_of)}
-    runs = int(conn.scalar(_RUNS.format(run=run), run_params))
-    return {"runs": runs, **counts, "positive_rate": rate(counts["positive"], counts["votes"]), "by_source": sources}
+    total = sum(side["votes"] for side in sources.values())
+    positive = sum(side["positive"] for side in sources.values())
+    runs_counted = {key: int(value) for key, value in conn.one(_RUNS.format(runs=runs), run_params).items()}
+    return {
+        **runs_counted,
+        "votes": total,
+        "positive": positive,
+        "negative": total - positive,
+        "positive_rate": rate(positive, total),
+        "by_source": sources,
+    }
 
 
 def headline(conn, filters: Filters) -> dict:
-    """Runs, runs with feedback, votes and positive rate; with a full date range also the previous
+    """Runs, runs with feedback (a vote on the run or on one of its messages), whole-run votes per
+    source and together, and the positive rate; with a full date range also the previous
     period of equal length and the change (counts as differences, the rate in fraction points)."""
     current = _period(conn, filters)
     before = filters.previous()
