@@ -79,7 +79,8 @@ def draw_headline(head: dict, filters: Filters) -> None:
 
 HEADLINE_HELP = {
     "runs": "Runs started in the date range (and of the assistant and model chosen), with or without votes.",
-    "runs_with_feedback": "Runs with at least one whole-run vote that the filters count.",
+    "runs_with_feedback": "Runs with at least one vote of the chosen source and reviewer, on the run or on one of "
+    "its messages.",
     "votes": "Whole-run votes; a vote on a single message of a run is not counted.",
     "positive_rate": "Thumbs-up among the whole-run votes counted.",
 }
