@@ -91,6 +91,7 @@ def test_the_filters_follow_the_user_to_the_next_page(open_page):
     assert "assistant" not in at.query_params and at.query_params["from"] != "2000-01-01"
 
 
+@pytest.mark.slow
 def test_stats_and_compare_and_agreement_show_one_number(open_page, demo_db):
     slice_ = {**EVERYTHING, "model": "gpt-4.1"}
     with open_store(demo_db) as opened:
