@@ -183,7 +183,15 @@ def _chance(value: float) -> str:
     return "over 99.9 %" if value > 0.999 else _pct(value)
 
 
-def _p(value: float) -> str:
+def points(value: float) -> str:
+    """A difference of two rates in percentage points, signed: `+37.3 pp`."""
+    return f"{100 * value:+.1f} pp"
+
+
+def p_text(value: float | None) -> str:
+    """A p-value as people read it: `p < 0.001`, else to three decimals; `–` when not tested."""
+    if value is None:
+        return "–"
     return "p < 0.001" if value < 0.001 else f"p = {value:.3f}"
 
 
@@ -199,9 +207,9 @@ def summary(result: dict, a_name: str = "A", b_name: str = "B") -> str:
             f"{MIN_VOTES}. About {result['votes_needed']} votes per side are needed to see a 5-point difference."
         )
     difference = result["difference"]
-    low, high = _pct(result["difference_low"]), _pct(result["difference_high"])
-    interval = f"{_pct(difference)} (95 % interval {low} to {high})"
-    test = f"{'Fisher' if result['method'] == 'fisher' else 'z'}-test {_p(result['p_value'])}"
+    low, high = points(result["difference_low"]), points(result["difference_high"])
+    interval = f"{points(difference)} (95 % interval {low} to {high})"
+    test = f"{'Fisher' if result['method'] == 'fisher' else 'z'}-test {p_text(result['p_value'])}"
     chance = f"chance {b_name} is better: {_chance(result['prob_b_better'])}"
     if verdict in ("better", "worse"):
         return f"{b_name} is {verdict} than {a_name}: {b_name} minus {a_name} = {interval}; {test}; {chance}."

@@ -313,7 +313,12 @@ def build_parser() -> argparse.ArgumentParser:
     rest.add_argument("src", metavar="SRC")
 
     exp = command("export", cmd_export, "write feedback with its run and thread context to CSV, Parquet or JSONL")
-    exp.add_argument("--format", choices=("csv", "parquet", "jsonl"), help="default: from the file extension")
+    exp.add_argument(
+        "--format",
+        choices=("csv", "parquet", "jsonl"),
+        help="default: from the file extension; CSV writes times as YYYY-MM-DD HH:MM:SS in UTC in columns named "
+        "*_utc, Parquet and JSONL to the microsecond",
+    )
     exp.add_argument("-o", "--output", required=True, metavar="FILE", help="file to write (replaced when complete)")
     _add_filter_options(exp)
     exp.add_argument("--columns", metavar="A,B,...", help="comma-separated columns (default: all)")

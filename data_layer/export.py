@@ -17,8 +17,10 @@ falls in exactly one slice; slices are read one after another, each as its own s
 CSV is meant to be opened in a spreadsheet: it starts with a UTF-8 byte order mark (so Excel
 reads non-ASCII text right; read it back with `encoding="utf-8-sig"`), a text cell beginning
 with `=`, `+`, `-`, `@`, a tab or a carriage return gets a leading `'` (OWASP CSV injection),
-tags are joined with `;`, times are ISO 8601 UTC. JSONL and Parquet keep the exact text, tags as
-lists and times as timestamps.
+tags are joined with `;`, and times are `YYYY-MM-DD HH:MM:SS` in UTC, whole seconds, the form
+spreadsheets read as a date and time; their header names say so (`created_at_utc`, one column per
+time column chosen). JSONL and Parquet keep the exact text, tags as lists, the column names as
+chosen and times to the microsecond (JSONL as ISO 8601 with the offset, Parquet as UTC timestamps).
 """
 
 from __future__ import annotations
@@ -272,28 +274,38 @@ def neutralize(array: pa.Array) -> pa.Array:
     return pc.if_else(risky, pc.binary_join_element_wise("'", array, ""), array)
 
 
-def _iso_utc(array: pa.Array) -> pa.Array:
-    """`2026-03-02T13:00:00.000000Z`: a cast of the naive UTC time, three times faster than strftime."""
+CSV_TIME_SUFFIX = "_utc"
+
+
+def _spreadsheet_time(array: pa.Array) -> pa.Array:
+    """`2026-03-02 13:00:00`: the first 19 characters of a cast of the naive UTC time (three times
+    faster than strftime); the fraction of a second is dropped."""
     text = pc.cast(pc.cast(array, pa.timestamp("us")), pa.string())
-    return pc.binary_join_element_wise(pc.replace_substring(text, " ", "T", max_replacements=1), "Z", "")
+    return pc.utf8_slice_codeunits(text, 0, 19)
 
 
 def _csv_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
-    arrays, fields = [], []
+    arrays = []
     for field, array in zip(batch.schema, batch.columns):
         if pa.types.is_list(field.type):
             array = pc.binary_join(array, ";")
         if pa.types.is_timestamp(field.type):
-            array = _iso_utc(array)  # starts with a digit: never a formula
+            array = _spreadsheet_time(array)  # starts with a digit: never a formula
         elif pa.types.is_string(array.type):
             array = neutralize(array)
         arrays.append(array)
-        fields.append(pa.field(field.name, array.type))
-    return pa.RecordBatch.from_arrays(arrays, schema=pa.schema(fields))
+    return pa.RecordBatch.from_arrays(arrays, schema=_csv_schema(batch.schema))
+
+
+def csv_header(name: str, kind: pa.DataType) -> str:
+    """A column's name in the CSV header: a time column's says its times are UTC."""
+    return f"{name}{CSV_TIME_SUFFIX}" if pa.types.is_timestamp(kind) else name
 
 
 def _csv_schema(schema: pa.Schema) -> pa.Schema:
-    return pa.schema([(f.name, f.type if pa.types.is_integer(f.type) else pa.string()) for f in schema])
+    return pa.schema(
+        [(csv_header(f.name, f.type), f.type if pa.types.is_integer(f.type) else pa.string()) for f in schema]
+    )
 
 
 def _write_csv(sink, stream, schema: pa.Schema) -> int:

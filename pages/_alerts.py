@@ -1,6 +1,6 @@
-"""The "did something just break?" section: each assistant's daily positive rate in a p-chart band,
-and the days that fell below it. Drawn by the compare page; `draw_alerts()` is meant for the stats
-page too. All numbers come from `data_layer.insights.daily_series`; this module only draws.
+"""The "did something just break?" section of the stats page: each assistant's daily positive rate in
+a p-chart band, and the days that fell below it, under the page's filters (the window ends with the
+filters' last day). All numbers come from `data_layer.insights.daily_series`; this module only draws.
 """
 
 from __future__ import annotations
@@ -9,19 +9,15 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from data_layer import errors, insights
-from pages import _shared
+from data_layer.filters import Filters
+from pages import _filters, _shared
+from pages._charts import time_axis
 from pages._text import chart_label, plain
-
-SOURCE_LABELS = {
-    None: "all votes (reviewers and end users)",
-    "reviewer": "reviewer votes",
-    "end_user": "end-user votes",
-}
 
 
 @st.cache_data(ttl=_shared.READ_TTL, show_spinner=False)
-def _series(_store, url: str, days: int, source: str | None) -> dict:
-    return insights.daily_series(_store, days=days, source=source)
+def _series(_store, url: str, days: int, filters: Filters) -> dict:
+    return insights.daily_series(_store, filters, days=days)
 
 
 def p_chart_figure(assistant: str, rows: list[dict]) -> go.Figure:
@@ -76,6 +72,7 @@ def p_chart_figure(assistant: str, rows: list[dict]) -> go.Figure:
             name="positive rate (size: votes)",
         )
     )
+    time_axis(figure, days)
     figure.update_layout(
         title=chart_label(assistant),
         height=260,
@@ -86,21 +83,22 @@ def p_chart_figure(assistant: str, rows: list[dict]) -> go.Figure:
     return figure
 
 
-def draw_alerts(store, *, days: int = 60, recent: int = 28, source: str | None = None, key: str = "alerts") -> None:
+def draw_alerts(store, filters: Filters, *, days: int = 60, recent: int = 28, key: str = "alerts") -> None:
     """The p-chart of every assistant over `days` days and the table of alert days in the last `recent`."""
     try:
-        series = _series(store, store.url, days, source)
+        series = _series(store, store.url, days, filters)
     except errors.DataLayerError as error:
         _shared.show_error(error)
         return
     if not series["series"]:
-        st.info("No votes yet, so there is nothing to watch.")
+        st.info("No votes match these filters, so there is nothing to watch.")
         return
     found = insights.flagged(series, recent)
     st.caption(
-        f"Daily positive rate of each assistant's runs ({SOURCE_LABELS[source]}, whole-run votes) over the last "
-        f"{days} days up to {series['until']}. The band is the rate expected from the other days ± 3 standard "
-        "errors for that day's number of votes (a p-chart), so a day with few votes gets a wide band. "
+        f"{_filters.counted(filters, dated=False)}: the daily positive rate of each assistant's runs over the "
+        f"{days} days up to {series['until']} (the end of the date range, or the newest run if earlier). The "
+        "band is the rate expected from the other days ± 3 standard errors for that day's number of votes (a "
+        "p-chart), so a day with few votes gets a wide band. "
         f"A day below the band in the last {recent} days is an alert (also `python -m data_layer stats --alerts`)."
     )
     if found:

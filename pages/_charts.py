@@ -1,4 +1,5 @@
-"""The stats page's charts: their look, and the chart clicks that narrow the page.
+"""The insight pages' charts: their look, a time axis that reads as days, and the chart clicks that
+narrow the page.
 
 A click on a bar or a point (or a box over a stretch of time) writes the value it names into the URL
 (`assistant`, `model`, `reviewer`, `from`/`to`), which the filter bar (`pages/_filters.py`) reads.
@@ -14,6 +15,9 @@ import streamlit as st
 POSITIVE = "#43a047"
 NEGATIVE = "#e53935"
 NEUTRAL = "#90a4ae"
+# Up to this many days (or weeks) the time axis is a row of labelled categories, one per day: a date
+# axis over one day zooms into milliseconds, and over a few days labels fall between the bars.
+FEW_BUCKETS = 14
 
 
 def narrow(**changes) -> None:
@@ -49,6 +53,22 @@ def narrow_to_time(event, bucket: str) -> None:
     if days:
         last = date.fromisoformat(days[-1]) + timedelta(days=6 if bucket == "week" else 0)
         narrow(**{"from": days[0], "to": last.isoformat()})
+
+
+def time_axis(fig: go.Figure, buckets: list[str], bucket: str = "day") -> go.Figure:
+    """An x axis of days (or of weeks, each named by its Monday) that reads well for one day as for a
+    year: a few are categories, every day (week) from the first to the last labelled, gaps kept;
+    more are a date axis with month-day labels."""
+    if not buckets:
+        return fig
+    step = timedelta(days=7 if bucket == "week" else 1)
+    first, last = date.fromisoformat(min(buckets)), date.fromisoformat(max(buckets))
+    if (last - first) // step < FEW_BUCKETS:
+        every = [(first + step * n).isoformat() for n in range((last - first) // step + 1)]
+        fig.update_xaxes(type="category", categoryorder="array", categoryarray=every, tickangle=0)
+    else:
+        fig.update_xaxes(type="date", tickformat="%b %d\n%Y", hoverformat="%Y-%m-%d")
+    return fig
 
 
 def kappa_text(kappa: float | None) -> str:

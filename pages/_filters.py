@@ -1,8 +1,11 @@
-"""The insight pages' filter bar (Stats and Export): date range, assistant, model, reviewer, source.
+"""The insight pages' one filter bar (Stats, Compare, Agreement, Themes, Export): date range,
+assistant, model, reviewer, source, with the same default (the last DEFAULT_DAYS days of data).
 
 The filters live in the URL (`from`, `to`, `assistant`, `model`, `reviewer`, `source`) so a view
 can be shared and a chart click can narrow it; the widgets follow the URL and write back to it, and
-`filter_bar` turns them into the data layer's `Filters`.
+`filter_bar` turns them into the data layer's `Filters`. The session keeps the last values too: a
+page opened without filters in its address (the sidebar's links carry none) takes them, so the
+filters follow the user from page to page. `counted` says in words what a number counts.
 """
 
 from __future__ import annotations
@@ -15,12 +18,16 @@ from data_layer import stats
 from data_layer.filters import Filters
 from data_layer.schema import FEEDBACK_SOURCES
 from pages import _shared
-from pages._text import quoted
+from pages._text import plain, quoted
 
+DEFAULT_DAYS = 28
 ALL = ""  # a selectbox holding None shows a placeholder, so "no filter" is the empty string
 SOURCE_LABELS = {ALL: "All", "reviewer": "Reviewers", "end_user": "End users"}
 # URL parameter -> `Filters` field
 TEXT_PARAMS = {"assistant": "assistant_id", "model": "model_name", "reviewer": "reviewer", "source": "source"}
+PARAMS = ("from", "to", *TEXT_PARAMS)
+CARRIED = "_insight_filters"  # session state: the bar's last values, as URL parameters
+SOURCE_WORDS = {None: "reviewers and end users together", "reviewer": "reviewers", "end_user": "end users"}
 
 
 @st.cache_data(ttl=_shared.READ_TTL, show_spinner=False)
@@ -72,11 +79,22 @@ def write_params(values: dict) -> None:
             st.query_params[name] = value
 
 
-def filter_bar(choices: dict, *, prefix: str, default_days: int | None) -> Filters:
+def carry() -> None:
+    """Fill an address without filters from the session's last ones (the user came from another page)."""
+    saved = st.session_state.get(CARRIED)
+    if saved and not any(name in st.query_params for name in PARAMS):
+        st.query_params.update(saved)
+
+
+def filter_bar(choices: dict, *, prefix: str, unused: dict[str, str] | None = None) -> Filters:
     """Draw the filters from the URL and write changes back; returns them as `Filters` (`InvalidInput`
-    for a value the data layer refuses, such as an overlong name or a year before 1970)."""
+    for a value the data layer refuses, such as an overlong name or a year before 1970). `unused`
+    names the URL parameters this page cannot apply, with the reason: they are drawn disabled, kept
+    in the URL for the next page, and left out of the result."""
+    unused = unused or {}
+    carry()
     params = st.query_params
-    start, end = data_range(choices["bounds"], default_days)
+    start, end = data_range(choices["bounds"], DEFAULT_DAYS)
     start = parse_day(params.get("from")) or start
     end = parse_day(params.get("to")) or end
     if start > end:
@@ -109,14 +127,61 @@ def filter_bar(choices: dict, *, prefix: str, default_days: int | None) -> Filte
             shown,
             key=key,
             format_func=(lambda v: SOURCE_LABELS[v]) if name == "source" else (lambda v: v or "All"),
+            disabled=name in unused,
+            help=unused.get(name),
         )
         remember(key, value)
         values[name] = value or None
     write_params(values)
-    return Filters(since=values["from"], until=values["to"], **{TEXT_PARAMS[n]: values[n] for n in TEXT_PARAMS})
+    st.session_state[CARRIED] = {name: value for name, value in values.items() if value is not None}
+    return Filters(
+        since=values["from"],
+        until=values["to"],
+        **{TEXT_PARAMS[n]: values[n] for n in TEXT_PARAMS if n not in unused},
+    )
 
 
 def clear_button(container) -> None:
     if container.button("Clear filters", type="tertiary", icon=":material/filter_alt_off:"):
         st.query_params.clear()
+        st.session_state.pop(CARRIED, None)
         st.rerun()
+
+
+def dates(filters: Filters) -> str:
+    """The date range of `filters` in words (`until` is exclusive, so its day before is the last)."""
+    if filters.since is None and filters.until is None:
+        return "runs of any date"
+    first = filters.since[:10] if filters.since else "the first run"
+    last = (filters.until_time - timedelta(microseconds=1)).date().isoformat() if filters.until else "the last run"
+    return f"runs of {first} to {last} (UTC)"
+
+
+def share(side: dict) -> str:
+    """`26.8 % positive of 123`: a slice's rate to one decimal with the votes it is of, worded the same
+    on every page so that one slice reads as one number wherever it is shown."""
+    if not side["votes"]:
+        return "no votes"
+    return f"{side['positive'] / side['votes'] * 100:.1f} % positive of {side['votes']:,}"
+
+
+def per_source(counts: dict, source: str | None = None) -> str:
+    """`reviewers 26.8 % positive of 123 · end users ...`: each source's share (only `source`'s when set)."""
+    return " · ".join(f"{SOURCE_WORDS[name]} {share(side)}" for name, side in counts.items() if source in (None, name))
+
+
+def counted(filters: Filters, *, source: str | None = None, votes: str = "whole-run votes", dated: bool = True) -> str:
+    """What a number counts, in words: which votes, from whom, on which runs (without `dated`, the
+    runs' dates are left for the caller to say)."""
+    who = SOURCE_WORDS[source or filters.source]
+    parts = [dates(filters)] if dated else []
+    parts += [
+        f"{label} {plain(value)}"
+        for label, value in (
+            ("assistant", filters.assistant_id),
+            ("model", filters.model_name),
+            ("reviewer", filters.reviewer),
+        )
+        if value
+    ]
+    return f"{votes.capitalize()} of {who}" + (f" on {', '.join(parts)}" if parts else "")

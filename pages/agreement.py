@@ -4,6 +4,12 @@ A 2x2 table (the end user's thumb x the reviewers' majority), percent agreement 
 with its 95 % interval, overall, per assistant and model, and week by week; the disagreements as a
 table whose rows open the run; and per reviewer, agreement with the other reviewers' majority,
 votes per day and the median time between two votes. Numbers from `data_layer.insights`.
+
+The insight pages' filter bar narrows the runs (dates, assistant, model); both sources are the
+point here, so the bar's source and reviewer are shown but do not apply (they stay in the URL for
+the next page). Thumbs are written as words: tables draw text, and an emoji needs a font that a
+browser may not have. A week with fewer than MIN_WEEK_PAIRS pairs gets no kappa point (its bar of
+pairs stays): two votes give a kappa of -1 or 1 that says nothing.
 """
 
 from __future__ import annotations
@@ -12,21 +18,28 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from data_layer import errors, insights
-from pages import _identity, _shared
+from data_layer.filters import Filters
+from pages import _filters, _identity, _shared
 
 PERCENT = st.column_config.NumberColumn(format="percent")
 KINDS = {
-    "user_up_reviewers_down": "user 👍, reviewers 👎 (the agent fooled the user)",
-    "user_down_reviewers_up": "user 👎, reviewers 👍 (the user wanted something else)",
+    "user_up_reviewers_down": "user up, reviewers down (the agent fooled the user)",
+    "user_down_reviewers_up": "user down, reviewers up (the user wanted something else)",
+}
+MIN_WEEK_PAIRS = 10
+UNUSED = {
+    "source": "Agreement compares end users with reviewers, so both sources always count here.",
+    "reviewer": "Agreement compares every reviewer; the reviewers' table below lists each one.",
 }
 
 
 @st.cache_data(ttl=_shared.READ_TTL, show_spinner=False)
-def load(_store, url: str, reader) -> tuple[dict, dict, list[dict]]:
+def load(_store, url: str, reader, filters: Filters) -> tuple[dict, dict, list[dict], dict]:
     return (
-        insights.end_user_agreement(_store),
-        insights.disagreements(_store, actor=reader, limit=200),
-        insights.reviewers(_store, actor=reader),
+        insights.end_user_agreement(_store, filters),
+        insights.disagreements(_store, filters, actor=reader, limit=200),
+        insights.reviewers(_store, filters, actor=reader),
+        insights.slice_counts(_store, filters),
     )
 
 
@@ -42,13 +55,20 @@ def group_rows(rows: list[dict], name: str) -> list[dict]:
             name: row[name] or "(none)",
             "pairs": row["n"],
             "agreement": row["agreement"],
-            "kappa": row["kappa"],
-            "kappa low": row["low"],
-            "kappa high": row["high"],
+            "kappa (95 %)": "–"
+            if row["kappa"] is None
+            else f"{row['kappa']:.2f} ({row['low']:.2f} to {row['high']:.2f})",
             "note": "too few pairs" if row["n"] < 30 else "",
         }
         for row in rows
     ]
+
+
+# Kappa and its interval share one short text column, so the note fits beside them in half the page.
+GROUP_COLUMNS = {
+    "agreement": PERCENT,
+    "note": st.column_config.TextColumn(width="medium"),
+}
 
 
 def gap(seconds: float | None) -> str:
@@ -61,7 +81,7 @@ def gap(seconds: float | None) -> str:
 
 def over_time(weeks: list[dict]) -> go.Figure:
     figure = go.Figure()
-    shown = [week for week in weeks if week["kappa"] is not None]
+    shown = [week for week in weeks if week["kappa"] is not None and week["n"] >= MIN_WEEK_PAIRS]
     figure.add_trace(
         go.Scatter(
             x=[week["week"] for week in shown],
@@ -93,18 +113,24 @@ def over_time(weeks: list[dict]) -> go.Figure:
     return figure
 
 
-st.title("Can we trust end-user thumbs?")
+title, clear = st.columns([5, 1], vertical_alignment="bottom")
+title.title("Can we trust end-user thumbs?")
+_filters.clear_button(clear)
 current = _shared.store()
+me = _identity.reader()
 try:
-    summary, disagreeing, reviewer_rows = load(current, current.url, _identity.reader())
+    choices = _filters.load_choices(current, current.url, me)
+    chosen = _filters.filter_bar(choices, prefix="agreement", unused=UNUSED)
+    summary, disagreeing, reviewer_rows, in_slice = load(current, current.url, me, chosen)
 except errors.DataLayerError as error:
     _shared.show_error(error)
     st.stop()
 
 st.caption(
-    "Every end-user vote on a run that reviewers also rated, against the reviewers' majority on that run "
-    "(whole-run votes). Runs where the reviewers are split evenly are left out. Kappa corrects the percent "
-    "agreement for the agreement expected by chance: 0 is chance, 1 is perfect."
+    f"{_filters.counted(chosen)}: {_filters.per_source(in_slice)}. Below, every end-user vote on a run that "
+    "reviewers also rated, against the reviewers' majority on that run. Runs where the reviewers are split "
+    "evenly are left out. Kappa corrects the percent agreement for the agreement expected by chance: 0 is "
+    "chance, 1 is perfect."
 )
 if not summary["n"]:
     st.info("No run has both an end-user vote and a reviewer vote yet, so there is nothing to compare.")
@@ -115,8 +141,8 @@ else:
         st.markdown("**End user × reviewers' majority**")
         st.dataframe(
             [
-                {"": "user 👍", "reviewers 👍": table[0][0], "reviewers 👎": table[0][1]},
-                {"": "user 👎", "reviewers 👍": table[1][0], "reviewers 👎": table[1][1]},
+                {"": "user up", "reviewers up": table[0][0], "reviewers down": table[0][1]},
+                {"": "user down", "reviewers up": table[1][0], "reviewers down": table[1][1]},
             ],
             hide_index=True,
             key="agreement_table",
@@ -133,7 +159,7 @@ else:
         st.dataframe(
             group_rows(summary["by_assistant"], "assistant_id"),
             hide_index=True,
-            column_config={"agreement": PERCENT},
+            column_config=GROUP_COLUMNS,
             key="agreement_by_assistant",
         )
     with by[1]:
@@ -141,16 +167,23 @@ else:
         st.dataframe(
             group_rows(summary["by_model"], "model_name"),
             hide_index=True,
-            column_config={"agreement": PERCENT},
+            column_config=GROUP_COLUMNS,
             key="agreement_by_model",
         )
     st.markdown("**Week by week** (bars: pairs; points: kappa with its 95 % interval)")
+    thin = sum(1 for week in summary["by_week"] if week["n"] < MIN_WEEK_PAIRS)
+    if thin:
+        st.caption(
+            f"{thin} week{'s' if thin != 1 else ''} with fewer than {MIN_WEEK_PAIRS} pairs show"
+            f"{'' if thin != 1 else 's'} only the bar: so few votes cannot say how far users and reviewers agree."
+        )
     st.plotly_chart(over_time(summary["by_week"]), key="agreement_weeks")
 
 st.subheader("Disagreements")
 st.caption(
-    f"{disagreeing['user_up']} × user 👍 but reviewers 👎 (the agent fooled the user) · "
-    f"{disagreeing['user_down']} × user 👎 but reviewers 👍 (the user wanted something else). "
+    f"{disagreeing['user_up']} × user :material/thumb_up: but reviewers :material/thumb_down: (the agent fooled "
+    f"the user) · {disagreeing['user_down']} × user :material/thumb_down: but reviewers :material/thumb_up: (the "
+    "user wanted something else). "
     "Select a row to open the run."
 )
 rows = disagreeing["rows"]
@@ -161,7 +194,7 @@ if rows:
                 "kind": KINDS[row["kind"]],
                 "assistant": row["assistant_id"],
                 "model": row["model_name"],
-                "reviewers": f"{row['up']} 👍 · {row['down']} 👎",
+                "reviewers": f"{row['up']} up · {row['down']} down",
                 "user comment": row["comment"] or "",
                 "run at": _shared.when(row["run_at"]),
             }

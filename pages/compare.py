@@ -1,25 +1,29 @@
 """Compare: is B better than A? Two models, two assistants or two date ranges, side by side.
 
-Reviewer votes and end-user votes get their own verdict, never added together. A verdict is given
-only with at least 30 votes on each side; with thin evidence the page says how many more votes a
-5-point difference needs. The "all at once" table tests every model (or assistant) against the
-rest with Holm's correction. Below: the daily p-chart alerts. All numbers come from
-`data_layer.insights` and `data_layer.analysis`; the slice choice is kept in the URL (`by`, `a`, `b`).
+The insight pages' filter bar narrows both slices (`pages/_filters.py`); the slices differ in the
+one thing compared: the model or the assistant (the bar's own choice of it does not apply), or the
+date range (B is the bar's, A the period of equal length before it). Reviewer votes and end-user
+votes get their own verdict, never added together (the bar's source shows one of them). A verdict
+is given only with at least 30 votes on each side; with thin evidence the page says how many more
+votes a 5-point difference needs. The "all at once" table tests every model (or assistant)
+against the rest with Holm's correction. All numbers come from `data_layer.insights` and
+`data_layer.analysis`; the slice choice is kept in the URL (`by`, `a`, `b`).
 """
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from dataclasses import replace
 
 import plotly.graph_objects as go
 import streamlit as st
 
-from data_layer import analysis, errors, insights, stats
+from data_layer import analysis, errors, insights
 from data_layer.filters import Filters
-from pages import _shared
+from pages import _filters, _identity, _shared
 from pages._text import chart_label
 
 BY = {"model": ("model_name", "Models"), "assistant": ("assistant_id", "Assistants"), "dates": (None, "Date ranges")}
+URL_OF = {"model_name": "model", "assistant_id": "assistant"}
 SOURCES = {"reviewer": "Reviewer votes", "end_user": "End-user votes"}
 VERDICT_STYLE = {
     "better": (st.success, ":material/trending_up:"),
@@ -39,11 +43,6 @@ VERDICT_WORDS = {
 }
 
 
-@st.cache_data(ttl=60, show_spinner=False)
-def load_choices(_store, url: str) -> dict:
-    return {"model": _store.runs.models(), "assistant": _store.threads.assistants(), "bounds": stats.bounds(_store)}
-
-
 def pick(label: str, options: list[str], key: str, wanted: str | None, fallback: int) -> str | None:
     if not options:
         return None
@@ -52,19 +51,14 @@ def pick(label: str, options: list[str], key: str, wanted: str | None, fallback:
     return st.selectbox(label, options, key=key)
 
 
-def date_slices(bounds: dict) -> tuple[dict, dict, str, str]:
-    """Two date ranges: by default the last 14 days of data (B) against the 14 before (A)."""
-    last = date.fromisoformat(bounds["last_run_at"][:10]) if bounds.get("last_run_at") else date.today()
-    columns = st.columns(2)
-    a = columns[0].date_input(
-        "Slice A: runs from – to", (last - timedelta(days=27), last - timedelta(days=14)), key="compare_dates_a"
-    )
-    b = columns[1].date_input("Slice B: runs from – to", (last - timedelta(days=13), last), key="compare_dates_b")
-    if not (isinstance(a, tuple) and len(a) == 2 and isinstance(b, tuple) and len(b) == 2):
-        st.info("Pick a start and an end date for both ranges.")
+def date_slices(filters: Filters) -> tuple[Filters, Filters, str, str]:
+    """The filter bar's date range (B) against the period of equal length just before it (A)."""
+    before = filters.previous()
+    if before is None:
+        st.info("Pick a start and an end date in the filter bar.")
         st.stop()
-    name_a, name_b = f"{a[0]} – {a[1]}", f"{b[0]} – {b[1]}"
-    return {"since": a[0], "until": a[1]}, {"since": b[0], "until": b[1]}, name_a, name_b
+    name_a, name_b = (_filters.dates(side).removeprefix("runs of ") for side in (before, filters))
+    return before, filters, name_a, name_b
 
 
 def rates_figure(result: dict, name_a: str, name_b: str) -> go.Figure:
@@ -100,8 +94,7 @@ def side_row(name: str, side: dict) -> dict:
         "slice": name,
         "votes": side["votes"],
         "positive rate": side["rate"],
-        "95 % low": side["low"],
-        "95 % high": side["high"],
+        "95 % interval": "–" if side["rate"] is None else f"{side['low']:.1%} to {side['high']:.1%}",
         "note": "too few votes" if side["votes"] < analysis.MIN_VOTES else "",
     }
 
@@ -109,35 +102,39 @@ def side_row(name: str, side: dict) -> dict:
 PERCENT = st.column_config.NumberColumn(format="percent")
 
 
-def verdict(source: str, result: dict, name_a: str, name_b: str) -> None:
+def verdict(source: str, result: dict, name_a: str, name_b: str, filters: Filters, *, dated: bool) -> None:
     st.markdown(f"#### {SOURCES[source]}")
+    st.caption(f"{_filters.counted(filters, source=source, dated=dated)}.")
     draw, icon = VERDICT_STYLE[result["verdict"]]
     draw(analysis.summary(result, "A", "B"), icon=icon)
     st.dataframe(
         [side_row(f"A: {name_a}", result["a"]), side_row(f"B: {name_b}", result["b"])],
         hide_index=True,
-        column_config={name: PERCENT for name in ("positive rate", "95 % low", "95 % high")},
+        column_config={"positive rate": PERCENT},
         key=f"compare_table_{source}",
     )
     if result["a"]["votes"] and result["b"]["votes"]:
         st.plotly_chart(rates_figure(result, "A", "B"), key=f"compare_chart_{source}")
 
 
-def all_at_once(store, dimension: str, label: str) -> None:
+def all_at_once(store, dimension: str, label: str, filters: Filters) -> None:
     try:
-        results = insights.compare_all(store, dimension)
+        results = insights.compare_all(store, dimension, filters)
     except errors.DataLayerError as error:
         _shared.show_error(error)
         return
     for source, rows in results.items():
+        if filters.source not in (None, source):
+            continue
         tested = sum(1 for row in rows if row["p_holm"] is not None)
         st.markdown(f"**{SOURCES[source]}**")
         if not rows:
             st.caption("No votes.")
             continue
         st.caption(
-            f"Each of the {label.lower()} against all the others together. {tested} tests at once, so the p-values "
-            f"are corrected with Holm's method (family-wise error 5 %); under {analysis.MIN_VOTES} votes: not tested."
+            f"{_filters.counted(filters, source=source)}. Each of the {label.lower()} against all the others "
+            f"together; difference in percentage points (pp). {tested} tests at once, so the p-values are corrected "
+            f"with Holm's method (family-wise error 5 %); under {analysis.MIN_VOTES} votes: not tested."
         )
         st.dataframe(
             [
@@ -146,8 +143,8 @@ def all_at_once(store, dimension: str, label: str) -> None:
                     "votes": row["b"]["votes"],
                     "positive rate": row["b"]["rate"],
                     "rest": row["a"]["rate"],
-                    "difference": row["difference"],
-                    "p (Holm)": row["p_holm"],
+                    "difference": None if row["difference"] is None else row["difference"] * 100,
+                    "p (Holm)": analysis.p_text(row["p_holm"]),
                     "verdict": VERDICT_WORDS[row["verdict"]],
                 }
                 for row in rows
@@ -156,26 +153,34 @@ def all_at_once(store, dimension: str, label: str) -> None:
             column_config={
                 "positive rate": PERCENT,
                 "rest": PERCENT,
-                "difference": PERCENT,
-                "p (Holm)": st.column_config.NumberColumn(format="%.4f"),
+                "difference": st.column_config.NumberColumn(format="%+.1f pp", help="B minus the rest"),
+                "p (Holm)": st.column_config.TextColumn(),
             },
             key=f"compare_all_{source}",
         )
 
 
-st.title("Is B better than A?")
+title, clear = st.columns([5, 1], vertical_alignment="bottom")
+title.title("Is B better than A?")
+_filters.clear_button(clear)
 current = _shared.store()
-choices = load_choices(current, current.url)
 params = st.query_params
-by_values = list(BY)
 if "compare_by" not in st.session_state:
     st.session_state["compare_by"] = params.get("by") if params.get("by") in BY else "model"
-by = st.segmented_control("Compare", by_values, key="compare_by", format_func=lambda value: BY[value][1], required=True)
-dimension, label = BY[by]
+dimension, label = BY[st.session_state["compare_by"]]
+try:
+    choices = _filters.load_choices(current, current.url, _identity.reader())
+    unused = {URL_OF[dimension]: f"The slices A and B pick the {label.lower()}."} if dimension else {}
+    common = _filters.filter_bar(choices, prefix="compare", unused=unused)
+except errors.DataLayerError as error:
+    _shared.show_error(error)
+    st.stop()
+by = st.segmented_control("Compare", list(BY), key="compare_by", format_func=lambda value: BY[value][1], required=True)
 if by == "dates":
-    a_filters, b_filters, name_a, name_b = date_slices(choices["bounds"])
+    a_filters, b_filters, name_a, name_b = date_slices(common)
+    st.query_params.update({"by": by})
 else:
-    options = choices[by]
+    options = choices["models" if by == "model" else "assistants"]
     if len(options) < 2:
         st.info(f"There are fewer than two {label.lower()} with runs, so there is nothing to compare yet.")
         st.stop()
@@ -184,24 +189,25 @@ else:
         name_a = pick("Slice A", options, f"compare_a_{by}", params.get("a"), 0)
     with columns[1]:
         name_b = pick("Slice B", options, f"compare_b_{by}", params.get("b"), 1)
-    a_filters, b_filters = {dimension: name_a}, {dimension: name_b}
+    a_filters, b_filters = replace(common, **{dimension: name_a}), replace(common, **{dimension: name_b})
     st.query_params.update({"by": by, "a": name_a, "b": name_b})
 
 try:
-    results = insights.compare_slices(current, Filters(**a_filters), Filters(**b_filters))
+    results = insights.compare_slices(current, a_filters, b_filters)
 except errors.DataLayerError as error:
     _shared.show_error(error)
     st.stop()
 
 st.caption(
-    "Whole-run votes only. Two-sided test at 5 % (Fisher's exact test when a cell is small, else the z-test); "
-    "the chance that B is better is the posterior probability under uniform Beta(1, 1) priors."
+    "Whole-run votes only. Differences are B minus A in percentage points (pp). Two-sided test at 5 % (Fisher's "
+    "exact test when a cell is small, else the z-test); the chance that B is better is the posterior probability "
+    "under uniform Beta(1, 1) priors."
 )
-left, right = st.columns(2)
-for column, source in zip((left, right), SOURCES):
+shown = [source for source in SOURCES if common.source in (None, source)]
+for column, source in zip(st.columns(len(shown)), shown):
     with column:
-        verdict(source, results[source], name_a, name_b)
+        verdict(source, results[source], name_a, name_b, common, dated=by != "dates")
 
 if by != "dates":
     st.subheader(f"All {label.lower()} at once")
-    all_at_once(current, dimension, label)
+    all_at_once(current, dimension, label, common)

@@ -1,6 +1,8 @@
 """Export: feedback with its run and thread context as CSV, Parquet or JSONL, for analysts.
 
-The filters are the Stats page's (kept in the URL), plus the rating; the columns are chosen here.
+The filters are the insight pages' one filter bar (kept in the URL and carried from page to page),
+plus the rating; the columns are chosen here. A row is any vote, on a whole run or on one message;
+the page says how many of them are the whole-run votes the other insight pages count.
 The file is generated only when the download button is clicked, by Streamlit in a worker thread
 (a callable `data`), written to a temporary file batch by batch, so neither this session's script
 nor any other session waits for it.
@@ -15,7 +17,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from data_layer import errors, export
+from data_layer import errors, export, insights
 from data_layer.filters import Filters
 from pages import _filters, _identity, _shared
 from pages._text import quoted
@@ -23,9 +25,10 @@ from pages._text import quoted
 FORMAT_LABELS = {"csv": "CSV", "parquet": "Parquet", "jsonl": "JSON Lines"}
 FORMAT_HELP = {
     "csv": "For spreadsheets: UTF-8 with a byte order mark, tags joined with `;`, and any text starting with "
-    "`=`, `+`, `-`, `@`, a tab or a carriage return prefixed with `'` so it cannot run as a formula.",
-    "parquet": "For pandas, DuckDB, Spark: exact text, tags as lists, times as UTC timestamps.",
-    "jsonl": "One JSON object per line: exact text, tags as lists, times as ISO 8601.",
+    "`=`, `+`, `-`, `@`, a tab or a carriage return prefixed with `'` so it cannot run as a formula. Times as "
+    "`YYYY-MM-DD HH:MM:SS` in UTC, to the second, in columns named `…_utc` (`created_at_utc`).",
+    "parquet": "For pandas, DuckDB, Spark: exact text, tags as lists, times as UTC timestamps to the microsecond.",
+    "jsonl": "One JSON object per line: exact text, tags as lists, times as ISO 8601 to the microsecond.",
 }
 RATING_LABELS = {"": "Both", "positive": "Thumbs-up", "negative": "Thumbs-down"}
 PREVIEW_ROWS = 20
@@ -34,6 +37,24 @@ PREVIEW_ROWS = 20
 @st.cache_data(ttl=_shared.READ_TTL, show_spinner=False)
 def load_count(_store, url: str, reader, filters: Filters) -> int:
     return export.count(_store, filters, actor=reader)
+
+
+@st.cache_data(ttl=_shared.READ_TTL, show_spinner=False)
+def load_whole_run(_store, url: str, filters: Filters) -> dict:
+    return insights.slice_counts(_store, filters)
+
+
+def whole_run_text(filters: Filters, counts: dict) -> str:
+    """How many of the rows are whole-run votes, per source, with their rate: the Stats page's numbers."""
+    parts = [
+        f"{_filters.SOURCE_WORDS[source]} {side['positive'] / side['votes'] * 100:.1f} % positive of {side['votes']:,}"
+        for source, side in counts.items()
+        if side["votes"] and filters.source in (None, source)
+    ]
+    return (
+        "A row is a vote on a whole run or on one message (`message_id` empty for a whole run). "
+        f"{_filters.counted(filters)}: {', '.join(parts) or 'none'}."
+    )
 
 
 @st.cache_data(ttl=_shared.READ_TTL, show_spinner=False)
@@ -75,7 +96,7 @@ current_store = _shared.store()
 me = _identity.reader()
 try:
     choices = _filters.load_choices(current_store, current_store.url, me)
-    chosen = _filters.filter_bar(choices, prefix="export", default_days=None)
+    chosen = _filters.filter_bar(choices, prefix="export")
 except errors.DataLayerError as error:
     _shared.show_error(error)
     st.stop()
@@ -117,6 +138,11 @@ with right:
         on_click="ignore",
         help="Choose at least one column" if not columns else ("No rows match" if total == 0 else None),
     )
+
+try:
+    st.caption(whole_run_text(chosen, load_whole_run(current_store, current_store.url, replace(chosen, rating=None))))
+except errors.DataLayerError as error:
+    _shared.show_error(error)
 
 st.subheader("Preview")
 if not columns:

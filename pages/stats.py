@@ -1,8 +1,10 @@
 """Stats: how the agent is doing and where it fails, for product managers.
 
 Filters live in the URL (`from`, `to`, `assistant`, `model`, `reviewer`, `source`) so a view can be
-shared. Every chart shows vote counts beside rates, clicking a bar or a point (or box-selecting a
-stretch of time) narrows the page to it, and the Plotly toolbar downloads each chart as PNG.
+shared, and follow the user to the other insight pages (`pages/_filters.py`). The rates count
+whole-run votes, as every insight page does; the page says so. Every chart shows vote counts beside
+rates, clicking a bar or a point (or box-selecting a stretch of time) narrows the page to it, and
+the Plotly toolbar downloads each chart as PNG.
 All numbers come from `data_layer.stats`; this page only draws.
 """
 
@@ -30,10 +32,10 @@ from pages._charts import (
     narrow_to_one,
     narrow_to_time,
     percent,
+    time_axis,
 )
 from pages._text import chart_label
 
-DEFAULT_DAYS = 28
 TAG_COLORS = dict(
     zip((*REASON_TAGS, stats.UNTAGGED), ("#e53935", "#fb8c00", "#fdd835", "#8e24aa", "#3949ab", "#6d4c41", "#9e9e9e"))
 )
@@ -50,7 +52,7 @@ def load_dashboard(_store, url: str, filters: Filters, reader) -> dict:
     return stats.dashboard(_store, filters, actor=reader)
 
 
-def draw_headline(head: dict) -> None:
+def draw_headline(head: dict, filters: Filters) -> None:
     current, change = head["current"], head["change"] or {}
     columns = st.columns(4)
     for column, key, label in zip(
@@ -64,13 +66,24 @@ def draw_headline(head: dict) -> None:
         else:
             value = f"{current[key]:,}"
             delta = None if change.get(key) is None else f"{change[key]:+,}"
-        column.metric(label, value, delta, border=True)
+        column.metric(label, value, delta, border=True, help=HEADLINE_HELP.get(key))
+    split = _filters.per_source(current["by_source"], filters.source)
+    st.caption(f"{_filters.counted(filters)}. By source: {split} (Compare shows each source on its own).")
     if head["previous"] is not None:
         until = date.fromisoformat(head["previous_until"][:10]) - timedelta(days=1)
         st.caption(
             f"Changes compare with the {head['previous']['votes']:,} votes on runs of the previous period of equal "
             f"length, {head['previous_since'][:10]} to {until.isoformat()}."
         )
+
+
+HEADLINE_HELP = {
+    "runs": "Runs started in the date range (and of the assistant and model chosen), with or without votes.",
+    "runs_with_feedback": "Runs with at least one vote of the chosen source and reviewer, on the run or on one of "
+    "its messages.",
+    "votes": "Whole-run votes; a vote on a single message of a run is not counted.",
+    "positive_rate": "Thumbs-up among the whole-run votes counted.",
+}
 
 
 def draw_over_time(data: dict) -> None:
@@ -108,7 +121,7 @@ def draw_over_time(data: dict) -> None:
         showgrid=False,
         secondary_y=True,
     )
-    layout(empty(fig, rows), height=380)
+    layout(time_axis(empty(fig, rows), days, bucket), height=380)
     st.subheader(f"Votes and positive rate per {bucket}")
     st.caption(
         "Bars: votes on the runs of each "
@@ -162,12 +175,15 @@ def tag_traces(fig: go.Figure, rows: list[dict], key: str) -> None:
 
 def draw_tags(over_time: dict, by_assistant: list[dict]) -> None:
     st.subheader("Reasons given for thumbs-down")
-    st.caption("Reason tags of negative votes; a vote with two tags counts for each, one without tags as `untagged`.")
+    st.caption(
+        "Reason tags of negative whole-run votes; a vote with two tags counts for each, one without tags as `untagged`."
+    )
     left, right = st.columns(2)
     with left:
         fig = go.Figure()
         tag_traces(fig, over_time["rows"], "bucket")
         fig.update_yaxes(title_text="negative votes")
+        time_axis(fig, [row["bucket"] for row in over_time["rows"]], over_time["bucket"])
         layout(empty(fig, over_time["rows"]), title={"text": f"per {over_time['bucket']}", "font": {"size": 14}})
         event = chart(fig, "chart_tags_time", alt="Reason tags over time", selection=("points", "box"))
         narrow_to_time(event, over_time["bucket"])
@@ -184,7 +200,8 @@ def draw_tags(over_time: dict, by_assistant: list[dict]) -> None:
 def draw_follow_ups(rows: list[dict]) -> None:
     st.subheader("Follow-ups by rating")
     st.caption(
-        "How often a successful run is followed by another run in its thread, by that run's votes. "
+        "How often a successful run is followed by another run in its thread, by that run's votes (here every "
+        "vote on the run counts, votes on its single messages too). "
         "A follow-up after a thumbs-down is the sign the answer did not help."
     )
     counted = [row for row in rows if row["runs"]]
@@ -206,7 +223,10 @@ def draw_follow_ups(rows: list[dict]) -> None:
 
 def draw_reviewers(rows: list[dict], agreement: dict) -> None:
     st.subheader("Reviewers")
-    st.caption("Reviewer votes only (end users are not reviewers). Click a reviewer or an assistant to narrow.")
+    st.caption(
+        "Reviewer votes only (end users are not reviewers): per reviewer every vote, on whole runs and on single "
+        "messages; agreement on whole-run votes. Click a reviewer or an assistant to narrow."
+    )
     left, right = st.columns(2)
     with left:
         fig = go.Figure()
@@ -269,7 +289,10 @@ def draw_worst_runs(rows: list[dict]) -> None:
     if not rows:
         st.caption("No run has a thumbs-down under these filters.")
     else:
-        st.caption("Most negative votes first, newest first among equals. Select a row to open the run.")
+        st.caption(
+            "Most negative votes first, newest first among equals; every thumbs-down on the run counts, on its "
+            "single messages too. Select a row to open the run."
+        )
     table = {
         "thumbs-down": [row["negative"] for row in rows],
         "thumbs-up": [row["positive"] for row in rows],
@@ -307,15 +330,15 @@ current_store = _shared.store()
 me = _identity.reader()
 try:
     choices = _filters.load_choices(current_store, current_store.url, me)
-    chosen = _filters.filter_bar(choices, prefix="stats", default_days=DEFAULT_DAYS)
+    chosen = _filters.filter_bar(choices, prefix="stats")
     data = load_dashboard(current_store, current_store.url, chosen, me)
 except errors.DataLayerError as error:
     _shared.show_error(error)
     st.stop()
 
-draw_headline(data["headline"])
+draw_headline(data["headline"], chosen)
 with st.expander("Did something just break? Daily alerts per assistant", expanded=True):
-    _alerts.draw_alerts(current_store)
+    _alerts.draw_alerts(current_store, chosen)
 draw_over_time(data["over_time"])
 left, right = st.columns(2)
 with left:

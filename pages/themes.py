@@ -13,11 +13,9 @@ import streamlit as st
 
 from data_layer import errors, insights
 from data_layer.filters import Filters
-from data_layer.schema import FEEDBACK_SOURCES
-from pages import _identity, _shared
+from pages import _filters, _identity, _shared
 from pages._text import chart_label, plain
 
-SOURCE_LABELS = {None: "All votes", "reviewer": "Reviewers", "end_user": "End users"}
 SHOWN = 20
 
 
@@ -29,11 +27,6 @@ def load_themes(_store, url: str, filters: Filters, reader) -> dict:
 @st.cache_data(ttl=_shared.READ_TTL, show_spinner=False)
 def load_tags(_store, url: str, dimension: str, filters: Filters) -> list[dict]:
     return insights.tags_by(_store, dimension, filters)
-
-
-@st.cache_data(ttl=60, show_spinner=False)
-def load_choices(_store, url: str) -> dict:
-    return {"models": _store.runs.models(), "assistants": _store.threads.assistants()}
 
 
 def phrases_figure(found: list[dict]) -> go.Figure:
@@ -94,25 +87,21 @@ def feedback_list(ids: list[str], phrase: str) -> None:
         st.switch_page("pages/thread.py", query_params={"thread": row["thread_id"], "run": row["run_id"]})
 
 
-st.title("Why do people dislike answers?")
+title, clear = st.columns([5, 1], vertical_alignment="bottom")
+title.title("Why do people dislike answers?")
+_filters.clear_button(clear)
 current = _shared.store()
 me = _identity.reader()
-choices = load_choices(current, current.url)
-columns = st.columns(3)
-source = columns[0].selectbox(
-    "Votes from", [None, *FEEDBACK_SOURCES], format_func=lambda v: SOURCE_LABELS[v], key="themes_source"
-)
-model = columns[1].selectbox("Model", [None, *choices["models"]], format_func=lambda v: v or "All", key="themes_model")
-assistant = columns[2].selectbox(
-    "Assistant", [None, *choices["assistants"]], format_func=lambda v: v or "All", key="themes_assistant"
-)
 try:
-    found = load_themes(current, current.url, Filters(source=source, model_name=model, assistant_id=assistant), me)
+    choices = _filters.load_choices(current, current.url, me)
+    chosen_filters = _filters.filter_bar(choices, prefix="themes")
+    found = load_themes(current, current.url, chosen_filters, me)
 except errors.DataLayerError as error:
     _shared.show_error(error)
     st.stop()
 
 st.caption(
+    f"{_filters.counted(chosen_filters, votes='comments of votes on whole runs and on single messages')}. "
     f"Words and two-word phrases of {found['negative_comments']} negative comments against "
     f"{found['positive_comments']} positive ones, scored by weighted log-odds with an informative Dirichlet prior "
     "(Monroe, Colaresi and Quinn 2008); shown when in at least 2 negative comments and z > 1.96. English stop words "
@@ -131,7 +120,12 @@ else:
         st.markdown("**Pick a phrase to see the feedback that contains it**")
         by_phrase = {row["phrase"]: row for row in phrases}
         chosen = st.pills(
-            "Phrase", list(by_phrase)[:SHOWN], format_func=plain, key="themes_phrase", label_visibility="collapsed"
+            "Phrase",
+            list(by_phrase)[:SHOWN],
+            format_func=plain,
+            key="themes_phrase",
+            label_visibility="collapsed",
+            wrap=True,
         )
         if chosen:
             row = by_phrase[chosen]
@@ -143,10 +137,11 @@ else:
         feedback_list(by_phrase[chosen]["feedback_ids"], chosen)
 
 st.subheader("Reason tags of negative votes")
+st.caption(f"{_filters.counted(chosen_filters)}, as on Stats; a vote with two tags counts for each.")
 tabs = st.tabs(["By model", "By assistant"])
 for tab, dimension in zip(tabs, ("model_name", "assistant_id")):
     with tab:
-        rows = load_tags(current, current.url, dimension, Filters(source=source))
+        rows = load_tags(current, current.url, dimension, chosen_filters)
         if rows:
             st.dataframe(tag_table(rows), hide_index=True, key=f"themes_tags_{dimension}")
         else:

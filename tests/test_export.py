@@ -53,7 +53,7 @@ def _records():
                 "comment": text,
                 "tags": ["incorrect", "slow"] if name == "unicode" else [],
                 "source": "reviewer",
-                "created_at": f"2026-03-02T11:{index:02d}:00Z",
+                "created_at": f"2026-03-02T11:{index:02d}:00.999500Z",
             }
         )
     return records
@@ -92,7 +92,11 @@ def test_csv_neutralizes_formulas_and_keeps_awkward_text(hostile, tmp_path):
     assert rows["reviewer-formula"]["thread_title"] == "'=1+1 title"  # every text column, not just comments
     assert rows["reviewer-formula"]["human_message"] == "'-What is 2+2?"
     assert rows["reviewer-formula"]["rating"] == "1"  # numbers stay numbers
-    assert rows["reviewer-formula"]["created_at"] == "2026-03-02T11:00:00.000000Z"
+    # Times as spreadsheets read them, in UTC as the header says; JSONL and Parquet keep the microseconds.
+    formula = rows["reviewer-formula"]
+    assert "created_at" not in formula and formula["created_at_utc"] == "2026-03-02 11:00:00"
+    assert formula["run_created_at_utc"] == "2026-03-02 10:00:00"
+    assert formula["updated_at_utc"] == "2026-03-02 11:00:00"  # the second it began, never rounded up
     assert not any(name.startswith(".") for name in (p.name for p in tmp_path.iterdir()))  # no partial file left
 
 
@@ -108,7 +112,8 @@ def test_jsonl_and_parquet_keep_exact_text(hostile, tmp_path):
     assert from_json["reviewer-unicode"]["tags"] == ["incorrect", "slow"]
     assert from_parquet["reviewer-unicode"]["tags"] == ["incorrect", "slow"]
     assert from_json["reviewer-formula"]["thread_title"] == "=1+1 title"
-    assert from_json["reviewer-formula"]["created_at"] == "2026-03-02T11:00:00+00:00"
+    assert from_json["reviewer-formula"]["created_at"] == "2026-03-02T11:00:00.999500+00:00"
+    assert from_parquet["reviewer-formula"]["created_at"].microsecond == 999500
     assert str(table.schema.field("created_at").type) == "timestamp[us, tz=UTC]"
     assert table.schema.field("rating").type.bit_width == 16
 
@@ -149,7 +154,8 @@ def test_filters_rating_and_columns(hostile, tmp_path):
 def test_empty_export_still_has_a_header_and_schema(store, tmp_path):
     assert export.write(store, tmp_path / "e.csv", actor=SYSTEM) == 0
     with open(tmp_path / "e.csv", encoding="utf-8-sig", newline="") as stream:
-        assert next(csv.reader(stream)) == list(export.COLUMNS)
+        times = {"created_at", "run_created_at", "updated_at"}
+        assert next(csv.reader(stream)) == [f"{name}_utc" if name in times else name for name in export.COLUMNS]
     assert export.write(store, tmp_path / "e.parquet", actor=SYSTEM) == 0
     assert pq.read_table(tmp_path / "e.parquet").column_names == list(export.COLUMNS)
     assert export.write(store, tmp_path / "e.jsonl", actor=SYSTEM) == 0

@@ -28,14 +28,19 @@ def _open(monkeypatch, db: str, page: str, **params) -> AppTest:
     return at.run()
 
 
+EVERYTHING = {"from": "2000-01-01", "to": "2099-12-31"}
+
+
 def _texts(at, kind: str) -> str:
     return "\n".join(str(element.value) for element in getattr(at, kind))
 
 
 def test_compare_calls_the_worse_model_worse_for_both_sources(monkeypatch, demo_db, fresh_streamlit_caches):
-    at = _open(monkeypatch, demo_db, "pages/compare.py", by="model", a="gpt-4.1", b=demo.WORSE_MODEL)
+    at = _open(monkeypatch, demo_db, "pages/compare.py", by="model", a="gpt-4.1", b=demo.WORSE_MODEL, **EVERYTHING)
     assert not at.exception
-    assert [box.value for box in at.selectbox] == ["gpt-4.1", demo.WORSE_MODEL]
+    slices = [at.selectbox(key=f"compare_{side}_model").value for side in "ab"]
+    assert slices == ["gpt-4.1", demo.WORSE_MODEL]
+    assert at.selectbox(key="compare_model").disabled  # the slices pick the model
     errors = _texts(at, "error")
     assert errors.count("B is worse than A") == 2  # reviewer votes and end-user votes, each its own verdict
     captions = _texts(at, "caption")
@@ -55,11 +60,14 @@ def test_stats_page_flags_the_planted_bad_day(monkeypatch, demo_db, fresh_stream
 
 
 def test_compare_date_ranges_and_assistants(monkeypatch, demo_db, fresh_streamlit_caches):
-    at = _open(monkeypatch, demo_db, "pages/compare.py", by="assistant")
-    assert not at.exception and at.selectbox[0].value == "coding-agent"
+    at = _open(monkeypatch, demo_db, "pages/compare.py", by="assistant", **{"from": "2026-01-01", "to": "2026-01-14"})
+    assert not at.exception and at.selectbox(key="compare_a_assistant").value == "coding-agent"
     at.segmented_control[0].set_value("dates").run()
     assert not at.exception
-    assert len(at.date_input) == 2 and "All " not in " ".join(sub.value for sub in at.subheader)
+    # B is the filter bar's range, A the fortnight before it
+    assert len(at.date_input) == 1 and "All " not in " ".join(sub.value for sub in at.subheader)
+    slices = [list(frame.value["slice"]) for frame in at.dataframe if "slice" in frame.value][0]
+    assert slices == ["A: 2025-12-18 to 2025-12-31 (UTC)", "B: 2026-01-01 to 2026-01-14 (UTC)"]
 
 
 def test_agreement_page(monkeypatch, demo_db, fresh_streamlit_caches):
@@ -74,7 +82,7 @@ def test_agreement_page(monkeypatch, demo_db, fresh_streamlit_caches):
 
 
 def test_themes_phrase_opens_its_feedback_and_a_row_opens_the_run(monkeypatch, demo_db, fresh_streamlit_caches):
-    at = _open(monkeypatch, demo_db, "pages/themes.py")
+    at = _open(monkeypatch, demo_db, "pages/themes.py", **EVERYTHING)
     assert not at.exception
     options = at.pills[0].options
     assert options[0] == "outdated" and "信息过时" in options

@@ -109,6 +109,10 @@ def test_headline_with_previous_period(small):
         "positive": 3,
         "negative": 4,
         "positive_rate": pytest.approx(3 / 7),
+        "by_source": {
+            "reviewer": {"votes": 6, "positive": 3, "positive_rate": 0.5},
+            "end_user": {"votes": 1, "positive": 0, "positive_rate": 0.0},
+        },
     }
     assert head["previous"]["runs"] == 1 and head["previous"]["votes"] == 1
     assert head["previous"]["positive_rate"] == 1.0
@@ -265,6 +269,7 @@ def test_empty_database(store):
         "positive": 0,
         "negative": 0,
         "positive_rate": None,
+        "by_source": {name: {"votes": 0, "positive": 0, "positive_rate": None} for name in ("reviewer", "end_user")},
     }
     assert everything["headline"]["change"]["positive_rate"] is None
     assert everything["over_time"]["rows"] == [] and everything["tags_over_time"]["rows"] == []
@@ -302,7 +307,10 @@ def test_demo_data_shows_the_planted_findings(demo_store):
     assert worst["high"] < best["low"]  # clearly worse, not noise
     tags = {row["tag"] for row in everything["tags_by_assistant"]}
     assert "incorrect" in tags and stats.UNTAGGED in tags
-    total = stats.overview(demo_store)
-    assert everything["headline"]["current"]["votes"] == total["votes"]
-    assert sum(row["votes"] for row in everything["over_time"]["rows"]) == total["votes"]
+    # The rates count whole-run votes: the store's total less the votes on single messages.
+    with demo_store.engine.read() as conn:
+        on_messages = conn.scalar("SELECT count(*) FROM feedback WHERE scope <> ''")
+    whole_run = stats.overview(demo_store)["votes"] - on_messages
+    assert on_messages > 0 and everything["headline"]["current"]["votes"] == whole_run
+    assert sum(row["votes"] for row in everything["over_time"]["rows"]) == whole_run
     assert not math.isnan(everything["reviewer_agreement"]["percent_agreement"])

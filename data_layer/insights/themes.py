@@ -36,7 +36,7 @@ SELECT {column} AS name, t.tag, count(*) AS negative
 FROM (
     SELECT f.run_id, unnest(f.tags) AS tag
     FROM feedback f
-    WHERE f.rating = -1 AND {vote}
+    WHERE f.rating = -1 AND f.scope = '' AND {vote}
 ) t JOIN runs r ON r.run_id = t.run_id
 WHERE {run}
 GROUP BY 1, 2
@@ -49,7 +49,8 @@ def themes(
 ) -> dict:
     """Words and two-word phrases typical of negative comments against positive ones.
 
-    Reads only comment texts (newest CORPUS_LIMIT) with their rating, model and assistant. Each
+    Reads only comment texts (newest CORPUS_LIMIT) with their rating, model and assistant, of votes on
+    whole runs and on single messages alike: a theme is in the words wherever they were written. Each
     comment counts a phrase once. The score is the z of the weighted log-odds with an informative
     Dirichlet prior (`analysis.log_odds`); kept are phrases seen in at least `min_count` negative
     comments with z above 1.96, best first. Each phrase carries `feedback_ids` (up to
@@ -113,7 +114,8 @@ def feedback_by_ids(store, ids, *, actor: auth.Actor, limit: int = 500) -> list[
 
 
 def tags_by(store, dimension: str = "model_name", filters=None) -> list[dict]:
-    """Reason tags of negative votes per model or assistant: rows of `name`, `tag`, `negative`."""
+    """Reason tags of negative whole-run votes per model or assistant (as the stats count them): rows of
+    `name`, `tag`, `negative`."""
     column = column_of(dimension)
     run, vote, params = run_and_vote(filters, "the reason tags")
     with store.engine.read() as conn:

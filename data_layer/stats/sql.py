@@ -58,11 +58,13 @@ WHERE {run}
 _BOUNDS = "SELECT min(created_at) AS first_run_at, max(created_at) AS last_run_at FROM runs"
 
 
-def votes_where(filters: Filters) -> tuple[str, dict]:
-    """The vote condition (alias `f`) for all the filters, and its parameters."""
+def votes_where(filters: Filters, *, whole_run: bool = False) -> tuple[str, dict]:
+    """The vote condition (alias `f`) for all the filters, and its parameters; with `whole_run`, only
+    the votes on a run as a whole (`scope = ''`), the votes every rate of the insight pages counts."""
     run_sql, run_params = conditions(filters, COPIES)
     vote_sql, vote_params = conditions(filters, VOTES)
-    return f"{run_sql} AND {vote_sql}", {**run_params, **vote_params}
+    scope = " AND f.scope = ''" if whole_run else ""
+    return f"{run_sql} AND {vote_sql}{scope}", {**run_params, **vote_params}
 
 
 def per_run(filters: Filters) -> tuple[str, dict]:
