@@ -282,6 +282,36 @@ STEPS += (
     ),
 )
 
+STEPS += (
+    Step(
+        10,
+        "vote tallies by source on threads",
+        """
+        -- the threads list shows and filters end users' and reviewers' votes apart, and data_layer/rollups.py
+        -- keeps these columns current. The fill is written out here, not taken from rollups, so the step
+        -- stays as it shipped.
+        ALTER TABLE threads ADD COLUMN IF NOT EXISTS reviewer_positive INTEGER DEFAULT 0;
+        ALTER TABLE threads ADD COLUMN IF NOT EXISTS reviewer_negative INTEGER DEFAULT 0;
+        ALTER TABLE threads ADD COLUMN IF NOT EXISTS end_user_positive INTEGER DEFAULT 0;
+        ALTER TABLE threads ADD COLUMN IF NOT EXISTS end_user_negative INTEGER DEFAULT 0;
+        UPDATE threads SET
+            reviewer_positive = f.reviewer_positive,
+            reviewer_negative = f.reviewer_negative,
+            end_user_positive = f.end_user_positive,
+            end_user_negative = f.end_user_negative
+        FROM (
+            SELECT thread_id,
+                   count(*) FILTER (WHERE source = 'reviewer' AND rating = 1) AS reviewer_positive,
+                   count(*) FILTER (WHERE source = 'reviewer' AND rating = -1) AS reviewer_negative,
+                   count(*) FILTER (WHERE source = 'end_user' AND rating = 1) AS end_user_positive,
+                   count(*) FILTER (WHERE source = 'end_user' AND rating = -1) AS end_user_negative
+            FROM feedback GROUP BY thread_id
+        ) f
+        WHERE threads.thread_id = f.thread_id
+        """,
+    ),
+)
+
 _VERSION_TABLE = """
 CREATE TABLE IF NOT EXISTS schema_version (
     version    INTEGER PRIMARY KEY,
