@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import random
+import threading
 import uuid
+import weakref
 from datetime import UTC, date, datetime, time, timedelta
 
 ASSISTANTS = ("research-agent", "coding-agent", "support-agent")
@@ -309,3 +311,21 @@ def seed(store, threads: int = 200, seed: int = 7, anchor: date | None = None, *
     """Write the demo data into `store` as an import by `actor` (`auth.SYSTEM` for scripts and tests);
     returns the import report."""
     return store.ingest(generate(threads=threads, seed=seed, anchor=anchor), actor=actor)
+
+
+# The stores whose demo seeding has been announced: a process-wide fact, so the notice reaches the
+# first browser session of the start that seeded, never the sessions after it nor a later start.
+_ANNOUNCED: weakref.WeakSet = weakref.WeakSet()
+_ANNOUNCING = threading.Lock()
+
+
+def first_notice(store) -> bool:
+    """True once per process for a store this process seeded with demo data (`store.seeded_demo`), to the
+    first caller only; False for every other call and for a store it did not seed."""
+    if store.seeded_demo is None:
+        return False
+    with _ANNOUNCING:
+        if store in _ANNOUNCED:
+            return False
+        _ANNOUNCED.add(store)
+        return True
