@@ -110,10 +110,15 @@ def table(rows: list[dict]) -> pd.DataFrame:
     )
 
 
+def lines_of(title: str) -> int:
+    """The lines a title takes in its column: each of its own lines, wrapped."""
+    return sum(max(1, math.ceil(len(line) / TITLE_LINE)) for line in title.splitlines() or [""])
+
+
 def row_height(titles: list[str]) -> int:
     """Pixels per row: tall enough for the page's longest title, wrapped, and for the id in three lines.
     Streamlit wraps a cell's text only in rows taller than 64 pixels."""
-    lines = min(MAX_LINES, max(3, *(math.ceil(len(title) / TITLE_LINE) for title in titles)))
+    lines = min(MAX_LINES, max(3, *(lines_of(title) for title in titles)))
     return max(65, 12 + 18 * lines)
 
 

@@ -11,6 +11,7 @@ import pytest
 from playwright.sync_api import expect
 
 from data_layer import demo, open_store
+from data_layer.auth import SYSTEM
 from tests.conftest import AppServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -32,13 +33,25 @@ def wait_ready(page) -> None:
     assert page.locator('[data-testid="stException"]').count() == 0
 
 
-def shown_total(page) -> int:
-    caption = page.get_by_text(re.compile(r"^Threads [\d,]+–[\d,]+ of [\d,]+\. Select a row"))
+def shows_total(page, total: int) -> None:
+    """Wait until the list says it holds `total` threads (a click's rerun may still be on its way)."""
+    caption = page.get_by_text(re.compile(rf"^Threads [\d,]+–[\d,]+ of {total:,}\. Select a row"))
     expect(caption).to_be_visible(timeout=TIMEOUT)
-    return int(caption.inner_text().split(" of ")[1].split(".")[0].replace(",", ""))
+    wait_ready(page)
 
 
 def test_every_page_opens_at_its_own_path_and_the_list_filters_by_source(app_server, page):
+    # What the server's database holds, from the same deterministic demo data (`app_server`'s).
+    by_end_users, by_reviewers, both = (
+        {"negative_user_feedback": True},
+        {"negative_reviewer_feedback": True},
+        {"negative_user_feedback": True, "negative_reviewer_feedback": True},
+    )
+    with open_store(":memory:") as twin:
+        assert demo.seed(twin, threads=40, seed=7, actor=SYSTEM).ok
+        expected = {str(filters): twin.threads.count(filters) for filters in (by_end_users, by_reviewers, both)}
+        assert 0 < expected[str(both)] < min(expected[str(by_end_users)], expected[str(by_reviewers)]) < 40
+
     # The threads list at its own path (the default page, also served at the root), its query kept.
     page.goto(f"{app_server.url}/threads?user_negative=true")
     wait_ready(page)
@@ -46,17 +59,15 @@ def test_every_page_opens_at_its_own_path_and_the_list_filters_by_source(app_ser
     assert page.get_by_text("Page not found").count() == 0
     expect(page.get_by_role("heading", name="Threads")).to_be_visible()
     expect(page.get_by_label("Thumbs-down from end users", exact=True)).to_be_checked()
-    by_end_users = shown_total(page)
+    shows_total(page, expected[str(by_end_users)])
 
     page.get_by_text("Thumbs-down from end users", exact=True).click()
     page.get_by_text("Thumbs-down from reviewers", exact=True).click()
-    wait_ready(page)
     expect(page.get_by_label("Thumbs-down from reviewers", exact=True)).to_be_checked()
+    shows_total(page, expected[str(by_reviewers)])
     assert "reviewer_negative=true" in page.url and "user_negative" not in page.url
-    by_reviewers = shown_total(page)
     page.get_by_text("Thumbs-down from end users", exact=True).click()
-    wait_ready(page)
-    both = shown_total(page)
+    shows_total(page, expected[str(both)])
     page.screenshot(path=str(SHOTS / "threads.png"))
 
     # Every other page at its own path, without "Page not found".
@@ -68,10 +79,9 @@ def test_every_page_opens_at_its_own_path_and_the_list_filters_by_source(app_ser
 
     app_server.stop()
     with open_store(app_server.db) as store:
-        assert by_end_users == store.threads.count({"negative_user_feedback": True})
-        assert by_reviewers == store.threads.count({"negative_reviewer_feedback": True})
-        assert both == store.threads.count({"negative_user_feedback": True, "negative_reviewer_feedback": True})
-        assert 0 < both < min(by_end_users, by_reviewers) < store.threads.count()
+        assert {
+            str(filters): store.threads.count(filters) for filters in (by_end_users, by_reviewers, both)
+        } == expected
 
 
 def test_the_demo_notice_shows_in_the_first_session_of_the_start_that_seeded(tmp_path, chromium):
