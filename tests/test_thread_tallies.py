@@ -4,9 +4,12 @@ the threads list filters and sorts on them."""
 
 from __future__ import annotations
 
+import json
+
+import pyarrow.parquet as pq
 import pytest
 
-from data_layer import integrity, open_store, rollups, schema
+from data_layer import backup, integrity, open_store, rollups, schema
 from data_layer.auth import SYSTEM
 from data_layer.errors import InvalidInput
 from data_layer.filters import Filters
@@ -193,3 +196,20 @@ def test_the_source_filters_are_flags(name):
     with pytest.raises(InvalidInput, match=f"{name} must be true or false"):
         Filters(**{name: "yes"})
     assert Filters.of({name: True}).as_dict() == {name: True}
+
+
+def test_a_backup_without_the_tallies_by_source_restores_with_them(seeded, tmp_path):
+    """A backup of a store before step 10 holds threads without the columns: the restore counts them."""
+    store = seeded
+    store.feedback.create(thread_id="t1", run_id="r1", rating=-1, owner_id="eve", source="end_user", actor=SYSTEM)
+    store.feedback.create(thread_id="t1", run_id="r2", rating=1, owner_id="ann", actor=SYSTEM)
+    backup.backup(store, tmp_path / "bk")
+    threads = tmp_path / "bk" / "threads.parquet"
+    pq.write_table(pq.read_table(threads).drop_columns(list(SOURCES)), threads)
+    manifest = json.loads((tmp_path / "bk" / backup.MANIFEST).read_text())
+    (tmp_path / "bk" / backup.MANIFEST).write_text(json.dumps({**manifest, "schema_version": 9}))
+
+    with open_store(str(tmp_path / "restored.duckdb")) as restored:
+        backup.restore(restored, tmp_path / "bk")
+        agrees(restored, end_user_positive=0, end_user_negative=1, reviewer_positive=1, reviewer_negative=0)
+        assert integrity.check(restored) == {}
