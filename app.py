@@ -7,13 +7,17 @@ the API under /api and puts the gate of `data_layer.gate` in front of everything
 
 import streamlit as st
 
+# The default page's own path. Streamlit serves the default page at the root only and answers its
+# `url_path` with "Page not found", so the server sends that path to the root (its query kept).
+HOME = "threads"
+
 if __name__ == "__main__":
     from pages import _identity, _shared
 
     st.set_page_config(page_title="Agent feedback review", page_icon="📝", layout="wide")
     sections = {
         "Review": [
-            st.Page("pages/threads.py", title="Threads", icon=":material/forum:", url_path="threads", default=True),
+            st.Page("pages/threads.py", title="Threads", icon=":material/forum:", url_path=HOME, default=True),
             st.Page("pages/thread.py", title="Thread", icon=":material/chat:", url_path="thread"),
             st.Page("pages/queue.py", title="Review queue", icon=":material/checklist:", url_path="queue"),
         ],
@@ -34,7 +38,8 @@ if __name__ == "__main__":
     navigation.run()
 else:
     from starlette.middleware import Middleware
-    from starlette.routing import Mount
+    from starlette.responses import RedirectResponse
+    from starlette.routing import Mount, Route
     from streamlit.runtime.pages_manager import PagesManager
 
     # A pages/ folder makes Streamlit guess folder-based navigation until some session has called
@@ -50,8 +55,14 @@ else:
     problem = access.startup_problem(_identity.mode())
     if problem:
         raise SystemExit(f"error: {problem}")
+
+    def home(request):
+        """`/threads` as the root, where Streamlit serves the default page; relative, so a base path is kept."""
+        query = request.url.query
+        return RedirectResponse("." + (f"?{query}" if query else ""), status_code=307)
+
     app = st.App(
         "app.py",
-        routes=[Mount("/api", app=create_api())],
+        routes=[Mount("/api", app=create_api()), Route(f"/{HOME}", home)],
         middleware=[Middleware(gate.Gate, mode=_identity.mode)],
     )

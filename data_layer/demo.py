@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import json
 import random
+import threading
 import uuid
+import weakref
 from datetime import UTC, date, datetime, time, timedelta
 
 from data_layer.errors import Conflict
@@ -344,3 +346,21 @@ def seed(store, threads: int = 200, seed: int = 7, anchor: date | None = None, *
         note = "Two reviewers split; the answer cites the right sources, so it stands."
         store.queues.adjudicate("weekly-sample", disputed[0]["run_id"], verdict="good", note=note, actor=actor)
     return report
+
+
+# The stores whose demo seeding has been announced: a process-wide fact, so the notice reaches the
+# first browser session of the start that seeded, never the sessions after it nor a later start.
+_ANNOUNCED: weakref.WeakSet = weakref.WeakSet()
+_ANNOUNCING = threading.Lock()
+
+
+def first_notice(store) -> bool:
+    """True once per process for a store this process seeded with demo data (`store.seeded_demo`), to the
+    first caller only; False for every other call and for a store it did not seed."""
+    if store.seeded_demo is None:
+        return False
+    with _ANNOUNCING:
+        if store in _ANNOUNCED:
+            return False
+        _ANNOUNCED.add(store)
+        return True

@@ -30,7 +30,7 @@ Table = Mapping[str, Clause]
 # What each text field holds, for its check: at most 200 characters, or an id, or one of a set.
 _TEXT = ("assistant_id", "model_name", "reviewer", "not_reviewed_by")
 _IDS = {"actor_id": "actor", "feedback_id": "feedback_id", "thread_id": "thread_id", "run_id": "run_id"}
-_FLAGS = ("has_negative", "negative_user_feedback", "follow_ups_only")
+_FLAGS = ("has_negative", "negative_user_feedback", "negative_reviewer_feedback", "follow_ups_only")
 _TIMES = ("since", "until")
 _RATINGS = {1: 1, -1: -1, "1": 1, "-1": -1, "positive": 1, "negative": -1, "up": 1, "down": -1}
 MAX_SEARCH = 500
@@ -43,8 +43,9 @@ class Filters:
     Runs and threads: `since`/`until` (the time each reader names: a run's start, a thread's last
     activity, an audit row's change), `assistant_id`, `model_name`, `status` (a run status), `search`
     (thread titles and messages), `has_negative` (a thread with a thumbs-down), `not_reviewed_by` (a
-    thread without a vote of this user), `negative_user_feedback` (a run with an end user's
-    thumbs-down), `follow_ups_only`. Votes: `reviewer` (the owner), `source`, `rating` (1 or -1;
+    thread without a vote of this user), `negative_user_feedback` (a run, or a thread, with an end
+    user's thumbs-down), `negative_reviewer_feedback` (a thread with a reviewer's thumbs-down),
+    `follow_ups_only`. Votes: `reviewer` (the owner), `source`, `rating` (1 or -1;
     `positive`/`negative` accepted). The audit trail: `actor_id`, `action`, `feedback_id`,
     `thread_id`, `run_id`.
     """
@@ -58,6 +59,7 @@ class Filters:
     has_negative: bool = False
     not_reviewed_by: str | None = None
     negative_user_feedback: bool = False
+    negative_reviewer_feedback: bool = False
     follow_ups_only: bool = False
     reviewer: str | None = None
     source: str | None = None

@@ -29,14 +29,13 @@ CHECKS = {
     "event without its run": """
         SELECT count(*) FROM run_events e WHERE NOT EXISTS (SELECT 1 FROM runs r WHERE r.run_id = e.run_id)
     """,
-    "thread tallies out of date": """
+    "thread tallies out of date": f"""
         SELECT count(*) FROM threads t
         LEFT JOIN (SELECT thread_id, count(*) AS n FROM runs GROUP BY thread_id) r ON r.thread_id = t.thread_id
-        LEFT JOIN (SELECT thread_id, count(*) FILTER (WHERE rating = 1) AS pos,
-                          count(*) FILTER (WHERE rating = -1) AS neg
-                   FROM feedback GROUP BY thread_id) f ON f.thread_id = t.thread_id
-        WHERE t.run_count <> coalesce(r.n, 0) OR t.positive <> coalesce(f.pos, 0)
-           OR t.negative <> coalesce(f.neg, 0)
+        LEFT JOIN (SELECT f.thread_id, {rollups.THREAD_COUNTS} FROM feedback f GROUP BY f.thread_id) f
+            ON f.thread_id = t.thread_id
+        WHERE t.run_count <> coalesce(r.n, 0)
+           OR {" OR ".join(f"t.{name} IS DISTINCT FROM coalesce(f.{name}, 0)" for name in rollups.THREAD_TALLY_COLUMNS)}
     """,
     "vote copies of its run out of date": f"""
         SELECT count(*) FROM feedback f JOIN runs r ON r.run_id = f.run_id

@@ -5,12 +5,14 @@ On `feedback`, a copy of its run's attributes that the stats filter and group by
 source (`reviewer_positive`, `reviewer_negative`, `end_user_positive`, `end_user_negative`), the
 tallies of the reviewer panel that agreement reads (`panel_positive`, `panel_negative`: whole-run
 reviewer votes by a named reviewer), and `followed_up` (some run names it as `follow_up_to_run_id`).
+On `threads`, the threads page's tallies: `positive` and `negative` over every source, and the same
+per-source tallies as a run's (`SOURCE_TALLIES`), which its columns and filters read.
 
 Every write keeps them: `feedback.py` copies the run's values into a vote it inserts (runs never
 change there) and moves the run's and thread's tallies by the vote's difference (`adjust`); the
 importer's merge copies into the votes it inserts, updates the copies of the runs it changes, and
 refreshes tallies and flags of what it touched.
-`refresh(conn)` recomputes everything set-based (schema step 8, bulk loads, restore), and
+`refresh(conn)` recomputes everything set-based (bulk loads, restore), and
 `data_layer.integrity` checks them. Each statement writes only the rows that differ.
 """
 
@@ -35,6 +37,10 @@ TALLY_COLUMNS = (
     "panel_positive",
     "panel_negative",
 )
+# The tallies by source, kept on runs and on threads alike.
+SOURCE_TALLIES = TALLY_COLUMNS[:4]
+# A thread's tallies: every source's thumbs up and down, then each source's.
+THREAD_TALLY_COLUMNS = ("positive", "negative", *SOURCE_TALLIES)
 # feedback column <- runs column
 COPIES = {
     "run_at": "created_at",
@@ -51,8 +57,8 @@ _COPIES_DIFFER = " OR ".join(f"feedback.{copy} IS DISTINCT FROM r.{source}" for 
 # A vote write moves its thread's and run's tallies by the difference between the vote before and after
 # (each writer holds the thread's row, or DuckDB's process write lock, so no other vote of the thread
 # moves them meanwhile): two point updates by key instead of counting the votes again.
-_ADJUST_THREAD = """
-UPDATE threads SET positive = positive + $positive, negative = negative + $negative
+_ADJUST_THREAD = f"""
+UPDATE threads SET {", ".join(f"{name} = {name} + ${name}" for name in THREAD_TALLY_COLUMNS)}
 WHERE thread_id = $thread_id
 """
 _ADJUST_RUN = f"""
@@ -80,10 +86,9 @@ def adjust(conn, old: dict | None, new: dict | None) -> None:
         raise ValueError("a vote change needs the vote before or after it")
     before, after = _counts(old), _counts(new)
     change = {name: after[name] - before[name] for name in after}
-    if change["positive"] or change["negative"]:
+    if any(change[name] for name in THREAD_TALLY_COLUMNS):
         conn.execute(
-            _ADJUST_THREAD,
-            {"thread_id": vote["thread_id"], "positive": change["positive"], "negative": change["negative"]},
+            _ADJUST_THREAD, {"thread_id": vote["thread_id"], **{name: change[name] for name in THREAD_TALLY_COLUMNS}}
         )
     if any(change[name] for name in TALLY_COLUMNS):
         conn.execute(_ADJUST_RUN, {"run_id": vote["run_id"], **{name: change[name] for name in TALLY_COLUMNS}})
@@ -129,21 +134,39 @@ REFRESH = (copies(_ALL_RUNS), tallies(_ALL_RUNS), followed_up(_ALL_RUNS))
 
 
 def refresh(conn) -> None:
-    """Recompute every precomputed column of votes and runs from the stored rows (inside a write)."""
-    for statement in REFRESH:
+    """Recompute every precomputed column of votes and runs, and the threads' vote tallies, from the
+    stored rows (inside a write)."""
+    for statement in (*REFRESH, THREAD_TALLIES):
         conn.execute(statement)
 
 
+# A thread's vote tallies from its votes (alias `f`), overall and by source.
+THREAD_COUNTS = """count(*) FILTER (WHERE f.rating = 1) AS positive,
+               count(*) FILTER (WHERE f.rating = -1) AS negative,
+               count(*) FILTER (WHERE f.source = 'reviewer' AND f.rating = 1) AS reviewer_positive,
+               count(*) FILTER (WHERE f.source = 'reviewer' AND f.rating = -1) AS reviewer_negative,
+               count(*) FILTER (WHERE f.source = 'end_user' AND f.rating = 1) AS end_user_positive,
+               count(*) FILTER (WHERE f.source = 'end_user' AND f.rating = -1) AS end_user_negative"""
+_SET_THREAD_TALLIES = ",\n        ".join(f"{name} = coalesce(f.{name}, 0)" for name in THREAD_TALLY_COLUMNS)
+
+# Every thread's vote tallies, writing only the threads whose tallies differ.
+THREAD_TALLIES = f"""
+    UPDATE threads SET {_SET_THREAD_TALLIES}
+    FROM (SELECT thread_id FROM threads) AS t
+    LEFT JOIN (SELECT f.thread_id, {THREAD_COUNTS} FROM feedback f GROUP BY f.thread_id) f ON f.thread_id = t.thread_id
+    WHERE threads.thread_id = t.thread_id
+      AND ({" OR ".join(f"threads.{name} IS DISTINCT FROM coalesce(f.{name}, 0)" for name in THREAD_TALLY_COLUMNS)})
+    """
+
 # The threads page's rollups of every thread in the table `_touched`, from its runs and votes (the import
 # merges them so; the benchmark's generator runs it over every thread).
-REFRESH_THREADS = """
+REFRESH_THREADS = f"""
     UPDATE threads SET
         run_count = coalesce(r.run_count, 0),
         last_activity_at = coalesce(r.last_run_at, threads.updated_at),
         assistant_id = coalesce(threads.assistant_id, r.assistant_id),
         title = left(coalesce(threads.display_name, r.first_question, threads.title), 300),
-        positive = coalesce(f.positive, 0),
-        negative = coalesce(f.negative, 0)
+        {_SET_THREAD_TALLIES}
     FROM _touched t
     LEFT JOIN (
         SELECT thread_id, count(*) AS run_count, max(updated_at) AS last_run_at,
@@ -153,9 +176,8 @@ REFRESH_THREADS = """
         FROM runs WHERE thread_id IN (SELECT thread_id FROM _touched) GROUP BY thread_id
     ) r ON r.thread_id = t.thread_id
     LEFT JOIN (
-        SELECT thread_id, count(*) FILTER (WHERE rating = 1) AS positive,
-               count(*) FILTER (WHERE rating = -1) AS negative
-        FROM feedback WHERE thread_id IN (SELECT thread_id FROM _touched) GROUP BY thread_id
+        SELECT f.thread_id, {THREAD_COUNTS}
+        FROM feedback f WHERE f.thread_id IN (SELECT thread_id FROM _touched) GROUP BY f.thread_id
     ) f ON f.thread_id = t.thread_id
     WHERE threads.thread_id = t.thread_id
     """

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, get_args
 
 from data_layer import search_index
+from data_layer.queues.tables import TABLES_SQL
 
 if TYPE_CHECKING:
     from data_layer.engines import Engine
@@ -285,58 +286,35 @@ STEPS += (
 STEPS += (
     Step(
         10,
-        "review queues, their items and adjudications",
+        "vote tallies by source on threads",
         """
-        -- a queue as its admin defined it (data_layer/queues/spec.py), selection and assignees as JSON text
-        CREATE TABLE queues (
-            name               TEXT PRIMARY KEY,
-            instructions       TEXT NOT NULL,
-            selection          TEXT NOT NULL,
-            sample_rate        DOUBLE PRECISION NOT NULL,
-            reviewers_per_item INTEGER NOT NULL,
-            blind              BOOLEAN NOT NULL,
-            seed               BIGINT NOT NULL,
-            assignees          TEXT NOT NULL,
-            created_at         TIMESTAMPTZ NOT NULL,
-            created_by         TEXT NOT NULL,
-            closed_at          TIMESTAMPTZ
-        );
-
-        -- the runs in each queue, why they entered and with what probability (data_layer/queues/membership.py)
-        CREATE TABLE queue_items (
-            queue_name            TEXT NOT NULL,
-            run_id                TEXT NOT NULL,
-            thread_id             TEXT NOT NULL,
-            reason                TEXT NOT NULL CHECK (reason IN ('sampled', 'selected', 'both')),
-            inclusion_probability DOUBLE PRECISION,
-            entered_at            TIMESTAMPTZ NOT NULL,
-            PRIMARY KEY (queue_name, run_id)
-        );
-        CREATE INDEX queue_items_run ON queue_items (run_id);
-        CREATE INDEX queue_items_thread ON queue_items (thread_id);
-
-        -- a lead's final verdict on a run the reviewers split on, which every estimate takes over the
-        -- consensus, and the append-only log of every such decision (who, when, what it replaced)
-        CREATE TABLE adjudications (
-            run_id     TEXT PRIMARY KEY,
-            verdict    TEXT NOT NULL CHECK (verdict IN ('good', 'bad')),
-            note       TEXT NOT NULL,
-            owner_id   TEXT NOT NULL,
-            decided_at TIMESTAMPTZ NOT NULL
-        );
-        CREATE SEQUENCE adjudication_log_id_seq;
-        CREATE TABLE adjudication_log (
-            id          BIGINT NOT NULL DEFAULT nextval('adjudication_log_id_seq') PRIMARY KEY,
-            run_id      TEXT NOT NULL,
-            queue_name  TEXT NOT NULL,
-            verdict     TEXT NOT NULL,
-            old_verdict TEXT,
-            note        TEXT NOT NULL,
-            owner_id    TEXT NOT NULL,
-            actor_role  TEXT NOT NULL,
-            decided_at  TIMESTAMPTZ NOT NULL
-        )
+        -- the threads list shows and filters end users' and reviewers' votes apart, and data_layer/rollups.py
+        -- keeps these columns current. The fill is written out here, not taken from rollups, so the step
+        -- stays as it shipped.
+        ALTER TABLE threads ADD COLUMN IF NOT EXISTS reviewer_positive INTEGER DEFAULT 0;
+        ALTER TABLE threads ADD COLUMN IF NOT EXISTS reviewer_negative INTEGER DEFAULT 0;
+        ALTER TABLE threads ADD COLUMN IF NOT EXISTS end_user_positive INTEGER DEFAULT 0;
+        ALTER TABLE threads ADD COLUMN IF NOT EXISTS end_user_negative INTEGER DEFAULT 0;
+        UPDATE threads SET
+            reviewer_positive = f.reviewer_positive,
+            reviewer_negative = f.reviewer_negative,
+            end_user_positive = f.end_user_positive,
+            end_user_negative = f.end_user_negative
+        FROM (
+            SELECT thread_id,
+                   count(*) FILTER (WHERE source = 'reviewer' AND rating = 1) AS reviewer_positive,
+                   count(*) FILTER (WHERE source = 'reviewer' AND rating = -1) AS reviewer_negative,
+                   count(*) FILTER (WHERE source = 'end_user' AND rating = 1) AS end_user_positive,
+                   count(*) FILTER (WHERE source = 'end_user' AND rating = -1) AS end_user_negative
+            FROM feedback GROUP BY thread_id
+        ) f
+        WHERE threads.thread_id = f.thread_id
         """,
+    ),
+    Step(
+        11,
+        "review queues, their items and adjudications",
+        TABLES_SQL,
     ),
 )
 

@@ -11,7 +11,8 @@ from data_layer.filters import Filters, Table, conditions
 from data_layer.rows import plain, plain_all
 
 LIST_COLUMNS = """t.thread_id, t.display_name, t.title, t.assistant_id, t.owner_id, t.status, t.created_at,
-    t.updated_at, t.last_activity_at, t.run_count, t.positive, t.negative"""
+    t.updated_at, t.last_activity_at, t.run_count, t.positive, t.negative, t.end_user_positive,
+    t.end_user_negative, t.reviewer_positive, t.reviewer_negative"""
 
 # Sort keys a caller may ask for, mapped to fixed SQL; nothing a caller sends reaches the SQL text.
 ORDERS = {
@@ -20,6 +21,8 @@ ORDERS = {
     "runs": "t.run_count",
     "negative": "t.negative",
     "positive": "t.positive",
+    "end_user_negative": "t.end_user_negative",
+    "reviewer_negative": "t.reviewer_negative",
     "title": "t.title",
 }
 
@@ -128,6 +131,8 @@ FILTERS: Table = {
     "since": "t.last_activity_at >= $since",
     "until": "t.last_activity_at < $until",
     "has_negative": "t.negative > 0",
+    "negative_user_feedback": "t.end_user_negative > 0",
+    "negative_reviewer_feedback": "t.reviewer_negative > 0",
 }
 
 
@@ -147,8 +152,10 @@ class ThreadRepo:
 
     def list(self, filters=None, *, order="updated_at desc", limit=50, offset=0) -> list[dict]:
         """One page of threads under `filters` (a `Filters` or its dict: `search`, `assistant_id`,
-        `status`, `model_name`, `not_reviewed_by`, `since`/`until` of the last activity, `has_negative`),
-        each with its run count, last activity and vote tally."""
+        `status`, `model_name`, `not_reviewed_by`, `since`/`until` of the last activity, `has_negative`,
+        `negative_user_feedback` and `negative_reviewer_feedback` for a thumbs-down from that source),
+        each with its run count, last activity and vote tallies: `positive`/`negative` over every source,
+        and `end_user_positive`, `end_user_negative`, `reviewer_positive`, `reviewer_negative`."""
         where, params = self._where(filters)
         params["limit"] = rules.integer(limit, "limit", low=1, high=10_000)
         params["offset"] = rules.integer(offset, "offset", high=2**62)

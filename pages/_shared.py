@@ -14,7 +14,7 @@ from datetime import datetime
 import streamlit as st
 
 import data_layer
-from data_layer import auth, errors, rules
+from data_layer import auth, demo, errors, rules
 from pages._identity import DEFAULT_REVIEWER, actor, mode, refusal, reviewer
 from pages._text import plain, safe_markdown
 
@@ -66,8 +66,7 @@ def frame() -> None:
         st.error(refused, icon=":material/lock:")
         st.stop()
     current = store()
-    if current.seeded_demo is not None and not st.session_state.get("_demo_noted"):
-        st.session_state["_demo_noted"] = True
+    if demo.first_notice(current):
         st.toast("The database was empty, so demo data was loaded (set FEEDBACK_DEMO=0 to turn this off).")
     if how != "local":
         _signed_in_gate(how)

@@ -1,7 +1,8 @@
 """Threads: one page of threads at a time, filtered, sorted and counted in SQL.
 
 Every filter is bound to the URL (`bind="query-params"`), so a link reproduces the view.
-Selecting a row opens the thread.
+End users' and reviewers' votes are counted apart, each with its own filter. Titles and ids wrap
+rather than being cut. Selecting a row opens the thread.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ SORTS = {
     "newest": "created_at desc",
     "oldest": "created_at asc",
     "most thumbs-down": "negative desc",
+    "most thumbs-down from end users": "end_user_negative desc",
+    "most thumbs-down from reviewers": "reviewer_negative desc",
     "most thumbs-up": "positive desc",
     "most runs": "runs desc",
     "title": "title asc",
@@ -56,6 +59,8 @@ def filters_from_widgets() -> Filters:
         since=dates[0] if dates else None,
         until=dates[-1] if dates else None,
         has_negative=bool(state.get("negative")),
+        negative_user_feedback=bool(state.get("user_negative")),
+        negative_reviewer_feedback=bool(state.get("reviewer_negative")),
         not_reviewed_by=_identity.reviewer() if state.get("unreviewed") else None,
     )
 
@@ -73,6 +78,24 @@ def back_to_first_page() -> None:
     st.session_state["page"] = 1
 
 
+# Column widths in pixels, all in view in a 1,400-pixel window; a wider table shares the rest among them.
+WIDTHS = {
+    "Title": 240,
+    "Assistant": 110,
+    "Runs": 50,
+    "Last activity": 115,
+    "End users up / down": 135,
+    "Reviewers up / down": 135,
+    "Thread": 115,  # a 36-character id in three lines
+}
+TITLE_LINE = 32  # characters of a title on one line of its column at its narrowest
+MAX_LINES = math.ceil(300 / TITLE_LINE)  # a title is at most 300 characters (data_layer/rollups.py)
+
+
+def votes(up: int, down: int) -> str:
+    return f"{up} / {down}"
+
+
 def table(rows: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(
         {
@@ -80,11 +103,23 @@ def table(rows: list[dict]) -> pd.DataFrame:
             "Assistant": [row["assistant_id"] for row in rows],
             "Runs": [row["run_count"] for row in rows],
             "Last activity": pd.to_datetime([row["last_activity_at"] for row in rows], utc=True, format="ISO8601"),
-            "Up": [row["positive"] for row in rows],
-            "Down": [row["negative"] for row in rows],
+            "End users up / down": [votes(row["end_user_positive"], row["end_user_negative"]) for row in rows],
+            "Reviewers up / down": [votes(row["reviewer_positive"], row["reviewer_negative"]) for row in rows],
             "Thread": [row["thread_id"] for row in rows],
         }
     )
+
+
+def lines_of(title: str) -> int:
+    """The lines a title takes in its column: each of its own lines, wrapped."""
+    return sum(max(1, math.ceil(len(line) / TITLE_LINE)) for line in title.splitlines() or [""])
+
+
+def row_height(titles: list[str]) -> int:
+    """Pixels per row: tall enough for the page's longest title, wrapped, and for the id in three lines.
+    Streamlit wraps a cell's text only in rows taller than 64 pixels."""
+    lines = min(MAX_LINES, max(3, *(lines_of(title) for title in titles)))
+    return max(65, 12 + 18 * lines)
 
 
 st.title("Threads")
@@ -141,6 +176,20 @@ with st.container(horizontal=True, vertical_alignment="bottom"):
 with st.container(horizontal=True):
     st.checkbox("Has negative feedback", key="negative", bind="query-params", on_change=back_to_first_page)
     st.checkbox(
+        "Thumbs-down from end users",
+        key="user_negative",
+        bind="query-params",
+        on_change=back_to_first_page,
+        help="Threads where an end user gave a thumbs-down (from the chat front end or an import).",
+    )
+    st.checkbox(
+        "Thumbs-down from reviewers",
+        key="reviewer_negative",
+        bind="query-params",
+        on_change=back_to_first_page,
+        help="Threads where a reviewer gave a thumbs-down.",
+    )
+    st.checkbox(
         f"Not yet reviewed by me ({plain(_identity.reviewer())})",
         key="unreviewed",
         bind="query-params",
@@ -171,21 +220,35 @@ if not total:
 
 first = (page_number - 1) * PAGE_SIZE + 1
 st.caption(f"Threads {first:,}–{first + len(rows) - 1:,} of {total:,}. Select a row to open the thread.")
+shown = table(rows)
+height = row_height(list(shown["Title"]))
 selection = st.dataframe(
-    table(rows),
+    shown,
     key="threads_table",
     on_select="rerun",
     selection_mode="single-row",
     hide_index=True,
     width="stretch",
-    height=36 + 35 * len(rows),  # the whole page of rows, no scrolling inside the table
+    row_height=height,
+    height=36 + height * len(rows),  # the whole page of rows, no scrolling inside the table
     column_config={
-        "Title": st.column_config.TextColumn(width="large"),
-        "Last activity": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
-        "Runs": st.column_config.NumberColumn(width="small"),
-        "Up": st.column_config.NumberColumn(width="small", help="thumbs-up votes"),
-        "Down": st.column_config.NumberColumn(width="small", help="thumbs-down votes"),
-        "Thread": st.column_config.TextColumn(width="small"),
+        "Title": st.column_config.TextColumn(
+            width=WIDTHS["Title"], help="The thread's name, or its first question, wrapped."
+        ),
+        "Assistant": st.column_config.TextColumn(width=WIDTHS["Assistant"]),
+        "Last activity": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm", width=WIDTHS["Last activity"]),
+        "Runs": st.column_config.NumberColumn(width=WIDTHS["Runs"]),
+        "End users up / down": st.column_config.TextColumn(
+            width=WIDTHS["End users up / down"],
+            alignment="right",
+            help="End users' thumbs-up / thumbs-down, from the chat front end or an import.",
+        ),
+        "Reviewers up / down": st.column_config.TextColumn(
+            width=WIDTHS["Reviewers up / down"],
+            alignment="right",
+            help="Reviewers' thumbs-up / thumbs-down.",
+        ),
+        "Thread": st.column_config.TextColumn(width=WIDTHS["Thread"], help="The thread's id."),
     },
 )
 st.pagination(pages, key="page", bind="query-params")

@@ -126,7 +126,6 @@ def test_reviewer_session(app_server, page, expected):
     expect(page.get_by_text(f"of {expected['count']}. Select a row")).to_be_visible(timeout=TIMEOUT)
     assert f"q={WORD}" in page.url
     wait_ready(page)
-    page.screenshot(path=str(SHOTS / "threads.png"))
     table = page.locator('[data-testid="stDataFrame"]').bounding_box()
     page.mouse.click(table["x"] + 15, table["y"] + 35 + 17)  # the first row's selection marker
     page.wait_for_url(f"**/thread?thread={expected['thread_id']}", timeout=TIMEOUT)

@@ -71,7 +71,12 @@ def test_threads_page_lists_a_page_of_threads_and_filters_in_sql(app, demo_store
     at.checkbox(key="negative").check().run()
     expected = demo_store.threads.list({"search": "benchmark", "assistant_id": "research-agent", "has_negative": True})
     assert thread_ids(at) == [row["thread_id"] for row in expected]
-    assert all(at.dataframe[0].value["Down"] > 0)
+    shown = at.dataframe[0].value
+    downs = [
+        int(users.split(" / ")[1]) + int(reviewers.split(" / ")[1])
+        for users, reviewers in zip(shown["End users up / down"], shown["Reviewers up / down"], strict=True)
+    ]
+    assert len(downs) == len(expected) and all(down > 0 for down in downs)
 
     at.text_input(key="q").set_value("no thread says this").run()
     assert not at.dataframe

@@ -37,7 +37,7 @@ def _period(conn, filters: Filters) -> dict:
     runs, run_params = per_run(filters)
     votes, params = votes_where(filters, whole_run=True)
     found = {row["source"]: row for row in conn.all(_VOTES.format(votes=votes), params)}
-    sources = {}
+    sources: dict[str, dict] = {}
     for source in FEEDBACK_SOURCES:
         row = found.get(source, {})
         votes_of, positive_of = int(row.get("votes") or 0), int(row.get("positive") or 0)

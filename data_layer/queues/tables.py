@@ -1,0 +1,53 @@
+"""The tables of the review queues (schema step 11): queues, their items, and the adjudications."""
+
+TABLES_SQL = """
+-- a queue as its admin defined it (data_layer/queues/spec.py), selection and assignees as JSON text
+CREATE TABLE queues (
+    name               TEXT PRIMARY KEY,
+    instructions       TEXT NOT NULL,
+    selection          TEXT NOT NULL,
+    sample_rate        DOUBLE PRECISION NOT NULL,
+    reviewers_per_item INTEGER NOT NULL,
+    blind              BOOLEAN NOT NULL,
+    seed               BIGINT NOT NULL,
+    assignees          TEXT NOT NULL,
+    created_at         TIMESTAMPTZ NOT NULL,
+    created_by         TEXT NOT NULL,
+    closed_at          TIMESTAMPTZ
+);
+
+-- the runs in each queue, why they entered and with what probability (data_layer/queues/membership.py)
+CREATE TABLE queue_items (
+    queue_name            TEXT NOT NULL,
+    run_id                TEXT NOT NULL,
+    thread_id             TEXT NOT NULL,
+    reason                TEXT NOT NULL CHECK (reason IN ('sampled', 'selected', 'both')),
+    inclusion_probability DOUBLE PRECISION,
+    entered_at            TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (queue_name, run_id)
+);
+CREATE INDEX queue_items_run ON queue_items (run_id);
+CREATE INDEX queue_items_thread ON queue_items (thread_id);
+
+-- a lead's final verdict on a run the reviewers split on, which every estimate takes over the
+-- consensus, and the append-only log of every such decision (who, when, what it replaced)
+CREATE TABLE adjudications (
+    run_id     TEXT PRIMARY KEY,
+    verdict    TEXT NOT NULL CHECK (verdict IN ('good', 'bad')),
+    note       TEXT NOT NULL,
+    owner_id   TEXT NOT NULL,
+    decided_at TIMESTAMPTZ NOT NULL
+);
+CREATE SEQUENCE adjudication_log_id_seq;
+CREATE TABLE adjudication_log (
+    id          BIGINT NOT NULL DEFAULT nextval('adjudication_log_id_seq') PRIMARY KEY,
+    run_id      TEXT NOT NULL,
+    queue_name  TEXT NOT NULL,
+    verdict     TEXT NOT NULL,
+    old_verdict TEXT,
+    note        TEXT NOT NULL,
+    owner_id    TEXT NOT NULL,
+    actor_role  TEXT NOT NULL,
+    decided_at  TIMESTAMPTZ NOT NULL
+)
+"""
