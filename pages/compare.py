@@ -44,6 +44,18 @@ def load_choices(_store, url: str) -> dict:
     return {"model": _store.runs.models(), "assistant": _store.threads.assistants(), "bounds": stats.bounds(_store)}
 
 
+# The comparisons read every vote of both slices: cached like the other insight pages' reads, so a
+# rerun (a widget touched, a revisit) does not scan them again.
+@st.cache_data(ttl=_shared.READ_TTL, show_spinner=False)
+def load_comparison(_store, url: str, a: Filters, b: Filters) -> dict:
+    return insights.compare_slices(_store, a, b)
+
+
+@st.cache_data(ttl=_shared.READ_TTL, show_spinner=False)
+def load_all(_store, url: str, dimension: str) -> dict:
+    return insights.compare_all(_store, dimension)
+
+
 def pick(label: str, options: list[str], key: str, wanted: str | None, fallback: int) -> str | None:
     if not options:
         return None
@@ -125,7 +137,7 @@ def verdict(source: str, result: dict, name_a: str, name_b: str) -> None:
 
 def all_at_once(store, dimension: str, label: str) -> None:
     try:
-        results = insights.compare_all(store, dimension)
+        results = load_all(store, store.url, dimension)
     except errors.DataLayerError as error:
         _shared.show_error(error)
         return
@@ -188,7 +200,7 @@ else:
     st.query_params.update({"by": by, "a": name_a, "b": name_b})
 
 try:
-    results = insights.compare_slices(current, Filters(**a_filters), Filters(**b_filters))
+    results = load_comparison(current, current.url, Filters(**a_filters), Filters(**b_filters))
 except errors.DataLayerError as error:
     _shared.show_error(error)
     st.stop()
