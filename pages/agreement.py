@@ -21,30 +21,13 @@ KINDS = {
 }
 
 
-# One cached read per section, each made where its section is drawn: the first section shows while
-# the later ones (the reviewers' calibration is the slowest, about 1 s at a million votes) still load.
 @st.cache_data(ttl=_shared.READ_TTL, show_spinner=False)
-def load_summary(_store, url: str, reader) -> dict:
-    return insights.end_user_agreement(_store)
-
-
-@st.cache_data(ttl=_shared.READ_TTL, show_spinner=False)
-def load_disagreements(_store, url: str, reader) -> dict:
-    return insights.disagreements(_store, actor=reader, limit=200)
-
-
-@st.cache_data(ttl=_shared.READ_TTL, show_spinner=False)
-def load_reviewers(_store, url: str, reader) -> list[dict]:
-    return insights.reviewers(_store, actor=reader)
-
-
-def fetch(loader):
-    """`loader`'s data for this store and reader; a data-layer error is shown and stops the page."""
-    try:
-        return loader(current, current.url, _identity.reader())
-    except errors.DataLayerError as error:
-        _shared.show_error(error)
-        st.stop()
+def load(_store, url: str, reader) -> tuple[dict, dict, list[dict]]:
+    return (
+        insights.end_user_agreement(_store),
+        insights.disagreements(_store, actor=reader, limit=200),
+        insights.reviewers(_store, actor=reader),
+    )
 
 
 def kappa_text(row: dict) -> str:
@@ -112,7 +95,11 @@ def over_time(weeks: list[dict]) -> go.Figure:
 
 st.title("Can we trust end-user thumbs?")
 current = _shared.store()
-summary = fetch(load_summary)
+try:
+    summary, disagreeing, reviewer_rows = load(current, current.url, _identity.reader())
+except errors.DataLayerError as error:
+    _shared.show_error(error)
+    st.stop()
 
 st.caption(
     "Every end-user vote on a run that reviewers also rated, against the reviewers' majority on that run "
@@ -161,7 +148,6 @@ else:
     st.plotly_chart(over_time(summary["by_week"]), key="agreement_weeks")
 
 st.subheader("Disagreements")
-disagreeing = fetch(load_disagreements)
 st.caption(
     f"{disagreeing['user_up']} × user 👍 but reviewers 👎 (the agent fooled the user) · "
     f"{disagreeing['user_down']} × user 👎 but reviewers 👍 (the user wanted something else). "
@@ -192,7 +178,6 @@ if rows:
         st.switch_page("pages/thread.py", query_params={"thread": row["thread_id"], "run": row["run_id"]})
 
 st.subheader("Reviewers")
-reviewer_rows = fetch(load_reviewers)
 st.caption(
     "Calibration: how often a reviewer's vote matches the majority of the other reviewers of the same run "
     "(runs where the others are split do not count). A very short median time between two votes, or many "
