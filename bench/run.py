@@ -324,8 +324,14 @@ def section_name(result: dict) -> str:
 def update_docs(result: dict, path: Path = DOCS) -> None:
     """Replace this run's generated section of docs/benchmarks.md (appended after the last one when new),
     keeping the hand-written text around it."""
-    start, end = _markers(section_name(result))
-    body = f"{start}\n{markdown(result)}\n{end}"
+    write_section(section_name(result), markdown(result), path)
+
+
+def write_section(section: str, table: str, path: Path = DOCS) -> None:
+    """Put `table` between the markers of `section` in `path`, or after the last generated section
+    when the markers are not there yet."""
+    start, end = _markers(section)
+    body = f"{start}\n{table}\n{end}"
     text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
     if start in text:
         head, rest = text.split(start, 1)

@@ -154,6 +154,14 @@ RUNS: Table = {
     "model_name": "r.model_name = $model_name",
 }
 VOTES: Table = {"reviewer": "f.owner_id = $reviewer", "source": "f.source = $source"}
+# The run filters as conditions on a vote's copies of its run (`data_layer.rollups`): an aggregate of
+# votes narrows them without joining the runs.
+RUN_COPIES: Table = {
+    "since": "f.run_at >= $since",
+    "until": "f.run_at < $until",
+    "assistant_id": "f.run_assistant_id = $assistant_id",
+    "model_name": "f.run_model_name = $model_name",
+}
 
 
 def _check(name: str, value):

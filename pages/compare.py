@@ -43,6 +43,18 @@ VERDICT_WORDS = {
 }
 
 
+# The comparisons read every vote of both slices: cached like the other insight pages' reads, so a
+# rerun (a widget touched, a revisit) does not scan them again.
+@st.cache_data(ttl=_shared.READ_TTL, show_spinner=False)
+def load_comparison(_store, url: str, a: Filters, b: Filters) -> dict:
+    return insights.compare_slices(_store, a, b)
+
+
+@st.cache_data(ttl=_shared.READ_TTL, show_spinner=False)
+def load_all(_store, url: str, dimension: str, filters: Filters) -> dict:
+    return insights.compare_all(_store, dimension, filters)
+
+
 def pick(label: str, options: list[str], key: str, wanted: str | None, fallback: int) -> str | None:
     if not options:
         return None
@@ -119,7 +131,7 @@ def verdict(source: str, result: dict, name_a: str, name_b: str, filters: Filter
 
 def all_at_once(store, dimension: str, label: str, filters: Filters) -> None:
     try:
-        results = insights.compare_all(store, dimension, filters)
+        results = load_all(store, store.url, dimension, filters)
     except errors.DataLayerError as error:
         _shared.show_error(error)
         return
@@ -193,7 +205,7 @@ else:
     st.query_params.update({"by": by, "a": name_a, "b": name_b})
 
 try:
-    results = insights.compare_slices(current, a_filters, b_filters)
+    results = load_comparison(current, current.url, a_filters, b_filters)
 except errors.DataLayerError as error:
     _shared.show_error(error)
     st.stop()

@@ -12,18 +12,11 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 from data_layer.analysis import rate, wilson
-from data_layer.filters import RUNS, VOTES, Filters, Table, conditions
+from data_layer.filters import RUN_COPIES, RUNS, VOTES, Filters, conditions
 
 # Ranges up to about a quarter are drawn per day; longer ones per week (ISO weeks, Monday first).
 DAY_BUCKET_MAX_DAYS = 92
 
-# The run filters, as conditions on a vote's copies of its run.
-COPIES: Table = {
-    "since": "f.run_at >= $since",
-    "until": "f.run_at < $until",
-    "assistant_id": "f.run_assistant_id = $assistant_id",
-    "model_name": "f.run_model_name = $model_name",
-}
 # The run's UTC day as days since 1970-01-01, cheaper to group than a timestamp.
 DAY = "CAST(floor(extract(epoch FROM f.run_at) / 86400) AS INTEGER)"
 _EPOCH = date(1970, 1, 1)
@@ -61,7 +54,7 @@ _BOUNDS = "SELECT min(created_at) AS first_run_at, max(created_at) AS last_run_a
 def votes_where(filters: Filters, *, whole_run: bool = False) -> tuple[str, dict]:
     """The vote condition (alias `f`) for all the filters, and its parameters; with `whole_run`, only
     the votes on a run as a whole (`scope = ''`), the votes every rate of the insight pages counts."""
-    run_sql, run_params = conditions(filters, COPIES)
+    run_sql, run_params = conditions(filters, RUN_COPIES)
     vote_sql, vote_params = conditions(filters, VOTES)
     scope = " AND f.scope = ''" if whole_run else ""
     return f"{run_sql} AND {vote_sql}{scope}", {**run_params, **vote_params}
