@@ -1,8 +1,11 @@
-"""The tables of the review queues (schema step 11): queues, their items, and the adjudications."""
+"""The tables of the review queues (schema step 11): queues, their items, and the adjudications.
+
+Each statement may run again (IF NOT EXISTS), as a step re-applied after a rewind of the version does.
+"""
 
 TABLES_SQL = """
 -- a queue as its admin defined it (data_layer/queues/spec.py), selection and assignees as JSON text
-CREATE TABLE queues (
+CREATE TABLE IF NOT EXISTS queues (
     name               TEXT PRIMARY KEY,
     instructions       TEXT NOT NULL,
     selection          TEXT NOT NULL,
@@ -17,7 +20,7 @@ CREATE TABLE queues (
 );
 
 -- the runs in each queue, why they entered and with what probability (data_layer/queues/membership.py)
-CREATE TABLE queue_items (
+CREATE TABLE IF NOT EXISTS queue_items (
     queue_name            TEXT NOT NULL,
     run_id                TEXT NOT NULL,
     thread_id             TEXT NOT NULL,
@@ -26,20 +29,20 @@ CREATE TABLE queue_items (
     entered_at            TIMESTAMPTZ NOT NULL,
     PRIMARY KEY (queue_name, run_id)
 );
-CREATE INDEX queue_items_run ON queue_items (run_id);
-CREATE INDEX queue_items_thread ON queue_items (thread_id);
+CREATE INDEX IF NOT EXISTS queue_items_run ON queue_items (run_id);
+CREATE INDEX IF NOT EXISTS queue_items_thread ON queue_items (thread_id);
 
 -- a lead's final verdict on a run the reviewers split on, which every estimate takes over the
 -- consensus, and the append-only log of every such decision (who, when, what it replaced)
-CREATE TABLE adjudications (
+CREATE TABLE IF NOT EXISTS adjudications (
     run_id     TEXT PRIMARY KEY,
     verdict    TEXT NOT NULL CHECK (verdict IN ('good', 'bad')),
     note       TEXT NOT NULL,
     owner_id   TEXT NOT NULL,
     decided_at TIMESTAMPTZ NOT NULL
 );
-CREATE SEQUENCE adjudication_log_id_seq;
-CREATE TABLE adjudication_log (
+CREATE SEQUENCE IF NOT EXISTS adjudication_log_id_seq;
+CREATE TABLE IF NOT EXISTS adjudication_log (
     id          BIGINT NOT NULL DEFAULT nextval('adjudication_log_id_seq') PRIMARY KEY,
     run_id      TEXT NOT NULL,
     queue_name  TEXT NOT NULL,
