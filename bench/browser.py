@@ -7,8 +7,9 @@ headless Chromium through Playwright, timed from a click to what the reviewer se
 Each repetition opens a thread from the Threads page, votes on it, visits Stats (its cached data
 dropped by the vote, so cold), goes to Threads and straight back to Stats (cached), votes in the
 review queue and visits every other page through the sidebar. A vote counts as shown when a new
-"saved" toast appears; a page when its URL is the page's and an element of its main content (a
-table, a chart, a conversation turn) drawn by the page's current run is visible; Stats also when
+"saved" toast (or the review queue's "Saved" line) appears; a page when its URL is the page's and an
+element of its main content (a table, a chart, a conversation turn) drawn by the page's current run
+is visible; Stats also when
 its script has finished and every chart is drawn. The server runs as `tests/conftest.py`'s
 `AppServer` starts it, on the given file; the benchmark writes to it (votes and queue claims).
 """
@@ -55,10 +56,17 @@ NAV_LABELS = {
 # A page's own elements: inside the main area, drawn by the run now going on or just finished (an
 # element's container, or a block's elements, are marked data-stale="false").
 FRESH = '[data-testid="stMain"] :is([data-stale="false"] :is({0}), :is({0}):has([data-stale="false"]))'
+# A vote shows as saved by a new "saved" toast (the thread page) or a new "Saved ... on run" line (the
+# review queue, which moves on to the next run): toasts seen before are marked, and the lines' texts kept.
 SAVED_TOAST = """() => [...document.querySelectorAll('[data-testid="stToast"]')]
-    .some(toast => !toast.dataset.benchSeen && /saved/i.test(toast.innerText))"""
-MARK_TOASTS = """() => document.querySelectorAll('[data-testid="stToast"]')
-    .forEach(toast => { toast.dataset.benchSeen = "1"; })"""
+    .some(toast => !toast.dataset.benchSeen && /saved/i.test(toast.innerText))
+    || [...document.querySelectorAll('[data-testid="stMain"] [data-testid="stCaptionContainer"]')]
+    .some(line => /^Saved/.test(line.innerText) && !(window.benchSeenLines || []).includes(line.innerText))"""
+MARK_TOASTS = """() => {
+    document.querySelectorAll('[data-testid="stToast"]').forEach(toast => { toast.dataset.benchSeen = "1"; });
+    window.benchSeenLines = [...document.querySelectorAll('[data-testid="stMain"] [data-testid="stCaptionContainer"]')]
+        .map(line => line.innerText);
+}"""
 CHARTS_DRAWN = """() => {
     const charts = document.querySelectorAll('[data-testid="stMain"] [data-testid="stPlotlyChart"]');
     return charts.length > 0 && [...charts].every(chart => chart.querySelector('.main-svg'));

@@ -47,14 +47,45 @@ def queue_filters() -> Filters:
     )
 
 
-def current_run(store, me, filters: Filters) -> dict | None:
+BY_FILTER = "Any run, by filter"
+
+
+@st.cache_data(ttl=_shared.READ_TTL, show_spinner=False)
+def open_queues(user_id: str, role: str) -> list[dict]:
+    """The open queues this reviewer may work (every reviewer's, or those naming them)."""
+    queues = _shared.store().queues.list(actor=_identity.actor())
+    return [q for q in queues if not q["closed_at"] and (not q["assignees"] or user_id in q["assignees"])]
+
+
+def next_run(store, me, queue: dict | None, filters: Filters) -> dict | None:
+    """Claim the next run: the named queue's next item, or the next run under the filters."""
+    if queue is None:
+        return store.queue.next_run(filters, actor=me)
+    item = store.queues.next_item(queue["name"], actor=me)
+    return item and item["run"]
+
+
+def current_run(store, me, queue: dict | None, filters: Filters) -> dict | None:
+    # A run claimed under another reviewer name (the name was changed in the sidebar) is not this one's.
+    if st.session_state.get("rq_reviewer") != me.user_id:
+        st.session_state.pop(_review.CURRENT, None)
+        st.session_state["rq_reviewer"] = me.user_id
     run_id = st.session_state.get(_review.CURRENT)
     run = store.runs.get(run_id) if run_id else None
     if run is None:
-        run = store.queue.next_run(filters, actor=me)
+        run = next_run(store, me, queue, filters)
         if run is not None:
             st.session_state[_review.CURRENT] = run["run_id"]
     return run
+
+
+def queue_header(queue: dict, progress: dict) -> None:
+    """A named queue's instructions and how far it is."""
+    how = f"{queue['reviewers_per_item']} reviewer{'s' if queue['reviewers_per_item'] > 1 else ''} per run"
+    blind = " · **blind**: other votes stay hidden until you vote" if queue["blind"] else ""
+    st.caption(f"{how}{blind} · {progress['done']:,} of {progress['items']:,} runs done")
+    if queue["instructions"]:
+        st.info(safe_markdown(queue["instructions"]), icon=":material/assignment:")
 
 
 @st.dialog("Review queue keys")
@@ -179,34 +210,53 @@ if not _identity.can("queue"):
     st.stop()
 with st.container(key=_keys.CONTAINER):
     _keys.listen()  # early on the page, so its frame stays put across reruns
-assistant_choices, model_choices = choices()
-with st.container(horizontal=True, vertical_alignment="bottom"):
-    common = {"index": None, "placeholder": "any", "bind": "query-params", "on_change": _review.filters_changed}
-    st.selectbox("Assistant", assistant_choices, key="rq_assistant", width=190, **common)
-    st.selectbox("Model", model_choices, key="rq_model", width=190, **common)
-    st.selectbox("Run status", RUN_STATUSES, key="rq_status", width=150, **common)
-    st.date_input(
-        "Run started between",
-        value=(),
-        key="rq_dates",
-        bind="query-params",
-        on_change=_review.filters_changed,
-        width=230,
-    )
-    st.checkbox(
-        "Only runs with a thumbs-down from end users",
-        key="rq_negative",
-        bind="query-params",
-        on_change=_review.filters_changed,
-    )
-    st.checkbox("Only follow-up runs", key="rq_followups", bind="query-params", on_change=_review.filters_changed)
+me = _identity.actor()
+queues = {q["name"]: q for q in open_queues(me.user_id, me.role)}
+st.selectbox(
+    "Queue",
+    [BY_FILTER, *queues],
+    key="rq_queue",
+    bind="query-params",
+    on_change=_review.filters_changed,
+    width=320,
+    help="A named queue hands out its own runs, each to as many reviewers as it asks; by filter, any run you "
+    "have not voted on.",
+)
+queue = queues.get(st.session_state.get("rq_queue") or BY_FILTER)
+if queue is None:
+    assistant_choices, model_choices = choices()
+    with st.container(horizontal=True, vertical_alignment="bottom"):
+        common = {"index": None, "placeholder": "any", "bind": "query-params", "on_change": _review.filters_changed}
+        st.selectbox("Assistant", assistant_choices, key="rq_assistant", width=190, **common)
+        st.selectbox("Model", model_choices, key="rq_model", width=190, **common)
+        st.selectbox("Run status", RUN_STATUSES, key="rq_status", width=150, **common)
+        st.date_input(
+            "Run started between",
+            value=(),
+            key="rq_dates",
+            bind="query-params",
+            on_change=_review.filters_changed,
+            width=230,
+        )
+        st.checkbox(
+            "Only runs with a thumbs-down from end users",
+            key="rq_negative",
+            bind="query-params",
+            on_change=_review.filters_changed,
+        )
+        st.checkbox("Only follow-up runs", key="rq_followups", bind="query-params", on_change=_review.filters_changed)
 
 store = _shared.store()
 try:
     filters = queue_filters()
-    me = _identity.actor()
-    reviewed, total = store.queue.progress(filters, actor=me)
-    run = current_run(store, me, filters)
+    if queue is None:
+        reviewed, total = store.queue.progress(filters, actor=me)
+    else:
+        progress = store.queues.progress(queue["name"], actor=me)
+        queue_header(queue, progress)
+        total = progress["items"]
+        reviewed = total - progress["left_for_me"]
+    run = current_run(store, me, queue, filters)
 except errors.DataLayerError as error:
     _shared.show_error(error)
     st.stop()
@@ -218,10 +268,20 @@ if run is None:
     last = _review.last_line()
     if last:
         st.caption(last)
-    st.success(
-        "Nothing left for you to review under this filter." if total else "No runs match this filter.",
-        icon=":material/task_alt:",
-    )
+    if reviewed < total:
+        # What is left is held by other reviewers right now: their claims lapse when they move on.
+        st.info(
+            f"The {total - reviewed:,} runs left for you are being reviewed by others right now.",
+            icon=":material/hourglass_top:",
+        )
+        st.button("Check again", key="rq_again", icon=":material/refresh:")
+    else:
+        st.success(
+            ("Nothing left for you to review here." if total else "No runs match this filter.")
+            if queue is None
+            else f"Nothing left for you in {plain(queue['name'])}.",
+            icon=":material/task_alt:",
+        )
     st.stop()
 
 try:
