@@ -431,8 +431,10 @@ def api(module_store_url, tmp_path_factory):
     running.stop()
 
 
-def api_votes(admin: httpx.Client, thread: str) -> list[tuple]:
-    response = admin.get(f"/threads/{thread}/feedback")
+def api_votes(viewer: httpx.Client, thread: str) -> list[tuple]:
+    """The thread's votes as a viewer sees them: every one (a viewer works no queue, so no blind queue
+    hides any, as one may from an admin who has yet to judge a run of the demo's blind sample)."""
+    response = viewer.get(f"/threads/{thread}/feedback")
     assert response.status_code == 200, response.text
     return sorted(
         (vote["feedback_id"], vote["user_id"], vote["rating"], vote["updated_at"]) for vote in response.json()
@@ -440,10 +442,10 @@ def api_votes(admin: httpx.Client, thread: str) -> list[tuple]:
 
 
 def walk_the_api(clients: dict, action: str, role: str, grant: str | None) -> None:
-    admin, client, actor = clients["admin"], clients[role], ACTORS[role]
+    admin, viewer, client, actor = clients["admin"], clients["viewer"], clients[role], ACTORS[role]
     thread, run, message, stored = records(uuid.uuid4().hex[:10], actor)
     assert admin.post("/ingest", json=stored).status_code == 200
-    ids = {vote["user_id"]: vote["feedback_id"] for vote in admin.get(f"/threads/{thread}/feedback").json()}
+    ids = {vote["user_id"]: vote["feedback_id"] for vote in viewer.get(f"/threads/{thread}/feedback").json()}
     path = f"/threads/{thread}/runs/{run}/feedback"
     hidden = 404 if auth.hides(actor, {"owner_id": OTHER}) else 403
     # (who, method, url, options, status when allowed); "own" calls act on the caller's own vote.
@@ -468,7 +470,7 @@ def walk_the_api(clients: dict, action: str, role: str, grant: str | None) -> No
     }[action]
     for who, method, url, options, status in calls:
         allowed = grant == auth.YES or (grant == auth.OWN and who == "own")
-        before = api_votes(admin, thread)
+        before = api_votes(viewer, thread)
         answer = client.request(method, url, **options)
         if allowed:
             assert answer.status_code == status, (method, url, answer.text)
@@ -480,7 +482,7 @@ def walk_the_api(clients: dict, action: str, role: str, grant: str | None) -> No
             assert answer.status_code == expected, (method, url, answer.text)
             if expected == 403:
                 assert answer.json()["detail"].startswith(f"{actor.user_id} ({role}) may not {action}")
-            assert api_votes(admin, thread) == before
+            assert api_votes(viewer, thread) == before
     if action == "ingest":
         created = admin.get(f"/threads/{thread}-new/feedback").status_code
         assert created == (200 if grant else 404)
