@@ -251,17 +251,20 @@ try:
     filters = queue_filters()
     if queue is None:
         reviewed, total = store.queue.progress(filters, actor=me)
+        told = f"You have reviewed {reviewed:,} of {total:,} runs in this queue"
     else:
         progress = store.queues.progress(queue["name"], actor=me)
         queue_header(queue, progress)
+        # Runs with all their votes are out of reach too: what is left is what the reviewer may still judge.
         total = progress["items"]
         reviewed = total - progress["left_for_me"]
+        told = f"{progress['left_for_me']:,} of {total:,} runs left for you"
     run = current_run(store, me, queue, filters)
 except errors.DataLayerError as error:
     _shared.show_error(error)
     st.stop()
 
-st.progress(reviewed / total if total else 1.0, text=f"You have reviewed {reviewed:,} of {total:,} runs in this queue")
+st.progress(reviewed / total if total else 1.0, text=told)
 if _review.ERROR in st.session_state:
     _shared.show_error(st.session_state[_review.ERROR])
 if run is None:
