@@ -53,7 +53,11 @@ def _value(row: dict | None) -> str | None:
     if row is None:
         return None
     vote = plain(row)
-    return json.dumps({name: vote.get(name) for name in VALUE_FIELDS}, ensure_ascii=False)
+    value = {name: vote.get(name) for name in VALUE_FIELDS}
+    if vote.get("scores"):
+        # the rubric scores the vote holds (data_layer/scores.py), criterion to value
+        value["scores"] = vote["scores"]
+    return json.dumps(value, ensure_ascii=False)
 
 
 _IMPORTED = """

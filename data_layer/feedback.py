@@ -21,7 +21,9 @@ import uuid
 from datetime import UTC, datetime
 
 from data_layer import audit, auth, queues, rollups, rules
+from data_layer import scores as score_rows
 from data_layer.errors import Conflict, Forbidden, InvalidInput
+from data_layer.queues.rubric import Rubric, scores_object
 from data_layer.rows import plain, plain_all
 from data_layer.targets import check_target, lock_thread, thread_of_run, thread_visible
 
@@ -132,6 +134,9 @@ def _remove(conn, row: dict, action: str, actor: auth.Actor) -> bool:
     if deleted is None:
         return False
     rollups.adjust(conn, deleted, None)
+    old_scores = score_rows.remove(conn, deleted["feedback_id"])
+    if old_scores:
+        deleted = {**deleted, "scores": old_scores}
     audit.record(conn, action=action, actor=actor, old=deleted, new=None)
     return True
 
@@ -145,6 +150,22 @@ def acting(actor: auth.Actor, action: str, owner_id, source):
     if owner_id is not None and owner_id != actor.user_id:
         raise Forbidden(f"{actor.user_id} ({actor.role}) may not {action} in the name of {str(owner_id)[:100]}")
     return actor.user_id, actor.source
+
+
+def _scored(conn, found: dict | None, row: dict, given, rubric: Rubric | None, now) -> tuple[dict | None, dict]:
+    """Write the scores of a vote just written in `conn` (`row`, which was `found` before): checked
+    against `rubric` with its required criteria when a queue's submit gives one, else against the run's
+    queues (`scores.check_for_run`); `given` None keeps the stored ones. Returns the vote before and
+    after with `scores` where they have some, for the audit trail and the answer."""
+    old = score_rows.of_vote(conn, found["feedback_id"]) if found else {}
+    if rubric is not None:
+        new = score_rows.replace(conn, row, rubric.check(given, require=True), now)
+    elif given is not None:
+        new = score_rows.replace(conn, row, score_rows.check_for_run(conn, row["run_id"], given), now)
+    else:
+        new = old if found and found["feedback_id"] == row["feedback_id"] else {}
+    before = {**found, "scores": old} if found and old else found
+    return before, ({**row, "scores": new} if new else row)
 
 
 class FeedbackRepo:
@@ -177,9 +198,12 @@ class FeedbackRepo:
         comment=None,
         tags=None,
         source="reviewer",
+        scores=None,
         actor: auth.Actor,
     ) -> dict:
-        """A new vote; `Conflict` when this owner already rated this target (anonymous may repeat)."""
+        """A new vote; `Conflict` when this owner already rated this target (anonymous may repeat).
+        `scores`: rubric scores (criterion name to value) for the run's queues' criteria."""
+        scores_object(scores)
         owner_id, source = acting(actor, "vote", owner_id, source)
         vote = self._vote(
             thread_id=thread_id,
@@ -201,6 +225,7 @@ class FeedbackRepo:
             row = conn.one(_INSERT, vote)
             rollups.adjust(conn, None, row)
             queues.after_vote(conn, self._engine, row, vote["now"])
+            _, row = _scored(conn, None, row, scores, None, vote["now"])
             audit.record(conn, action="create", actor=actor, old=None, new=row, at=vote["now"])
             return row
 
@@ -217,9 +242,14 @@ class FeedbackRepo:
         comment=None,
         tags=None,
         source="reviewer",
+        scores=None,
+        rubric: Rubric | None = None,
         actor: auth.Actor,
     ) -> dict:
-        """The owner's vote on this target, created or replaced in place (id and created_at kept)."""
+        """The owner's vote on this target, created or replaced in place (id and created_at kept).
+        `scores` replaces the vote's rubric scores (None keeps them): checked against `rubric`, with
+        its required criteria, when a queue's submit gives one, else against the run's queues."""
+        scores_object(scores)
         owner_id, source = acting(actor, "vote", owner_id, source)
         if owner_id is None:
             raise InvalidInput("owner_id is required to update a vote")
@@ -252,6 +282,7 @@ class FeedbackRepo:
                 row = conn.one(_UPSERT, vote)
             rollups.adjust(conn, found, row)
             queues.after_vote(conn, self._engine, row, vote["now"])
+            found, row = _scored(conn, found, row, scores, rubric, vote["now"])
             # A fresh id means a new row, even when a concurrent PostgreSQL writer raced the lookup above.
             action = "create" if row["feedback_id"] == vote["feedback_id"] else "update"
             audit.record(conn, action=action, actor=actor, old=found, new=row, at=vote["now"])
@@ -286,22 +317,24 @@ class FeedbackRepo:
         if not isinstance(feedback_id, str):
             return None
         with self._engine.read() as conn:
-            return plain(conn.one(_GET, {"feedback_id": feedback_id}))
+            found = plain(conn.one(_GET, {"feedback_id": feedback_id}))
+            return score_rows.attach(conn, [found])[0] if found else None
 
     def find(self, *, run_id, owner_id, message_id=None, actor: auth.Actor) -> dict | None:
         """The owner's current vote on a run (or on one of its messages), if any."""
         auth.authorize(actor, "read")
         with self._engine.read() as conn:
-            return plain(conn.one(_FIND_VOTE, {"run_id": run_id, "owner_id": owner_id, "scope": message_id or ""}))
+            found = plain(conn.one(_FIND_VOTE, {"run_id": run_id, "owner_id": owner_id, "scope": message_id or ""}))
+            return score_rows.attach(conn, [found])[0] if found else None
 
     def list_by_run(self, thread_id, run_id, *, actor: auth.Actor, limit=None, offset=0) -> list[dict]:
         """A run's votes in creation order, all reviewers (upstream rule 5)."""
 
         def fetch(conn):
             rows = conn.all(_LIST_BY_RUN, {"thread_id": thread_id, "run_id": run_id, **_page(limit, offset)})
-            return queues.unblinded(conn, thread_id, rows, actor)
+            return score_rows.attach(conn, plain_all(queues.unblinded(conn, thread_id, rows, actor)))
 
-        return plain_all(self._read_target(actor, thread_id, run_id, fetch))
+        return self._read_target(actor, thread_id, run_id, fetch)
 
     def count_by_run(self, thread_id, run_id, *, actor: auth.Actor) -> int:
         params = {"thread_id": thread_id, "run_id": run_id}
@@ -310,9 +343,9 @@ class FeedbackRepo:
     def list_by_run_id(self, run_id, *, actor: auth.Actor, limit=None, offset=0) -> list[dict]:
         def fetch(conn, thread_id):
             rows = conn.all(_LIST_BY_RUN_ID, {"run_id": run_id, **_page(limit, offset)})
-            return queues.unblinded(conn, thread_id, rows, actor)
+            return score_rows.attach(conn, plain_all(queues.unblinded(conn, thread_id, rows, actor)))
 
-        return plain_all(self._read_run(actor, run_id, fetch))
+        return self._read_run(actor, run_id, fetch)
 
     def count_by_run_id(self, run_id, *, actor: auth.Actor) -> int:
         return self._read_run(
@@ -324,9 +357,9 @@ class FeedbackRepo:
     def list_by_thread(self, thread_id, *, actor: auth.Actor, limit=None, offset=0) -> list[dict]:
         def fetch(conn):
             rows = conn.all(_LIST_BY_THREAD, {"thread_id": thread_id, **_page(limit, offset)})
-            return queues.unblinded(conn, thread_id, rows, actor)
+            return score_rows.attach(conn, plain_all(queues.unblinded(conn, thread_id, rows, actor)))
 
-        return plain_all(self._read_target(actor, thread_id, None, fetch))
+        return self._read_target(actor, thread_id, None, fetch)
 
     def count_by_thread(self, thread_id, *, actor: auth.Actor) -> int:
         params = {"thread_id": thread_id}

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, get_args
 
 from data_layer import search_index
-from data_layer.queues.tables import TABLES_SQL
+from data_layer.queues.tables import SCORES_SQL, TABLES_SQL
 
 if TYPE_CHECKING:
     from data_layer.engines import Engine
@@ -315,6 +315,11 @@ STEPS += (
         11,
         "review queues, their items and adjudications",
         TABLES_SQL,
+    ),
+    Step(
+        12,
+        "rubrics on queues, and the scores of votes",
+        SCORES_SQL,
     ),
 )
 

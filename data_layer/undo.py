@@ -2,7 +2,7 @@
 
 The values come from the audit trail, never from the caller: the last audit row of the vote's id must
 be its retraction or deletion, and its `old_value` is the vote as it was removed (`audit.VALUE_FIELDS`).
-The vote returns with its id, rating, comment, tags, source, `created_at` and `updated_at`; its copies
+The vote returns with its id, rating, comment, tags, source, `created_at`, `updated_at` and rubric scores; its copies
 of the run are taken from the run again and its tallies move back (`rollups.adjust`). Whoever may
 remove the vote that way may put it back (`auth.authorize` with the removal's action, so a reviewer
 its own retraction, an admin anyone's deletion). The restore is audited as a `create` by the actor.
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 
-from data_layer import audit, auth, rollups, rules
+from data_layer import audit, auth, rollups, rules, scores
 from data_layer.errors import Conflict, NotFound
 from data_layer.feedback import COLUMNS
 from data_layer.targets import check_target, lock_thread
@@ -66,5 +66,7 @@ def restore(conn, feedback_id, actor: auth.Actor) -> dict:
         raise Conflict(f"{vote['owner_id']} has voted on this target again since; that vote stays")
     row = conn.one(_RESTORE, {**vote, "tags": list(vote["tags"] or [])})
     rollups.adjust(conn, None, row)
+    if isinstance(old.get("scores"), dict):
+        row = {**row, "scores": scores.replace(conn, row, scores.rows_of(old["scores"]), row["updated_at"])}
     audit.record(conn, action="create", actor=actor, old=None, new=row)
     return row

@@ -23,12 +23,12 @@ from data_layer.rows import plain, plain_all
 __all__ = ["QueueRepo", "QueueSpec", "after_vote", "enter_open_queues", "sample_point", "unblinded"]
 
 _COLUMNS = """name, instructions, selection, sample_rate, reviewers_per_item, blind, seed, assignees,
-    created_at, created_by, closed_at"""
+    rubric, created_at, created_by, closed_at"""
 
 _INSERT = f"""
 INSERT INTO queues ({_COLUMNS})
 VALUES ($name, $instructions, $selection, $sample_rate, $reviewers_per_item, $blind, $seed, $assignees,
-        $now, $created_by, NULL)
+        $rubric, $now, $created_by, NULL)
 """
 
 _GET = f"SELECT {_COLUMNS} FROM queues WHERE name = $name"
@@ -67,6 +67,7 @@ def _queue(row: dict) -> dict:
     queue = plain(row)
     queue["selection"] = json.loads(queue["selection"])
     queue["assignees"] = json.loads(queue["assignees"])
+    queue["rubric"] = json.loads(queue["rubric"] or "[]")
     return queue
 
 
@@ -117,9 +118,13 @@ class QueueRepo:
 
         return self._engine.write(write)
 
-    def submit(self, name: str, run_id: str, *, rating, comment=None, tags=None, actor: auth.Actor) -> dict:
+    def submit(
+        self, name: str, run_id: str, *, rating, comment=None, tags=None, scores=None, actor: auth.Actor
+    ) -> dict:
         """The actor's whole-run vote on an item of the queue, then its claim released: `NotFound` when
-        the run is no item of the queue."""
+        the run is no item of the queue. In a queue with a rubric, `scores` (criterion name to value)
+        must give every required criterion (`InvalidInput` naming the first missing one) and replace the
+        vote's scores; without a rubric, `scores` are checked against the run's other queues."""
         with self._engine.read() as conn:
             spec, _ = self._spec(conn, name)
             work.may_work(spec, actor)
@@ -133,6 +138,8 @@ class QueueRepo:
             owner_id=actor.user_id,
             comment=comment,
             tags=tags,
+            scores=scores,
+            rubric=spec.rubric or None,
             actor=actor,
         )
         self._engine.write(lambda conn: release(conn, run_id, actor.user_id))

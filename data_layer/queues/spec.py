@@ -10,6 +10,7 @@ from data_layer import rules
 from data_layer.errors import InvalidInput
 from data_layer.filters import Filters
 from data_layer.queue import FILTERS as SELECTION
+from data_layer.queues.rubric import Rubric
 
 MAX_INSTRUCTIONS = 20_000
 MAX_REVIEWERS_PER_ITEM = 5
@@ -22,7 +23,8 @@ class QueueSpec:
     assistant, model, run status, run dates, end users' complaints, follow-ups), or when the run's sample
     point (`membership`) falls under its `sample_rate` (0 for none, up to 1); at least one of the two is
     set. Each item goes to `reviewers_per_item` different reviewers; in a `blind` queue a reviewer sees
-    no other vote on a run before voting on it; `assignees` empty means every reviewer."""
+    no other vote on a run before voting on it; `assignees` empty means every reviewer. A `rubric` (a
+    `Rubric`, or its list of criteria) asks for scores beside the thumbs."""
 
     name: str
     instructions: str = ""
@@ -32,6 +34,7 @@ class QueueSpec:
     blind: bool = False
     seed: int = 0
     assignees: tuple[str, ...] = ()
+    rubric: Rubric = field(default_factory=Rubric)
 
     def __post_init__(self):
         set_ = object.__setattr__
@@ -50,6 +53,7 @@ class QueueSpec:
         if isinstance(self.assignees, str) or not isinstance(self.assignees, list | tuple):
             raise InvalidInput("assignees must be a list of user ids")
         set_(self, "assignees", tuple(dict.fromkeys(rules.identifier(user, "assignee") for user in self.assignees)))
+        set_(self, "rubric", Rubric.of(self.rubric))
         if not self.selection.as_dict() and not self.sample_rate:
             raise InvalidInput(f"queue {self.name} needs a selection or a sample rate above 0")
 
@@ -64,6 +68,7 @@ class QueueSpec:
             "blind": self.blind,
             "seed": self.seed,
             "assignees": json.dumps(list(self.assignees)),
+            "rubric": json.dumps(self.rubric.as_list()),
         }
 
     @classmethod
@@ -77,6 +82,7 @@ class QueueSpec:
             blind=row["blind"],
             seed=row["seed"],
             assignees=tuple(json.loads(row["assignees"])),
+            rubric=Rubric.of(row.get("rubric")),
         )
 
 

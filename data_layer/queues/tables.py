@@ -54,3 +54,23 @@ CREATE TABLE IF NOT EXISTS adjudication_log (
     decided_at  TIMESTAMPTZ NOT NULL
 )
 """
+
+# Schema step 12: a queue's rubric (data_layer/queues/rubric.py, JSON text of its criteria) and the scores
+# votes give its criteria, one row per vote and criterion (data_layer/scores.py). A vote's scores are
+# replaced as a whole, deleted with the vote, and carry the kind so the stats need no rubric. No unique
+# key: the one writer (scores.replace) deletes a vote's rows before inserting them, in the vote's
+# transaction, and a DuckDB unique key refuses a key deleted and inserted again in one transaction.
+SCORES_SQL = """
+ALTER TABLE queues ADD COLUMN IF NOT EXISTS rubric TEXT;
+CREATE TABLE IF NOT EXISTS vote_scores (
+    feedback_id TEXT NOT NULL,
+    run_id      TEXT NOT NULL,
+    criterion   TEXT NOT NULL,
+    kind        TEXT NOT NULL CHECK (kind IN ('binary', 'ordinal', 'categorical')),
+    value       TEXT NOT NULL,
+    number      DOUBLE PRECISION,
+    updated_at  TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX IF NOT EXISTS vote_scores_vote ON vote_scores (feedback_id);
+CREATE INDEX IF NOT EXISTS vote_scores_run ON vote_scores (run_id)
+"""
