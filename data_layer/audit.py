@@ -65,29 +65,40 @@ INSERT INTO feedback_audit (changed_at, actor_id, actor_role, action, feedback_i
                             old_value, new_value)
 SELECT $changed_at, CAST($actor_id AS TEXT), $actor_role, CASE WHEN c.created THEN 'create' ELSE 'update' END,
        f.feedback_id, f.thread_id, f.run_id, CASE WHEN c.created THEN NULL ELSE {old} END, {new}
-FROM _changing c JOIN _written f ON f.feedback_id = c.feedback_id
+FROM _changing c JOIN _written f ON f.feedback_id = c.feedback_id{scores}
 """
+# An import carrying rubric scores: each audited vote's scores before and after (data_layer/ingest/scores.py).
+_IMPORTED_SCORES = " LEFT JOIN _score_audit s ON s.feedback_id = c.feedback_id"
 
 
-def _value_sql(engine, alias: str) -> str:
-    """SQL building the JSON `_value` gives, from the vote columns of `alias`."""
+def _value_sql(engine, alias: str, scores: str | None = None) -> str:
+    """SQL building the JSON `_value` gives, from the vote columns of `alias` (and its scores, a JSON text
+    column, when given)."""
     pairs = ", ".join(
         f"'{name}', " + (engine.iso_time.format(time=f"{alias}.{name}") if name.endswith("_at") else f"{alias}.{name}")
         for name in VALUE_FIELDS
     )
+    if scores:
+        pairs += f", 'scores', CAST({scores} AS JSON)"
     return engine.json_object.format(pairs=pairs)
 
 
-def record_import(conn, engine, *, actor: auth.Actor, at) -> None:
+def record_import(conn, engine, *, actor: auth.Actor, at, scores: bool = False) -> None:
     """Append one audit row per vote an import created or changed, in the import's transaction, in one
     statement: the temporary tables made by `ingest` hold each such vote's id, whether it is new, and its
     stored values before the merge (`_changing`), and the vote as the import wrote it (`_written`).
 
     The import's actor must be allowed to ingest: asked here too, inside the transaction, so that no
-    import writes votes without an actor that may."""
+    import writes votes without an actor that may. With `scores`, the import carried rubric scores and
+    each row's values carry the vote's scores too (`_score_audit`)."""
     auth.authorize(actor, "ingest")
+    sql = _IMPORTED.format(
+        old=_value_sql(engine, "c", "s.old_scores" if scores else None),
+        new=_value_sql(engine, "f", "s.new_scores" if scores else None),
+        scores=_IMPORTED_SCORES if scores else "",
+    )
     conn.execute(
-        _IMPORTED.format(old=_value_sql(engine, "c"), new=_value_sql(engine, "f")),
+        sql,
         {"changed_at": at, "actor_id": actor.user_id, "actor_role": actor.role},
     )
 

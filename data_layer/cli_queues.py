@@ -36,6 +36,20 @@ def selection(args) -> Filters:
     )
 
 
+def rubric_file(path: str | None) -> list:
+    """The criteria of `--rubric FILE.json` (a JSON list of criteria, or an object with `criteria`);
+    `QueueSpec` checks them."""
+    if path is None:
+        return []
+    try:
+        with open(path, encoding="utf-8") as source:
+            return json.load(source)
+    except OSError as error:
+        raise InvalidInput(f"cannot read the rubric {path}: {error.strerror}") from error
+    except ValueError as error:
+        raise InvalidInput(f"the rubric {path} is not JSON: {error}") from error
+
+
 def cmd_create(args) -> int:
     spec = QueueSpec(
         name=args.name,
@@ -46,6 +60,7 @@ def cmd_create(args) -> int:
         blind=args.blind,
         seed=args.seed,
         assignees=tuple(name.strip() for name in (args.assignees or "").split(",") if name.strip()),
+        rubric=rubric_file(args.rubric),
     )
     with open_store(args.db) as store:
         queue = store.queues.create(spec, actor=auth.SYSTEM)
@@ -132,6 +147,12 @@ def add_commands(commands, add_filter_options) -> None:
     create.add_argument("--seed", type=int, default=0, help="the sample's seed (default 0)")
     create.add_argument("--instructions", help="markdown shown on every card")
     create.add_argument("--assignees", metavar="A,B,...", help="reviewers of the queue (default: every reviewer)")
+    create.add_argument(
+        "--rubric",
+        metavar="FILE.json",
+        help="criteria scored beside the thumbs: a JSON list of {name, kind: binary|ordinal|categorical, "
+        "required, description, labels (ordinal: 5), options (categorical)}",
+    )
     create.add_argument("--status", help="only runs of this status")
     create.add_argument("--complaints", action="store_true", help="only runs an end user thumbed down")
     create.add_argument("--follow-ups", action="store_true", help="only runs that follow up another")

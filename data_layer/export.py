@@ -21,12 +21,18 @@ tags are joined with `;`, and times are `YYYY-MM-DD HH:MM:SS` in UTC, whole seco
 spreadsheets read as a date and time; their header names say so (`created_at_utc`, one column per
 time column chosen). JSONL and Parquet keep the exact text, tags as lists, the column names as
 chosen and times to the microsecond (JSONL as ISO 8601 with the offset, Parquet as UTC timestamps).
+
+Rubric scores (`data_layer/scores.py`) are columns `score.<criterion>`, one per criterion any vote has a
+score for, after the fixed ones when all columns are asked for (None), or named among the chosen ones.
+A cell holds the score as stored: `yes`/`no` for a binary criterion, `1`-`5` for an ordinal one, the
+option for a categorical one; empty when the vote has no score for it.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -40,6 +46,7 @@ import pyarrow.parquet as pq
 from data_layer import auth
 from data_layer.errors import InvalidInput
 from data_layer.filters import RUNS, VOTES, Filters, Table, conditions
+from data_layer.queues.rubric import NAME_PATTERN
 
 FORMATS = ("csv", "parquet", "jsonl")
 MEDIA_TYPES = {"csv": "text/csv", "parquet": "application/vnd.apache.parquet", "jsonl": "application/x-ndjson"}
@@ -88,10 +95,19 @@ COLUMNS: dict[str, Column] = {
 TAKES = (*RUNS, *VOTES, "rating")
 _VOTES: Table = {**VOTES, "rating": "f.rating = $rating"}
 
+SCORE_PREFIX = "score."
+_SCORE_NAME = re.compile(re.escape(SCORE_PREFIX) + NAME_PATTERN)
+_CRITERIA = "SELECT DISTINCT criterion FROM vote_scores ORDER BY criterion LIMIT 1000"
+# The chosen criteria's scores of each vote as columns s0, s1, ...
+_SCORES = """
+LEFT JOIN (
+    SELECT feedback_id, {pivot} FROM vote_scores GROUP BY feedback_id
+) sc ON sc.feedback_id = f.feedback_id"""
+
 _FROM = """
 FROM feedback f
 JOIN runs r ON r.run_id = f.run_id
-LEFT JOIN threads t ON t.thread_id = f.thread_id
+LEFT JOIN threads t ON t.thread_id = f.thread_id{scores}
 LEFT JOIN (
     SELECT e.run_id, e.message_id, (array_agg(e.text ORDER BY e.seq))[1] AS text
     FROM run_events e
@@ -122,16 +138,27 @@ WHERE {run} AND {vote}
 """
 
 
-def columns_of(columns) -> list[str]:
-    """The chosen column names in order, checked against `COLUMNS` (None: all of them)."""
+def score_columns(store) -> list[str]:
+    """The `score.<criterion>` columns there are: one per criterion some vote has a score for."""
+    with store.engine.read() as conn:
+        return _score_columns(conn)
+
+
+def _score_columns(conn) -> list[str]:
+    return [SCORE_PREFIX + row["criterion"] for row in conn.all(_CRITERIA)]
+
+
+def columns_of(columns, scores: list[str] | tuple[str, ...] = ()) -> list[str]:
+    """The chosen column names in order, checked against `COLUMNS` and the `score.<criterion>` form
+    (None: all of them, with the score columns `scores`)."""
     if columns is None:
-        return list(COLUMNS)
+        return [*COLUMNS, *scores]
     if isinstance(columns, str) or not all(isinstance(name, str) for name in columns):
         raise InvalidInput("columns must be a list of column names")
     chosen: list[str] = []
     for name in columns:
-        if name not in COLUMNS:
-            raise InvalidInput(f"unknown column {name!r:.60}; choose from {', '.join(COLUMNS)}")
+        if name not in COLUMNS and not _SCORE_NAME.fullmatch(name):
+            raise InvalidInput(f"unknown column {name!r:.60}; choose from {', '.join(COLUMNS)} or score.<criterion>")
         if name not in chosen:
             chosen.append(name)
     if not chosen:
@@ -143,15 +170,24 @@ def _where(filters) -> tuple[dict, dict]:
     chosen = Filters.of(filters, takes=TAKES, reader="the export")
     run, run_params = conditions(chosen, RUNS)
     vote, vote_params = conditions(chosen, _VOTES)
-    return {"run": run, "vote": vote, "slice": ""}, {**run_params, **vote_params}
+    return {"run": run, "vote": vote, "slice": "", "scores": ""}, {**run_params, **vote_params}
 
 
 def _query(filters, columns, sliced: str = "") -> tuple[str, dict, pa.Schema]:
     names = columns_of(columns)
     parts, params = _where(filters)
-    select = ",\n       ".join(f"{COLUMNS[name].sql} AS {name}" for name in names)
-    sql = f"SELECT {select}{_FROM.format(**{**parts, 'slice': sliced})}ORDER BY f.created_at, f.feedback_id"
-    return sql, params, pa.schema([(name, COLUMNS[name].type) for name in names])
+    criteria = [name.removeprefix(SCORE_PREFIX) for name in names if name not in COLUMNS]
+    pivot = ", ".join(f"max(value) FILTER (WHERE criterion = $score_{i}) AS s{i}" for i in range(len(criteria)))
+    params.update({f"score_{i}": criterion for i, criterion in enumerate(criteria)})
+    scored = iter(range(len(criteria)))
+    select = ",\n       ".join(
+        f"{COLUMNS[name].sql} AS {name}" if name in COLUMNS else f"sc.s{next(scored)} AS s_{i}"
+        for i, name in enumerate(names)
+    )
+    joins = _SCORES.format(pivot=pivot) if criteria else ""
+    sql = f"SELECT {select}{_FROM.format(**{**parts, 'slice': sliced, 'scores': joins})}ORDER BY f.created_at, f.feedback_id"
+    schema = pa.schema([(name, COLUMNS[name].type if name in COLUMNS else pa.string()) for name in names])
+    return sql, params, schema
 
 
 def _slices(conn, filters, size: int) -> list[tuple[str, dict]]:
@@ -189,8 +225,8 @@ def count(store, filters=None, *, actor: auth.Actor) -> int:
 def preview(store, filters=None, *, actor: auth.Actor, columns=None, limit: int = 20) -> list[dict]:
     """The first rows of the export as plain dicts (times ISO 8601, tags lists)."""
     auth.authorize(actor, "read")
-    sql, params, schema = _query(filters, columns)
     with store.engine.read() as conn:
+        sql, params, schema = _query(filters, columns_of(columns, _score_columns(conn)))
         reader = conn.arrow_batches(f"{sql}\nLIMIT $limit", {**params, "limit": int(limit)}, batch_size=limit)
         rows = [row for batch in reader for row in _conform(batch, schema).to_pylist()]
     return [{key: _jsonable(value) for key, value in row.items()} for row in rows]
@@ -207,6 +243,7 @@ def batches(
 
 def _batches(store, filters: Filters, columns, batch_size: int) -> Iterator[pa.RecordBatch]:
     with store.engine.read() as conn:
+        columns = columns_of(columns, _score_columns(conn))
         for sliced, bounds in _slices(conn, filters, max(SLICE_ROWS, batch_size)):
             sql, params, schema = _query(filters, columns, sliced)
             for batch in conn.arrow_batches(sql, {**params, **bounds}, batch_size=batch_size):
@@ -242,6 +279,7 @@ def write(
     if not target.parent.is_dir():
         raise InvalidInput(f"directory {target.parent} does not exist")
     filters = Filters.of(filters, takes=TAKES, reader="the export")
+    columns = columns_of(columns, score_columns(store) if columns is None else ())
     _, _, schema = _query(filters, columns)  # validates before anything touches the disk
     partial = target.with_name(f".{target.name}.part")
     try:

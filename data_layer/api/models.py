@@ -38,6 +38,8 @@ class Feedback(BaseModel):
     source: FeedbackSource
     created_at: datetime
     updated_at: datetime
+    # Present only on a vote with rubric scores, so the source system's fields stay as they are.
+    scores: dict[str, bool | int | str] | None = None
 
 
 class Stats(BaseModel):
@@ -69,8 +71,9 @@ class ImportResult(BaseModel):
 
 
 def public(row: dict) -> dict:
-    """A stored vote as a `Feedback`."""
-    return {
+    """A stored vote as a `Feedback` (with `scores` only when it has some: the routes leave unset
+    fields out of the answer)."""
+    shown = {
         "feedback_id": row["feedback_id"],
         "thread_id": row["thread_id"],
         "run_id": row["run_id"],
@@ -83,6 +86,9 @@ def public(row: dict) -> dict:
         "created_at": row["created_at"],
         "updated_at": row["updated_at"],
     }
+    if row.get("scores"):
+        shown["scores"] = row["scores"]
+    return shown
 
 
 _DESCRIPTIONS = {
@@ -115,6 +121,14 @@ _VOTE_PROPERTIES: dict[str, dict] = {
         "items": {"type": "string", "enum": list(REASON_TAGS)},
         "description": "reason tags",
     },
+    "scores": {
+        "type": ["object", "null"],
+        "additionalProperties": {"type": ["boolean", "integer", "string"]},
+        "description": "rubric scores, criterion name to value: binary yes/no or true/false, ordinal 1 to 5, "
+        "categorical one of its options. A queue's submit must give the queue's required criteria; elsewhere "
+        "each criterion must be in the rubric of a queue the run is in. Given, they replace the vote's "
+        "scores; left out, the vote keeps them.",
+    },
 }
 
 
@@ -125,7 +139,7 @@ def _json_body(schema: dict) -> dict:
 VOTE_BODY = _json_body({"type": "object", "required": ["rating"], "properties": _VOTE_PROPERTIES})
 
 # A queue item is judged as a whole run: the vote's body without `message_id`, and nothing else.
-QUEUE_VOTE_FIELDS = ("rating", "comment", "tags")
+QUEUE_VOTE_FIELDS = ("rating", "comment", "tags", "scores")
 QUEUE_VOTE_BODY = _json_body(
     {
         "type": "object",

@@ -28,6 +28,7 @@ class Queue(BaseModel):
     blind: bool
     seed: int
     assignees: list[str]
+    rubric: list[dict] = []
     created_at: str
     created_by: str
     closed_at: str | None
@@ -109,6 +110,7 @@ def next_item(name: QueueName, actor: auth.Actor = Depends(caller)) -> dict | No
     "PUT",
     "/queues/{name}/items/{run_id}/vote",
     response_model=Feedback,
+    response_model_exclude_unset=True,
     responses=errors(400, 401, 403, 404, 413, 503),
     openapi_extra=QUEUE_VOTE_BODY,
     summary="The caller's whole-run vote on an item of the queue; its claim is released",

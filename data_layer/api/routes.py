@@ -65,8 +65,11 @@ def health() -> dict:
 # ---- votes ----------------------------------------------------------------------------------------
 
 
-def vote_fields(raw: bytes, fields: tuple[str, ...] = ("rating", "comment", "message_id", "tags")) -> dict:
-    """The vote's `fields` from a JSON body; with fewer than all four, any other field is refused."""
+VOTE_FIELDS = ("rating", "comment", "message_id", "tags", "scores")
+
+
+def vote_fields(raw: bytes, fields: tuple[str, ...] = VOTE_FIELDS) -> dict:
+    """The vote's `fields` from a JSON body; with fewer than all of them, any other field is refused."""
     record = ingest.decode_line(raw)
     if isinstance(record, ingest.RecordError):
         raise InvalidInput(f"body: {record}")
@@ -75,7 +78,7 @@ def vote_fields(raw: bytes, fields: tuple[str, ...] = ("rating", "comment", "mes
     if "rating" not in record:
         raise InvalidInput("body: rating is required (1 or -1)")
     unknown = [name for name in record if name not in fields]
-    if len(fields) < 4 and unknown:
+    if len(fields) < len(VOTE_FIELDS) and unknown:
         raise InvalidInput(f"body: {str(unknown[0])[:60]!r} is not taken here; send {', '.join(fields)}")
     return {name: record.get(name) for name in fields}
 
@@ -85,6 +88,7 @@ def vote_fields(raw: bytes, fields: tuple[str, ...] = ("rating", "comment", "mes
     RUN_FEEDBACK,
     status_code=201,
     response_model=Feedback,
+    response_model_exclude_unset=True,
     responses=errors(400, 401, 403, 404, 409, 413, 503),
     openapi_extra=VOTE_BODY,
     summary="Create the caller's vote on a run or one of its messages",
@@ -100,6 +104,7 @@ def create_feedback(
     "PUT",
     RUN_FEEDBACK,
     response_model=Feedback,
+    response_model_exclude_unset=True,
     responses=errors(400, 401, 403, 404, 413, 503),
     openapi_extra=VOTE_BODY,
     summary="Create or replace the caller's vote (the same feedback_id is kept)",
@@ -136,6 +141,7 @@ def retract_feedback(
     "GET",
     RUN_FEEDBACK,
     response_model=list[Feedback],
+    response_model_exclude_unset=True,
     responses=paged(400, 401, 403, 404),
     summary="A run's votes, oldest first, paginated; the total is in X-Total-Count",
 )
@@ -179,6 +185,7 @@ def delete_feedback(
     "GET",
     "/runs/{run_id}/feedback",
     response_model=list[Feedback],
+    response_model_exclude_unset=True,
     responses=paged(400, 401, 403, 404),
     summary="A run's votes by run id alone, oldest first, paginated",
 )
@@ -196,6 +203,7 @@ def list_feedback_of_run(
     "GET",
     "/threads/{thread_id}/feedback",
     response_model=list[Feedback],
+    response_model_exclude_unset=True,
     responses=paged(400, 401, 403, 404),
     summary="A whole thread's votes, oldest first, paginated",
 )

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 
 from data_layer import audit, rollups
 from data_layer.errors import DataLayerError
-from data_layer.ingest import checks, votes
+from data_layer.ingest import checks, scores, votes
 from data_layer.ingest.records import STAGES, Staged
 from data_layer.ingest.step import Step
 from data_layer.queues import enter_open_queues
@@ -320,6 +320,7 @@ _TEMP_TABLES = (
     "_stored_threads",
     "_touched_runs",
     "_follow_old",
+    *scores.TEMP_TABLES,
 )
 
 
@@ -333,6 +334,7 @@ def _create_stages(conn) -> None:
     for kind, columns in STAGES.items():
         body = ", ".join(f"{name} {sql_type}" for name, sql_type, _ in columns)
         conn.execute(f"CREATE TEMP TABLE _stage_{kind} ({body})")
+    scores.create_stage(conn)
 
 
 class Rejected(DataLayerError):
@@ -391,5 +393,9 @@ def check_and_merge(conn, engine, read_errors: list[dict], more: int, actor) -> 
         conn.execute(sql, {"now": now} if "$now" in sql else None)
     finish_index(conn)
     enter_open_queues(conn, engine, _ARRIVALS, now)
-    audit.record_import(conn, engine, actor=actor, at=now)
+    # Scores are checked once the file's runs are in their queues, whose rubrics define the criteria.
+    bad_scores = scores.merge(conn, now)
+    if bad_scores:
+        raise Rejected(bad_scores[:MAX_ERRORS], max(0, len(bad_scores) - MAX_ERRORS))
+    audit.record_import(conn, engine, actor=actor, at=now, scores=bad_scores is not None)
     _drop_temp(conn)

@@ -18,6 +18,7 @@ import pyarrow as pa
 
 from data_layer import messages, rules
 from data_layer.errors import InvalidInput
+from data_layer.queues.rubric import scores_object
 
 KINDS = ("thread", "run", "event", "feedback")
 BATCH = 50_000
@@ -91,6 +92,11 @@ STAGES: dict[str, list[tuple[str, str, pa.DataType]]] = {
     ],
 }
 SCHEMAS = {kind: pa.schema([(name, kind_) for name, _, kind_ in cols]) for kind, cols in STAGES.items()}
+# A feedback record's optional `scores`, one row per criterion, checked against the rubrics of its run's
+# queues once the merge has put the run in them (data_layer/ingest/scores.py). Only the per-record path
+# stages them: the fast reader refuses a record with `scores` (an unknown key), so such a file comes here.
+SCORE_STAGE = [("line", "BIGINT", pa.int64()), ("criterion", "TEXT", pa.string()), ("value", "TEXT", pa.string())]
+SCORE_SCHEMA = pa.schema([(name, kind_) for name, _, kind_ in SCORE_STAGE])
 
 
 @dataclass(frozen=True)
@@ -220,6 +226,22 @@ def _feedback(line: int, r: dict) -> tuple:
     )
 
 
+def score_rows(line: int, record: dict) -> list[tuple]:
+    """The staged rows of a feedback record's `scores`: each a criterion name and a value given as a
+    text, a whole number or true/false (what it must be depends on the criterion, checked later)."""
+    rows = []
+    for name, value in scores_object(record.get("scores")).items():
+        if isinstance(value, bool):
+            rows.append((line, name, "true" if value else "false"))
+        elif isinstance(value, int | str):
+            rows.append((line, name, rules.text(str(value), f"score {name}", 200)))
+        else:
+            raise InvalidInput(
+                f"score {name}: {str(value)[:60]!r} is not valid; give a text, a whole number or true/false"
+            )
+    return rows
+
+
 _PARSERS: dict[str, Callable[[int, dict], tuple]] = {
     "thread": _thread,
     "run": _run,
@@ -267,12 +289,15 @@ def stage_records(numbered, reject, progress) -> Staged:
     a retried write loads the same rows again, whatever `numbered` was (an iterator is read once)."""
     pending: dict[str, list[tuple]] = {kind: [] for kind in KINDS}
     tables: dict[str, list[pa.Table]] = {kind: [] for kind in KINDS}
+    scored: list[tuple] = []
     line = 0
     for line, record in numbered:
         try:
             if isinstance(record, RecordError):
                 raise InvalidInput(str(record))
             kind, row = parse_record(line, record)
+            if kind == "feedback" and record.get("scores") is not None:
+                scored.extend(score_rows(line, record))
         except InvalidInput as error:
             reject(line, str(error))
             continue
@@ -289,4 +314,9 @@ def stage_records(numbered, reject, progress) -> Staged:
         if pending[kind]:
             tables[kind].append(_table(kind, pending[kind]))
         merged[kind] = pa.concat_tables(tables[kind]) if tables[kind] else SCHEMAS[kind].empty_table()
+    if scored:
+        merged["score"] = pa.Table.from_arrays(
+            [pa.array(column, type=SCORE_SCHEMA.field(i).type) for i, column in enumerate(zip(*scored))],
+            schema=SCORE_SCHEMA,
+        )
     return Staged(tables=merged, lines=[line])
