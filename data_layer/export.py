@@ -185,7 +185,8 @@ def _query(filters, columns, sliced: str = "") -> tuple[str, dict, pa.Schema]:
         for i, name in enumerate(names)
     )
     joins = _SCORES.format(pivot=pivot) if criteria else ""
-    sql = f"SELECT {select}{_FROM.format(**{**parts, 'slice': sliced, 'scores': joins})}ORDER BY f.created_at, f.feedback_id"
+    source = _FROM.format(**{**parts, "slice": sliced, "scores": joins})
+    sql = f"SELECT {select}{source}ORDER BY f.created_at, f.feedback_id"
     schema = pa.schema([(name, COLUMNS[name].type if name in COLUMNS else pa.string()) for name in names])
     return sql, params, schema
 
