@@ -321,6 +321,22 @@ QUEUES = (
         "sample_rate": 0.05,
         "reviewers_per_item": 2,
         "blind": True,
+        "rubric": [
+            {"name": "factual", "kind": "binary", "required": True, "description": "Are the answer's facts right?"},
+            {
+                "name": "helpfulness",
+                "kind": "ordinal",
+                "required": True,
+                "description": "How far does the answer get the user?",
+                "labels": ["Useless", "Poor", "Adequate", "Good", "Excellent"],
+            },
+            {
+                "name": "tone",
+                "kind": "categorical",
+                "description": "How does the answer sound?",
+                "options": ["friendly", "neutral", "curt"],
+            },
+        ],
     },
     {
         "name": "complaints",
@@ -330,16 +346,40 @@ QUEUES = (
 )
 
 
+def scored(records: list[dict], runs: set[str], seed: int) -> list[dict]:
+    """The reviewers' whole-run votes on `runs` again, with scores for the sample's rubric that lean the
+    way the thumbs does (importing a vote again with scores changes only its scores)."""
+    rng = random.Random(seed)
+    votes = []
+    for record in records:
+        if record["kind"] != "feedback" or record["source"] != "reviewer" or record.get("message_id"):
+            continue
+        if record["run_id"] not in runs:
+            continue
+        good = record["rating"] == 1
+        scores = {
+            "factual": rng.random() < (0.9 if good else 0.45),
+            "helpfulness": rng.choice((3, 4, 4, 5, 5) if good else (1, 2, 2, 3)),
+        }
+        if rng.random() < 0.8:
+            scores["tone"] = rng.choice(("friendly", "friendly", "neutral") if good else ("neutral", "curt"))
+        votes.append({**record, "scores": scores})
+    return votes
+
+
 def seed(store, threads: int = 200, seed: int = 7, anchor: date | None = None, *, actor):
     """Write the demo data into `store` as an import by `actor` (`auth.SYSTEM` for scripts and tests), define
     the demo's queues (`QUEUES`) unless they exist, and settle the first dispute of the sample with an
-    adjudication; returns the import report."""
-    report = store.ingest(generate(threads=threads, seed=seed, anchor=anchor), actor=actor)
+    adjudication; the reviewers' votes on the sample's runs score its rubric. Returns the import report."""
+    records = generate(threads=threads, seed=seed, anchor=anchor)
+    report = store.ingest(records, actor=actor)
     for definition in QUEUES:
         try:
             store.queues.create(QueueSpec(**definition), actor=actor)
         except Conflict:
             continue
+    sampled = {item["run_id"] for item in store.queues.items("weekly-sample", actor=actor, limit=100_000)}
+    store.ingest(scored(records, sampled, seed), actor=actor)
     split = store.queues.adjudications("weekly-sample", actor=actor)
     disputed = [row for row in split if row["verdict"] is None and row["consensus"] == "disputed"]
     if disputed:

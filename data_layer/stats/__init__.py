@@ -6,7 +6,7 @@ and quotes comments, so it takes the `actor` asking, which must be allowed to re
 (`auth.authorize`). Each aggregate is a function of a read connection and `Filters`
 (data_layer/filters.py), in a module named for what it computes: `rates` (headline, over time, per
 assistant or model, reason tags), `followups`, `reviewers` (activity, Fleiss' kappa among
-reviewers), `worst` (the runs with the most thumbs-down); `sql` holds the pieces they share.
+reviewers), `worst` (the runs with the most thumbs-down), `criteria` (rubric scores); `sql` holds the pieces they share.
 
 Time is the run's: a vote counts on the day of the run it judges, so a bad day of the agent shows
 on that day however late its votes arrived. The date range, assistant and model narrow the runs;
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from data_layer import auth, rules
 from data_layer.filters import RUNS, VOTES, Filters
+from data_layer.stats.criteria import criteria
 from data_layer.stats.followups import FOLLOW_UP_CLASSES, follow_ups
 from data_layer.stats.rates import UNTAGGED, by_group, headline, over_time, tags_by_assistant, tags_over_time
 from data_layer.stats.reviewers import reviewer_activity, reviewer_agreement
@@ -101,4 +102,5 @@ def dashboard(store, filters=None, *, actor: auth.Actor, worst: int = 20) -> dic
             "reviewers": reviewer_activity(conn, chosen),
             "reviewer_agreement": reviewer_agreement(conn, chosen),
             "worst_runs": worst_runs(conn, chosen, limit),
+            "criteria": criteria(conn, chosen),
         }
