@@ -5,6 +5,10 @@ The comment and reasons live in the session under keys of the reviewer and the r
 holds them. Given with the vote, they are saved with it; given after it, they are saved as they change
 and again on moving on, so leaving a run never drops them. Whatever the store does not hold yet is
 `unsaved`, which the page marks with one button to save it.
+
+In a queue with a rubric (`pages/_rubric.py`) the criteria's scores are held and saved the same way, the
+vote going through the queue's submit; a vote is not saved while a required criterion is unset, and the
+card says which (`SCORES_FIRST`), keeping everything the reviewer gave.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 import streamlit as st
 
 from data_layer import errors
-from pages import _identity, _shared
+from pages import _identity, _rubric, _shared
 from pages._text import code
 
 CURRENT = "rq_run"  # the run the queue shows
@@ -20,6 +24,7 @@ ERROR = "rq_error"  # the last write's error, shown until a write succeeds
 LAST = "rq_last"  # the run voted on just before moving on: the B key goes back to it
 LEAVING = "rq_leaving"  # the run whose unsaved comment the reviewer was warned about on leaving
 ADVANCE = "rq_advance"  # whether a vote moves on to the next run
+SCORES_FIRST = "rq_scores_first"  # (run, required criteria unset) of a vote held back until they are set
 
 
 def key(run_id: str, field: str) -> str:
@@ -37,13 +42,18 @@ def start(run_id: str, mine: dict | None) -> None:
     """The run's fields as the store holds them, unless the reviewer has already given some."""
     st.session_state.setdefault(key(run_id, "comment"), (mine or {}).get("comment") or "")
     st.session_state.setdefault(key(run_id, "tags"), list((mine or {}).get("tags") or []))
+    _rubric.start(run_id, mine)
 
 
 def unsaved(run_id: str, mine: dict | None) -> bool:
-    """Whether the comment or reasons on the page differ from what the store holds for this run."""
+    """Whether the comment, reasons or scores on the page differ from what the store holds for this run."""
     comment, tags = draft(run_id)
     saved = mine or {}
-    return comment != (saved.get("comment") or None) or sorted(tags) != sorted(saved.get("tags") or [])
+    return (
+        comment != (saved.get("comment") or None)
+        or sorted(tags) != sorted(saved.get("tags") or [])
+        or _rubric.differs(run_id, mine)
+    )
 
 
 def _mine(run: dict) -> dict | None:
@@ -52,21 +62,39 @@ def _mine(run: dict) -> dict | None:
 
 
 def _save(run: dict, rating: int) -> bool:
-    """Store the vote with the comment and reasons on the page; False (the error kept) when refused."""
+    """Store the vote with the comment, reasons and scores on the page; False (the error kept) when
+    refused, and without a write while a required criterion of the queue's rubric is unset."""
     comment, tags = draft(run["run_id"])
+    rubric = _rubric.active()
     try:
-        _shared.store().feedback.upsert(
-            thread_id=run["thread_id"],
-            run_id=run["run_id"],
-            rating=rating,
-            comment=comment,
-            tags=tags,
-            actor=_identity.actor(),
-        )
+        if rubric is None:
+            _shared.store().feedback.upsert(
+                thread_id=run["thread_id"],
+                run_id=run["run_id"],
+                rating=rating,
+                comment=comment,
+                tags=tags,
+                actor=_identity.actor(),
+            )
+        else:
+            unset = _rubric.missing(run["run_id"])
+            if unset:
+                st.session_state[SCORES_FIRST] = (run["run_id"], unset)
+                return False
+            _shared.store().queues.submit(
+                rubric[0],
+                run["run_id"],
+                rating=rating,
+                comment=comment,
+                tags=tags,
+                scores=_rubric.draft(run["run_id"]),
+                actor=_identity.actor(),
+            )
     except errors.DataLayerError as error:
         st.session_state[ERROR] = error
         return False
     st.session_state.pop(ERROR, None)
+    st.session_state.pop(SCORES_FIRST, None)
     _shared.wrote()
     return True
 
@@ -121,7 +149,8 @@ def move_on(run: dict, *, skip: bool) -> None:
         return
     if mine is None:
         comment, tags = draft(run["run_id"])
-        if (comment or tags) and st.session_state.get(LEAVING) != run["run_id"]:
+        given = comment or tags or _rubric.draft(run["run_id"])
+        if given and st.session_state.get(LEAVING) != run["run_id"]:
             st.session_state[LEAVING] = run["run_id"]
             return
     elif unsaved(run["run_id"], mine) and not _save(run, mine["rating"]):

@@ -15,7 +15,7 @@ import streamlit as st
 from data_layer import errors, rules
 from data_layer.filters import Filters
 from data_layer.schema import REASON_TAGS, RUN_STATUSES
-from pages import _conversation, _identity, _keys, _review, _shared
+from pages import _conversation, _identity, _keys, _review, _rubric, _shared
 from pages._text import plain, safe_markdown
 
 
@@ -150,6 +150,14 @@ def vote_panel(run: dict, mine: dict | None) -> None:
             on_change=_review.keep,
             args=(run,),
         )
+    _rubric.inputs(run, _review.keep)
+    held = st.session_state.get(_review.SCORES_FIRST)
+    if held and held[0] == run_id:
+        st.warning(
+            f"Your vote is **not saved**: this queue's rubric requires {plain(', '.join(held[1]))}. Set "
+            f"{'it' if len(held[1]) == 1 else 'them'}, then press **U** or **D** again; everything you gave stays.",
+            icon=":material/rule:",
+        )
     if pending and mine:
         st.button(
             "Save comment and reasons",
@@ -159,7 +167,9 @@ def vote_panel(run: dict, mine: dict | None) -> None:
             args=(run,),
         )
     elif pending:
-        st.caption(":orange[**Not saved** yet: a comment and reasons are saved with your vote (**U** or **D**).]")
+        st.caption(
+            ":orange[**Not saved** yet: a comment, reasons and scores are saved with your vote (**U** or **D**).]"
+        )
     if st.session_state.get(_review.LEAVING) == run_id:
         st.warning(
             "Your comment or reasons are **not saved**: they are saved with a vote. Press **U** or **D** to "
@@ -223,6 +233,7 @@ st.selectbox(
     "have not voted on.",
 )
 queue = queues.get(st.session_state.get("rq_queue") or BY_FILTER)
+_rubric.use(queue)
 if queue is None:
     assistant_choices, model_choices = choices()
     with st.container(horizontal=True, vertical_alignment="bottom"):

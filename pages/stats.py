@@ -19,7 +19,7 @@ from plotly.subplots import make_subplots
 from data_layer import errors, stats
 from data_layer.filters import Filters
 from data_layer.schema import REASON_TAGS
-from pages import _alerts, _filters, _identity, _shared
+from pages import _alerts, _criteria, _filters, _identity, _shared
 from pages._charts import (
     NEGATIVE,
     NEUTRAL,
@@ -348,6 +348,7 @@ with right:
 draw_tags(data["tags_over_time"], data["tags_by_assistant"])
 draw_follow_ups(data["follow_ups"])
 draw_reviewers(data["reviewers"], data["reviewer_agreement"])
+_criteria.draw_criteria(data["criteria"])
 draw_worst_runs(data["worst_runs"])
 if st.button("Export this feedback", icon=":material/download:"):
     st.switch_page("pages/export.py", query_params=dict(st.query_params))
