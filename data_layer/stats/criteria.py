@@ -25,8 +25,8 @@ _COUNTS = """
 SELECT s.criterion, s.kind, {group} AS grp, s.value, min(s.number) AS number, count(*) AS n
 FROM vote_scores s JOIN feedback f ON f.feedback_id = s.feedback_id
 WHERE {votes}
-GROUP BY s.criterion, s.kind, {group}, s.value
-ORDER BY s.criterion, s.kind, grp, s.value
+GROUP BY 1, 2, 3, 4
+ORDER BY 1, 2, 3, 4
 """
 
 
