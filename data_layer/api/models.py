@@ -15,6 +15,7 @@ from fastapi import Path
 from pydantic import BaseModel
 
 from data_layer import config, ingest, rules
+from data_layer.queues.rubric import NAME_PATTERN
 from data_layer.schema import REASON_TAGS, FeedbackSource, ReasonTag
 
 # The data layer's id alphabet, documented in the OpenAPI paths so clients and fuzzers know it.
@@ -123,6 +124,7 @@ _VOTE_PROPERTIES: dict[str, dict] = {
     },
     "scores": {
         "type": ["object", "null"],
+        "propertyNames": {"pattern": f"^{NAME_PATTERN}$"},
         "additionalProperties": {"type": ["boolean", "integer", "string"]},
         "description": "rubric scores, criterion name to value: binary yes/no or true/false, ordinal 1 to 5, "
         "categorical one of its options. A queue's submit must give the queue's required criteria; elsewhere "
