@@ -335,3 +335,34 @@ def test_stats_summarize_each_criterion_as_computed_by_hand(scored):
         "tone": 1,
     }
     assert stats.dashboard(scored, {"reviewer": "di"}, actor=SYSTEM)["criteria"][1]["overall"]["mean"] == 3
+
+
+def test_queue_create_takes_a_rubric_file_and_show_prints_it(tmp_path, capsys):
+    from data_layer import cli, open_store
+
+    db = str(tmp_path / "cli.duckdb")
+    with open_store(db) as store:
+        assert store.ingest([{"kind": "run", "run_id": "r0", "thread_id": "t1"}], actor=SYSTEM).ok
+    rubric = tmp_path / "rubric.json"
+    rubric.write_text(json.dumps(RUBRIC))
+    assert cli.main(["queue", "create", "q", "--sample-rate", "1", "--rubric", str(rubric), "--db", db]) == 0
+    capsys.readouterr()
+    assert cli.main(["queue", "show", "q", "--db", db]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert [c["name"] for c in shown["rubric"]] == ["factual", "helpfulness", "tone"]
+    rubric.write_text(json.dumps([{"name": "f", "kind": "scale"}]))
+    assert cli.main(["queue", "create", "bad", "--sample-rate", "1", "--rubric", str(rubric), "--db", db]) == 1
+    assert "criterion f: kind must be one of binary, ordinal, categorical" in capsys.readouterr().err
+    assert cli.main(["queue", "create", "bad", "--sample-rate", "1", "--rubric", str(tmp_path / "no"), "--db", db]) == 1
+    assert "cannot read the rubric" in capsys.readouterr().err
+
+
+def test_a_backup_keeps_the_rubric_and_the_scores(scored, tmp_path):
+    from data_layer import backup, open_store
+
+    _vote_all(scored)
+    backup.backup(scored, tmp_path / "bk")
+    with open_store(str(tmp_path / "restored.duckdb")) as restored:
+        backup.restore(restored, tmp_path / "bk")
+        assert restored.queues.get("q", actor=SYSTEM)["rubric"] == scored.queues.get("q", actor=SYSTEM)["rubric"]
+        assert stored_scores(restored) == stored_scores(scored)
