@@ -153,11 +153,15 @@ def vote_panel(run: dict, mine: dict | None) -> None:
     _rubric.inputs(run, _review.keep)
     held = st.session_state.get(_review.SCORES_FIRST)
     if held and held[0] == run_id:
-        st.warning(
-            f"Your vote is **not saved**: this queue's rubric requires {plain(', '.join(held[1]))}. Set "
-            f"{'it' if len(held[1]) == 1 else 'them'}, then press **U** or **D** again; everything you gave stays.",
-            icon=":material/rule:",
-        )
+        unset = _rubric.missing(run_id)
+        if unset:
+            st.warning(
+                f"Your vote is **not saved**: this queue's rubric requires {plain(', '.join(unset))}. Set "
+                f"{'it' if len(unset) == 1 else 'them'}, then press **U** or **D** again; everything you gave stays.",
+                icon=":material/rule:",
+            )
+        else:
+            st.caption(":orange[The required criteria are set: press **U** or **D** again to save your vote.]")
     if pending and mine:
         st.button(
             "Save comment and reasons",
