@@ -23,6 +23,15 @@ CHECKS = {
             GROUP BY run_id, owner_id, scope HAVING count(*) > 1) AS d
     """,
     "rating other than 1 or -1": "SELECT count(*) FROM feedback WHERE rating NOT IN (1, -1)",
+    # a vote's rubric scores go with it (data_layer/scores.py), one per criterion
+    "score without its vote": """
+        SELECT count(*) FROM vote_scores s
+        WHERE NOT EXISTS (SELECT 1 FROM feedback f WHERE f.feedback_id = s.feedback_id)
+    """,
+    "second score of one vote on one criterion": """
+        SELECT count(*) FROM (
+            SELECT feedback_id, criterion FROM vote_scores GROUP BY feedback_id, criterion HAVING count(*) > 1) AS d
+    """,
     "run without its thread": """
         SELECT count(*) FROM runs r WHERE NOT EXISTS (SELECT 1 FROM threads t WHERE t.thread_id = r.thread_id)
     """,

@@ -16,6 +16,7 @@ from scipy import stats as distributions
 from data_layer import export, stats
 from data_layer.auth import SYSTEM, Actor
 from data_layer.errors import InvalidInput
+from data_layer.integrity import check
 from data_layer.queues import QueueSpec
 from data_layer.queues.rubric import Criterion, Rubric
 
@@ -144,6 +145,7 @@ def test_scores_are_replaced_with_the_vote_kept_by_a_vote_without_and_removed_wi
     assert restored["scores"] == {"tone": "curt"} and len(stored_scores(scored)) == 1
     assert scored.feedback.delete(first["feedback_id"], actor=SYSTEM)
     assert stored_scores(scored) == []
+    assert check(scored) == {}
 
 
 def test_a_score_outside_the_runs_queues_is_refused(scored):
@@ -242,6 +244,7 @@ def test_an_import_may_score_a_run_that_enters_a_rubric_queue_with_it(scored):
     )
     assert report.ok, report.summary()
     assert scored.feedback.find(run_id="r5", owner_id="im", actor=SYSTEM)["scores"] == {"helpfulness": 5}
+    assert check(scored) == {}
 
 
 def _vote_all(store) -> None:
