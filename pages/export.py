@@ -58,6 +58,11 @@ def whole_run_text(filters: Filters, counts: dict) -> str:
 
 
 @st.cache_data(ttl=_shared.READ_TTL, show_spinner=False)
+def load_score_columns(_store, url: str) -> list[str]:
+    return export.score_columns(_store)
+
+
+@st.cache_data(ttl=_shared.READ_TTL, show_spinner=False)
 def load_preview(_store, url: str, reader, filters: Filters, columns: tuple) -> list[dict]:
     return export.preview(_store, filters, actor=reader, columns=list(columns), limit=PREVIEW_ROWS)
 
@@ -101,12 +106,15 @@ except errors.DataLayerError as error:
     _shared.show_error(error)
     st.stop()
 rating = rating_bar(st.columns([2.6, 5.5])[0])
+# Rubric scores: a `score.<criterion>` column per criterion some vote scored (`data_layer.export`).
+offered = [*export.COLUMNS, *load_score_columns(current_store, current_store.url)]
 columns = st.multiselect(
     "Columns",
-    list(export.COLUMNS),
-    default=list(export.COLUMNS),
+    offered,
+    default=offered,
     key="export_columns",
-    help="; ".join(f"{name}: {column.help}" for name, column in export.COLUMNS.items()),
+    help="; ".join(f"{name}: {column.help}" for name, column in export.COLUMNS.items())
+    + "; score.<criterion>: a rubric score (yes/no, 1-5 or the option)",
 )
 try:
     chosen = replace(chosen, rating=rating)

@@ -197,3 +197,19 @@ def test_clicking_a_bar_or_a_day_narrows_the_page(app):
     at.run()
     # the whole range is drawn per week, so the selected weeks run to the last one's Sunday
     assert (at.query_params["from"], at.query_params["to"]) == ("2026-01-03", "2026-01-11")
+
+
+def test_the_demo_rubric_on_the_stats_and_export_pages(app, demo_db):
+    at = app("pages/stats.py", EVERYTHING)
+    assert "Rubric criteria" in [header.value for header in at.subheader]
+    with open_store(demo_db) as opened:
+        criteria = stats.dashboard(opened, {"since": "2000-01-01", "until": "2099-12-31"}, actor=SYSTEM)["criteria"]
+    assert [row["criterion"] for row in criteria] == ["factual", "helpfulness", "tone"]
+    [table] = [frame.value for frame in at.dataframe if "result (95% interval)" in frame.value.columns]
+    assert list(table["criterion"]) == ["factual", "helpfulness", "tone"]
+    assert list(table["scored"]) == [row["overall"]["scored"] for row in criteria]
+    factual = criteria[0]["overall"]
+    assert table["result (95% interval)"][0].startswith(f"{factual['rate']:.0%} yes ({factual['low']:.0%} to ")
+    at = app("pages/export.py")
+    offered = at.multiselect(key="export_columns").options
+    assert offered[-3:] == ["score.factual", "score.helpfulness", "score.tone"]
