@@ -9,6 +9,7 @@ from data_layer import auth, open_store
 from data_layer.errors import InvalidInput
 from data_layer.filters import Filters
 from data_layer.queues import QueueSpec
+from data_layer.queues.rubric import Rubric
 
 _ITEM_FIELDS = ("run_id", "thread_id", "reason", "inclusion_probability", "votes", "consensus")
 _ESTIMATE_FIELDS = ("estimate", "low", "high", "sampled_items", "rated_items", "end_user_rate")
@@ -36,14 +37,13 @@ def selection(args) -> Filters:
     )
 
 
-def rubric_file(path: str | None) -> list:
-    """The criteria of `--rubric FILE.json` (a JSON list of criteria, or an object with `criteria`);
-    `QueueSpec` checks them."""
+def rubric_file(path: str | None) -> Rubric:
+    """The rubric of `--rubric FILE.json` (a JSON list of criteria, or an object with `criteria`)."""
     if path is None:
-        return []
+        return Rubric()
     try:
         with open(path, encoding="utf-8") as source:
-            return json.load(source)
+            return Rubric.of(json.load(source))
     except OSError as error:
         raise InvalidInput(f"cannot read the rubric {path}: {error.strerror}") from error
     except ValueError as error:

@@ -357,7 +357,7 @@ def scored(records: list[dict], runs: set[str], seed: int) -> list[dict]:
         if record["run_id"] not in runs:
             continue
         good = record["rating"] == 1
-        scores = {
+        scores: dict[str, bool | int | str] = {
             "factual": rng.random() < (0.9 if good else 0.45),
             "helpfulness": rng.choice((3, 4, 4, 5, 5) if good else (1, 2, 2, 3)),
         }
