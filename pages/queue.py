@@ -171,9 +171,8 @@ def vote_panel(run: dict, mine: dict | None) -> None:
             args=(run,),
         )
     elif pending:
-        st.caption(
-            ":orange[**Not saved** yet: a comment, reasons and scores are saved with your vote (**U** or **D**).]"
-        )
+        given = "a comment, reasons and scores are" if _rubric.active() else "a comment and reasons are"
+        st.caption(f":orange[**Not saved** yet: {given} saved with your vote (**U** or **D**).]")
     if st.session_state.get(_review.LEAVING) == run_id:
         st.warning(
             "Your comment or reasons are **not saved**: they are saved with a vote. Press **U** or **D** to "
