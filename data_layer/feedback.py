@@ -152,22 +152,6 @@ def acting(actor: auth.Actor, action: str, owner_id, source):
     return actor.user_id, actor.source
 
 
-def _scored(conn, found: dict | None, row: dict, given, rubric: Rubric | None, now) -> tuple[dict | None, dict]:
-    """Write the scores of a vote just written in `conn` (`row`, which was `found` before): checked
-    against `rubric` with its required criteria when a queue's submit gives one, else against the run's
-    queues (`scores.check_for_run`); `given` None keeps the stored ones. Returns the vote before and
-    after with `scores` where they have some, for the audit trail and the answer."""
-    old = score_rows.of_vote(conn, found["feedback_id"]) if found else {}
-    if rubric is not None:
-        new = score_rows.replace(conn, row, rubric.check(given, require=True), now)
-    elif given is not None:
-        new = score_rows.replace(conn, row, score_rows.check_for_run(conn, row["run_id"], given), now)
-    else:
-        new = old if found and found["feedback_id"] == row["feedback_id"] else {}
-    before = {**found, "scores": old} if found and old else found
-    return before, ({**row, "scores": new} if new else row)
-
-
 class FeedbackRepo:
     def __init__(self, engine):
         self._engine = engine
@@ -225,7 +209,7 @@ class FeedbackRepo:
             row = conn.one(_INSERT, vote)
             rollups.adjust(conn, None, row)
             queues.after_vote(conn, self._engine, row, vote["now"])
-            _, row = _scored(conn, None, row, scores, None, vote["now"])
+            _, row = score_rows.written(conn, None, row, scores, None, vote["now"])
             audit.record(conn, action="create", actor=actor, old=None, new=row, at=vote["now"])
             return row
 
@@ -282,7 +266,7 @@ class FeedbackRepo:
                 row = conn.one(_UPSERT, vote)
             rollups.adjust(conn, found, row)
             queues.after_vote(conn, self._engine, row, vote["now"])
-            found, row = _scored(conn, found, row, scores, rubric, vote["now"])
+            found, row = score_rows.written(conn, found, row, scores, rubric, vote["now"])
             # A fresh id means a new row, even when a concurrent PostgreSQL writer raced the lookup above.
             action = "create" if row["feedback_id"] == vote["feedback_id"] else "update"
             audit.record(conn, action=action, actor=actor, old=found, new=row, at=vote["now"])

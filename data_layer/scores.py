@@ -88,6 +88,22 @@ def replace(conn, vote: dict, rows: list[dict], now: datetime) -> dict:
     return as_object(rows)
 
 
+def written(conn, found: dict | None, row: dict, given, rubric: Rubric | None, now) -> tuple[dict | None, dict]:
+    """Write the scores of a vote just written in `conn` (`row`, which was `found` before): checked
+    against `rubric` with its required criteria when a queue's submit gives one, else against the run's
+    queues (`check_for_run`); `given` None keeps the stored ones. Returns the vote before and
+    after with `scores` where they have some, for the audit trail and the answer."""
+    old = of_vote(conn, found["feedback_id"]) if found else {}
+    if rubric is not None:
+        new = replace(conn, row, rubric.check(given, require=True), now)
+    elif given is not None:
+        new = replace(conn, row, check_for_run(conn, row["run_id"], given), now)
+    else:
+        new = old if found and found["feedback_id"] == row["feedback_id"] else {}
+    before = {**found, "scores": old} if found and old else found
+    return before, ({**row, "scores": new} if new else row)
+
+
 def remove(conn, feedback_id: str) -> dict:
     """Delete a removed vote's scores; returns what they were."""
     old = of_vote(conn, feedback_id)

@@ -155,8 +155,9 @@ def vote_panel(run: dict, mine: dict | None) -> None:
     if held and held[0] == run_id:
         unset = _rubric.missing(run_id)
         if unset:
+            what = "Your change is" if mine else "Your vote is"
             st.warning(
-                f"Your vote is **not saved**: this queue's rubric requires {plain(', '.join(unset))}. Set "
+                f"{what} **not saved**: this queue's rubric requires {plain(', '.join(unset))}. Set "
                 f"{'it' if len(unset) == 1 else 'them'}, then press **U** or **D** again; everything you gave stays.",
                 icon=":material/rule:",
             )

@@ -393,8 +393,7 @@ def check_and_merge(conn, engine, read_errors: list[dict], more: int, actor) -> 
         conn.execute(sql, {"now": now} if "$now" in sql else None)
     finish_index(conn)
     enter_open_queues(conn, engine, _ARRIVALS, now)
-    # Scores are checked once the file's runs are in their queues, whose rubrics define the criteria.
-    bad_scores = scores.merge(conn, now)
+    bad_scores = scores.merge(conn, now)  # once the file's runs are in their queues, whose rubrics define them
     if bad_scores:
         raise Rejected(bad_scores[:MAX_ERRORS], max(0, len(bad_scores) - MAX_ERRORS))
     audit.record_import(conn, engine, actor=actor, at=now, scores=bad_scores is not None)
