@@ -369,3 +369,23 @@ def test_a_backup_keeps_the_rubric_and_the_scores(scored, tmp_path):
         backup.restore(restored, tmp_path / "bk")
         assert restored.queues.get("q", actor=SYSTEM)["rubric"] == scored.queues.get("q", actor=SYSTEM)["rubric"]
         assert stored_scores(restored) == stored_scores(scored)
+
+
+def test_queues_defined_before_the_step_come_out_without_a_rubric(store_url):
+    from data_layer import open_store
+
+    with open_store(store_url) as store:
+        assert store.ingest([{"kind": "run", "run_id": "r0", "thread_id": "t1"}], actor=SYSTEM).ok
+        store.queues.create(QueueSpec("old", sample_rate=1.0), actor=SYSTEM)
+
+        def back_to_step_11(conn):
+            conn.execute("DROP TABLE vote_scores")
+            conn.execute("ALTER TABLE queues DROP COLUMN rubric")
+            conn.execute("DELETE FROM schema_version WHERE version >= 12")
+
+        store.engine.write(back_to_step_11)
+    with open_store(store_url) as store:
+        assert store.schema_version >= 12
+        assert store.queues.get("old", actor=SYSTEM)["rubric"] == []
+        assert store.queues.submit("old", "r0", rating=1, actor=BO)["rating"] == 1
+        assert stored_scores(store) == [] and check(store) == {}
