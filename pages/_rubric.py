@@ -106,3 +106,12 @@ def inputs(run: dict, on_change) -> None:
                 )
             else:
                 st.pills(label, criterion.get("options") or [], format_func=plain, **common)
+
+
+def scores_line(scores: dict) -> str:
+    """A vote's scores in one line of text, already escaped: `factual: yes · helpfulness: 4 · tone: curt`."""
+    shown = {True: "yes", False: "no"}
+    return " · ".join(
+        f"{plain(name)}: {plain(shown[value] if isinstance(value, bool) else str(value))}"
+        for name, value in scores.items()
+    )

@@ -17,6 +17,7 @@ import streamlit as st
 
 from data_layer import errors, rules
 from data_layer.schema import REASON_TAGS
+from pages import _rubric
 from pages._identity import actor, can, reader, reviewer
 from pages._shared import READ_TTL, show_error, store, thumb, when, wrote
 from pages._text import plain, safe_markdown
@@ -305,3 +306,5 @@ def _other_vote(keys: dict, vote: dict) -> None:
             )
     if vote.get("comment"):
         st.markdown(f"> {safe_markdown(vote['comment'])}".replace("\n", "\n> "))
+    if vote.get("scores"):
+        st.caption(f"Rubric: {_rubric.scores_line(vote['scores'])}")

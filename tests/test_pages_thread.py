@@ -115,3 +115,17 @@ def test_a_comment_the_store_could_not_take_is_marked_and_saved_with_one_click(a
     at.button(key=KEY + "|comment|save").click().run()
     assert [vote["comment"] for vote in votes(seeded, "r1")] == ["Misses the budget"]
     assert ":orange-badge[:material/edit_off: Not saved]" not in markdown(at)
+
+
+def test_another_reviewers_rubric_scores_show_under_their_vote(app, seeded):
+    from data_layer.auth import Actor
+    from data_layer.queues import QueueSpec
+
+    rubric = [
+        {"name": "factual", "kind": "binary"},
+        {"name": "tone", "kind": "categorical", "options": ["warm", "curt"]},
+    ]
+    seeded.queues.create(QueueSpec("graded", sample_rate=1.0, rubric=rubric), actor=SYSTEM)
+    seeded.queues.submit("graded", "r1", rating=1, scores={"factual": "no", "tone": "curt"}, actor=Actor("bo"))
+    at = open_page(app, "pages/thread.py", thread="t1")
+    assert "Rubric: factual: no · tone: curt" in captions(at)
