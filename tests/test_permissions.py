@@ -54,6 +54,7 @@ def docs_table() -> dict[str, dict]:
 TABLE = docs_table()
 ACTORS = {
     "admin": Actor("ana", "admin"),
+    "lead": Actor("lee", "lead"),
     "reviewer": Actor("bo", "reviewer"),
     "viewer": Actor("vi", "viewer"),
     "end_user": Actor("eu", "end_user"),
@@ -319,6 +320,9 @@ def other_operations(ctx: Ctx) -> dict:
                 ],
                 "bad",
             ),
+        },
+        "view_progress": {
+            "queues.reviewers": (lambda: _reviewers(s.queues.reviewers(ctx.queue, actor=a)), {a.user_id, OTHER}),
         },
         "audit": {
             "audit.list": (lambda: len(s.audit.list({"thread_id": ctx.thread}, actor=a)), 2),

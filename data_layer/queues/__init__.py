@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from data_layer import auth, rules
 from data_layer.errors import Conflict, InvalidInput, NotFound
 from data_layer.queue import release
-from data_layer.queues import adjudication, agreement, estimate, work
+from data_layer.queues import adjudication, agreement, estimate, progress, work
 from data_layer.queues.membership import enter, sample_point
 from data_layer.queues.spec import QueueSpec
 from data_layer.rows import plain, plain_all
@@ -182,11 +182,20 @@ class QueueRepo:
         }
 
     def progress(self, name: str, *, actor: auth.Actor) -> dict:
-        """Done and left, per queue and per reviewer (`work.progress`)."""
+        """Done and left, per queue and per reviewer, and who is behind (`progress.py`): every reviewer's
+        row for an actor who may `view_progress`, else the actor's own row and the totals."""
         auth.authorize(actor, "read")
         with self._engine.read() as conn:
             spec, _ = self._spec(conn, name)
-            return work.progress(conn, spec, actor)
+            return progress.visible(progress.progress(conn, spec, actor), actor)
+
+    def reviewers(self, name: str, *, actor: auth.Actor) -> builtins.list[dict]:
+        """Every counted reviewer's row of the queue's progress (`progress.py`): a lead's view of who is
+        behind; `Forbidden` without `view_progress`."""
+        auth.authorize(actor, "view_progress")
+        with self._engine.read() as conn:
+            spec, _ = self._spec(conn, name)
+            return progress.progress(conn, spec, actor)["reviewers"]
 
     def create(self, spec: QueueSpec, *, actor: auth.Actor) -> dict:
         """Define a queue and fill it from the stored runs; `Conflict` when the name is taken."""
