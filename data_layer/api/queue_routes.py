@@ -85,6 +85,7 @@ class Estimate(BaseModel):
     end_user_rate: float | None
     end_user_votes: int
     reason: str | None = None
+    in_words: str
     by: str | None = None
     groups: list[dict] = []
 

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from data_layer import auth, rules
 from data_layer.errors import Conflict, InvalidInput, NotFound
 from data_layer.queue import release
-from data_layer.queues import adjudication, agreement, estimate, progress, work
+from data_layer.queues import adjudication, advice, agreement, estimate, progress, words, work
 from data_layer.queues.membership import enter, sample_point
 from data_layer.queues.spec import QueueSpec
 from data_layer.rows import plain, plain_all
@@ -197,6 +197,25 @@ class QueueRepo:
             spec, _ = self._spec(conn, name)
             return progress.progress(conn, spec, actor)["reviewers"]
 
+    def advice(self, name: str, *, margin: float = 0.03, actor: auth.Actor) -> dict:
+        """The sample rate the queue needs for +- `margin` per week and assistant at the current traffic,
+        and the reviewer votes a week it implies (`advice.py`)."""
+        auth.authorize(actor, "read")
+        m = advice.margin(margin)
+        with self._engine.read() as conn:
+            spec, _ = self._spec(conn, name)
+            overall = conn.one(estimate.SUMS.format(group="'all'"), {"queue_name": spec.name})
+            newest = conn.scalar(advice.NEWEST)
+            traffic = []
+            if newest is not None:
+                since, until = advice.window(newest)
+                traffic = conn.all(advice.TRAFFIC, {"since": since, "until": until})
+        found = estimate.summarize(overall or {"sampled_items": 0})
+        result = advice.advise(
+            traffic, m=m, estimate=found["estimate"], rate=spec.sample_rate, k=spec.reviewers_per_item
+        )
+        return {"queue": spec.name, **result}
+
     def create(self, spec: QueueSpec, *, actor: auth.Actor) -> dict:
         """Define a queue and fill it from the stored runs; `Conflict` when the name is taken."""
         auth.authorize(actor, "manage_queues")
@@ -256,7 +275,8 @@ class QueueRepo:
 
     def estimate(self, name: str, *, by: str | None = None, actor: auth.Actor) -> dict:
         """The share of good runs in all traffic from the queue's random sample (`estimate.py`), overall and,
-        with `by` (`assistant_id`, `model_name` or `week`), per group."""
+        with `by` (`assistant_id`, `model_name` or `week`), per group; each says in words how it compares
+        with the end users' thumbs over the same runs (`in_words`, `words.py`)."""
         auth.authorize(actor, "read")
         name = rules.identifier(name, "queue name")
         if by is not None and by not in estimate.GROUPS:
@@ -267,7 +287,10 @@ class QueueRepo:
             overall = conn.one(estimate.SUMS.format(group="'all'"), {"queue_name": name})
             groups = conn.all(estimate.SUMS.format(group=estimate.GROUPS[by]), {"queue_name": name}) if by else []
         result = {"queue": name, **estimate.summarize(overall or {"sampled_items": 0})}
+        result["in_words"] = words.compare(result)
         if by:
             result["by"] = by
             result["groups"] = [{by: plain({"g": row["grp"]})["g"], **estimate.summarize(row)} for row in groups]
+            for group in result["groups"]:
+                group["in_words"] = words.compare(group)
         return result
