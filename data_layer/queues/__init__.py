@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import builtins
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 from data_layer import auth, rules
 from data_layer.errors import Conflict, InvalidInput, NotFound
 from data_layer.queue import release
 from data_layer.queues import adjudication, advice, agreement, estimate, progress, words, work
+from data_layer.queues import export as item_export
 from data_layer.queues.membership import enter, sample_point
 from data_layer.queues.spec import QueueSpec
 from data_layer.rows import plain, plain_all
@@ -272,6 +274,31 @@ class QueueRepo:
             if not conn.one(_GET, params):
                 raise NotFound(f"queue {name} not found")
             return plain_all(conn.all(_ITEMS, params))
+
+    def export(
+        self, name: str, *, actor: auth.Actor, fmt: str = "jsonl", page_size: int = item_export.PAGE
+    ) -> Iterator[str]:
+        """The queue's items as text to write out, a page at a time (`queues/export.py`): `jsonl`, one
+        object per item with its reviews, or `csv`. The caller is checked and the queue looked up now;
+        each page is read as the text is consumed."""
+        auth.authorize(actor, "read")
+        fmt = item_export.format_of(fmt)
+        limit = rules.integer(page_size, "page size", low=1, high=100_000)
+        with self._engine.read() as conn:
+            spec, _ = self._spec(conn, name)
+            most = int(conn.scalar(item_export.MOST_REVIEWS, {"queue_name": spec.name}) or 0)
+
+        def pages() -> Iterator[list[dict]]:
+            after = ""
+            while True:
+                with self._engine.read() as conn:
+                    rows = item_export.page(conn, spec.name, after, limit)
+                if not rows:
+                    return
+                yield rows
+                after = rows[-1]["run_id"]
+
+        return item_export.csv_lines(pages(), most) if fmt == "csv" else item_export.jsonl(pages())
 
     def estimate(self, name: str, *, by: str | None = None, actor: auth.Actor) -> dict:
         """The share of good runs in all traffic from the queue's random sample (`estimate.py`), overall and,
