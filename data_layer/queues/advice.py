@@ -77,6 +77,7 @@ def advise(traffic: list[dict], *, m: float, estimate: float | None, rate: float
         "confidence": 0.95,
         "p": p,
         "p_from": "assumed" if estimate is None else "estimate",
+        "estimate": estimate,
         "needed_per_week": n,
         "weeks": WEEKS,
         "assistants": groups,
@@ -108,9 +109,14 @@ def _name(assistant_id) -> str:
 
 def _sentence(out: dict, quietest: dict, p: float) -> str:
     pp = f"+- {out['margin'] * 100:g} pp"
-    basis = f"p = {p * 100:.0f} %" + (" assumed, as there is no estimate yet" if out["p_from"] == "assumed" else "")
+    basis = f"p = {p * 100:.0f} %"
+    if out["p_from"] == "assumed":
+        basis += " assumed, as there is no estimate yet"
+    elif out["estimate"] != p:
+        basis += f", the estimate of {out['estimate'] * 100:.0f} % held off 0 and 1"
     need = (
-        f"Each assistant needs {out['needed_per_week']:,} rated runs a week for {pp} at 95 % ({basis}); "
+        f"Each assistant needs {out['needed_per_week']:,} rated run{'s' if out['needed_per_week'] > 1 else ''} "
+        f"a week for {pp} at 95 % ({basis}); "
         f"the quietest, {_name(quietest['assistant_id'])}, has {quietest['runs_per_week']:,.0f} a week."
     )
     work = (
