@@ -34,7 +34,7 @@ def said(where: str) -> None:
     if isinstance(message, errors.DataLayerError):
         _shared.show_error(message)
     else:
-        st.success(message, icon=":material/check_circle:")
+        st.success(plain(message), icon=":material/check_circle:")  # it names ids that came from outside
 
 
 @st.cache_data(ttl=_shared.READ_TTL, show_spinner=False)

@@ -66,18 +66,16 @@ def progress_section(name: str, reader: auth.Actor) -> None:
                 "reviewer": row["reviewer"],
                 "done": row["done"],
                 "remaining": row["remaining"],
-                "pace per hour": row["pace_per_hour"],
+                "pace per hour": "–" if row["pace_per_hour"] is None else f"{row['pace_per_hour']:.1f}",
                 "last hour": row["last_hour"],
-                "agreement": row["agreement"],
-                "even share": row["even_share"],
+                "agreement": share(row["agreement"]),
+                "even share": "–" if row["even_share"] is None else f"{row['even_share']:.0f}",
                 "behind": "behind" if row["behind"] else "",
             }
             for row in rows
         ]
     )
-    styled = table.style.apply(lambda row: [BEHIND_COLOUR if row["behind"] else ""] * len(row), axis=1).format(
-        {"agreement": lambda v: share(v) if pd.notna(v) else "–", "even share": "{:.0f}"}, na_rep="–"
-    )
+    styled = table.style.apply(lambda row: [BEHIND_COLOUR if row["behind"] else ""] * len(row), axis=1)
     st.dataframe(styled, hide_index=True, key="qs_progress")
     if every:
         late = found["behind"]
@@ -226,12 +224,12 @@ def advice_section(name: str, reader: auth.Actor) -> None:
                 [
                     {
                         "assistant": "(none)" if row["assistant_id"] is None else row["assistant_id"],
-                        "runs a week": round(row["runs_per_week"], 1),
+                        "runs a week": row["runs_per_week"],
                         "rate needed": min(row["rate_needed"], 1.0),
                     }
                     for row in found["assistants"]
                 ]
-            ).style.format({"rate needed": "{:.1%}"}),
+            ).style.format({"runs a week": "{:,.1f}", "rate needed": "{:.1%}"}),
             hide_index=True,
             key="qs_advice_table",
         )
