@@ -102,8 +102,11 @@ def adjudication_section(name: str, reader) -> None:
                 )
             votes = reviews(run_id, reader)
             for vote in votes:
-                words = f" · {safe_markdown(vote['comment'])}" if vote.get("comment") else ""
-                st.markdown(f"{_shared.thumb(vote['rating'])} **{plain(vote['owner_id'])}**{words}")
+                st.markdown(f"{_shared.thumb(vote['rating'])} **{plain(vote['owner_id'])}**")
+                if vote.get("comment"):
+                    # a block of its own: safe markdown is safe as a whole, never spliced into a line
+                    with st.container(key=f"qs_comment|{run_id}|{vote['feedback_id']}"):
+                        st.markdown(safe_markdown(vote["comment"]))
             if len(votes) < row["good_votes"] + row["bad_votes"]:
                 st.caption("Some votes are hidden from you: this run is still open to you in a blind queue.")
             said(run_id)
