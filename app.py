@@ -20,6 +20,7 @@ if __name__ == "__main__":
             st.Page("pages/threads.py", title="Threads", icon=":material/forum:", url_path=HOME, default=True),
             st.Page("pages/thread.py", title="Thread", icon=":material/chat:", url_path="thread"),
             st.Page("pages/queue.py", title="Review queue", icon=":material/checklist:", url_path="queue"),
+            st.Page("pages/queues.py", title="Queues", icon=":material/stacks:", url_path="queues"),
         ],
         "Insights": [
             st.Page("pages/stats.py", title="Stats", icon=":material/monitoring:", url_path="stats"),

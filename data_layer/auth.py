@@ -8,7 +8,10 @@ shows it and a test walks every cell of it through the data layer and the API:
 
 - `admin`: read, vote, retract and delete its own votes, delete anyone's vote, work the review
   queue, ingest, audit, back up;
-- `reviewer`: read, vote, retract and delete only its own votes, work the review queue;
+- `lead`: everything a reviewer may, plus settle the queues' disputed items (`adjudicate`) and see
+  every reviewer's progress (`view_progress`: who is behind);
+- `reviewer`: read, vote, retract and delete only its own votes, work the review queue; of a
+  queue's progress it sees its own row and the totals;
 - `viewer`: read only;
 - `end_user` (an API-only extension for the agent's chat front end): vote, retract and delete
   only its own votes, stored with source `end_user`, and only on threads it owns (the gateway's
@@ -38,9 +41,9 @@ from pathlib import Path
 from data_layer import rules
 from data_layer.errors import Forbidden, InvalidInput
 
-ROLES = ("admin", "reviewer", "viewer", "end_user", "system")
+ROLES = ("admin", "lead", "reviewer", "viewer", "end_user", "system")
 # The roles a token may carry: the system's role belongs to this process alone.
-TOKEN_ROLES = ("admin", "reviewer", "viewer", "end_user")
+TOKEN_ROLES = ("admin", "lead", "reviewer", "viewer", "end_user")
 DEFAULT_ROLE = "reviewer"
 SYSTEM_ID = "system"
 
@@ -48,16 +51,17 @@ SYSTEM_ID = "system"
 # matters when a vote is named; actions that name none treat it as "yes").
 YES, OWN = "yes", "own"
 PERMISSIONS: dict[str, dict[str, str]] = {
-    "read": {"admin": YES, "reviewer": YES, "viewer": YES, "system": YES},
-    "vote": {"admin": OWN, "reviewer": OWN, "end_user": OWN, "system": YES},
-    "retract": {"admin": OWN, "reviewer": OWN, "end_user": OWN, "system": YES},
-    "delete": {"admin": YES, "reviewer": OWN, "end_user": OWN, "system": YES},
-    "queue": {"admin": YES, "reviewer": YES, "system": YES},
+    "read": {"admin": YES, "lead": YES, "reviewer": YES, "viewer": YES, "system": YES},
+    "vote": {"admin": OWN, "lead": OWN, "reviewer": OWN, "end_user": OWN, "system": YES},
+    "retract": {"admin": OWN, "lead": OWN, "reviewer": OWN, "end_user": OWN, "system": YES},
+    "delete": {"admin": YES, "lead": OWN, "reviewer": OWN, "end_user": OWN, "system": YES},
+    "queue": {"admin": YES, "lead": YES, "reviewer": YES, "system": YES},
     "ingest": {"admin": YES, "system": YES},
     "audit": {"admin": YES, "system": YES},
     "backup": {"admin": YES, "system": YES},
     "manage_queues": {"admin": YES, "system": YES},
-    "adjudicate": {"admin": YES, "system": YES},
+    "adjudicate": {"admin": YES, "lead": YES, "system": YES},
+    "view_progress": {"admin": YES, "lead": YES, "system": YES},
 }
 ACTIONS = tuple(PERMISSIONS)
 # Roles that act only on the threads they own: an end user thumbs its own conversations, never
@@ -237,7 +241,8 @@ def authenticate(token: str | None, table: dict[str, Actor]) -> Actor | None:
 
 
 ROLES_VARIABLE = "FEEDBACK_ROLES"
-SIGNIN_ROLES = ("admin", "reviewer", "viewer")
+# Highest first: when several rules match a user, the first role of this order wins.
+SIGNIN_ROLES = ("admin", "lead", "reviewer", "viewer")
 
 
 @dataclass(frozen=True)
@@ -245,6 +250,7 @@ class RoleRules:
     """Who gets which role when signing in: lists of emails, `*@domain` or `group:NAME` per role."""
 
     admin: tuple[str, ...] = ()
+    lead: tuple[str, ...] = ()
     reviewer: tuple[str, ...] = ()
     viewer: tuple[str, ...] = ()
     default: str = "reviewer"

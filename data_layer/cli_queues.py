@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import sys
+from pathlib import Path
 
 from data_layer import auth, open_store
 from data_layer.errors import InvalidInput
@@ -127,6 +130,28 @@ def cmd_estimate(args) -> int:
     return 0
 
 
+def cmd_export(args) -> int:
+    fmt = "jsonl" if args.json else args.format
+    with open_store(args.db) as store:
+        chunks = store.queues.export(args.name, actor=auth.SYSTEM, fmt=fmt)
+        if args.output is None:
+            for chunk in chunks:
+                sys.stdout.write(chunk)
+            return 0
+        # Written beside the target and renamed when whole: a failed export leaves no half file behind.
+        target = Path(args.output)
+        partial = target.with_name(f".{target.name}.partial")
+        try:
+            with open(partial, "w", encoding="utf-8-sig" if fmt == "csv" else "utf-8", newline="") as sink:
+                for chunk in chunks:
+                    sink.write(chunk)
+            os.replace(partial, target)
+        finally:
+            partial.unlink(missing_ok=True)
+    print(os.path.abspath(target))
+    return 0
+
+
 def add_commands(commands, add_filter_options) -> None:
     """The `queue` command and its actions, under the CLI's `commands`."""
     queue = commands.add_parser("queue", help="review queues", description="Define, list and read review queues.")
@@ -167,6 +192,15 @@ def add_commands(commands, add_filter_options) -> None:
     items.add_argument("--json", action="store_true", help="one JSON object per line")
     items.add_argument("--limit", type=int, default=100_000)
     items.add_argument("--offset", type=int, default=0)
+    dump = action(
+        "export",
+        cmd_export,
+        "write a queue's items, one per row: why each entered, votes, consensus, a lead's verdict and note, "
+        "and every reviewer's vote (owner, rating, comment, tags)",
+    )
+    dump.add_argument("--format", choices=("csv", "jsonl"), default="csv", help="csv (default) or jsonl")
+    dump.add_argument("--json", action="store_true", help="the same as --format jsonl")
+    dump.add_argument("--output", "-o", metavar="FILE", help="write to FILE (default: standard output)")
     estimate = action("estimate", cmd_estimate, "estimate the share of good runs in all traffic from the sample")
     estimate.add_argument("--by", choices=("assistant_id", "model_name", "week"))
     estimate.add_argument("--json", action="store_true", help="print JSON")

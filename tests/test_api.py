@@ -481,6 +481,8 @@ def test_token_entries_parse_with_and_without_a_role():
     assert table[digest] == auth.Actor("ana", "admin")
     assert table[auth.hash_token("b")] == auth.Actor("bo", "reviewer")
     assert table["c" * 64] == auth.Actor("oidc:sub|7", "viewer")
+    assert auth.parse_tokens(f"lee:lead:{digest}")[digest] == auth.Actor("lee", "lead")
+    assert auth.token_entry("lee", "lead", "secret") == f"lee:lead:{digest}"
     assert auth.authenticate("secret", table) == auth.Actor("ana", "admin")
     assert auth.authenticate("Secret", table) is None and auth.authenticate(None, table) is None
     assert auth.parse_tokens(" , ") == {}

@@ -10,7 +10,7 @@ from data_layer.auth import SYSTEM
 from data_layer.queues import QueueSpec
 from tests.conftest import AppServer
 
-USERS = {"ana": "admin", "bo": "reviewer", "cy": "reviewer", "vi": "viewer", "eu": "end_user"}
+USERS = {"ana": "admin", "lee": "lead", "bo": "reviewer", "cy": "reviewer", "vi": "viewer", "eu": "end_user"}
 TOKENS = {user: auth.new_token() for user in USERS}
 RUNS = [f"r{n}" for n in range(6)]
 
@@ -100,3 +100,17 @@ def test_agreement_over_http(api):
     assert found.status_code == 200, found.text
     assert set(found.json()["fleiss_kappa"]) >= {"value", "low", "high"}
     assert api["eu"].get("/queues/all/agreement").status_code == 403
+
+
+def test_progress_shows_every_reviewer_to_a_lead_and_an_admin_and_a_reviewer_their_own_row(api):
+    for user in ("bo", "cy"):
+        assert api[user].put("/threads/t1/runs/r4/feedback", json={"rating": 1}).status_code == 200
+    seen = {user: api[user].get("/queues/all/progress").json() for user in ("lee", "ana", "bo", "vi")}
+    every = [row["reviewer"] for row in seen["lee"]["reviewers"]]
+    assert {"bo", "cy"} <= set(every) and seen["ana"]["reviewers"] == seen["lee"]["reviewers"]
+    assert [row["reviewer"] for row in seen["bo"]["reviewers"]] == ["bo"]
+    assert seen["vi"]["reviewers"] == [] and seen["vi"]["behind"] == []
+    own = seen["bo"]["reviewers"][0]
+    assert own == next(row for row in seen["lee"]["reviewers"] if row["reviewer"] == "bo")
+    assert set(own) >= {"done", "remaining", "pace_per_hour", "agreement", "behind", "even_share"}
+    assert all(seen[user]["done"] == seen["lee"]["done"] for user in seen)

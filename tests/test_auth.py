@@ -22,6 +22,18 @@ def test_roles_by_email_domain_group_and_default():
     assert auth.parse_roles({"viewer": [], "default": "viewer"}).role_for("anyone") == "viewer"
 
 
+def test_a_lead_is_signed_in_below_an_admin_and_above_a_reviewer():
+    rules = auth.parse_roles("admin=ana@x.com;lead=group:leads,lee@x.com;viewer=*@partner.com")
+    assert rules.role_for("lee@x.com", "lee@x.com") == "lead"
+    assert rules.role_for("zed@x.com", "zed@x.com", ["leads"]) == "lead"
+    # several rules match: the highest role wins
+    assert rules.role_for("ana@x.com", "ana@x.com", ["leads"]) == "admin"
+    assert rules.role_for("pat@partner.com", "pat@partner.com", ["leads"]) == "lead"
+    assert auth.parse_roles({"lead": ["*@x.com"], "default": "lead"}).role_for("anyone") == "lead"
+    assert auth.signed_in("sub-9", "Lee@X.com", (), rules) == auth.Actor("lee@x.com", "lead")
+    assert auth.allowed("lead") == auth.allowed("reviewer") | {"adjudicate", "view_progress"}
+
+
 @pytest.mark.parametrize(
     "setting",
     ["boss=a@x.com", "admin", "default=owner", {"admin": "a@x.com"}, {"admin": [1]}],
@@ -158,7 +170,7 @@ def test_the_system_actor_is_one_and_no_token_or_sign_in_can_be_it():
         with pytest.raises(InvalidInput, match="system actor alone"):
             auth.Actor(user, role)
     digest = auth.hash_token("t")
-    with pytest.raises(InvalidInput, match="role 'system' is not one of admin, reviewer, viewer, end_user"):
+    with pytest.raises(InvalidInput, match="role 'system' is not one of admin, lead, reviewer, viewer, end_user"):
         auth.parse_tokens(f"system:system:{digest}")
     with pytest.raises(InvalidInput, match="system actor alone"):
         auth.parse_tokens(f"system:admin:{digest}")

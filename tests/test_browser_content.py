@@ -1,6 +1,6 @@
 """No content makes the browser call another host: hostile markdown, HTML, math and links stored in
 every text field a page shows (messages, tool calls, comments, titles, event types, model and
-assistant names, ids, metadata) and sent in the query parameters of every page, in real Chromium
+assistant names, ids, metadata, a queue's instructions) and sent in the query parameters of every page, in real Chromium
 against a real `streamlit run`.
 
 Every request the browser makes is recorded; any to a host other than the dashboard's own fails
@@ -17,6 +17,7 @@ import pytest
 
 from data_layer import open_store
 from data_layer.auth import SYSTEM
+from data_layer.queues import QueueSpec
 from tests.hostile_content import ID_PAYLOADS, PAYLOADS, SHORT_PAYLOADS
 
 from .conftest import AppServer
@@ -26,7 +27,8 @@ pytestmark = pytest.mark.browser
 TIMEOUT = 30_000
 THREADS = 8  # the payloads are spread over this many threads, one id payload each
 START = datetime(2026, 3, 2, 9, tzinfo=UTC)
-LIGHT_THREAD = "light"  # one short run: the thread page for the `run` parameter stays quick
+LIGHT_THREAD = "light"
+QUEUE = "hostile"  # one short run: the thread page for the `run` parameter stays quick
 # What no address in a page (link, image, frame, style) may hold: markers only the payloads carry.
 MARKERS = ("evil", "ev.il", "javascript:", "pwned", "ivborw0kggo")
 
@@ -153,6 +155,9 @@ def server(tmp_path_factory):
     with open_store(db) as store:
         report = store.ingest(hostile_records(), actor=SYSTEM)
         assert report.ok, report.summary()
+        # every run in a queue whose instructions are the payloads; its reviewers split on each run
+        spec = QueueSpec(QUEUE, instructions="\n\n".join(PAYLOADS)[:20_000], sample_rate=1.0, reviewers_per_item=2)
+        store.queues.create(spec, actor=SYSTEM)
     running = AppServer(db, env={"FEEDBACK_DEMO": "0"})
     yield running
     running.stop()
@@ -263,7 +268,16 @@ def test_stored_content_is_shown_as_text_on_every_page(server, guard, page):
         guard.settle()
         shown = "https://evil.example/" in main_text(page).replace("\u200b", "")
         guard.expect(shown, f"thread {ID_PAYLOADS[number]}: the payloads are not shown as text")
-    for path in ("/", "/queue", "/compare", "/compare?by=assistant", "/agreement", "/themes", "/export"):
+    for path in (
+        "/",
+        "/queue",
+        f"/queues?queue={QUEUE}",
+        "/compare",
+        "/compare?by=assistant",
+        "/agreement",
+        "/themes",
+        "/export",
+    ):
         guard.visit(base + path, ready='[data-testid="stHeading"]')
         expand_everything(page)
         guard.check(path)
@@ -325,6 +339,7 @@ def _query_urls() -> list[str]:
         audit = {"au_actor": some["long"], "au_feedback": some["id"], "au_thread": some["long"], "au_run": some["id"]}
         urls.append("/audit?" + urlencode({**audit, "au_action": some["short"], "au_dates": some["short"]}))
         urls.append("/compare?" + urlencode({"by": some["short"], "a": some["long"], "b": some["id"]}))
+        urls.append("/queues?" + urlencode({"queue": some["long"], "qs_by": some["short"]}))
         urls.append("/agreement?" + urlencode({"thread": some["long"], "run": some["short"]}))
         urls.append("/themes?" + urlencode({"phrase": some["long"], "model": some["short"]}))
     return urls

@@ -10,7 +10,9 @@ from streamlit.testing.v1 import AppTest
 
 from bench.generate import SCALES, generate
 from data_layer import insights, open_store
+from data_layer.auth import SYSTEM
 from data_layer.engines import duck
+from data_layer.queues import QueueSpec
 
 # The benchmark's small scale, generated once per module: left out of the fast subset.
 pytestmark = pytest.mark.slow
@@ -26,6 +28,7 @@ PAGES = (
     ("pages/threads.py", {}),
     ("pages/thread.py", {"thread": None}),
     ("pages/queue.py", {}),
+    ("pages/queues.py", {"queue": "scale-sample"}),
     ("pages/stats.py", {}),
     ("pages/compare.py", {}),
     ("pages/agreement.py", {}),
@@ -82,6 +85,11 @@ def test_each_page_renders_at_small_scale_without_whole_table_loads(
             store.close()
         params = {"thread": busiest["thread_id"]}
         assert busiest["run_count"] >= 10
+    if "queue" in params:
+        with open_store(small_db) as store:
+            if params["queue"] not in {queue["name"] for queue in store.queues.list(actor=SYSTEM)}:
+                spec = QueueSpec(params["queue"], sample_rate=0.1, reviewers_per_item=2)
+                store.queues.create(spec, actor=SYSTEM)
     monkeypatch.setenv("FEEDBACK_DB", small_db)
     monkeypatch.setenv("FEEDBACK_DEMO", "0")
     at = AppTest.from_file("../app.py", default_timeout=BOUND)

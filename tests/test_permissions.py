@@ -54,6 +54,7 @@ def docs_table() -> dict[str, dict]:
 TABLE = docs_table()
 ACTORS = {
     "admin": Actor("ana", "admin"),
+    "lead": Actor("lee", "lead"),
     "reviewer": Actor("bo", "reviewer"),
     "viewer": Actor("vi", "viewer"),
     "end_user": Actor("eu", "end_user"),
@@ -219,6 +220,8 @@ def read_operations(ctx: Ctx) -> dict:
         "queues.items": (lambda: {i["run_id"] for i in s.queues.items(ctx.queue, actor=a)}, {ctx.run, f"{ctx.run}-2"}),
         "queues.estimate": (lambda: s.queues.estimate(ctx.queue, actor=a)["selected_only_items"], 2),
         "queues.progress": (lambda: s.queues.progress(ctx.queue, actor=a)["items"], 2),
+        "queues.export": (lambda: len("".join(s.queues.export(ctx.queue, actor=a)).splitlines()), 2),
+        "queues.advice": (lambda: s.queues.advice(ctx.queue, margin=0.5, actor=a)["needed_per_week"], 4),
         "queues.agreement": (lambda: s.queues.agreement(ctx.queue, actor=a)["items_compared"], 1),
         "queues.blind_runs": (lambda: s.queues.blind_runs(ctx.thread, actor=a), []),
         "queues.adjudications": (
@@ -319,6 +322,9 @@ def other_operations(ctx: Ctx) -> dict:
                 ],
                 "bad",
             ),
+        },
+        "view_progress": {
+            "queues.reviewers": (lambda: _reviewers(s.queues.reviewers(ctx.queue, actor=a)), {a.user_id, OTHER}),
         },
         "audit": {
             "audit.list": (lambda: len(s.audit.list({"thread_id": ctx.thread}, actor=a)), 2),

@@ -323,7 +323,7 @@ def test_three_reviewers_give_every_item_exactly_k_votes_and_never_judge_one_twi
     for run_id in items:
         voters = [row["owner_id"] for row in store.feedback.list_by_run_id(run_id, actor=SYSTEM)]
         assert len(voters) == len(set(voters)) == 2
-    progress = store.queues.progress("k2", actor=REVIEWERS[0])
+    progress = store.queues.progress("k2", actor=Actor(REVIEWERS[0].user_id, "lead"))
     assert (progress["items"], progress["done"], progress["remaining"], progress["votes_needed"]) == (
         len(items),
         len(items),
@@ -341,7 +341,7 @@ def test_progress_counts_agreement_with_the_other_reviewers(store):
     for name, given in ratings.items():
         for n, rating in enumerate(given):
             store.queues.submit("all", f"r-{n}", rating=rating, actor=Actor(name, "reviewer"))
-    found = store.queues.progress("all", actor=Actor("ana", "reviewer"))
+    found = store.queues.progress("all", actor=Actor("ana", "lead"))
     by = {row["reviewer"]: row for row in found["reviewers"]}
     # r-0: all agree, each against two others who agree. r-1 (ana and cy up, bo down): bo meets two
     # others who agree against him, ana and cy meet a tie. r-2 (ana and bo down, cy up): likewise cy.

@@ -54,9 +54,12 @@ class Item(BaseModel):
 class ReviewerProgress(BaseModel):
     reviewer: str
     done: int
+    remaining: int
     pace_per_hour: float | None
     last_hour: int
     agreement: float | None
+    behind: bool
+    even_share: float | None
 
 
 class Progress(BaseModel):
@@ -66,6 +69,8 @@ class Progress(BaseModel):
     remaining: int
     votes_needed: int
     left_for_me: int
+    average_done: float
+    behind: list[str]
     reviewers: list[ReviewerProgress]
 
 
@@ -81,6 +86,7 @@ class Estimate(BaseModel):
     end_user_rate: float | None
     end_user_votes: int
     reason: str | None = None
+    in_words: str
     by: str | None = None
     groups: list[dict] = []
 
@@ -125,7 +131,8 @@ def submit(name: QueueName, run_id: RunId, actor: auth.Actor = Depends(caller), 
     "/queues/{name}/progress",
     response_model=Progress,
     responses=errors(400, 401, 403, 404),
-    summary="Items done and left, what is left for the caller, and each reviewer's pace and agreement",
+    summary="Items done and left, what is left for the caller, and each reviewer's pace, agreement and whether "
+    "they are behind (every reviewer for a lead or an admin, else the caller's own row)",
 )
 def progress(name: QueueName, actor: auth.Actor = Depends(caller)) -> dict:
     return store().queues.progress(name, actor=actor)

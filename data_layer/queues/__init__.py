@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import builtins
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 from data_layer import auth, rules
 from data_layer.errors import Conflict, InvalidInput, NotFound
 from data_layer.queue import release
-from data_layer.queues import adjudication, agreement, estimate, work
+from data_layer.queues import adjudication, advice, agreement, estimate, progress, words, work
+from data_layer.queues import export as item_export
 from data_layer.queues.membership import enter, sample_point
 from data_layer.queues.spec import QueueSpec
 from data_layer.rows import plain, plain_all
@@ -189,11 +191,39 @@ class QueueRepo:
         }
 
     def progress(self, name: str, *, actor: auth.Actor) -> dict:
-        """Done and left, per queue and per reviewer (`work.progress`)."""
+        """Done and left, per queue and per reviewer, and who is behind (`progress.py`): every reviewer's
+        row for an actor who may `view_progress`, else the actor's own row and the totals."""
         auth.authorize(actor, "read")
         with self._engine.read() as conn:
             spec, _ = self._spec(conn, name)
-            return work.progress(conn, spec, actor)
+            return progress.visible(progress.progress(conn, spec, actor), actor)
+
+    def reviewers(self, name: str, *, actor: auth.Actor) -> builtins.list[dict]:
+        """Every counted reviewer's row of the queue's progress (`progress.py`): a lead's view of who is
+        behind; `Forbidden` without `view_progress`."""
+        auth.authorize(actor, "view_progress")
+        with self._engine.read() as conn:
+            spec, _ = self._spec(conn, name)
+            return progress.progress(conn, spec, actor)["reviewers"]
+
+    def advice(self, name: str, *, margin: float = 0.03, actor: auth.Actor) -> dict:
+        """The sample rate the queue needs for +- `margin` per week and assistant at the current traffic,
+        and the reviewer votes a week it implies (`advice.py`)."""
+        auth.authorize(actor, "read")
+        m = advice.margin(margin)
+        with self._engine.read() as conn:
+            spec, _ = self._spec(conn, name)
+            overall = conn.one(estimate.SUMS.format(group="'all'"), {"queue_name": spec.name})
+            newest = conn.scalar(advice.NEWEST)
+            traffic = []
+            if newest is not None:
+                since, until = advice.window(newest)
+                traffic = conn.all(advice.TRAFFIC, {"since": since, "until": until})
+        found = estimate.summarize(overall or {"sampled_items": 0})
+        result = advice.advise(
+            traffic, m=m, estimate=found["estimate"], rate=spec.sample_rate, k=spec.reviewers_per_item
+        )
+        return {"queue": spec.name, **result}
 
     def create(self, spec: QueueSpec, *, actor: auth.Actor) -> dict:
         """Define a queue and fill it from the stored runs; `Conflict` when the name is taken."""
@@ -252,9 +282,35 @@ class QueueRepo:
                 raise NotFound(f"queue {name} not found")
             return plain_all(conn.all(_ITEMS, params))
 
+    def export(
+        self, name: str, *, actor: auth.Actor, fmt: str = "jsonl", page_size: int = item_export.PAGE
+    ) -> Iterator[str]:
+        """The queue's items as text to write out, a page at a time (`queues/export.py`): `jsonl`, one
+        object per item with its reviews, or `csv`. The caller is checked and the queue looked up now;
+        each page is read as the text is consumed."""
+        auth.authorize(actor, "read")
+        fmt = item_export.format_of(fmt)
+        limit = rules.integer(page_size, "page size", low=1, high=100_000)
+        with self._engine.read() as conn:
+            spec, _ = self._spec(conn, name)
+            most = int(conn.scalar(item_export.MOST_REVIEWS, {"queue_name": spec.name}) or 0)
+
+        def pages() -> Iterator[list[dict]]:
+            after = ""
+            while True:
+                with self._engine.read() as conn:
+                    rows = item_export.page(conn, spec.name, after, limit)
+                if not rows:
+                    return
+                yield rows
+                after = rows[-1]["run_id"]
+
+        return item_export.csv_lines(pages(), most) if fmt == "csv" else item_export.jsonl(pages())
+
     def estimate(self, name: str, *, by: str | None = None, actor: auth.Actor) -> dict:
         """The share of good runs in all traffic from the queue's random sample (`estimate.py`), overall and,
-        with `by` (`assistant_id`, `model_name` or `week`), per group."""
+        with `by` (`assistant_id`, `model_name` or `week`), per group; each says in words how it compares
+        with the end users' thumbs over the same runs (`in_words`, `words.py`)."""
         auth.authorize(actor, "read")
         name = rules.identifier(name, "queue name")
         if by is not None and by not in estimate.GROUPS:
@@ -265,7 +321,10 @@ class QueueRepo:
             overall = conn.one(estimate.SUMS.format(group="'all'"), {"queue_name": name})
             groups = conn.all(estimate.SUMS.format(group=estimate.GROUPS[by]), {"queue_name": name}) if by else []
         result = {"queue": name, **estimate.summarize(overall or {"sampled_items": 0})}
+        result["in_words"] = words.compare(result)
         if by:
             result["by"] = by
             result["groups"] = [{by: plain({"g": row["grp"]})["g"], **estimate.summarize(row)} for row in groups]
+            for group in result["groups"]:
+                group["in_words"] = words.compare(group)
         return result
