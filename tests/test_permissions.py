@@ -221,6 +221,11 @@ def read_operations(ctx: Ctx) -> dict:
         "queues.progress": (lambda: s.queues.progress(ctx.queue, actor=a)["items"], 2),
         "queues.agreement": (lambda: s.queues.agreement(ctx.queue, actor=a)["items_compared"], 1),
         "queues.blind_runs": (lambda: s.queues.blind_runs(ctx.thread, actor=a), []),
+        "queues.blind_threads": (lambda: s.queues.blind_threads([ctx.thread], actor=a), {}),
+        "queues.thread_tallies": (
+            lambda: s.queues.thread_tallies(ctx.thread, actor=a),
+            {"positive": 1, "negative": 1, "hidden": 0, "blind": {}},
+        ),
         "queues.adjudications": (
             lambda: [row["run_id"] for row in s.queues.adjudications(ctx.queue, actor=a)],
             [ctx.run],
