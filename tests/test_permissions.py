@@ -224,7 +224,7 @@ def read_operations(ctx: Ctx) -> dict:
         "queues.blind_threads": (lambda: s.queues.blind_threads([ctx.thread], actor=a), {}),
         "queues.thread_tallies": (
             lambda: s.queues.thread_tallies(ctx.thread, actor=a),
-            {"positive": 1, "negative": 1, "hidden": 0, "blind": {}},
+            {"positive": 1, "negative": 1, "blind": {}},
         ),
         "queues.adjudications": (
             lambda: [row["run_id"] for row in s.queues.adjudications(ctx.queue, actor=a)],

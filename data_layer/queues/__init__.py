@@ -173,8 +173,8 @@ class QueueRepo:
         return {thread: sorted({name for names in runs.values() for name in names}) for thread, runs in found.items()}
 
     def thread_tallies(self, thread_id: str, *, actor: auth.Actor) -> dict:
-        """A thread's thumbs up and down as `actor` may see them (`positive`, `negative`), how many
-        votes the blind rule hides (`hidden`), and the runs blind to the actor with their queues (`blind`)."""
+        """A thread's thumbs up and down as `actor` may see them (`positive`, `negative`), and the runs
+        blind to the actor with their queues (`blind`)."""
         auth.authorize(actor, "read")
         with self._engine.read() as conn:
             return blind.thread_tallies(conn, rules.identifier(thread_id, "thread_id"), actor)

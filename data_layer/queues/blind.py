@@ -106,23 +106,20 @@ def visible(conn, vote: dict | None, actor: auth.Actor | None) -> dict | None:
 
 
 def thread_tallies(conn, thread_id: str, actor: auth.Actor | None) -> dict:
-    """A thread's thumbs up and down over every source as `actor` may see them, how many votes are
-    hidden, and the runs blind to the actor with their queues (`blind`)."""
+    """A thread's thumbs up and down over every source as `actor` may see them, and the runs blind to
+    the actor with their queues (`blind`). How many votes are hidden is not said: that too is a hint."""
     runs = blind_runs(conn, thread_id, actor)
     if not runs:
         row = conn.one(_THREAD_TALLIES, {"thread_id": thread_id}) or {}
         return {
             "positive": int(row.get("positive") or 0),
             "negative": int(row.get("negative") or 0),
-            "hidden": 0,
             "blind": {},
         }
-    votes = conn.all(_THREAD_VOTES, {"thread_id": thread_id})
-    shown = _shown(votes, actor, runs)
+    shown = _shown(conn.all(_THREAD_VOTES, {"thread_id": thread_id}), actor, runs)
     return {
         "positive": sum(vote["rating"] == 1 for vote in shown),
         "negative": sum(vote["rating"] == -1 for vote in shown),
-        "hidden": len(votes) - len(shown),
         "blind": runs,
     }
 
