@@ -7,7 +7,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from data_layer import auth, open_store
+from data_layer import auth, export, open_store
 from data_layer.auth import SYSTEM, Actor
 from data_layer.errors import InvalidInput
 from data_layer.queues import QueueSpec
@@ -30,7 +30,7 @@ def blind_thread(store) -> None:
 
 
 def seen(rows) -> set[tuple[str, str]]:
-    return {(row["run_id"], row["owner_id"]) for row in rows}
+    return {(row["run_id"], row.get("owner_id") or row.get("reviewer")) for row in rows}
 
 
 def test_every_read_of_votes_hides_the_others_on_a_blind_item_until_the_reviewer_votes(store):
@@ -56,6 +56,9 @@ def test_every_read_of_votes_hides_the_others_on_a_blind_item_until_the_reviewer
         "blind": {"r-0": ["triage"], "r-2": ["triage"]},
     }
     assert queues.blind_threads(["r-t0", "r-t0", "nope"], actor=ANA) == {"r-t0": ["triage"]}
+    # the export leaves them out too, and counts without them
+    assert seen(export.preview(store, actor=ANA, columns=["run_id", "reviewer"])) == {("r-1", "eu")}
+    assert export.count(store, actor=ANA) == 1
     # bo judged r-0, so it is open to him no more; r-2 still is
     assert queues.thread_tallies("r-t0", actor=BO)["blind"] == {"r-2": ["triage"]}
 
@@ -69,6 +72,7 @@ def test_every_read_of_votes_hides_the_others_on_a_blind_item_until_the_reviewer
     }
     assert feedback.aggregate_by_run("r-t0", "r-0", actor=ANA)["total"] == 3
     assert feedback.get(bo_vote["feedback_id"], actor=ANA)["comment"] == "Looks fine"
+    assert export.count(store, actor=ANA) == 4
     assert queues.thread_tallies("r-t0", actor=ANA) == {
         "positive": 2,
         "negative": 2,
@@ -100,6 +104,15 @@ def test_pages_of_votes_and_their_total_leave_the_hidden_ones_out_before_cutting
     ]
     assert paged == whole
     assert store.feedback.count_by_thread("r-t0", actor=SYSTEM) == 9
+
+
+def test_a_blind_queue_of_named_assignees_hides_votes_from_them_alone(store):
+    assert store.ingest(runs(2) + [vote("r-0", "eu", -1, "end_user")], actor=SYSTEM).ok
+    spec = QueueSpec("bo-only", sample_rate=1.0, blind=True, assignees=("bo", "bo.b"))
+    store.queues.create(spec, actor=SYSTEM)
+    for actor, expected in ((ANA, 1), (Actor("bo.b", "reviewer"), 0), (BO, 0), (Actor("b", "reviewer"), 1)):
+        assert export.count(store, actor=actor) == expected, actor
+        assert store.feedback.count_by_thread("r-t0", actor=actor) == expected, actor
 
 
 def test_a_bad_list_of_threads_is_refused():

@@ -133,3 +133,25 @@ def run_tallies(conn, thread_id: str, run_id: str, actor: auth.Actor | None, sql
     shown = [vote for vote in conn.all(list_sql, {**params, **_ALL}) if vote["owner_id"] == actor.user_id]
     positive = sum(vote["rating"] == 1 for vote in shown)
     return {"total": len(shown), "positive": positive, "negative": len(shown) - positive}
+
+
+# The votes (alias `f`) that `$blind_me` may see, in SQL for the bulk reads that do not go thread by
+# thread (the export): its own, and any on a run that no open blind queue holds open for it, by the
+# same rule as `_BLIND`. An assignee is matched as its JSON string in the queue's JSON list
+# (`$blind_assignee`); ids hold no quote or backslash, so the match is exact.
+_SHOWN = """(f.owner_id = $blind_me OR NOT EXISTS (
+    SELECT 1 FROM queue_items bq
+    JOIN queues bx ON bx.name = bq.queue_name
+    JOIN runs br ON br.run_id = bq.run_id
+    WHERE bq.run_id = f.run_id AND bx.blind AND bx.closed_at IS NULL
+      AND br.panel_positive + br.panel_negative < bx.reviewers_per_item
+      AND (bx.assignees = '[]' OR position($blind_assignee IN bx.assignees) > 0)
+      AND NOT EXISTS (SELECT 1 FROM feedback bm WHERE bm.run_id = bq.run_id AND bm.owner_id = $blind_me
+                      AND bm.scope = '')))"""
+
+
+def shown(actor: auth.Actor | None) -> tuple[str, dict]:
+    """A condition on votes (alias `f`) true for those `actor` may see, with its parameters."""
+    if not blinded(actor):
+        return "TRUE", {}
+    return _SHOWN, {"blind_me": actor.user_id, "blind_assignee": json.dumps(actor.user_id)}
