@@ -8,9 +8,9 @@ and roles that do not work queues (viewers) are never blinded: they judge nothin
 
 `hidden` names those runs with their queues. Every read that shows a person votes on a run, or counts
 of them, asks it through the helpers here: the feedback lists and counts (pages and the REST API),
-one vote by id or owner, a thread's tallies (the thread page's header) and the threads list's tally
-columns. Aggregates over many runs (stats, agreement, the estimate) and the export are not filtered
-(docs/architecture.md, "Blind queues").
+one vote by id or owner, a thread's tallies (the thread page's header), the threads list's tally
+columns; the export asks the same rule in SQL (`shown`). Aggregates over many runs (stats, agreement,
+the estimate, themes) are not filtered (docs/architecture.md, "Blind queues").
 """
 
 from __future__ import annotations
@@ -20,17 +20,28 @@ from collections.abc import Iterable
 
 from data_layer import auth
 
-# Items of the threads in open blind queues that still need votes and that `$me` has not judged;
-# whether `$me` may work each queue is decided from its assignees in Python.
-_BLIND = """
-SELECT q.thread_id, q.run_id, x.name AS queue_name, x.assignees
-FROM queue_items q
-JOIN queues x ON x.name = q.queue_name
-JOIN runs r ON r.run_id = q.run_id
-WHERE q.thread_id IN ({threads}) AND x.blind AND x.closed_at IS NULL
+# An item `q` of queue `x` (its run `r`) held open for `$blind_me` by a blind queue: the queue is open
+# and blind, the item still needs votes, `$blind_me` may work the queue (an assignee, matched as its
+# JSON string `$blind_assignee` in the queue's JSON list: ids hold no quote or backslash, so the match
+# is exact; or anyone when the list is empty) and has no whole-run vote on the run.
+_HELD_OPEN = """x.blind AND x.closed_at IS NULL
   AND r.panel_positive + r.panel_negative < x.reviewers_per_item
-  AND NOT EXISTS (SELECT 1 FROM feedback f WHERE f.run_id = q.run_id AND f.owner_id = $me AND f.scope = '')
+  AND (x.assignees = '[]' OR position($blind_assignee IN x.assignees) > 0)
+  AND NOT EXISTS (SELECT 1 FROM feedback m WHERE m.run_id = q.run_id AND m.owner_id = $blind_me AND m.scope = '')"""
+
+_ITEM = "queue_items q JOIN queues x ON x.name = q.queue_name JOIN runs r ON r.run_id = q.run_id"
+
+_BLIND = f"""
+SELECT q.thread_id, q.run_id, x.name AS queue_name
+FROM {_ITEM}
+WHERE q.thread_id IN ({{threads}}) AND {_HELD_OPEN}
 """
+
+# The votes (alias `f`) that `$blind_me` may see, for the bulk reads that do not go thread by thread
+# (the export): its own, and any on a run no blind queue holds open for it.
+_SHOWN = (
+    f"""(f.owner_id = $blind_me OR NOT EXISTS (SELECT 1 FROM {_ITEM} WHERE q.run_id = f.run_id AND {_HELD_OPEN}))"""
+)
 
 _THREAD_TALLIES = """
 SELECT count(*) FILTER (WHERE rating = 1) AS positive, count(*) FILTER (WHERE rating = -1) AS negative
@@ -48,6 +59,10 @@ def blinded(actor: auth.Actor | None) -> bool:
     return actor is not None and actor.role != "system" and auth.can(actor, "queue")
 
 
+def _me(actor: auth.Actor) -> dict:
+    return {"blind_me": actor.user_id, "blind_assignee": json.dumps(actor.user_id)}
+
+
 def hidden(conn, thread_ids: Iterable[str], actor: auth.Actor | None) -> dict[str, dict[str, list[str]]]:
     """Per thread of `thread_ids`, its runs blind to `actor`, each with the names of the blind queues
     that hold it open for the actor; threads with none are left out."""
@@ -57,10 +72,7 @@ def hidden(conn, thread_ids: Iterable[str], actor: auth.Actor | None) -> dict[st
     names = {f"thread{n}": thread for n, thread in enumerate(threads)}
     sql = _BLIND.format(threads=", ".join(f"${name}" for name in names))
     found: dict[str, dict[str, list[str]]] = {}
-    for row in conn.all(sql, {**names, "me": actor.user_id}):
-        assignees = json.loads(row["assignees"])
-        if assignees and actor.user_id not in assignees:
-            continue
+    for row in conn.all(sql, {**names, **_me(actor)}):
         found.setdefault(row["thread_id"], {}).setdefault(row["run_id"], []).append(row["queue_name"])
     return {thread: {run: sorted(queues) for run, queues in runs.items()} for thread, runs in found.items()}
 
@@ -135,23 +147,8 @@ def run_tallies(conn, thread_id: str, run_id: str, actor: auth.Actor | None, sql
     return {"total": len(shown), "positive": positive, "negative": len(shown) - positive}
 
 
-# The votes (alias `f`) that `$blind_me` may see, in SQL for the bulk reads that do not go thread by
-# thread (the export): its own, and any on a run that no open blind queue holds open for it, by the
-# same rule as `_BLIND`. An assignee is matched as its JSON string in the queue's JSON list
-# (`$blind_assignee`); ids hold no quote or backslash, so the match is exact.
-_SHOWN = """(f.owner_id = $blind_me OR NOT EXISTS (
-    SELECT 1 FROM queue_items bq
-    JOIN queues bx ON bx.name = bq.queue_name
-    JOIN runs br ON br.run_id = bq.run_id
-    WHERE bq.run_id = f.run_id AND bx.blind AND bx.closed_at IS NULL
-      AND br.panel_positive + br.panel_negative < bx.reviewers_per_item
-      AND (bx.assignees = '[]' OR position($blind_assignee IN bx.assignees) > 0)
-      AND NOT EXISTS (SELECT 1 FROM feedback bm WHERE bm.run_id = bq.run_id AND bm.owner_id = $blind_me
-                      AND bm.scope = '')))"""
-
-
 def shown(actor: auth.Actor | None) -> tuple[str, dict]:
     """A condition on votes (alias `f`) true for those `actor` may see, with its parameters."""
     if not blinded(actor):
         return "TRUE", {}
-    return _SHOWN, {"blind_me": actor.user_id, "blind_assignee": json.dumps(actor.user_id)}
+    return _SHOWN, _me(actor)
