@@ -115,6 +115,23 @@ def test_a_blind_queue_of_named_assignees_hides_votes_from_them_alone(store):
         assert store.feedback.count_by_thread("r-t0", actor=actor) == expected, actor
 
 
+def test_a_queues_items_and_splits_keep_the_verdict_of_a_blind_item_from_who_has_yet_to_judge_it(store):
+    assert store.ingest(runs(2), actor=SYSTEM).ok
+    store.queues.create(QueueSpec("three", sample_rate=1.0, reviewers_per_item=3, blind=True), actor=SYSTEM)
+    store.queues.submit("three", "r-0", rating=1, actor=BO)
+    store.queues.submit("three", "r-0", rating=-1, actor=Actor("cy", "reviewer"))
+
+    def verdicts(actor):
+        items = store.queues.items("three", actor=actor)
+        splits = store.queues.adjudications("three", actor=actor)
+        return {item["run_id"]: item["consensus"] for item in items}, [row["run_id"] for row in splits]
+
+    assert verdicts(SYSTEM) == verdicts(BO) == ({"r-0": "disputed", "r-1": None}, ["r-0"])
+    assert verdicts(ANA) == ({"r-0": None, "r-1": None}, [])
+    store.queues.submit("three", "r-0", rating=-1, actor=ANA)
+    assert verdicts(ANA) == ({"r-0": "bad", "r-1": None}, ["r-0"])
+
+
 def test_a_bad_list_of_threads_is_refused():
     with open_store(":memory:") as store:
         for bad, message in (("r-t0", "must be a list"), (["x"] * 1001, "at most 1,000"), (["a b"], "thread_id")):

@@ -53,7 +53,7 @@ ORDER BY x.name
 
 _ITEMS = f"""
 SELECT q.run_id, q.thread_id, q.reason, q.inclusion_probability, q.entered_at,
-       r.panel_positive + r.panel_negative AS votes, {estimate.CONSENSUS} AS consensus,
+       r.panel_positive + r.panel_negative AS votes, CASE WHEN {{open}} THEN {estimate.CONSENSUS} END AS consensus,
        a.verdict IS NOT NULL AS adjudicated, r.assistant_id, r.model_name, r.created_at AS run_created_at
 FROM queue_items q {estimate.ITEM_JOINS}
 WHERE q.queue_name = $name
@@ -151,7 +151,7 @@ class QueueRepo:
         }
         with self._engine.read() as conn:
             spec, _ = self._spec(conn, name)
-            return adjudication.listing(conn, spec.name, **page)
+            return adjudication.listing(conn, spec.name, actor=actor, **page)
 
     def blind_runs(self, thread_id: str, *, actor: auth.Actor) -> builtins.list[str]:
         """The runs of a thread on which `actor` may not see others' votes yet (`blind.py`)."""
@@ -244,7 +244,8 @@ class QueueRepo:
 
     def items(self, name: str, *, actor: auth.Actor, limit: int = 100, offset: int = 0) -> builtins.list[dict]:
         """A page of the queue's items in the order they entered: run, thread, `reason`,
-        `inclusion_probability`, `votes` (whole-run votes of named reviewers) and `consensus`."""
+        `inclusion_probability`, `votes` (whole-run votes of named reviewers) and `consensus` (None on
+        a run blind to the actor, as before any vote: the verdict would tell the others' votes)."""
         auth.authorize(actor, "read")
         params = {
             "name": rules.identifier(name, "queue name"),
@@ -254,7 +255,8 @@ class QueueRepo:
         with self._engine.read() as conn:
             if not conn.one(_GET, params):
                 raise NotFound(f"queue {name} not found")
-            return plain_all(conn.all(_ITEMS, params))
+            condition, hidden = blind.run_open(actor, "q.run_id")
+            return plain_all(conn.all(_ITEMS.format(open=condition), {**params, **hidden}))
 
     def estimate(self, name: str, *, by: str | None = None, actor: auth.Actor) -> dict:
         """The share of good runs in all traffic from the queue's random sample (`estimate.py`), overall and,

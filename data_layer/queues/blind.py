@@ -20,28 +20,22 @@ from collections.abc import Iterable
 
 from data_layer import auth
 
-# An item `q` of queue `x` (its run `r`) held open for `$blind_me` by a blind queue: the queue is open
-# and blind, the item still needs votes, `$blind_me` may work the queue (an assignee, matched as its
-# JSON string `$blind_assignee` in the queue's JSON list: ids hold no quote or backslash, so the match
-# is exact; or anyone when the list is empty) and has no whole-run vote on the run.
-_HELD_OPEN = """x.blind AND x.closed_at IS NULL
-  AND r.panel_positive + r.panel_negative < x.reviewers_per_item
-  AND (x.assignees = '[]' OR position($blind_assignee IN x.assignees) > 0)
-  AND NOT EXISTS (SELECT 1 FROM feedback m WHERE m.run_id = q.run_id AND m.owner_id = $blind_me AND m.scope = '')"""
-
-_ITEM = "queue_items q JOIN queues x ON x.name = q.queue_name JOIN runs r ON r.run_id = q.run_id"
+# The items of blind queues held open for `$blind_me` (aliases `bq` the item, `bx` its queue, `br` its
+# run, named apart from any outer query's): the queue is open and blind, the item still needs votes,
+# `$blind_me` may work the queue (an assignee, matched as its JSON string `$blind_assignee` in the
+# queue's JSON list: ids hold no quote or backslash, so the match is exact; or anyone when the list is
+# empty) and has no whole-run vote on the run.
+_HELD_OPEN = """queue_items bq JOIN queues bx ON bx.name = bq.queue_name JOIN runs br ON br.run_id = bq.run_id
+WHERE bx.blind AND bx.closed_at IS NULL
+  AND br.panel_positive + br.panel_negative < bx.reviewers_per_item
+  AND (bx.assignees = '[]' OR position($blind_assignee IN bx.assignees) > 0)
+  AND NOT EXISTS (SELECT 1 FROM feedback bm
+                  WHERE bm.run_id = bq.run_id AND bm.owner_id = $blind_me AND bm.scope = '')"""
 
 _BLIND = f"""
-SELECT q.thread_id, q.run_id, x.name AS queue_name
-FROM {_ITEM}
-WHERE q.thread_id IN ({{threads}}) AND {_HELD_OPEN}
+SELECT bq.thread_id, bq.run_id, bx.name AS queue_name
+FROM {_HELD_OPEN} AND bq.thread_id IN ({{threads}})
 """
-
-# The votes (alias `f`) that `$blind_me` may see, for the bulk reads that do not go thread by thread
-# (the export): its own, and any on a run no blind queue holds open for it.
-_SHOWN = (
-    f"""(f.owner_id = $blind_me OR NOT EXISTS (SELECT 1 FROM {_ITEM} WHERE q.run_id = f.run_id AND {_HELD_OPEN}))"""
-)
 
 _THREAD_TALLIES = """
 SELECT count(*) FILTER (WHERE rating = 1) AS positive, count(*) FILTER (WHERE rating = -1) AS negative
@@ -147,8 +141,19 @@ def run_tallies(conn, thread_id: str, run_id: str, actor: auth.Actor | None, sql
     return {"total": len(shown), "positive": positive, "negative": len(shown) - positive}
 
 
-def shown(actor: auth.Actor | None) -> tuple[str, dict]:
-    """A condition on votes (alias `f`) true for those `actor` may see, with its parameters."""
+def run_open(actor: auth.Actor | None, run: str) -> tuple[str, dict]:
+    """A condition true when `actor` may see every vote on the run whose id is the SQL `run` (no blind
+    queue holds it open for the actor), with its parameters."""
     if not blinded(actor):
         return "TRUE", {}
-    return _SHOWN, _me(actor)
+    return f"NOT EXISTS (SELECT 1 FROM {_HELD_OPEN} AND bq.run_id = {run})", _me(actor)
+
+
+def shown(actor: auth.Actor | None) -> tuple[str, dict]:
+    """A condition on votes (alias `f`) true for those `actor` may see, with its parameters: its own,
+    and any on a run that no blind queue holds open for it. For the bulk reads that do not go thread
+    by thread (the export)."""
+    if not blinded(actor):
+        return "TRUE", {}
+    condition, params = run_open(actor, "f.run_id")
+    return f"(f.owner_id = $blind_me OR {condition})", params
