@@ -7,7 +7,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from data_layer import auth, export, open_store
+from data_layer import auth, export, insights, open_store
 from data_layer.auth import SYSTEM, Actor
 from data_layer.errors import InvalidInput
 from data_layer.queues import QueueSpec
@@ -59,6 +59,13 @@ def test_every_read_of_votes_hides_the_others_on_a_blind_item_until_the_reviewer
     # the export leaves them out too, and counts without them
     assert seen(export.preview(store, actor=ANA, columns=["run_id", "reviewer"])) == {("r-1", "eu")}
     assert export.count(store, actor=ANA) == 1
+    # and so do the Themes page's quotes
+    ids = [row["feedback_id"] for row in feedback.list_by_thread("r-t0", actor=SYSTEM)]
+    assert seen(insights.feedback_by_ids(store, ids, actor=ANA)) == {("r-1", "eu")}
+    assert len(insights.feedback_by_ids(store, ids, actor=SYSTEM)) == 4
+    # and the Agreement page's list of runs where the end user and the reviewers disagree
+    assert insights.disagreements(store, actor=ANA) == {"rows": [], "total": 0, "user_up": 0, "user_down": 0}
+    assert [row["comment"] for row in insights.disagreements(store, actor=SYSTEM)["rows"]] == ["Wrong price"]
     # bo judged r-0, so it is open to him no more; r-2 still is
     assert queues.thread_tallies("r-t0", actor=BO)["blind"] == {"r-2": ["triage"]}
 
