@@ -7,7 +7,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from data_layer import auth, export, insights, open_store
+from data_layer import auth, export, insights, open_store, stats
 from data_layer.auth import SYSTEM, Actor
 from data_layer.errors import InvalidInput
 from data_layer.queues import QueueSpec
@@ -63,6 +63,9 @@ def test_every_read_of_votes_hides_the_others_on_a_blind_item_until_the_reviewer
     ids = [row["feedback_id"] for row in feedback.list_by_thread("r-t0", actor=SYSTEM)]
     assert seen(insights.feedback_by_ids(store, ids, actor=ANA)) == {("r-1", "eu")}
     assert len(insights.feedback_by_ids(store, ids, actor=SYSTEM)) == 4
+    # and the Stats page's worst runs, each drawn with its counts and latest complaint
+    assert [row["run_id"] for row in stats.dashboard(store, actor=SYSTEM)["worst_runs"]] == ["r-0", "r-2"]
+    assert stats.dashboard(store, actor=ANA)["worst_runs"] == []
     # and the Agreement page's list of runs where the end user and the reviewers disagree
     assert insights.disagreements(store, actor=ANA) == {"rows": [], "total": 0, "user_up": 0, "user_down": 0}
     assert [row["comment"] for row in insights.disagreements(store, actor=SYSTEM)["rows"]] == ["Wrong price"]
