@@ -6,7 +6,7 @@ the run and the ai answer (for a vote on one message, that message itself). Rows
 Arrow batches from a streaming query and written batch by batch, so a large export never sits in
 memory whole. Filters (`data_layer.filters`) are the insight pages', plus the rating. Every row names
 its reviewer and may hold a comment: each call takes the `actor` asking, which must be allowed to
-read (`auth.authorize`).
+read (`auth.authorize`), and leaves out the votes the blind rule hides from it (`queues/blind.py`).
 
 The rows are read in slices of vote time of at most about `SLICE_ROWS` votes each, one query per
 slice, cut at hour boundaries found by a count per hour: a query's memory is its slice's join and
@@ -46,6 +46,7 @@ import pyarrow.parquet as pq
 from data_layer import auth
 from data_layer.errors import InvalidInput
 from data_layer.filters import RUNS, VOTES, Filters, Table, conditions
+from data_layer.queues import blind
 from data_layer.queues.rubric import NAME_PATTERN
 
 FORMATS = ("csv", "parquet", "jsonl")
@@ -166,16 +167,20 @@ def columns_of(columns, scores: list[str] | tuple[str, ...] = ()) -> list[str]:
     return chosen
 
 
-def _where(filters) -> tuple[dict, dict]:
+def _where(filters, actor: auth.Actor) -> tuple[dict, dict]:
+    """The filters' conditions on runs and votes; the votes' leave out those the blind rule hides from
+    `actor` (`queues/blind.py`)."""
     chosen = Filters.of(filters, takes=TAKES, reader="the export")
     run, run_params = conditions(chosen, RUNS)
     vote, vote_params = conditions(chosen, _VOTES)
-    return {"run": run, "vote": vote, "slice": "", "scores": ""}, {**run_params, **vote_params}
+    shown, shown_params = blind.shown(actor)
+    parts = {"run": run, "vote": f"{vote} AND {shown}", "slice": "", "scores": ""}
+    return parts, {**run_params, **vote_params, **shown_params}
 
 
-def _query(filters, columns, sliced: str = "") -> tuple[str, dict, pa.Schema]:
+def _query(filters, columns, actor: auth.Actor, sliced: str = "") -> tuple[str, dict, pa.Schema]:
     names = columns_of(columns)
-    parts, params = _where(filters)
+    parts, params = _where(filters, actor)
     criteria = [name.removeprefix(SCORE_PREFIX) for name in names if name not in COLUMNS]
     pivot = ", ".join(f"max(value) FILTER (WHERE criterion = $score_{i}) AS s{i}" for i in range(len(criteria)))
     params.update({f"score_{i}": criterion for i, criterion in enumerate(criteria)})
@@ -191,10 +196,10 @@ def _query(filters, columns, sliced: str = "") -> tuple[str, dict, pa.Schema]:
     return sql, params, schema
 
 
-def _slices(conn, filters, size: int) -> list[tuple[str, dict]]:
+def _slices(conn, filters, actor: auth.Actor, size: int) -> list[tuple[str, dict]]:
     """Consecutive vote-time slices of about `size` votes (an hour with more is one slice), each as a
     condition on `f.created_at` and its parameters; the first is open below, the last above."""
-    parts, params = _where(filters)
+    parts, params = _where(filters, actor)
     cuts, held = [], 0
     for row in conn.all(_HOURS.format(**parts), params):
         if held and held + row["votes"] > size:
@@ -218,7 +223,7 @@ def _slices(conn, filters, size: int) -> list[tuple[str, dict]]:
 def count(store, filters=None, *, actor: auth.Actor) -> int:
     """How many rows an export with these filters writes."""
     auth.authorize(actor, "read")
-    parts, params = _where(filters)
+    parts, params = _where(filters, actor)
     with store.engine.read() as conn:
         return int(conn.scalar(_COUNT.format(**parts), params))
 
@@ -227,7 +232,7 @@ def preview(store, filters=None, *, actor: auth.Actor, columns=None, limit: int 
     """The first rows of the export as plain dicts (times ISO 8601, tags lists)."""
     auth.authorize(actor, "read")
     with store.engine.read() as conn:
-        sql, params, schema = _query(filters, columns_of(columns, _score_columns(conn)))
+        sql, params, schema = _query(filters, columns_of(columns, _score_columns(conn)), actor)
         reader = conn.arrow_batches(f"{sql}\nLIMIT $limit", {**params, "limit": int(limit)}, batch_size=limit)
         rows = [row for batch in reader for row in _conform(batch, schema).to_pylist()]
     return [{key: _jsonable(value) for key, value in row.items()} for row in rows]
@@ -239,14 +244,14 @@ def batches(
     """The export's rows as Arrow record batches of the declared column types, streamed (the actor is
     asked at the call, not at the first batch)."""
     auth.authorize(actor, "read")
-    return _batches(store, Filters.of(filters, takes=TAKES, reader="the export"), columns, batch_size)
+    return _batches(store, Filters.of(filters, takes=TAKES, reader="the export"), columns, batch_size, actor)
 
 
-def _batches(store, filters: Filters, columns, batch_size: int) -> Iterator[pa.RecordBatch]:
+def _batches(store, filters: Filters, columns, batch_size: int, actor: auth.Actor) -> Iterator[pa.RecordBatch]:
     with store.engine.read() as conn:
         columns = columns_of(columns, _score_columns(conn))
-        for sliced, bounds in _slices(conn, filters, max(SLICE_ROWS, batch_size)):
-            sql, params, schema = _query(filters, columns, sliced)
+        for sliced, bounds in _slices(conn, filters, actor, max(SLICE_ROWS, batch_size)):
+            sql, params, schema = _query(filters, columns, actor, sliced)
             for batch in conn.arrow_batches(sql, {**params, **bounds}, batch_size=batch_size):
                 yield _conform(batch, schema)
 
@@ -281,11 +286,11 @@ def write(
         raise InvalidInput(f"directory {target.parent} does not exist")
     filters = Filters.of(filters, takes=TAKES, reader="the export")
     columns = columns_of(columns, score_columns(store) if columns is None else ())
-    _, _, schema = _query(filters, columns)  # validates before anything touches the disk
+    _, _, schema = _query(filters, columns, actor)  # validates before anything touches the disk
     partial = target.with_name(f".{target.name}.part")
     try:
         with partial.open("wb") as sink:
-            rows = _WRITERS[fmt](sink, _batches(store, filters, columns, batch_size), schema)
+            rows = _WRITERS[fmt](sink, _batches(store, filters, columns, batch_size, actor), schema)
         os.replace(partial, target)
     except BaseException:
         partial.unlink(missing_ok=True)

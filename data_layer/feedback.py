@@ -13,6 +13,8 @@ or run that is missing, misplaced or out of the actor's reach as `NotFound` befo
 votes. A write takes the owner and source from the actor (only the system names another
 owner, `auth.acts_for_anyone`), asks `authorize` again inside its transaction against the vote it
 would touch, and appends to the audit trail (`data_layer.audit`) in that transaction.
+Reads leave out the votes the blind rule hides from the actor (`data_layer/queues/blind.py`): others'
+votes on a run of an open blind queue the actor has yet to judge.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from datetime import UTC, datetime
 from data_layer import audit, auth, queues, rollups, rules
 from data_layer import scores as score_rows
 from data_layer.errors import Conflict, Forbidden, InvalidInput
+from data_layer.queues import blind
 from data_layer.queues.rubric import Rubric, scores_object
 from data_layer.rows import plain, plain_all
 from data_layer.targets import check_target, lock_thread, thread_of_run, thread_visible
@@ -301,60 +304,75 @@ class FeedbackRepo:
         if not isinstance(feedback_id, str):
             return None
         with self._engine.read() as conn:
-            found = plain(conn.one(_GET, {"feedback_id": feedback_id}))
+            found = plain(blind.visible(conn, conn.one(_GET, {"feedback_id": feedback_id}), actor))
             return score_rows.attach(conn, [found])[0] if found else None
 
     def find(self, *, run_id, owner_id, message_id=None, actor: auth.Actor) -> dict | None:
         """The owner's current vote on a run (or on one of its messages), if any."""
         auth.authorize(actor, "read")
         with self._engine.read() as conn:
-            found = plain(conn.one(_FIND_VOTE, {"run_id": run_id, "owner_id": owner_id, "scope": message_id or ""}))
+            row = conn.one(_FIND_VOTE, {"run_id": run_id, "owner_id": owner_id, "scope": message_id or ""})
+            found = plain(blind.visible(conn, row, actor))
             return score_rows.attach(conn, [found])[0] if found else None
 
     def list_by_run(self, thread_id, run_id, *, actor: auth.Actor, limit=None, offset=0) -> list[dict]:
-        """A run's votes in creation order, all reviewers (upstream rule 5)."""
+        """A run's votes in creation order, all reviewers (upstream rule 5), but for those the blind rule
+        hides from the actor (`queues/blind.py`), as in every read here."""
+        params = {"thread_id": thread_id, "run_id": run_id}
 
         def fetch(conn):
-            rows = conn.all(_LIST_BY_RUN, {"thread_id": thread_id, "run_id": run_id, **_page(limit, offset)})
-            return score_rows.attach(conn, plain_all(queues.unblinded(conn, thread_id, rows, actor)))
+            rows = blind.page(conn, thread_id, actor, _LIST_BY_RUN, params, _page(limit, offset))
+            return score_rows.attach(conn, plain_all(rows))
 
         return self._read_target(actor, thread_id, run_id, fetch)
 
     def count_by_run(self, thread_id, run_id, *, actor: auth.Actor) -> int:
         params = {"thread_id": thread_id, "run_id": run_id}
-        return self._read_target(actor, thread_id, run_id, lambda conn: conn.scalar(_COUNT_BY_RUN, params))
+
+        def fetch(conn):
+            return blind.count(conn, thread_id, actor, _COUNT_BY_RUN, _LIST_BY_RUN, params)
+
+        return self._read_target(actor, thread_id, run_id, fetch)
 
     def list_by_run_id(self, run_id, *, actor: auth.Actor, limit=None, offset=0) -> list[dict]:
         def fetch(conn, thread_id):
-            rows = conn.all(_LIST_BY_RUN_ID, {"run_id": run_id, **_page(limit, offset)})
-            return score_rows.attach(conn, plain_all(queues.unblinded(conn, thread_id, rows, actor)))
+            rows = blind.page(conn, thread_id, actor, _LIST_BY_RUN_ID, {"run_id": run_id}, _page(limit, offset))
+            return score_rows.attach(conn, plain_all(rows))
 
         return self._read_run(actor, run_id, fetch)
 
     def count_by_run_id(self, run_id, *, actor: auth.Actor) -> int:
-        return self._read_run(
-            actor,
-            run_id,
-            lambda conn, thread_id: conn.scalar(_COUNT_BY_RUN, {"thread_id": thread_id, "run_id": run_id}),
-        )
+        def fetch(conn, thread_id):
+            params = {"thread_id": thread_id, "run_id": run_id}
+            return blind.count(conn, thread_id, actor, _COUNT_BY_RUN, _LIST_BY_RUN, params)
+
+        return self._read_run(actor, run_id, fetch)
 
     def list_by_thread(self, thread_id, *, actor: auth.Actor, limit=None, offset=0) -> list[dict]:
+        params = {"thread_id": thread_id}
+
         def fetch(conn):
-            rows = conn.all(_LIST_BY_THREAD, {"thread_id": thread_id, **_page(limit, offset)})
-            return score_rows.attach(conn, plain_all(queues.unblinded(conn, thread_id, rows, actor)))
+            rows = blind.page(conn, thread_id, actor, _LIST_BY_THREAD, params, _page(limit, offset))
+            return score_rows.attach(conn, plain_all(rows))
 
         return self._read_target(actor, thread_id, None, fetch)
 
     def count_by_thread(self, thread_id, *, actor: auth.Actor) -> int:
         params = {"thread_id": thread_id}
-        return self._read_target(actor, thread_id, None, lambda conn: conn.scalar(_COUNT_BY_THREAD, params))
+
+        def fetch(conn):
+            return blind.count(conn, thread_id, actor, _COUNT_BY_THREAD, _LIST_BY_THREAD, params)
+
+        return self._read_target(actor, thread_id, None, fetch)
 
     def aggregate_by_run(self, thread_id, run_id, *, actor: auth.Actor) -> dict:
         """Upstream rule 6: `{run_id, total, positive, negative}`, zeros when there is none."""
         params = {"thread_id": thread_id, "run_id": run_id}
-        row = self._read_target(
-            actor, thread_id, run_id, lambda conn: conn.one(_AGGREGATE, params), lambda row: row["total"] > 0
-        )
+
+        def fetch(conn):
+            return blind.run_tallies(conn, thread_id, run_id, actor, _AGGREGATE, _LIST_BY_RUN, params)
+
+        row = self._read_target(actor, thread_id, run_id, fetch, lambda row: row["total"] > 0)
         return {"run_id": run_id, **{key: int(row[key]) for key in ("total", "positive", "negative")}}
 
     def delete(self, feedback_id, *, thread_id=None, run_id=None, actor: auth.Actor) -> bool:

@@ -24,6 +24,16 @@ def load(thread_id: str) -> tuple[dict | None, list[dict], list[dict]]:
 
 
 @st.cache_data(ttl=_shared.READ_TTL, show_spinner=False)
+def tallies(thread_id: str, who) -> dict:
+    """The thread's thumbs as `who` may see them, and the runs a blind queue hides others' votes on."""
+    return _shared.store().queues.thread_tallies(thread_id, actor=who)
+
+
+def queue_names(names: list[str]) -> str:
+    return ", ".join(f"**{plain(name)}**" for name in names)
+
+
+@st.cache_data(ttl=_shared.READ_TTL, show_spinner=False)
 def trace_events(thread_id: str) -> list[dict]:
     return _shared.store().events.list(thread_id)
 
@@ -52,6 +62,7 @@ if not thread_id:
 
 try:
     thread, runs, messages = load(thread_id)
+    shown = tallies(thread_id, _identity.reader()) if thread else {}
 except errors.DataLayerError as error:
     _shared.show_error(error)
     st.stop()
@@ -64,8 +75,18 @@ st.subheader(plain(thread.get("title") or thread.get("display_name") or "(untitl
 st.caption(
     f"thread {code(thread['thread_id'])} · assistant {code(thread.get('assistant_id') or '—')} · "
     f"{thread['run_count']} runs · last activity {_shared.when(thread.get('last_activity_at'))} · "
-    f"{thread['positive']} {_shared.thumb(1)} · {thread['negative']} {_shared.thumb(-1)}"
+    f"{shown['positive']} {_shared.thumb(1)} · {shown['negative']} {_shared.thumb(-1)}"
 )
+blind = shown["blind"]
+if blind:
+    names = sorted({name for queues in blind.values() for name in queues})
+    many = len(blind) > 1
+    st.info(
+        f"Blind queue {queue_names(names)}: other votes on {len(blind) if many else 'one'} run{'s' if many else ''} "
+        f"of this thread are hidden until you vote on {'each' if many else 'it'} as a whole. The counts above "
+        "leave them out.",
+        icon=":material/visibility_off:",
+    )
 
 by_id = {run["run_id"]: run for run in runs}
 if selected_run and selected_run not in by_id:
@@ -91,6 +112,11 @@ if not runs:
 for number, run in enumerate(runs, start=1):
     with st.container(border=True, key=f"run-{run['run_id']}"):
         _conversation.run_header(run, selected=run["run_id"] == selected_run)
+        if run["run_id"] in blind:
+            st.caption(
+                f":material/visibility_off: Other votes on this run are hidden until you vote on it as a whole "
+                f"(blind queue {queue_names(blind[run['run_id']])})."
+            )
         run_messages = [message for message in messages if message["run_id"] == run["run_id"]]
         _conversation.conversation(run, run_messages, show_system=show_trace)
         if show_trace:

@@ -47,6 +47,12 @@ def page_of_threads(filters: Filters, order: str, offset: int) -> tuple[int, lis
     return total, rows
 
 
+@st.cache_data(ttl=_shared.READ_TTL, show_spinner=False)
+def blind_threads(thread_ids: tuple[str, ...], who) -> dict[str, list[str]]:
+    """The threads of the page whose tallies count votes a blind queue hides from `who`, with the queues."""
+    return _shared.store().queues.blind_threads(list(thread_ids), actor=who)
+
+
 def filters_from_widgets() -> Filters:
     """The data layer's filters for what the widgets hold (the last activity from the first day picked
     through the whole of the last)."""
@@ -92,19 +98,31 @@ TITLE_LINE = 32  # characters of a title on one line of its column at its narrow
 MAX_LINES = math.ceil(300 / TITLE_LINE)  # a title is at most 300 characters (data_layer/rollups.py)
 
 
+HIDDEN = "hidden until you vote"
+
+
 def votes(up: int, down: int) -> str:
     return f"{up} / {down}"
 
 
-def table(rows: list[dict]) -> pd.DataFrame:
+def table(rows: list[dict], blind: dict[str, list[str]] | None = None) -> pd.DataFrame:
+    """The page's rows as the table draws them; the tallies of a thread in `blind` (it holds a run whose
+    other votes a blind queue hides from the reader) are not shown."""
+    blind = blind or {}
+
+    def tally(row: dict, source: str) -> str:
+        if row["thread_id"] in blind:
+            return HIDDEN
+        return votes(row[f"{source}_positive"], row[f"{source}_negative"])
+
     return pd.DataFrame(
         {
             "Title": [row["title"] or row["display_name"] or "(untitled)" for row in rows],
             "Assistant": [row["assistant_id"] for row in rows],
             "Runs": [row["run_count"] for row in rows],
             "Last activity": pd.to_datetime([row["last_activity_at"] for row in rows], utc=True, format="ISO8601"),
-            "End users up / down": [votes(row["end_user_positive"], row["end_user_negative"]) for row in rows],
-            "Reviewers up / down": [votes(row["reviewer_positive"], row["reviewer_negative"]) for row in rows],
+            "End users up / down": [tally(row, "end_user") for row in rows],
+            "Reviewers up / down": [tally(row, "reviewer") for row in rows],
             "Thread": [row["thread_id"] for row in rows],
         }
     )
@@ -205,6 +223,7 @@ try:
     if page_number > pages:
         st.session_state["page"] = page_number = 1
         total, rows = page_of_threads(filters, order, 0)
+    blind = blind_threads(tuple(row["thread_id"] for row in rows), _identity.reader())
 except errors.DataLayerError as error:
     _shared.show_error(error)
     st.stop()
@@ -220,7 +239,13 @@ if not total:
 
 first = (page_number - 1) * PAGE_SIZE + 1
 st.caption(f"Threads {first:,}–{first + len(rows) - 1:,} of {total:,}. Select a row to open the thread.")
-shown = table(rows)
+if blind:
+    names = ", ".join(f"**{plain(name)}**" for name in sorted({name for queues in blind.values() for name in queues}))
+    st.caption(
+        f":material/visibility_off: Tallies marked *{HIDDEN}* count votes on runs of blind queue {names} that you "
+        "have yet to judge: open the thread to vote. Sorting and filtering by votes still count every vote."
+    )
+shown = table(rows, blind)
 height = row_height(list(shown["Title"]))
 selection = st.dataframe(
     shown,

@@ -233,7 +233,7 @@ def test_an_export_cut_into_vote_time_slices_is_byte_identical(demo_store, tmp_p
     """Large exports are read in slices of vote time; cutting the demo data into dozens of them
     (filtered and not) must give exactly the bytes of one slice."""
     with demo_store.engine.read() as conn:
-        assert len(export._slices(conn, Filters(), 5)) > 20  # the demo data really is cut up
+        assert len(export._slices(conn, Filters(), SYSTEM, 5)) > 20  # the demo data really is cut up
     cases = [
         ({}, None),
         ({"model_name": "gpt-4.1", "rating": "negative"}, None),

@@ -224,6 +224,11 @@ def read_operations(ctx: Ctx) -> dict:
         "queues.advice": (lambda: s.queues.advice(ctx.queue, margin=0.5, actor=a)["needed_per_week"], 4),
         "queues.agreement": (lambda: s.queues.agreement(ctx.queue, actor=a)["items_compared"], 1),
         "queues.blind_runs": (lambda: s.queues.blind_runs(ctx.thread, actor=a), []),
+        "queues.blind_threads": (lambda: s.queues.blind_threads([ctx.thread], actor=a), {}),
+        "queues.thread_tallies": (
+            lambda: s.queues.thread_tallies(ctx.thread, actor=a),
+            {"positive": 1, "negative": 1, "blind": {}},
+        ),
         "queues.adjudications": (
             lambda: [row["run_id"] for row in s.queues.adjudications(ctx.queue, actor=a)],
             [ctx.run],

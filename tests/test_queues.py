@@ -13,7 +13,7 @@ import pytest
 from data_layer import open_store
 from data_layer.auth import SYSTEM, Actor
 from data_layer.errors import Conflict, Forbidden, InvalidInput, NotFound
-from data_layer.queues import QueueSpec, estimate, sample_point
+from data_layer.queues import QueueSpec, sample_point
 from tests.conftest import ROOT
 
 
@@ -190,46 +190,6 @@ def wilson(positive: int, total: int) -> tuple[float, float]:
     centre = (p + z * z / (2 * total)) / (1 + z * z / total)
     half = z * (p * (1 - p) / total + z * z / (4 * total * total)) ** 0.5 / (1 + z * z / total)
     return centre - half, centre + half
-
-
-def simulated_sums(rng: random.Random, runs_count: int, truth: float, rate: float) -> tuple[dict, float]:
-    """One day of traffic with a known share of good runs, a Poisson sample at `rate` reviewed without
-    error, the sums `estimate.SUMS` would return for it, and the true share of good runs."""
-    good = [rng.random() < truth for _ in range(runs_count)]
-    sample = [g for g in good if rng.random() < rate]
-    return (
-        {
-            "sampled_items": len(sample),
-            "rated_items": len(sample),
-            "weight": len(sample) / rate,
-            "good_weight": sum(sample) / rate,
-            "square_weight": len(sample) / rate**2,
-        },
-        sum(good) / runs_count,
-    )
-
-
-def test_the_interval_covers_the_truth_in_about_95_percent_of_repetitions():
-    rng = random.Random(11)
-    covered = 0
-    for _ in range(200):
-        sums, truth = simulated_sums(rng, 4000, 0.78, 0.05)
-        found = estimate.summarize(sums)
-        covered += found["low"] <= truth <= found["high"]
-    assert 184 <= covered <= 196
-
-
-def test_end_users_complaint_biased_rate_misses_the_truth():
-    """End users vote mostly when annoyed: their rate of good runs is far below the truth, which the
-    sample's interval holds."""
-    rng = random.Random(12)
-    good = [rng.random() < 0.8 for _ in range(20_000)]
-    voted = [g for g in good if rng.random() < (0.01 if g else 0.15)]
-    end_user_rate = sum(voted) / len(voted)
-    sums, truth = simulated_sums(random.Random(13), 20_000, 0.8, 0.05)
-    found = estimate.summarize(sums)
-    assert found["low"] <= 0.8 <= found["high"]
-    assert not found["low"] <= end_user_rate <= found["high"]
 
 
 @pytest.mark.slow

@@ -14,6 +14,7 @@ from collections import defaultdict
 from data_layer import analysis, auth, rules
 from data_layer.filters import RUNS, Filters, conditions
 from data_layer.insights.counts import day, int_rows, none_last
+from data_layer.queues import blind
 from data_layer.rows import plain_all
 
 # Each end-user whole-run vote on a run that reviewers also rated, against the reviewers' majority
@@ -61,7 +62,7 @@ _DISAGREEMENTS = (
     + """
 SELECT feedback_id, thread_id, run_id, assistant_id, model_name, owner_id, user_rating, up, down, comment, run_at
 FROM pairs
-WHERE majority <> 0 AND user_rating <> majority
+WHERE majority <> 0 AND user_rating <> majority AND {open}
 ORDER BY run_at DESC, feedback_id
 LIMIT $limit OFFSET $offset
 """
@@ -72,7 +73,7 @@ _DISAGREEMENT_COUNT = (
     + """
 SELECT count(*) FILTER (WHERE user_rating = 1) AS user_up, count(*) FILTER (WHERE user_rating = -1) AS user_down
 FROM pairs
-WHERE majority <> 0 AND user_rating <> majority
+WHERE majority <> 0 AND user_rating <> majority AND {open}
 """
 )
 
@@ -152,17 +153,20 @@ def disagreements(store, filters=None, *, actor: auth.Actor, limit: int = 100, o
     """Runs where an end user and the reviewers' majority disagree, newest first: `kind` is
     `user_up_reviewers_down` (the agent fooled the user) or `user_down_reviewers_up` (the user
     wanted something else). Returns `rows` (with the end user's id and comment), `total`, and the two
-    counts `user_up` / `user_down`. The actor must be allowed to read."""
+    counts `user_up` / `user_down`. The actor must be allowed to read; runs blind to it
+    (`queues/blind.py`) are left out."""
     auth.authorize(actor, "read")
     run, params = _runs(filters, "the disagreements")
+    shown, hidden = blind.run_open(actor, "pairs.run_id")
+    params = {**params, **hidden}
     page = {
         **params,
         "limit": rules.integer(limit, "limit", low=1, high=10_000),
         "offset": rules.integer(offset, "offset", low=0, high=10**9),
     }
     with store.engine.read() as conn:
-        rows = plain_all(conn.all(_DISAGREEMENTS.format(run=run), page))
-        counts = conn.one(_DISAGREEMENT_COUNT.format(run=run), params)
+        rows = plain_all(conn.all(_DISAGREEMENTS.format(run=run, open=shown), page))
+        counts = conn.one(_DISAGREEMENT_COUNT.format(run=run, open=shown), params)
     for row in rows:
         row["kind"] = "user_up_reviewers_down" if row["user_rating"] == 1 else "user_down_reviewers_up"
         row["up"], row["down"] = int(row["up"]), int(row["down"])

@@ -9,6 +9,7 @@ from data_layer import analysis, auth, phrases, rules
 from data_layer.errors import InvalidInput
 from data_layer.insights.compare import run_and_vote
 from data_layer.insights.counts import column_of, int_rows
+from data_layer.queues import blind
 from data_layer.rows import plain_all
 
 CORPUS_LIMIT = 20_000  # newest comments read for themes; enough for stable phrases, bounded memory
@@ -26,7 +27,7 @@ _FEEDBACK_BY_IDS = """
 SELECT f.feedback_id, f.thread_id, f.run_id, f.owner_id, f.source, f.rating, f.comment, f.tags, f.created_at,
        r.assistant_id, r.model_name
 FROM feedback f JOIN runs r ON r.run_id = f.run_id
-WHERE f.feedback_id IN (SELECT unnest(CAST($ids AS TEXT[])))
+WHERE f.feedback_id IN (SELECT unnest(CAST($ids AS TEXT[]))) AND {shown}
 ORDER BY f.created_at DESC, f.feedback_id
 LIMIT $limit
 """
@@ -101,16 +102,16 @@ def themes(
 
 def feedback_by_ids(store, ids, *, actor: auth.Actor, limit: int = 500) -> list[dict]:
     """The feedback rows with these ids (newest first) with their run's assistant and model; the actor
-    must be allowed to read."""
+    must be allowed to read, and the votes the blind rule hides from it are left out (`queues/blind.py`)."""
     auth.authorize(actor, "read")
     if not isinstance(ids, list | tuple) or not all(isinstance(item, str) for item in ids):
         raise InvalidInput("ids must be a list of feedback ids")
     if not ids:
         return []
+    shown, hidden = blind.shown(actor)
+    params = {"ids": list(ids), "limit": rules.integer(limit, "limit", low=1, high=10_000), **hidden}
     with store.engine.read() as conn:
-        return plain_all(
-            conn.all(_FEEDBACK_BY_IDS, {"ids": list(ids), "limit": rules.integer(limit, "limit", low=1, high=10_000)})
-        )
+        return plain_all(conn.all(_FEEDBACK_BY_IDS.format(shown=shown), params))
 
 
 def tags_by(store, dimension: str = "model_name", filters=None) -> list[dict]:

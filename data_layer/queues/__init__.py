@@ -16,13 +16,13 @@ from datetime import UTC, datetime
 from data_layer import auth, rules
 from data_layer.errors import Conflict, InvalidInput, NotFound
 from data_layer.queue import release
-from data_layer.queues import adjudication, advice, agreement, estimate, progress, words, work
+from data_layer.queues import adjudication, advice, agreement, blind, estimate, progress, words, work
 from data_layer.queues import export as item_export
 from data_layer.queues.membership import enter, sample_point
 from data_layer.queues.spec import QueueSpec
 from data_layer.rows import plain, plain_all
 
-__all__ = ["QueueRepo", "QueueSpec", "after_vote", "enter_open_queues", "sample_point", "unblinded"]
+__all__ = ["QueueRepo", "QueueSpec", "after_vote", "enter_open_queues", "sample_point"]
 
 _COLUMNS = """name, instructions, selection, sample_rate, reviewers_per_item, blind, seed, assignees,
     rubric, created_at, created_by, closed_at"""
@@ -55,7 +55,7 @@ ORDER BY x.name
 
 _ITEMS = f"""
 SELECT q.run_id, q.thread_id, q.reason, q.inclusion_probability, q.entered_at,
-       r.panel_positive + r.panel_negative AS votes, {estimate.CONSENSUS} AS consensus,
+       r.panel_positive + r.panel_negative AS votes, CASE WHEN {{open}} THEN {estimate.CONSENSUS} END AS consensus,
        a.verdict IS NOT NULL AS adjudicated, r.assistant_id, r.model_name, r.created_at AS run_created_at
 FROM queue_items q {estimate.ITEM_JOINS}
 WHERE q.queue_name = $name
@@ -86,15 +86,6 @@ def after_vote(conn, engine, vote: dict, now: datetime) -> None:
     selection (a complaint)."""
     if vote["source"] == "end_user":
         enter_open_queues(conn, engine, "SELECT CAST($arrived AS TEXT) AS run_id", now, {"arrived": vote["run_id"]})
-
-
-def unblinded(conn, thread_id: str, votes: list[dict], actor: auth.Actor) -> list[dict]:
-    """The votes of the thread that `actor` may see: on a run of an open blind queue that the actor has
-    yet to judge (`work.blind_runs`), only its own. Asked only when someone else's vote is among them."""
-    if all(vote["owner_id"] == actor.user_id for vote in votes):
-        return votes
-    hidden = set(work.blind_runs(conn, thread_id, actor))
-    return [vote for vote in votes if vote["owner_id"] == actor.user_id or vote["run_id"] not in hidden]
 
 
 class QueueRepo:
@@ -169,13 +160,33 @@ class QueueRepo:
         }
         with self._engine.read() as conn:
             spec, _ = self._spec(conn, name)
-            return adjudication.listing(conn, spec.name, **page)
+            return adjudication.listing(conn, spec.name, actor=actor, **page)
 
     def blind_runs(self, thread_id: str, *, actor: auth.Actor) -> builtins.list[str]:
-        """The runs of a thread on which `actor` may not see others' votes yet (`work.blind_runs`)."""
+        """The runs of a thread on which `actor` may not see others' votes yet (`blind.py`)."""
         auth.authorize(actor, "read")
         with self._engine.read() as conn:
-            return work.blind_runs(conn, rules.identifier(thread_id, "thread_id"), actor)
+            return sorted(blind.blind_runs(conn, rules.identifier(thread_id, "thread_id"), actor))
+
+    def blind_threads(self, thread_ids, *, actor: auth.Actor) -> dict[str, builtins.list[str]]:
+        """Of `thread_ids` (at most 1,000), those holding a run blind to `actor`, each with the names of
+        the blind queues that hide it: their tallies count votes the actor may not see yet."""
+        auth.authorize(actor, "read")
+        if isinstance(thread_ids, str) or not isinstance(thread_ids, (builtins.list, tuple, set, frozenset)):
+            raise InvalidInput("thread_ids must be a list of thread ids")
+        if len(thread_ids) > 1000:
+            raise InvalidInput(f"at most 1,000 thread ids at once, got {len(thread_ids):,}")
+        ids = [rules.identifier(thread_id, "thread_id") for thread_id in thread_ids]
+        with self._engine.read() as conn:
+            found = blind.hidden(conn, ids, actor)
+        return {thread: sorted({name for names in runs.values() for name in names}) for thread, runs in found.items()}
+
+    def thread_tallies(self, thread_id: str, *, actor: auth.Actor) -> dict:
+        """A thread's thumbs up and down as `actor` may see them (`positive`, `negative`), and the runs
+        blind to the actor with their queues (`blind`)."""
+        auth.authorize(actor, "read")
+        with self._engine.read() as conn:
+            return blind.thread_tallies(conn, rules.identifier(thread_id, "thread_id"), actor)
 
     def agreement(self, name: str, *, actor: auth.Actor) -> dict:
         """Fleiss' kappa and Krippendorff's alpha of the queue's reviewers, with 95 % intervals
@@ -270,7 +281,8 @@ class QueueRepo:
 
     def items(self, name: str, *, actor: auth.Actor, limit: int = 100, offset: int = 0) -> builtins.list[dict]:
         """A page of the queue's items in the order they entered: run, thread, `reason`,
-        `inclusion_probability`, `votes` (whole-run votes of named reviewers) and `consensus`."""
+        `inclusion_probability`, `votes` (whole-run votes of named reviewers) and `consensus` (None on
+        a run blind to the actor, as before any vote: the verdict would tell the others' votes)."""
         auth.authorize(actor, "read")
         params = {
             "name": rules.identifier(name, "queue name"),
@@ -280,7 +292,8 @@ class QueueRepo:
         with self._engine.read() as conn:
             if not conn.one(_GET, params):
                 raise NotFound(f"queue {name} not found")
-            return plain_all(conn.all(_ITEMS, params))
+            condition, hidden = blind.run_open(actor, "q.run_id")
+            return plain_all(conn.all(_ITEMS.format(open=condition), {**params, **hidden}))
 
     def export(
         self, name: str, *, actor: auth.Actor, fmt: str = "jsonl", page_size: int = item_export.PAGE

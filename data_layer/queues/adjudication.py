@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 from data_layer import auth, rules
 from data_layer.errors import InvalidInput, NotFound
-from data_layer.queues import estimate, work
+from data_layer.queues import blind, estimate, work
 from data_layer.rows import plain, plain_all
 
 VERDICTS = ("good", "bad")
@@ -39,6 +39,7 @@ SELECT q.run_id, q.thread_id, r.panel_positive AS good_votes, r.panel_negative A
        {estimate.CONSENSUS} AS consensus, a.verdict, a.note, a.owner_id AS decided_by, a.decided_at
 FROM queue_items q {estimate.ITEM_JOINS}
 WHERE q.queue_name = $queue_name AND ((r.panel_positive > 0 AND r.panel_negative > 0) OR a.verdict IS NOT NULL)
+  AND {{open}}
 ORDER BY a.decided_at NULLS FIRST, q.entered_at, q.run_id
 LIMIT $limit OFFSET $offset
 """
@@ -72,5 +73,9 @@ def decide(conn, queue_name: str, fields: dict, actor: auth.Actor) -> dict:
     return plain(row)
 
 
-def listing(conn, queue_name: str, *, limit: int, offset: int) -> list[dict]:
-    return plain_all(conn.all(_LISTING, {"queue_name": queue_name, "limit": limit, "offset": offset}))
+def listing(conn, queue_name: str, *, actor: auth.Actor, limit: int, offset: int) -> list[dict]:
+    """The items to decide and those decided, but for the runs blind to `actor` (`blind.run_open`):
+    their votes are no one's business of the actor's yet."""
+    condition, hidden = blind.run_open(actor, "q.run_id")
+    params = {"queue_name": queue_name, "limit": limit, "offset": offset, **hidden}
+    return plain_all(conn.all(_LISTING.format(open=condition), params))

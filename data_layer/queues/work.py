@@ -8,14 +8,11 @@ review queue does (`data_layer.queue.claim_first`), so two reviewers never judge
 moment. The reviewer's own claim comes first (a reload resumes it), then items never skipped, in the
 order of the item's sample point: a queue half done has judged a random half of its items.
 
-In a blind queue a reviewer sees no other vote on an item (other reviewers', end users') before
-voting on it: `blind_runs` names those runs, and every face that shows votes (the queue's card, the
-thread page, the API's vote lists) hides the votes of others on them.
+In a blind queue a reviewer sees no other vote on an item before voting on it (`blind.py`).
 """
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 
 from data_layer import auth
@@ -75,25 +72,3 @@ def next_item(conn, spec: QueueSpec, actor: auth.Actor, closed: bool) -> dict | 
     return {"queue": spec.name, "reason": reason, "run": plain(run)}
 
 
-# Items of the thread in open blind queues that are still open (fewer votes than asked) and that
-# `$me` has not judged; whether `$me` may work each queue is decided from its assignees in Python.
-_BLIND = """
-SELECT q.run_id, x.assignees
-FROM queue_items q
-JOIN queues x ON x.name = q.queue_name
-JOIN runs r ON r.run_id = q.run_id
-WHERE q.thread_id = $thread_id AND x.blind AND x.closed_at IS NULL
-  AND r.panel_positive + r.panel_negative < x.reviewers_per_item
-  AND NOT EXISTS (SELECT 1 FROM feedback f WHERE f.run_id = q.run_id AND f.owner_id = $me AND f.scope = '')
-"""
-
-
-def blind_runs(conn, thread_id: str, actor: auth.Actor) -> list[str]:
-    """The runs of the thread whose other votes `actor` may not see yet: items of an open blind queue
-    that the actor may work (`may_work`), has not voted on, and that still need votes."""
-    if not auth.can(actor, "queue") or actor.role == "system":
-        return []
-    rows = conn.all(_BLIND, {"thread_id": thread_id, "me": actor.user_id})
-    return sorted(
-        {row["run_id"] for row in rows if actor.user_id in json.loads(row["assignees"]) or row["assignees"] == "[]"}
-    )

@@ -101,6 +101,6 @@ def dashboard(store, filters=None, *, actor: auth.Actor, worst: int = 20) -> dic
             "follow_ups": follow_ups(conn, chosen),
             "reviewers": reviewer_activity(conn, chosen),
             "reviewer_agreement": reviewer_agreement(conn, chosen),
-            "worst_runs": worst_runs(conn, chosen, limit),
+            "worst_runs": worst_runs(conn, chosen, actor, limit),
             "criteria": criteria(conn, chosen),
         }

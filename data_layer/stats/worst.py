@@ -1,11 +1,14 @@
 """The runs with the most thumbs-down under the filters, each with its thread, question and latest
-negative comment: where to look first."""
+negative comment: where to look first. A run's votes are shown per run here, so the runs blind to the
+reader (`queues/blind.py`) are left out."""
 
 from __future__ import annotations
 
 from datetime import UTC
 
+from data_layer import auth
 from data_layer.filters import Filters
+from data_layer.queues import blind
 from data_layer.stats.sql import per_run, votes_where
 
 # The ranking reads the runs' counted votes; the latest negative comment is then read for the chosen
@@ -15,7 +18,7 @@ _WORST_RUNS = """
 WITH worst AS (
     SELECT run_id, created_at, negative, positive
     FROM ({runs}) p
-    WHERE negative > 0
+    WHERE negative > 0 AND {open}
     ORDER BY negative DESC, created_at DESC, run_id
     LIMIT $limit
 )
@@ -39,11 +42,13 @@ GROUP BY f.run_id
 """
 
 
-def worst_runs(conn, filters: Filters, limit: int = 20) -> list[dict]:
-    """Runs with the most negative votes, newest first among equals (runs without a negative vote are
-    left out), each with `thread_id`, `question` and `latest_comment`, the latest negative comment."""
+def worst_runs(conn, filters: Filters, actor: auth.Actor, limit: int = 20) -> list[dict]:
+    """Runs with the most negative votes, newest first among equals (runs without a negative vote, and
+    runs blind to `actor`, are left out), each with `thread_id`, `question` and `latest_comment`, the
+    latest negative comment."""
     runs, params = per_run(filters)
-    rows = conn.all(_WORST_RUNS.format(runs=runs), {**params, "limit": limit})
+    shown, hidden = blind.run_open(actor, "p.run_id")
+    rows = conn.all(_WORST_RUNS.format(runs=runs, open=shown), {**params, **hidden, "limit": limit})
     comments = {}
     if rows:
         ids = {f"worst_{index}": row["run_id"] for index, row in enumerate(rows)}
