@@ -70,5 +70,3 @@ def next_item(conn, spec: QueueSpec, actor: auth.Actor, closed: bool) -> dict | 
         return None
     reason = next(row["reason"] for row in candidates if row["run_id"] == run["run_id"])
     return {"queue": spec.name, "reason": reason, "run": plain(run)}
-
-
