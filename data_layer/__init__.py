@@ -26,6 +26,7 @@ from data_layer.errors import InvalidInput, StoreDamaged, StoreUnavailable
 from data_layer.events import EventRepo
 from data_layer.feedback import FeedbackRepo
 from data_layer.ingest import ImportReport
+from data_layer.notify import NotifyRepo, service
 from data_layer.queue import ReviewQueue
 from data_layer.queues import QueueRepo
 from data_layer.runs import RunRepo
@@ -51,6 +52,10 @@ class Store:
         self.queue = ReviewQueue(engine)
         self.queues = QueueRepo(engine, self.feedback)
         self.audit = AuditLog(engine)
+        self.notify = NotifyRepo(self)
+        # The notification sender and alert check (data_layer/notify/service.py), which the dashboard's shared
+        # store starts.
+        self.notifier = None
 
     @property
     def url(self) -> str:
@@ -98,6 +103,8 @@ class Store:
     def close(self) -> None:
         if self.schedule:
             self.schedule.stop()
+        if self.notifier:
+            self.notifier.stop()
         self.engine.close()
 
     def __enter__(self) -> Store:
@@ -150,6 +157,11 @@ def shared_store(url: str | None = None) -> Store:
             except InvalidInput as error:
                 store.close()
                 raise StoreUnavailable(f"the backup schedule is misconfigured: {error}") from error
+            try:
+                store.notifier = service.start(store)
+            except InvalidInput as error:
+                store.close()
+                raise StoreUnavailable(f"the notification settings are wrong: {error}") from error
             _SHARED[key] = store
         return store
 

@@ -58,6 +58,7 @@ PERMISSIONS: dict[str, dict[str, str]] = {
     "backup": {"admin": YES, "system": YES},
     "manage_queues": {"admin": YES, "system": YES},
     "adjudicate": {"admin": YES, "system": YES},
+    "manage_notifications": {"admin": YES, "system": YES},
 }
 ACTIONS = tuple(PERMISSIONS)
 # Roles that act only on the threads they own: an end user thumbs its own conversations, never

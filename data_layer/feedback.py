@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 
 from data_layer import audit, auth, queues, rollups, rules
 from data_layer.errors import Conflict, Forbidden, InvalidInput
+from data_layer.notify import outbox
 from data_layer.rows import plain, plain_all
 from data_layer.targets import check_target, lock_thread, thread_of_run, thread_visible
 
@@ -132,6 +133,7 @@ def _remove(conn, row: dict, action: str, actor: auth.Actor) -> bool:
     if deleted is None:
         return False
     rollups.adjust(conn, deleted, None)
+    outbox.vote_written(conn, deleted, None)
     audit.record(conn, action=action, actor=actor, old=deleted, new=None)
     return True
 
@@ -201,6 +203,7 @@ class FeedbackRepo:
             row = conn.one(_INSERT, vote)
             rollups.adjust(conn, None, row)
             queues.after_vote(conn, self._engine, row, vote["now"])
+            outbox.vote_written(conn, None, row, vote["now"])
             audit.record(conn, action="create", actor=actor, old=None, new=row, at=vote["now"])
             return row
 
@@ -252,6 +255,7 @@ class FeedbackRepo:
                 row = conn.one(_UPSERT, vote)
             rollups.adjust(conn, found, row)
             queues.after_vote(conn, self._engine, row, vote["now"])
+            outbox.vote_written(conn, found, row, vote["now"])
             # A fresh id means a new row, even when a concurrent PostgreSQL writer raced the lookup above.
             action = "create" if row["feedback_id"] == vote["feedback_id"] else "update"
             audit.record(conn, action=action, actor=actor, old=found, new=row, at=vote["now"])

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, get_args
 
 from data_layer import search_index
+from data_layer.notify.tables import TABLES_SQL as NOTIFY_TABLES_SQL
 from data_layer.queues.tables import TABLES_SQL
 
 if TYPE_CHECKING:
@@ -315,6 +316,11 @@ STEPS += (
         11,
         "review queues, their items and adjudications",
         TABLES_SQL,
+    ),
+    Step(
+        14,
+        "notifications: destinations, outbox, deliveries and their attempts",
+        NOTIFY_TABLES_SQL,
     ),
 )
 

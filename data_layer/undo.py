@@ -15,6 +15,7 @@ import json
 from data_layer import audit, auth, rollups, rules
 from data_layer.errors import Conflict, NotFound
 from data_layer.feedback import COLUMNS
+from data_layer.notify import outbox
 from data_layer.targets import check_target, lock_thread
 
 _LAST_CHANGE = """
@@ -66,5 +67,6 @@ def restore(conn, feedback_id, actor: auth.Actor) -> dict:
         raise Conflict(f"{vote['owner_id']} has voted on this target again since; that vote stays")
     row = conn.one(_RESTORE, {**vote, "tags": list(vote["tags"] or [])})
     rollups.adjust(conn, None, row)
+    outbox.vote_written(conn, None, row)
     audit.record(conn, action="create", actor=actor, old=None, new=row)
     return row

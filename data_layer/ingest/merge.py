@@ -19,6 +19,7 @@ from data_layer.errors import DataLayerError
 from data_layer.ingest import checks, votes
 from data_layer.ingest.records import STAGES, Staged
 from data_layer.ingest.step import Step
+from data_layer.notify import outbox
 from data_layer.queues import enter_open_queues
 
 MAX_ERRORS = 1000
@@ -392,4 +393,5 @@ def check_and_merge(conn, engine, read_errors: list[dict], more: int, actor) -> 
     finish_index(conn)
     enter_open_queues(conn, engine, _ARRIVALS, now)
     audit.record_import(conn, engine, actor=actor, at=now)
+    outbox.import_written(conn, engine, now)
     _drop_temp(conn)
