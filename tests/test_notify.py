@@ -1,0 +1,328 @@
+"""Notifications on both engines: events written with their change, delivered signed to a real HTTP receiver
+with retries and backoff, raised once (alerts, finished queues), refused for private addresses, and claimed
+once per destination by two sender replicas on PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+
+import apprise
+import pytest
+from standardwebhooks import Webhook
+from standardwebhooks.webhooks import WebhookVerificationError
+from streamlit.testing.v1 import AppTest
+
+from data_layer import open_store
+from data_layer.auth import SYSTEM, Actor
+from data_layer.errors import Conflict, Forbidden, InvalidInput
+from data_layer.notify import sender
+from data_layer.queues import QueueSpec
+from tests.receiver import Receiver
+
+ANA = Actor("ana")
+
+
+@pytest.fixture
+def receiver():
+    running = Receiver()
+    yield running
+    running.close()
+
+
+@pytest.fixture
+def quick(monkeypatch):
+    """Retries a twentieth of a second apart (doubling), as a test can wait for them."""
+    monkeypatch.setenv("FEEDBACK_NOTIFY_RETRY", "0.05")
+    monkeypatch.setenv("FEEDBACK_NOTIFY_TIMEOUT", "2")
+
+
+def deliver_all(store, rounds: int = 60) -> None:
+    """Run the sender until nothing is pending (a few seconds at most)."""
+    for _ in range(rounds):
+        store.notify.run(actor=SYSTEM)
+        if not store.notify.deliveries(actor=SYSTEM, status="pending"):
+            return
+        time.sleep(0.05)
+    raise AssertionError(store.notify.deliveries(actor=SYSTEM, status="pending"))
+
+
+def test_votes_arrive_signed_with_the_vote(seeded, receiver, quick):
+    webhook = seeded.notify.add_webhook(receiver.url, allow_private=True, actor=SYSTEM)
+    assert webhook["secret"].startswith("whsec_")
+    assert "secret" not in seeded.notify.destinations(actor=SYSTEM)[0]
+    created = seeded.feedback.upsert(thread_id="t1", run_id="r1", rating=-1, comment="Wrong date", actor=ANA)
+    seeded.feedback.upsert(thread_id="t1", run_id="r1", rating=1, actor=ANA)
+    assert seeded.feedback.retract(thread_id="t1", run_id="r1", actor=ANA)
+    # Nothing is sent inside the vote: the events wait in the outbox for the sender.
+    assert receiver.requests == []
+    deliver_all(seeded)
+
+    events = receiver.verified(webhook["secret"])
+    assert [(event["type"], event["data"]["rating"]) for event in events] == [
+        ("vote.created", -1),
+        ("vote.updated", 1),
+        ("vote.deleted", 1),
+    ]
+    assert {event["data"]["feedback_id"] for event in events} == {created["feedback_id"]}
+    assert events[0]["data"]["comment"] == "Wrong date" and events[0]["data"]["owner_id"] == "ana"
+    assert events[0]["data"]["model_name"] == "m1"
+    ids = [request["headers"]["webhook-id"] for request in receiver.requests]
+    assert len(set(ids)) == 3 and all(i.startswith("msg_") for i in ids)
+    with pytest.raises(WebhookVerificationError):
+        Webhook(seeded.notify.add_webhook(receiver.url, allow_private=True, actor=SYSTEM)["secret"]).verify(
+            receiver.requests[0]["body"], receiver.requests[0]["headers"]
+        )
+    assert [row["status"] for row in seeded.notify.deliveries(actor=SYSTEM)] == ["delivered"] * 3
+
+
+def test_a_receiver_failing_three_times_gets_the_fourth_attempt(seeded, quick):
+    receiver = Receiver(fail_first=3)
+    try:
+        webhook = seeded.notify.add_webhook(receiver.url, events=["vote.created"], allow_private=True, actor=SYSTEM)
+        seeded.feedback.create(thread_id="t1", run_id="r1", rating=1, actor=ANA)
+        deliver_all(seeded)
+    finally:
+        receiver.close()
+    assert len(receiver.requests) == 4
+    assert len({request["headers"]["webhook-id"] for request in receiver.requests}) == 1
+    assert receiver.verified(webhook["secret"])[3]["type"] == "vote.created"
+    (delivery,) = seeded.notify.deliveries(actor=SYSTEM)
+    assert (delivery["status"], delivery["attempts"], delivery["last_status"]) == ("delivered", 4, 200)
+    attempts = seeded.notify.attempts(delivery["delivery_id"], actor=SYSTEM)
+    assert [attempt["status_code"] for attempt in attempts] == [500, 500, 500, 200]
+    assert attempts[0]["error"].startswith("HTTP 500")
+    times = [datetime.fromisoformat(attempt["attempted_at"]) for attempt in attempts]
+    gaps = [(later - earlier).total_seconds() for earlier, later in zip(times, times[1:])]
+    # exponential backoff: 0.05 s, 0.1 s, 0.2 s at least
+    assert gaps[0] >= 0.05 and gaps[1] >= 0.1 and gaps[2] >= 0.2, gaps
+
+
+def test_retries_stop_at_the_end_of_the_window_and_send_again_restarts_them(seeded, quick, monkeypatch):
+    monkeypatch.setenv("FEEDBACK_NOTIFY_GIVE_UP", "0.5")
+    receiver = Receiver(fail_first=10**6)
+    try:
+        seeded.notify.add_webhook(receiver.url, allow_private=True, actor=SYSTEM)
+        seeded.feedback.create(thread_id="t1", run_id="r1", rating=1, actor=ANA)
+        deliver_all(seeded)
+        (failed,) = seeded.notify.deliveries(actor=SYSTEM)
+        assert failed["status"] == "failed" and failed["last_status"] == 500
+        assert 2 <= failed["attempts"] == len(receiver.requests) < 10
+        receiver.fail_first = 0
+        again = seeded.notify.send_again(failed["delivery_id"], actor=SYSTEM)
+        assert again["status"] == "pending"
+        deliver_all(seeded)
+    finally:
+        receiver.close()
+    assert seeded.notify.delivery(failed["delivery_id"], actor=SYSTEM)["status"] == "delivered"
+
+
+def test_an_event_exists_only_with_its_change(seeded, receiver):
+    """A refused vote writes no event; with no destination no event is stored at all."""
+    seeded.feedback.create(thread_id="t1", run_id="r1", rating=1, actor=ANA)
+    with seeded.engine.read() as conn:
+        assert conn.scalar("SELECT count(*) FROM outbox") == 0
+    seeded.notify.add_webhook(receiver.url, allow_private=True, actor=SYSTEM)
+    with pytest.raises(Conflict):
+        seeded.feedback.create(thread_id="t1", run_id="r1", rating=-1, actor=ANA)
+    with pytest.raises(Forbidden):
+        seeded.feedback.upsert(thread_id="t1", run_id="r1", rating=-1, owner_id="bo", actor=ANA)
+    with seeded.engine.read() as conn:
+        assert conn.scalar("SELECT count(*) FROM outbox") == 0
+        assert conn.scalar("SELECT count(*) FROM deliveries") == 0
+
+
+def test_imported_votes_are_events_and_a_filter_narrows_them(seeded, receiver, quick):
+    everything = seeded.notify.add_webhook(
+        receiver.url, events="vote.created,vote.updated", allow_private=True, actor=SYSTEM
+    )
+    other = Receiver()
+    try:
+        narrowed = seeded.notify.add_webhook(
+            other.url, events=["vote.created"], assistant_id="other_agent", allow_private=True, actor=SYSTEM
+        )
+        report = seeded.ingest(
+            [
+                {"kind": "thread", "thread_id": "t9", "assistant_id": "other_agent"},
+                {"kind": "run", "thread_id": "t9", "run_id": "r9", "assistant_id": "other_agent", "status": "success"},
+                {"kind": "feedback", "thread_id": "t9", "run_id": "r9", "owner_id": "u1", "rating": -1},
+                {
+                    "kind": "feedback",
+                    "thread_id": "t1",
+                    "run_id": "r1",
+                    "owner_id": "u2",
+                    "rating": 1,
+                    "tags": ["slow"],
+                },
+            ],
+            actor=SYSTEM,
+        )
+        assert report.ok, report.summary()
+        deliver_all(seeded)
+        events = receiver.verified(everything["secret"])
+        mine = other.verified(narrowed["secret"])
+    finally:
+        other.close()
+    assert sorted((e["type"], e["data"]["run_id"], e["data"]["owner_id"]) for e in events) == [
+        ("vote.created", "r1", "u2"),
+        ("vote.created", "r9", "u1"),
+    ]
+    by_run = {event["data"]["run_id"]: event["data"] for event in events}
+    assert by_run["r1"]["tags"] == ["slow"] and by_run["r1"]["model_name"] == "m1"
+    single = seeded.feedback.find(run_id="r1", owner_id="u2", actor=SYSTEM)
+    # An imported vote's event carries the same fields as a vote written one at a time.
+    assert by_run["r1"]["created_at"] == single["created_at"] and set(by_run["r1"]) >= set(single) - {"scope"}
+    assert [(e["data"]["run_id"], e["data"]["assistant_id"]) for e in mine] == [("r9", "other_agent")]
+
+
+def test_a_queue_finishes_once(seeded, receiver, quick):
+    webhook = seeded.notify.add_webhook(receiver.url, events=["queue.finished"], allow_private=True, actor=SYSTEM)
+    seeded.queues.create(QueueSpec("all-runs", selection={"model_name": "m1"}), actor=SYSTEM)
+    seeded.feedback.upsert(thread_id="t1", run_id="r1", rating=1, actor=ANA)
+    with seeded.engine.read() as conn:
+        assert conn.scalar("SELECT count(*) FROM outbox") == 0  # one item of two is done
+    seeded.feedback.upsert(thread_id="t1", run_id="r2", rating=-1, actor=ANA)
+    seeded.feedback.upsert(thread_id="t1", run_id="r2", rating=1, actor=ANA)
+    seeded.feedback.upsert(thread_id="t1", run_id="r1", rating=1, actor=Actor("bo"))
+    deliver_all(seeded)
+    events = receiver.verified(webhook["secret"])
+    assert [(e["type"], e["data"]["queue"], e["data"]["items"]) for e in events] == [("queue.finished", "all-runs", 2)]
+
+
+FILE_TARGET = {"path": None}
+
+
+@apprise.decorators.notify(on="feedbacktest", name="Feedback test file")
+def _write_to_file(body, title, notify_type, *args, **kwargs):
+    """An apprise target of the tests' own: it appends each message to a file."""
+    with open(FILE_TARGET["path"], "a", encoding="utf-8") as stream:
+        stream.write(json.dumps({"title": title, "body": body}) + "\n")
+    return True
+
+
+def test_the_planted_bad_day_raises_one_alert_to_an_apprise_target(demo_store, tmp_path, monkeypatch):
+    FILE_TARGET["path"] = tmp_path / "alerts.jsonl"
+    destination = demo_store.notify.add_apprise("feedbacktest://alerts", actor=SYSTEM)
+    assert destination["events"] == ["alert.raised"]
+    raised = demo_store.notify.check_alerts(actor=SYSTEM)
+    assert [(alert["assistant_id"], alert["day"]) for alert in raised] == [
+        ("support-agent", (datetime.now(UTC).date() - timedelta(days=12)).isoformat())
+    ]
+    deliver_all(demo_store)
+    assert demo_store.notify.check_alerts(actor=SYSTEM) == []
+    deliver_all(demo_store)
+    lines = [json.loads(line) for line in FILE_TARGET["path"].read_text().splitlines()]
+    assert len(lines) == 1
+    assert lines[0]["title"] == f"Feedback alert: support-agent on {raised[0]['day']}"
+    assert f"{raised[0]['votes']} whole-run votes" in lines[0]["body"]
+    with pytest.raises(InvalidInput, match="event kind"):
+        demo_store.notify.add_webhook("http://127.0.0.1/", events=["vote.sent"], allow_private=True, actor=SYSTEM)
+
+
+REFUSED = [
+    "http://127.0.0.1:8501/api/ingest",
+    "http://localhost/",
+    "http://[::1]/",
+    "http://10.1.2.3/hook",
+    "http://192.168.0.10/hook",
+    "http://169.254.169.254/latest/meta-data/",
+    "http://0.0.0.0/",
+    "http://[::ffff:127.0.0.1]/",
+]
+
+
+@pytest.mark.parametrize("url", REFUSED)
+def test_private_addresses_are_refused_without_the_allow_setting(store, url):
+    with pytest.raises(InvalidInput, match="refused unless the destination is added with allow private"):
+        store.notify.add_webhook(url, actor=SYSTEM)
+    assert store.notify.destinations(actor=SYSTEM) == []
+    assert store.notify.add_webhook(url, allow_private=True, actor=SYSTEM)["allow_private"] is True
+
+
+def test_this_host_and_bad_urls_are_refused(store):
+    with pytest.raises(InvalidInput, match="refused|does not resolve"):
+        store.notify.add_webhook(f"http://{socket.gethostname()}/", actor=SYSTEM)
+    for url in ("ftp://example.com/", "http:///nohost", "http://user:pw@127.0.0.1/", "http://a b/", ""):
+        with pytest.raises(InvalidInput):
+            store.notify.add_webhook(url, allow_private=True, actor=SYSTEM)
+    with pytest.raises(InvalidInput, match="refused"):
+        store.notify.add_apprise("json://127.0.0.1:9/alerts", actor=SYSTEM)
+    with pytest.raises(Forbidden):
+        store.notify.add_webhook("http://127.0.0.1/", allow_private=True, actor=Actor("ana", "reviewer"))
+    assert store.notify.destinations(actor=SYSTEM) == []
+
+
+def test_a_name_that_resolves_to_a_private_address_at_send_time_is_refused(seeded, receiver, quick, monkeypatch):
+    """A host public when configured and private when sent to (DNS rebinding) gets no request."""
+    real = socket.getaddrinfo
+    public = [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.215.14", 80))]
+    monkeypatch.setattr(
+        socket, "getaddrinfo", lambda host, *a, **k: public if host == "hooks.test" else real(host, *a, **k)
+    )
+    port = receiver.server.server_address[1]
+    seeded.notify.add_webhook(f"http://hooks.test:{port}/hook", actor=SYSTEM)
+    loopback = [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", 80))]
+    monkeypatch.setattr(
+        socket, "getaddrinfo", lambda host, *a, **k: loopback if host == "hooks.test" else real(host, *a, **k)
+    )
+    seeded.feedback.create(thread_id="t1", run_id="r1", rating=1, actor=ANA)
+    seeded.notify.run(actor=SYSTEM)
+    (delivery,) = seeded.notify.deliveries(actor=SYSTEM)
+    assert delivery["status"] == "pending" and "a loopback address" in delivery["last_error"]
+    assert receiver.requests == []
+
+
+def test_a_vote_made_on_the_page_is_delivered(seeded, receiver, quick, monkeypatch, store_url, fresh_streamlit_caches):
+    monkeypatch.setenv("FEEDBACK_DB", store_url)
+    monkeypatch.setenv("FEEDBACK_DEMO", "0")
+    monkeypatch.setenv("FEEDBACK_NOTIFY_EVERY", "0")
+    webhook = seeded.notify.add_webhook(receiver.url, allow_private=True, actor=SYSTEM)
+    at = AppTest.from_file("../app.py", default_timeout=30)
+    at.switch_page("pages/thread.py")
+    at.query_params["thread"] = "t1"
+    at.run()
+    at.feedback(key="fb|local-reviewer|r1||thumb").set_value(0).run()
+    assert not at.exception
+    deliver_all(seeded)
+    (event,) = receiver.verified(webhook["secret"])
+    assert (event["type"], event["data"]["owner_id"], event["data"]["rating"]) == ("vote.created", "local-reviewer", -1)
+
+
+@pytest.mark.slow
+def test_two_replicas_on_postgresql_deliver_each_event_once(pg_url, quick):
+    receiver = Receiver(delay=0.01)
+    replicas = [open_store(pg_url), open_store(pg_url)]
+    try:
+        first = replicas[0]
+        first.ingest(
+            [{"kind": "thread", "thread_id": "t1", "assistant_id": "a"}]
+            + [{"kind": "run", "thread_id": "t1", "run_id": f"r{n}", "status": "success"} for n in range(40)],
+            actor=SYSTEM,
+        )
+        webhook = first.notify.add_webhook(receiver.url, allow_private=True, actor=SYSTEM)
+        for n in range(40):
+            first.feedback.create(thread_id="t1", run_id=f"r{n}", rating=1, actor=ANA)
+        start = threading.Barrier(2)
+
+        def replica(store):
+            start.wait()
+            while store.notify.deliveries(actor=SYSTEM, status="pending"):
+                sender.deliver_due(store.engine, limit=3)
+
+        workers = [threading.Thread(target=replica, args=(store,)) for store in replicas]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(60)
+        ids = [request["headers"]["webhook-id"] for request in receiver.requests]
+        assert len(ids) == 40 and len(set(ids)) == 40
+        assert len(receiver.verified(webhook["secret"])) == 40
+        with first.engine.read() as conn:
+            assert conn.scalar("SELECT count(*) FROM delivery_attempts") == 40
+    finally:
+        receiver.close()
+        for store in replicas:
+            store.close()
