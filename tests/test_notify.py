@@ -326,3 +326,45 @@ def test_two_replicas_on_postgresql_deliver_each_event_once(pg_url, quick):
         receiver.close()
         for store in replicas:
             store.close()
+
+
+def test_the_page_adds_a_webhook_shows_its_log_and_sends_again(
+    seeded, receiver, quick, monkeypatch, store_url, fresh_streamlit_caches
+):
+    monkeypatch.setenv("FEEDBACK_DB", store_url)
+    monkeypatch.setenv("FEEDBACK_DEMO", "0")
+    monkeypatch.setenv("FEEDBACK_NOTIFY_EVERY", "0")
+    at = AppTest.from_file("../app.py", default_timeout=30)
+    at.switch_page("pages/notifications.py")
+    at.run()
+    assert not at.exception
+    at.text_input(key="nt_url").set_value("http://127.0.0.1:9/hook")
+    at.button[0].click().run()
+    assert "refused unless the destination is added with allow private" in at.error[0].value
+    assert seeded.notify.destinations(actor=SYSTEM) == []
+
+    at.text_input(key="nt_url").set_value(receiver.url)
+    at.multiselect(key="nt_events").set_value(["vote.created"])
+    at.checkbox(key="nt_private").check()
+    at.button[0].click().run()
+    secret = at.code[0].value
+    assert secret.startswith("whsec_") and at.success[0].value.startswith("Saved: destination 1.")
+    (destination,) = seeded.notify.destinations(actor=SYSTEM)
+    assert (destination["url"], destination["events"], destination["allow_private"]) == (
+        receiver.url,
+        ["vote.created"],
+        True,
+    )
+
+    seeded.feedback.create(thread_id="t1", run_id="r1", rating=1, actor=ANA)
+    deliver_all(seeded)
+    at.run()
+    log = at.dataframe[1].value
+    assert list(log["status"]) == ["delivered"] and list(log["last answer"]) == [200]
+    at.session_state["nt_log"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
+    at.run()
+    assert list(at.dataframe[2].value["answer"]) == [200]
+    at.button(key="nt_again").click().run()
+    assert seeded.notify.deliveries(actor=SYSTEM)[0]["status"] == "pending"
+    deliver_all(seeded)
+    assert [Webhook(secret).verify(r["body"], r["headers"])["type"] for r in receiver.requests] == ["vote.created"] * 2
