@@ -5,22 +5,25 @@ once per destination by two sender replicas on PostgreSQL."""
 from __future__ import annotations
 
 import json
+import signal
 import socket
 import threading
 import time
 from datetime import UTC, datetime, timedelta
 
 import apprise
+import httpx
 import pytest
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 from streamlit.testing.v1 import AppTest
 
-from data_layer import open_store
+from data_layer import auth, open_store
 from data_layer.auth import SYSTEM, Actor
 from data_layer.errors import Conflict, Forbidden, InvalidInput
 from data_layer.notify import sender
 from data_layer.queues import QueueSpec
+from tests.conftest import AppServer
 from tests.receiver import Receiver
 
 ANA = Actor("ana")
@@ -368,3 +371,62 @@ def test_the_page_adds_a_webhook_shows_its_log_and_sends_again(
     assert seeded.notify.deliveries(actor=SYSTEM)[0]["status"] == "pending"
     deliver_all(seeded)
     assert [Webhook(secret).verify(r["body"], r["headers"])["type"] for r in receiver.requests] == ["vote.created"] * 2
+
+
+@pytest.mark.slow
+def test_a_vote_through_the_api_survives_a_kill_before_its_delivery(tmp_path):
+    """The dashboard is SIGKILLed while its sender is delivering a vote made through the REST API; the
+    restarted dashboard delivers it (the same event, signed), with no visit needed."""
+    db = str(tmp_path / "app.duckdb")
+    receiver = Receiver()
+    token = auth.new_token()
+    env = {
+        "FEEDBACK_DEMO": "0",
+        "FEEDBACK_API_TOKENS": auth.token_entry("ana", "reviewer", token),
+        "FEEDBACK_NOTIFY_EVERY": "0.2",
+        "FEEDBACK_NOTIFY_TIMEOUT": "1",
+        "FEEDBACK_BACKUP_EVERY": "0",
+    }
+    with open_store(db) as setup:
+        setup.ingest(
+            [
+                {"kind": "thread", "thread_id": "t1", "assistant_id": "a"},
+                {"kind": "run", "thread_id": "t1", "run_id": "r1", "status": "success"},
+            ],
+            actor=SYSTEM,
+        )
+        secret = setup.notify.add_webhook(receiver.url, allow_private=True, actor=SYSTEM)["secret"]
+    receiver.hold.set()
+    server = AppServer(db, env=env)
+    try:
+        answer = httpx.put(
+            f"{server.url}/api/threads/t1/runs/r1/feedback",
+            json={"rating": -1, "comment": "Stale prices"},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=30,
+        )
+        assert answer.status_code == 200, answer.text
+        assert receiver.arrived.wait(30)
+        server.process.send_signal(signal.SIGKILL)
+        server.process.wait(10)
+    finally:
+        server.stop()
+    receiver.release()
+    restarted = AppServer(db, env=env)
+    try:
+        receiver.wait(2, timeout=60)
+    finally:
+        restarted.stop()
+        receiver.close()
+    first, second = receiver.requests[:2]
+    assert first["headers"]["webhook-id"] == second["headers"]["webhook-id"]
+    event = Webhook(secret).verify(second["body"], second["headers"])
+    assert (event["type"], event["data"]["comment"], event["data"]["owner_id"]) == (
+        "vote.created",
+        "Stale prices",
+        "ana",
+    )
+    with open_store(db) as after:
+        (delivery,) = after.notify.deliveries(actor=SYSTEM)
+        assert (delivery["status"], delivery["attempts"]) == ("delivered", 2)
+        assert after.feedback.find(run_id="r1", owner_id="ana", actor=SYSTEM)["rating"] == -1
