@@ -32,6 +32,7 @@ PAGES = (
     ("pages/themes.py", {}),
     ("pages/export.py", {}),
     ("pages/audit.py", {}),
+    ("pages/notifications.py", {}),
 )
 
 

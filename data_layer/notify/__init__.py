@@ -194,7 +194,8 @@ class NotifyRepo:
     ) -> list[dict]:
         """The delivery log, newest first: each event to each destination, its status and attempts."""
         auth.authorize(actor, "manage_notifications")
-        where, params = ["TRUE"], {}
+        where: list[str] = ["TRUE"]
+        params: dict[str, object] = {}
         if destination_id is not None:
             where.append("d.destination_id = $destination_id")
             params["destination_id"] = rules.integer(destination_id, "destination id", low=1)

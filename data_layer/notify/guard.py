@@ -20,7 +20,7 @@ def _own_addresses() -> set[str]:
     found: set[str] = set()
     for name in {socket.gethostname(), socket.getfqdn()}:
         try:
-            found.update(info[4][0] for info in socket.getaddrinfo(name, None))
+            found.update(str(info[4][0]) for info in socket.getaddrinfo(name, None))
         except OSError:
             continue
     return found
