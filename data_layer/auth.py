@@ -7,7 +7,7 @@ API, CLI) can skip them. `PERMISSIONS` is the whole table, action by action; doc
 shows it and a test walks every cell of it through the data layer and the API:
 
 - `admin`: read, vote, retract and delete its own votes, delete anyone's vote, work the review
-  queue, ingest, audit, back up;
+  queue, ingest, audit, back up, manage queues, adjudicate, manage notifications;
 - `reviewer`: read, vote, retract and delete only its own votes, work the review queue;
 - `viewer`: read only;
 - `end_user` (an API-only extension for the agent's chat front end): vote, retract and delete
