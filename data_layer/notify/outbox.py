@@ -5,7 +5,8 @@ dataset each call in here with the caller's connection, so the event commits or 
 vote is never stored without its event, and no event goes out for a change that did not happen. An event goes
 to the destinations that exist when it is written, take its kind and match its filter; an event no destination
 takes is not stored at all (the cost of a vote with nothing configured is one read of an empty table).
-The sender (`sender.py`) delivers the `deliveries` rows made here.
+A finished queue is looked for only while some destination takes `queue.finished`. The sender (`sender.py`)
+delivers the `deliveries` rows made here.
 """
 
 from __future__ import annotations
@@ -82,9 +83,9 @@ ORDER BY x.name
 """
 
 
-def _wanted(conn, kind: str) -> bool:
-    """Whether any destination takes events of `kind` (a cheap look before an event is built)."""
-    return any(f",{kind}," in row["events"] for row in conn.all(_LIVE))
+def _wanted(conn) -> set[str]:
+    """The event kinds some destination takes (a cheap look before an event is built or a queue checked)."""
+    return {kind for row in conn.all(_LIVE) for kind in row["events"].split(",") if kind}
 
 
 def record(
@@ -148,7 +149,8 @@ def vote_written(conn, old: dict | None, new: dict | None, at: datetime | None =
         kind = VOTE_CREATED
     else:
         kind = VOTE_UPDATED
-    if _wanted(conn, kind):
+    wanted = _wanted(conn)
+    if kind in wanted:
         run = conn.one(_RUN, {"run_id": vote["run_id"]})
         record(
             conn,
@@ -159,7 +161,10 @@ def vote_written(conn, old: dict | None, new: dict | None, at: datetime | None =
             model_name=(run or {}).get("model_name"),
             source=vote["source"],
         )
-    if new is not None and new["source"] == "reviewer" and new["message_id"] is None and new["owner_id"] is not None:
+    if new is None or QUEUE_FINISHED not in wanted:
+        return
+    # Only a whole-run vote of a named reviewer counts towards a queue item's votes.
+    if new["source"] == "reviewer" and new["message_id"] is None and new["owner_id"] is not None:
         queues_finished(conn, "SELECT CAST($voted AS TEXT)", {"voted": new["run_id"]}, at)
 
 
@@ -211,7 +216,8 @@ WHERE EXISTS (SELECT 1 FROM notify_destinations d WHERE {MATCH})
 def import_written(conn, engine, at: datetime) -> None:
     """An import's created and changed votes, one event each (the same data as a single vote's), and the
     queues they finished: called in the import's transaction after its audit rows."""
-    if _wanted(conn, VOTE_CREATED) or _wanted(conn, VOTE_UPDATED):
+    wanted = _wanted(conn)
+    if VOTE_CREATED in wanted or VOTE_UPDATED in wanted:
         pairs = [f"'{name}', " + _vote_column(engine, name) for name in VOTE_FIELDS]
         pairs += ["'assistant_id', f.run_assistant_id", "'model_name', f.run_model_name"]
         payload = engine.json_object.format(pairs=", ".join(pairs))
@@ -221,8 +227,9 @@ def import_written(conn, engine, at: datetime) -> None:
             "(SELECT 1 FROM deliveries x WHERE x.event_id = e.event_id)"
         )
         conn.execute(_FAN_OUT.format(which=which), {"at": at, "retry_until": retry_until})
-    voted = "SELECT run_id FROM _written WHERE source = 'reviewer' AND message_id IS NULL AND owner_id IS NOT NULL"
-    queues_finished(conn, voted, {}, at)
+    if QUEUE_FINISHED in wanted:
+        voted = "SELECT run_id FROM _written WHERE source = 'reviewer' AND message_id IS NULL AND owner_id IS NOT NULL"
+        queues_finished(conn, voted, {}, at)
 
 
 def _vote_column(engine, name: str) -> str:
