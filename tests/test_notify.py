@@ -25,6 +25,7 @@ from data_layer.notify import sender
 from data_layer.queues import QueueSpec
 from tests.conftest import AppServer
 from tests.receiver import Receiver
+from tests.test_cli import cli
 
 ANA = Actor("ana")
 
@@ -430,3 +431,32 @@ def test_a_vote_through_the_api_survives_a_kill_before_its_delivery(tmp_path):
         (delivery,) = after.notify.deliveries(actor=SYSTEM)
         assert (delivery["status"], delivery["attempts"]) == ("delivered", 2)
         assert after.feedback.find(run_id="r1", owner_id="ana", actor=SYSTEM)["rating"] == -1
+
+
+@pytest.mark.slow
+def test_the_command_line_adds_a_webhook_and_raises_each_alert_once(tmp_path, receiver):
+    db = str(tmp_path / "cli.duckdb")
+    assert cli("demo", "--db", db, "--threads", "60").returncode == 0
+    refused = cli("notify", "add-webhook", receiver.url, "--db", db)
+    assert refused.returncode == 1 and "refused unless" in refused.stderr and "Traceback" not in refused.stderr
+    added = cli("notify", "add-webhook", receiver.url, "--events", "alert.raised", "--allow-private", "--db", db)
+    assert added.returncode == 0, added.stderr
+    secret = added.stdout.splitlines()[1]
+    listed = json.loads(cli("notify", "list", "--json", "--db", db).stdout)
+    assert [(d["url"], d["events"]) for d in listed] == [(receiver.url, ["alert.raised"])]
+    assert secret not in cli("notify", "list", "--db", db).stdout
+
+    first = cli("stats", "--alerts", "--notify", "--db", db)
+    assert first.returncode == 1 and "1 new alert(s) raised; deliveries: 1 delivered" in first.stderr
+    again = cli("stats", "--alerts", "--notify", "--db", db)
+    assert "0 new alert(s) raised; deliveries: 0 delivered" in again.stderr
+    (alert,) = receiver.verified(secret)
+    assert (alert["type"], alert["data"]["assistant_id"]) == ("alert.raised", "support-agent")
+    assert alert["data"]["rate"] < alert["data"]["band"]["low"] <= alert["data"]["expected"]
+    log = cli("notify", "log", "--attempts", "--db", db)
+    assert "alert.raised" in log.stdout and "delivered" in log.stdout and "\t200\t" in log.stdout
+    assert cli("notify", "send-again", "1", "--db", db).returncode == 0
+    assert cli("notify", "run", "--db", db).stdout.strip() == "1 delivered, 0 retrying, 0 failed"
+    assert len(receiver.requests) == 2
+    assert cli("notify", "remove", "1", "--db", db).returncode == 0
+    assert cli("notify", "list", "--db", db).stdout.strip() == "no destinations"
