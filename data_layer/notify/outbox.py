@@ -83,7 +83,7 @@ ORDER BY x.name
 """
 
 
-def _wanted(conn) -> set[str]:
+def wanted(conn) -> set[str]:
     """The event kinds some destination takes (a cheap look before an event is built or a queue checked)."""
     return {kind for row in conn.all(_LIVE) for kind in row["events"].split(",") if kind}
 
@@ -149,8 +149,8 @@ def vote_written(conn, old: dict | None, new: dict | None, at: datetime | None =
         kind = VOTE_CREATED
     else:
         kind = VOTE_UPDATED
-    wanted = _wanted(conn)
-    if kind in wanted:
+    taken = wanted(conn)
+    if kind in taken:
         run = conn.one(_RUN, {"run_id": vote["run_id"]})
         record(
             conn,
@@ -161,7 +161,7 @@ def vote_written(conn, old: dict | None, new: dict | None, at: datetime | None =
             model_name=(run or {}).get("model_name"),
             source=vote["source"],
         )
-    if new is None or QUEUE_FINISHED not in wanted:
+    if new is None or QUEUE_FINISHED not in taken:
         return
     # Only a whole-run vote of a named reviewer counts towards a queue item's votes.
     if new["source"] == "reviewer" and new["message_id"] is None and new["owner_id"] is not None:
@@ -216,8 +216,8 @@ WHERE EXISTS (SELECT 1 FROM notify_destinations d WHERE {MATCH})
 def import_written(conn, engine, at: datetime) -> None:
     """An import's created and changed votes, one event each (the same data as a single vote's), and the
     queues they finished: called in the import's transaction after its audit rows."""
-    wanted = _wanted(conn)
-    if VOTE_CREATED in wanted or VOTE_UPDATED in wanted:
+    taken = wanted(conn)
+    if VOTE_CREATED in taken or VOTE_UPDATED in taken:
         pairs = [f"'{name}', " + _vote_column(engine, name) for name in VOTE_FIELDS]
         pairs += ["'assistant_id', f.run_assistant_id", "'model_name', f.run_model_name"]
         payload = engine.json_object.format(pairs=", ".join(pairs))
@@ -227,7 +227,7 @@ def import_written(conn, engine, at: datetime) -> None:
             "(SELECT 1 FROM deliveries x WHERE x.event_id = e.event_id)"
         )
         conn.execute(_FAN_OUT.format(which=which), {"at": at, "retry_until": retry_until})
-    if QUEUE_FINISHED in wanted:
+    if QUEUE_FINISHED in taken:
         voted = "SELECT run_id FROM _written WHERE source = 'reviewer' AND message_id IS NULL AND owner_id IS NOT NULL"
         queues_finished(conn, voted, {}, at)
 
