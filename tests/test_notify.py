@@ -460,3 +460,30 @@ def test_the_command_line_adds_a_webhook_and_raises_each_alert_once(tmp_path, re
     assert len(receiver.requests) == 2
     assert cli("notify", "remove", "1", "--db", db).returncode == 0
     assert cli("notify", "list", "--db", db).stdout.strip() == "no destinations"
+
+
+def test_a_restored_backup_keeps_destinations_and_deliveries_and_takes_new_ones(seeded, receiver, quick, tmp_path):
+    from data_layer import backup
+
+    first = seeded.notify.add_webhook(receiver.url, allow_private=True, actor=SYSTEM)
+    seeded.feedback.create(thread_id="t1", run_id="r1", rating=1, actor=ANA)
+    deliver_all(seeded)
+    backup.backup(seeded, tmp_path / "copy")
+    with open_store(str(tmp_path / "restored.duckdb")) as restored:
+        backup.restore(restored, tmp_path / "copy")
+        assert [d["destination_id"] for d in restored.notify.destinations(actor=SYSTEM)] == [1]
+        second = restored.notify.add_webhook(receiver.url, allow_private=True, actor=SYSTEM)
+        assert second["destination_id"] == 2
+        restored.feedback.create(thread_id="t1", run_id="r2", rating=-1, actor=ANA)
+        deliver_all(restored)
+        assert sorted(d["delivery_id"] for d in restored.notify.deliveries(actor=SYSTEM)) == [1, 2, 3]
+        assert {len(restored.notify.attempts(i, actor=SYSTEM)) for i in (1, 2, 3)} == {1}
+    signed_by = []
+    for request in receiver.requests:
+        for name, secret in (("first", first["secret"]), ("second", second["secret"])):
+            try:
+                Webhook(secret).verify(request["body"], request["headers"])
+            except WebhookVerificationError:
+                continue
+            signed_by.append(name)
+    assert sorted(signed_by) == ["first", "first", "second"]

@@ -16,8 +16,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from data_layer.config import duration
 from data_layer.errors import InvalidInput
-from data_layer.schedule import parse_every
 
 _DEFAULTS = {
     "FEEDBACK_NOTIFY_EVERY": "5s",
@@ -32,11 +32,7 @@ FIRST_ALERT_CHECK = 60.0
 
 
 def _seconds(variable: str) -> float:
-    text = os.environ.get(variable, "").strip() or _DEFAULTS[variable]
-    try:
-        return parse_every(text)
-    except InvalidInput:
-        raise InvalidInput(f"{variable}={text[:40]!r} is not a duration such as 30s, 5m, 1h or 1d") from None
+    return duration(os.environ.get(variable, "").strip() or _DEFAULTS[variable], variable)
 
 
 @dataclass(frozen=True)

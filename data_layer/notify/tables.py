@@ -72,3 +72,15 @@ CREATE TABLE IF NOT EXISTS notify_raised (
     PRIMARY KEY (kind, key)
 )
 """
+
+# The ids drawn from a sequence, as (sequence, table, column). A restore loads the rows with their ids (deliveries
+# and attempts refer to them), so it moves each sequence past them with `ADVANCE` (DuckDB has no setval).
+SEQUENCES = (
+    ("notify_destination_id_seq", "notify_destinations", "destination_id"),
+    ("delivery_id_seq", "deliveries", "delivery_id"),
+    ("delivery_attempt_id_seq", "delivery_attempts", "attempt_id"),
+)
+ADVANCE = [
+    f"SELECT count(nextval('{sequence}')) FROM generate_series(1, (SELECT coalesce(max({column}), 0) FROM {table}))"
+    for sequence, table, column in SEQUENCES
+]
