@@ -37,7 +37,7 @@ WHERE delivery_id IN (
 RETURNING delivery_id
 """
 
-_DUE = "SELECT count(*) FROM deliveries WHERE status = 'pending' AND next_attempt_at <= $now"
+_DUE = "SELECT EXISTS (SELECT 1 FROM deliveries WHERE status = 'pending' AND next_attempt_at <= $now)"
 
 _CLAIMED = """
 SELECT d.delivery_id, d.attempts, d.retry_until, e.event_id, e.kind, e.payload, e.created_at AS event_at,

@@ -70,7 +70,7 @@ CREATE TABLE IF NOT EXISTS notify_raised (
     key       TEXT NOT NULL,
     raised_at TIMESTAMPTZ NOT NULL,
     PRIMARY KEY (kind, key)
-)
+);
 """
 
 # The ids drawn from a sequence, as (sequence, table, column). A restore loads the rows with their ids (deliveries
