@@ -487,3 +487,18 @@ def test_a_restored_backup_keeps_destinations_and_deliveries_and_takes_new_ones(
                 continue
             signed_by.append(name)
     assert sorted(signed_by) == ["first", "first", "second"]
+
+
+@apprise.decorators.notify(on="feedbackfail", name="Feedback test target that refuses")
+def _refuse(body, title, notify_type, *args, **kwargs):
+    return False
+
+
+def test_an_apprise_target_that_fails_is_retried_and_logged(demo_store, quick):
+    demo_store.notify.add_apprise("feedbackfail://alerts", actor=SYSTEM)
+    assert len(demo_store.notify.check_alerts(actor=SYSTEM)) == 1
+    demo_store.notify.run(actor=SYSTEM)
+    (delivery,) = demo_store.notify.deliveries(actor=SYSTEM)
+    assert delivery["status"] == "pending" and delivery["last_error"].startswith("apprise could not deliver")
+    (attempt,) = demo_store.notify.attempts(delivery["delivery_id"], actor=SYSTEM)
+    assert attempt["status_code"] is None and attempt["error"] == delivery["last_error"]

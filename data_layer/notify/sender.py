@@ -186,7 +186,10 @@ def deliver_due(engine, settings: Settings | None = None, *, limit: int = 20) ->
             continue
         started = time.monotonic()
         attempted_at = datetime.now(UTC)
-        status_code, error = attempt(row, settings)
+        try:
+            status_code, error = attempt(row, settings)
+        except Exception as failure:  # noqa: BLE001 - a plugin or a receiver's bytes: logged as the attempt's error
+            status_code, error = None, f"{type(failure).__name__}: {failure}"[:_ERROR_CHARS]
         outcome = _record(engine, row, settings, attempted_at, status_code, error, time.monotonic() - started)
         counts[outcome] += 1
     return counts

@@ -61,6 +61,9 @@ class Notifier:
         except (DataLayerError, OSError) as error:
             self.last_error = f"notifications: {error}"
             log.warning(self.last_error)
+        except Exception as error:  # noqa: BLE001 - the thread outlives any one round's failure
+            self.last_error = f"notifications: {type(error).__name__}: {error}"
+            log.exception(self.last_error)
 
 
 def start(store) -> Notifier | None:
