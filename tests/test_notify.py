@@ -21,7 +21,8 @@ from streamlit.testing.v1 import AppTest
 from data_layer import auth, open_store
 from data_layer.auth import SYSTEM, Actor
 from data_layer.errors import Conflict, Forbidden, InvalidInput
-from data_layer.notify import sender
+from data_layer.notify import sender, service
+from data_layer.notify.settings import Settings
 from data_layer.queues import QueueSpec
 from tests.conftest import AppServer
 from tests.receiver import Receiver
@@ -502,3 +503,20 @@ def test_an_apprise_target_that_fails_is_retried_and_logged(demo_store, quick):
     assert delivery["status"] == "pending" and delivery["last_error"].startswith("apprise could not deliver")
     (attempt,) = demo_store.notify.attempts(delivery["delivery_id"], actor=SYSTEM)
     assert attempt["status_code"] is None and attempt["error"] == delivery["last_error"]
+
+
+def test_the_dashboards_sender_thread_checks_alerts_on_its_schedule_and_raises_each_once(demo_store, tmp_path):
+    FILE_TARGET["path"] = tmp_path / "scheduled.jsonl"
+    demo_store.notify.add_apprise("feedbacktest://alerts", actor=SYSTEM)
+    settings = Settings(every=0.05, retry=0.05, give_up=60, timeout=2, alerts_every=0.1)
+    notifier = service.Notifier(demo_store, settings).start()
+    try:
+        deadline = time.monotonic() + 30
+        while not FILE_TARGET["path"].exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(1)  # ten more checks
+    finally:
+        notifier.stop()
+    assert notifier.last_error is None
+    lines = FILE_TARGET["path"].read_text().splitlines()
+    assert len(lines) == 1 and "support-agent" in json.loads(lines[0])["title"]
