@@ -258,9 +258,19 @@ class NotifyRepo:
         return plain(row)
 
     def run(self, *, actor: auth.Actor, limit: int = 100) -> dict:
-        """One pass of the sender, as cron runs it: `{"delivered", "retrying", "failed"}`."""
+        """Deliver what is due now, up to `limit` attempts, in the sender's batches, as cron runs it:
+        `{"delivered", "retrying", "failed"}`."""
         auth.authorize(actor, "manage_notifications")
-        return sender.deliver_due(self._engine, limit=rules.integer(limit, "limit", low=1, high=10_000))
+        left = rules.integer(limit, "limit", low=1, high=10_000)
+        settings = Settings.current()
+        total = {"delivered": 0, "retrying": 0, "failed": 0}
+        while left > 0:
+            counts = sender.deliver_due(self._engine, settings, limit=min(sender.BATCH, left))
+            if not any(counts.values()):
+                break
+            total = {name: total[name] + counts[name] for name in total}
+            left -= sum(counts.values())
+        return total
 
     def check_alerts(self, *, actor: auth.Actor) -> list[dict]:
         """Raise each alert of the last 28 days (`insights.alerts`) not raised before: the alerts raised now.

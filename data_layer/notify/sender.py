@@ -1,13 +1,14 @@
 """The sender: delivers pending deliveries, at least once, with retries and exponential backoff.
 
-One pass (`deliver_due`) claims the deliveries that are due, in a short transaction that moves their next
-attempt past a lease (`Settings.lease`) so no other sender takes them meanwhile; on PostgreSQL the claim skips
-the rows another replica is claiming (`engine.skip_locked`), so several replicas deliver each event once per
-destination. The requests go out with no transaction open and no lock held, so a slow receiver never holds up
-a vote. Each attempt is logged (`delivery_attempts`); a 2xx answer marks the delivery delivered, anything else
-schedules the next attempt after `Settings.backoff`, until `retry_until` (24 hours after the event by default)
-has passed: then it is failed. A sender that dies mid-attempt leaves its claim to expire, and the delivery is
-attempted again: a receiver may see an event twice, and tells by its `webhook-id`.
+One pass (`deliver_due`) claims a batch of the deliveries that are due, in a short transaction that moves
+their next attempt past a lease (`Settings.lease`, covering the batch's attempts) so no other sender takes
+them meanwhile; on PostgreSQL the claim skips the rows another replica is claiming (`engine.skip_locked`),
+so several replicas deliver each event once per destination. The requests go out with no transaction open
+and no lock held, so a slow receiver never holds up a vote. Each attempt is logged (`delivery_attempts`); a
+2xx answer marks the delivery delivered, anything else schedules the next attempt after `Settings.backoff`,
+until `retry_until` (24 hours after the event by default) has passed: then it is failed. A sender that dies
+mid-attempt leaves its claim to expire, and the delivery is attempted again: a receiver may see an event
+twice, and tells by its `webhook-id`.
 """
 
 from __future__ import annotations
@@ -166,7 +167,12 @@ def attempt(row: dict, settings: Settings) -> tuple[int | None, str | None]:
     return post_webhook(row, settings)
 
 
-def deliver_due(engine, settings: Settings | None = None, *, limit: int = 20) -> dict:
+# Deliveries claimed at once: the lease of a claim covers the attempts of its batch, so a small batch keeps
+# the wait short after a sender dies.
+BATCH = 5
+
+
+def deliver_due(engine, settings: Settings | None = None, *, limit: int = BATCH) -> dict:
     """One pass: claim up to `limit` due deliveries and attempt each once. Returns the counts
     `{"delivered", "retrying", "failed"}`."""
     settings = settings or Settings.current()
@@ -177,7 +183,7 @@ def deliver_due(engine, settings: Settings | None = None, *, limit: int = 20) ->
         if not conn.scalar(_DUE, {"now": now}):
             return counts
     claim = _CLAIM.format(skip_locked=engine.skip_locked)
-    params = {"now": now, "lease_until": now + timedelta(seconds=settings.lease), "limit": limit}
+    params = {"now": now, "lease_until": now + timedelta(seconds=settings.lease(limit)), "limit": limit}
     claimed = engine.write(lambda conn: [row["delivery_id"] for row in conn.all(claim, params)])
     for delivery_id in claimed:
         with engine.read() as conn:

@@ -57,11 +57,11 @@ class Settings:
             alerts_every=_seconds("FEEDBACK_NOTIFY_ALERTS_EVERY"),
         )
 
-    @property
-    def lease(self) -> float:
-        """How long a claimed delivery is held by its sender before another may take it: past every attempt's
-        timeout, so that only a sender that died mid-attempt leaves one to be taken again."""
-        return 3 * self.timeout + 1
+    def lease(self, batch: int) -> float:
+        """How long a claimed delivery is held by its sender before another may take it: past the attempts of
+        its whole batch, each within the timeout, so that only a sender that died mid-batch leaves one to be
+        taken again."""
+        return self.timeout * (batch + 2)
 
     def backoff(self, attempts: int) -> float:
         """The wait after the `attempts`-th failed attempt: the retry wait, doubled each time, at most an hour."""
