@@ -34,6 +34,15 @@ if __name__ == "__main__":
         sections["Admin"] = [
             st.Page("pages/audit.py", title="Audit trail", icon=":material/history:", url_path="audit"),
         ]
+    if _identity.can("manage_notifications"):
+        sections.setdefault("Admin", []).append(
+            st.Page(
+                "pages/notifications.py",
+                title="Notifications",
+                icon=":material/notifications:",
+                url_path="notifications",
+            )
+        )
     navigation = st.navigation(sections)
     _shared.frame()
     navigation.run()
@@ -48,6 +57,10 @@ else:
     # page without this script. This module is imported once at server start, before any session.
     PagesManager.uses_pages_directory = False
 
+    import threading
+    from contextlib import asynccontextmanager
+
+    import data_layer
     from data_layer import access, gate
     from data_layer.api import create_api
     from pages import _identity, _shared
@@ -62,8 +75,16 @@ else:
         query = request.url.query
         return RedirectResponse("." + (f"?{query}" if query else ""), status_code=307)
 
+    @asynccontextmanager
+    async def started(_app):
+        """Open the store as the server starts, beside it: its notification sender then delivers what an
+        earlier process left undelivered before anyone visits (an error is the pages' to show)."""
+        threading.Thread(target=data_layer.open_shared_quietly, name="feedback-open", daemon=True).start()
+        yield
+
     app = st.App(
         "app.py",
+        lifespan=started,
         routes=[Mount("/api", app=create_api()), Route(f"/{HOME}", home)],
         middleware=[Middleware(gate.Gate, mode=_identity.mode)],
     )

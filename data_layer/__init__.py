@@ -16,23 +16,25 @@ reviewers or quote comments) takes the `actor` asking and checks it with `auth.a
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterable
 
 from data_layer import auth, backup, config, ingest, schedule
 from data_layer.audit import AuditLog
 from data_layer.engines import open_engine
-from data_layer.errors import InvalidInput, StoreDamaged, StoreUnavailable
+from data_layer.errors import DataLayerError, InvalidInput, StoreDamaged, StoreUnavailable
 from data_layer.events import EventRepo
 from data_layer.feedback import FeedbackRepo
 from data_layer.ingest import ImportReport
+from data_layer.notify import NotifyRepo, service
 from data_layer.queue import ReviewQueue
 from data_layer.queues import QueueRepo
 from data_layer.runs import RunRepo
 from data_layer.schema import migrate
 from data_layer.threads import ThreadRepo
 
-__all__ = ["ImportReport", "Store", "open_store", "shared_store"]
+__all__ = ["ImportReport", "Store", "open_shared_quietly", "open_store", "shared_store"]
 
 
 class Store:
@@ -51,6 +53,10 @@ class Store:
         self.queue = ReviewQueue(engine)
         self.queues = QueueRepo(engine, self.feedback)
         self.audit = AuditLog(engine)
+        self.notify = NotifyRepo(self)
+        # The notification sender and alert check (data_layer/notify/service.py), which the dashboard's shared
+        # store starts.
+        self.notifier = None
 
     @property
     def url(self) -> str:
@@ -98,6 +104,8 @@ class Store:
     def close(self) -> None:
         if self.schedule:
             self.schedule.stop()
+        if self.notifier:
+            self.notifier.stop()
         self.engine.close()
 
     def __enter__(self) -> Store:
@@ -150,8 +158,22 @@ def shared_store(url: str | None = None) -> Store:
             except InvalidInput as error:
                 store.close()
                 raise StoreUnavailable(f"the backup schedule is misconfigured: {error}") from error
+            try:
+                store.notifier = service.start(store)
+            except InvalidInput as error:
+                store.close()
+                raise StoreUnavailable(f"the notification settings are wrong: {error}") from error
             _SHARED[key] = store
         return store
+
+
+def open_shared_quietly() -> None:
+    """Open the shared store (and so start its sender and schedules) for a server starting; a store that
+    cannot be opened now is logged, and each page or API call reports it as it does anyway."""
+    try:
+        shared_store()
+    except DataLayerError as error:
+        logging.getLogger(__name__).warning("the store did not open at start: %s", error)
 
 
 def release_shared() -> None:

@@ -7,7 +7,7 @@ API, CLI) can skip them. `PERMISSIONS` is the whole table, action by action; doc
 shows it and a test walks every cell of it through the data layer and the API:
 
 - `admin`: read, vote, retract and delete its own votes, delete anyone's vote, work the review
-  queue, ingest, audit, back up;
+  queue, ingest, audit, back up, manage queues, adjudicate, manage notifications;
 - `lead`: everything a reviewer may, plus settle the queues' disputed items (`adjudicate`) and see
   every reviewer's progress (`view_progress`: who is behind);
 - `reviewer`: read, vote, retract and delete only its own votes, work the review queue; of a
@@ -62,6 +62,7 @@ PERMISSIONS: dict[str, dict[str, str]] = {
     "manage_queues": {"admin": YES, "system": YES},
     "adjudicate": {"admin": YES, "lead": YES, "system": YES},
     "view_progress": {"admin": YES, "lead": YES, "system": YES},
+    "manage_notifications": {"admin": YES, "system": YES},
 }
 ACTIONS = tuple(PERMISSIONS)
 # Roles that act only on the threads they own: an end user thumbs its own conversations, never

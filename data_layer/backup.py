@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 
 from data_layer import rollups, search_index
 from data_layer.errors import Conflict, InvalidInput, Unavailable
+from data_layer.notify import tables as notify_tables
 
 MANIFEST = "manifest.json"
 BACKUP_DIR_VARIABLE = "FEEDBACK_BACKUP_DIR"
@@ -241,6 +242,8 @@ def restore(store, src) -> dict:
                 conn.load(table, pa.Table.from_batches([batch]))
         if not whole_index:
             store.engine.index_terms(conn, "run_events")
+        for statement in notify_tables.ADVANCE:
+            conn.execute(statement)
         # A backup from before the stats rollups holds none of them (cheap when it does: only what differs is written).
         rollups.refresh(conn)
 

@@ -13,7 +13,7 @@ import os
 import sys
 import time
 
-from data_layer import auth, cli_queues, config, open_store
+from data_layer import auth, cli_notify, cli_queues, config, open_store
 from data_layer.errors import DataLayerError, InvalidInput, StoreDamaged, StoreInUse, StoreUnavailable
 from data_layer.filters import Filters
 
@@ -97,6 +97,8 @@ def cmd_import_deerflow(args) -> int:
 def cmd_stats(args) -> int:
     from data_layer import stats
 
+    if args.notify and not args.alerts:
+        raise InvalidInput("--notify goes with --alerts: stats --alerts --notify")
     if args.alerts:
         return _print_alerts(args)
     with open_store(args.db) as store:
@@ -110,11 +112,20 @@ def cmd_stats(args) -> int:
 
 
 def _print_alerts(args) -> int:
-    """Days below an assistant's p-chart band in the last 28 days; exit 1 when there is one (for cron)."""
+    """Days below an assistant's p-chart band in the last 28 days; exit 1 when there is one (for cron). With
+    `--notify`, each alert not raised before is raised to the notification destinations and delivered."""
     from data_layer import insights
 
     with open_store(args.db) as store:
         found = insights.alerts(store)
+        if args.notify:
+            raised = store.notify.check_alerts(actor=auth.SYSTEM)
+            counts = store.notify.run(actor=auth.SYSTEM)
+            print(
+                f"{len(raised)} new alert(s) raised; deliveries: "
+                + ", ".join(f"{count} {name}" for name, count in counts.items()),
+                file=sys.stderr,
+            )
     if args.json:
         print(json.dumps(found, indent=2))
     elif not found:
@@ -295,6 +306,11 @@ def build_parser() -> argparse.ArgumentParser:
     stats.add_argument(
         "--alerts", action="store_true", help="list days below an assistant's control band (exit 1 when any)"
     )
+    stats.add_argument(
+        "--notify",
+        action="store_true",
+        help="with --alerts: raise each alert not raised before to the notification destinations, and deliver",
+    )
 
     command(
         "check",
@@ -324,6 +340,7 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--columns", metavar="A,B,...", help="comma-separated columns (default: all)")
 
     cli_queues.add_commands(commands, _add_filter_options)
+    cli_notify.add_commands(commands)
 
     token = commands.add_parser("token", help="REST API tokens", description="REST API tokens")
     token_commands = token.add_subparsers(dest="token_command", required=True, metavar="ACTION")

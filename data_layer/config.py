@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
 
 from data_layer.errors import InvalidInput
 
 DEFAULT_DB = "data/feedback.duckdb"
 API_MAX_BODY_VARIABLE = "FEEDBACK_API_MAX_BODY"
 DEFAULT_API_MAX_BODY = 10 * 1024 * 1024
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 def database_url(override: str | None = None) -> str:
@@ -39,3 +41,15 @@ def redact(url: str) -> str:
     credentials, host = rest.rsplit("@", 1)
     user = credentials.split(":", 1)[0]
     return f"{scheme}://{user}:***@{host}" if ":" in credentials else f"{scheme}://{user}@{host}"
+
+
+def duration(text: str, variable: str) -> float:
+    """Seconds from `90s`, `30m`, `1h`, `1d` or a number; `0` or `off` for never. `InvalidInput` naming the
+    `variable` for anything else."""
+    value = text.strip().lower()
+    if value in ("0", "off", "no", "false"):
+        return 0.0
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([smhd]?)", value)
+    if not match:
+        raise InvalidInput(f"{variable}={text!r} is not a duration such as 30m, 1h or 1d (0 turns it off)")
+    return float(match.group(1)) * _UNITS[match.group(2)]

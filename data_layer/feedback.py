@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from data_layer import audit, auth, queues, rollups, rules
 from data_layer import scores as score_rows
 from data_layer.errors import Conflict, Forbidden, InvalidInput
+from data_layer.notify import outbox
 from data_layer.queues import blind
 from data_layer.queues.rubric import Rubric, scores_object
 from data_layer.rows import plain, plain_all
@@ -140,6 +141,7 @@ def _remove(conn, row: dict, action: str, actor: auth.Actor) -> bool:
     old_scores = score_rows.remove(conn, deleted["feedback_id"])
     if old_scores:
         deleted = {**deleted, "scores": old_scores}
+    outbox.vote_written(conn, deleted, None)
     audit.record(conn, action=action, actor=actor, old=deleted, new=None)
     return True
 
@@ -213,6 +215,7 @@ class FeedbackRepo:
             rollups.adjust(conn, None, row)
             queues.after_vote(conn, self._engine, row, vote["now"])
             _, row = score_rows.written(conn, None, row, scores, None, vote["now"])
+            outbox.vote_written(conn, None, row, vote["now"])
             audit.record(conn, action="create", actor=actor, old=None, new=row, at=vote["now"])
             return row
 
@@ -270,6 +273,7 @@ class FeedbackRepo:
             rollups.adjust(conn, found, row)
             queues.after_vote(conn, self._engine, row, vote["now"])
             found, row = score_rows.written(conn, found, row, scores, rubric, vote["now"])
+            outbox.vote_written(conn, found, row, vote["now"])
             # A fresh id means a new row, even when a concurrent PostgreSQL writer raced the lookup above.
             action = "create" if row["feedback_id"] == vote["feedback_id"] else "update"
             audit.record(conn, action=action, actor=actor, old=found, new=row, at=vote["now"])

@@ -13,13 +13,12 @@ from __future__ import annotations
 import atexit
 import logging
 import os
-import re
 import shutil
 import threading
 import time
 from datetime import UTC, datetime
 
-from data_layer import backup
+from data_layer import backup, config
 from data_layer.errors import DataLayerError, InvalidInput
 
 EVERY_VARIABLE = "FEEDBACK_BACKUP_EVERY"
@@ -34,20 +33,13 @@ START_DELAY = 60.0
 RETRY_AFTER = 300.0
 # A scheduled backup's temporary folder older than this was left by a process that died while writing it.
 _STALE = 3600.0
-_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 log = logging.getLogger(__name__)
 
 
 def parse_every(text: str) -> float:
     """`90s`, `30m`, `1h`, `1d`, or seconds; `0` or `off` for never. `InvalidInput` for anything else."""
-    value = text.strip().lower()
-    if value in ("0", "off", "no", "false"):
-        return 0.0
-    match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([smhd]?)", value)
-    if not match:
-        raise InvalidInput(f"{EVERY_VARIABLE}={text!r} is not a duration such as 30m, 1h or 1d (0 turns it off)")
-    return float(match.group(1)) * _UNITS[match.group(2)]
+    return config.duration(text, EVERY_VARIABLE)
 
 
 def configured(url: str) -> tuple[float, int]:

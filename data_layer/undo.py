@@ -15,6 +15,7 @@ import json
 from data_layer import audit, auth, rollups, rules, scores
 from data_layer.errors import Conflict, NotFound
 from data_layer.feedback import COLUMNS
+from data_layer.notify import outbox
 from data_layer.targets import check_target, lock_thread
 
 _LAST_CHANGE = """
@@ -68,5 +69,6 @@ def restore(conn, feedback_id, actor: auth.Actor) -> dict:
     rollups.adjust(conn, None, row)
     if isinstance(old.get("scores"), dict):
         row = {**row, "scores": scores.replace(conn, row, scores.rows_of(old["scores"]), row["updated_at"])}
+    outbox.vote_written(conn, None, row)
     audit.record(conn, action="create", actor=actor, old=None, new=row)
     return row

@@ -35,6 +35,7 @@ PAGES = (
     ("pages/themes.py", {}),
     ("pages/export.py", {}),
     ("pages/audit.py", {}),
+    ("pages/notifications.py", {}),
 )
 
 

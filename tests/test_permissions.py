@@ -23,6 +23,7 @@ from data_layer.audit import AuditLog
 from data_layer.auth import SYSTEM, Actor
 from data_layer.errors import Forbidden, NotFound
 from data_layer.feedback import FeedbackRepo
+from data_layer.notify import NotifyRepo, outbox
 from data_layer.queue import ReviewQueue
 from data_layer.queues import QueueRepo, QueueSpec
 from tests.conftest import ROOT, AppServer, ai_message
@@ -338,11 +339,57 @@ def other_operations(ctx: Ctx) -> dict:
     }
 
 
+def notification_operations(ctx: Ctx) -> dict:
+    """Each call on a destination of the cell's own (added by the system, to a closed local port, when the
+    first call runs) and its delivery of a dataset event, which changes no vote."""
+    s, a, made = ctx.store, ctx.actor, {}
+
+    def arranged() -> dict:
+        if not made:
+            added = s.notify.add_webhook(
+                "http://127.0.0.1:9/", events="dataset.created", allow_private=True, actor=SYSTEM
+            )
+            s.engine.write(lambda conn: outbox.dataset_created(conn, {"name": ctx.thread}))
+            (delivery,) = s.notify.deliveries(destination_id=added["destination_id"], actor=SYSTEM)
+            made.update(
+                destination=added["destination_id"], delivery=delivery["delivery_id"], event=delivery["event_id"]
+            )
+        return made
+
+    def deliveries() -> list[str]:
+        return [d["kind"] for d in s.notify.deliveries(destination_id=arranged()["destination"], actor=a)]
+
+    return {
+        "notify.add_webhook": (
+            lambda: s.notify.add_webhook("http://127.0.0.1:9/", allow_private=True, actor=a)["secret"][:6],
+            "whsec_",
+        ),
+        "notify.add_apprise": (
+            lambda: s.notify.add_apprise("json://127.0.0.1:9/", allow_private=True, actor=a)["kind"],
+            "apprise",
+        ),
+        "notify.destinations": (
+            lambda: arranged()["destination"] in {d["destination_id"] for d in s.notify.destinations(actor=a)},
+            True,
+        ),
+        "notify.deliveries": (deliveries, ["dataset.created"]),
+        "notify.delivery": (lambda: s.notify.delivery(arranged()["delivery"], actor=a)["kind"], "dataset.created"),
+        "notify.event": (lambda: s.notify.event(arranged()["event"], actor=a)["kind"], "dataset.created"),
+        "notify.attempts": (lambda: s.notify.attempts(arranged()["delivery"], actor=a), []),
+        "notify.send_again": (lambda: s.notify.send_again(arranged()["delivery"], actor=a)["status"], "pending"),
+        "notify.run": (lambda: set(s.notify.run(actor=a, limit=1)), {"delivered", "retrying", "failed"}),
+        "notify.check_alerts": (lambda: isinstance(s.notify.check_alerts(actor=a), list), True),
+        "notify.remove": (lambda: s.notify.remove(arranged()["destination"], actor=a)["removed_at"] is not None, True),
+    }
+
+
 def operations(ctx: Ctx, action: str, who: str = "own") -> dict:
     if action == "read":
         return read_operations(ctx)
     if action in ("vote", "retract", "delete"):
         return write_operations(ctx, who)[action]
+    if action == "manage_notifications":
+        return notification_operations(ctx)
     return other_operations(ctx).get(action, {})
 
 
@@ -364,6 +411,7 @@ def test_the_table_names_every_operation_on_peoples_data():
         *(f"queue.{n}" for n, _ in inspect.getmembers(ReviewQueue, inspect.isfunction) if not n.startswith("_")),
         *(f"audit.{n}" for n, _ in inspect.getmembers(AuditLog, inspect.isfunction) if not n.startswith("_")),
         *(f"queues.{n}" for n, _ in inspect.getmembers(QueueRepo, inspect.isfunction) if not n.startswith("_")),
+        *(f"notify.{n}" for n, _ in inspect.getmembers(NotifyRepo, inspect.isfunction) if not n.startswith("_")),
         *(n for n in ("ingest", "ingest_numbered", "import_file", "import_deerflow") if hasattr(Store, n)),
         *checked,
     }

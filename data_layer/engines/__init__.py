@@ -66,6 +66,9 @@ class Engine(Protocol):
     iso_time: str
     # An integer from 8 hex digits (`{hex}`, an SQL text expression): the queues' sample point.
     hex32_to_int: str
+    # What a query claiming rows for this process adds so that other processes skip them (PostgreSQL's
+    # `FOR UPDATE SKIP LOCKED`); empty where one process holds the database (the notification sender).
+    skip_locked: str
     # Whether a table with an index built on it cannot be altered (a migration drops and rebuilds the index).
     alters_only_unindexed: bool
     # What opening the store recovered (an interrupted checkpoint undone), in words; None when nothing was.

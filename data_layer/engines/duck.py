@@ -111,6 +111,8 @@ class DuckEngine:
     # `isoformat()` in UTC: no fraction when it is zero), for values built in SQL (the import's audit rows).
     json_object = "json_object({pairs})"
     hex32_to_int = "CAST(('0x' || {hex}) AS BIGINT)"
+    # One process holds the file and its writes are serialized: a claim has no other claimer to skip.
+    skip_locked = ""
     iso_time = (
         "CASE WHEN strftime({time}, '%f') = '000000' THEN strftime({time}, '%Y-%m-%dT%H:%M:%S+00:00') "
         "ELSE strftime({time}, '%Y-%m-%dT%H:%M:%S.%f+00:00') END"

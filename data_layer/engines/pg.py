@@ -278,6 +278,8 @@ class PostgresEngine:
     # `isoformat()` in UTC: no fraction when it is zero), for values built in SQL (the import's audit rows).
     json_object = "json_build_object({pairs})"
     hex32_to_int = "CAST(CAST(('x' || {hex}) AS BIT(32)) AS BIGINT)"
+    # Replicas claim deliveries beside each other: a row another one holds is skipped, not waited for.
+    skip_locked = "FOR UPDATE SKIP LOCKED"
     iso_time = (
         "to_char({time} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS') "
         "|| CASE WHEN extract(microseconds FROM {time}) % 1000000 = 0 THEN '' "

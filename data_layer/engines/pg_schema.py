@@ -56,4 +56,10 @@ STEP_SQL: dict[int, str] = {
             ANALYZE message_terms;
             ANALYZE message_pairs
             """,
+    # The sender looks for due deliveries every few seconds in every replica, and an import finds its new events
+    # by their time: a partial index keeps the first to the pending rows (DuckDB scans the columns).
+    14: """
+            CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (next_attempt_at) WHERE status = 'pending';
+            CREATE INDEX IF NOT EXISTS outbox_created ON outbox (created_at)
+            """,
 }

@@ -19,6 +19,7 @@ from data_layer.errors import DataLayerError
 from data_layer.ingest import checks, scores, votes
 from data_layer.ingest.records import STAGES, Staged
 from data_layer.ingest.step import Step
+from data_layer.notify import outbox
 from data_layer.queues import enter_open_queues
 
 MAX_ERRORS = 1000
@@ -397,4 +398,5 @@ def check_and_merge(conn, engine, read_errors: list[dict], more: int, actor) -> 
     if bad_scores:
         raise Rejected(bad_scores[:MAX_ERRORS], max(0, len(bad_scores) - MAX_ERRORS))
     audit.record_import(conn, engine, actor=actor, at=now, scores=bad_scores is not None)
+    outbox.import_written(conn, engine, now)
     _drop_temp(conn)
