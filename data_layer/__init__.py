@@ -26,6 +26,7 @@ from data_layer.errors import InvalidInput, StoreDamaged, StoreUnavailable
 from data_layer.events import EventRepo
 from data_layer.feedback import FeedbackRepo
 from data_layer.ingest import ImportReport
+from data_layer.judges import JudgeRepo
 from data_layer.queue import ReviewQueue
 from data_layer.queues import QueueRepo
 from data_layer.runs import RunRepo
@@ -50,6 +51,7 @@ class Store:
         self.feedback = FeedbackRepo(engine)
         self.queue = ReviewQueue(engine)
         self.queues = QueueRepo(engine, self.feedback)
+        self.judges = JudgeRepo(engine)
         self.audit = AuditLog(engine)
 
     @property

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, get_args
 
 from data_layer import search_index
+from data_layer.judges.tables import TABLES_SQL as JUDGE_TABLES_SQL
 from data_layer.queues.tables import TABLES_SQL
 
 if TYPE_CHECKING:
@@ -317,6 +318,8 @@ STEPS += (
         TABLES_SQL,
     ),
 )
+
+STEPS += (Step(13, "LLM judges' verdicts", JUDGE_TABLES_SQL),)
 
 _VERSION_TABLE = """
 CREATE TABLE IF NOT EXISTS schema_version (
