@@ -83,7 +83,6 @@ def test_a_perfect_judge_is_its_own_rate():
     assert found["corrected_low"] < 0.7 < found["corrected_high"]
 
 
-@pytest.mark.slow
 def test_the_corrected_interval_covers_the_truth_and_the_raw_one_does_not():
     """The issue's simulation: 200 repetitions of 5,000 judged runs with a true good rate of 0.70, a judge
     with sensitivity 0.85 and specificity 0.90, and 300 of the runs, drawn at random, rated by people."""

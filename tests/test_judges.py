@@ -3,12 +3,15 @@ rate against the reviewers' consensus, on both engines."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
+from data_layer import open_store
 from data_layer.auth import SYSTEM, Actor
 from data_layer.errors import Forbidden, InvalidInput, NotFound
 from data_layer.queues import QueueSpec
-from tests.test_queues import runs, vote
+from tests.test_queues import cli, runs, vote
 
 JUDGE = "helpfulness-v3@gpt-4.1"
 
@@ -135,3 +138,41 @@ def test_an_unknown_judge_is_not_found(calibrated):
         calibrated.judges.calibration("nobody@x", actor=SYSTEM)
     with pytest.raises(InvalidInput, match="split by one of"):
         calibrated.judges.calibration(JUDGE, by="owner_id", actor=SYSTEM)
+
+
+@pytest.mark.slow
+def test_the_judges_command(tmp_path):
+    db = str(tmp_path / "j.duckdb")
+    with open_store(db) as store:
+        assert store.ingest(runs(20), actor=SYSTEM).ok
+        store.queues.create(QueueSpec("all", sample_rate=1.0), actor=SYSTEM)
+        assert store.ingest([vote(f"r-{n}", "ana", 1 if n < 12 else -1) for n in range(20)], actor=SYSTEM).ok
+        for n in range(20):
+            verdict(store, f"r-{n}", 1 if n < 11 or n == 19 else -1)
+        verdict(store, "r-0", 1, judge="coin@x")
+    found = cli("judges", "--json", "--db", db)
+    assert found.returncode == 0, found.stderr
+    by_judge = {judge["judge"]: judge for judge in json.loads(found.stdout)}
+    assert set(by_judge[JUDGE]) == {
+        "judge",
+        "judged_runs",
+        "raw_rate",
+        "calibration_runs",
+        "sensitivity",
+        "specificity",
+        "kappa",
+        "corrected_rate",
+        "corrected_low",
+        "corrected_high",
+        "reason",
+    }
+    mine = by_judge[JUDGE]
+    assert (mine["judged_runs"], mine["calibration_runs"]) == (20, 20)
+    assert (mine["sensitivity"], mine["specificity"]) == pytest.approx((11 / 12, 7 / 8))
+    assert mine["corrected_rate"] == pytest.approx((12 / 20 + 7 / 8 - 1) / (11 / 12 + 7 / 8 - 1))
+    assert (
+        by_judge["coin@x"]["corrected_rate"] is None
+        and "no calibration run that people rated bad" in (by_judge["coin@x"]["reason"])
+    )
+    text = cli("judges", "--db", db).stdout
+    assert f"{JUDGE}: 20 runs, raw 60.0% good, corrected" in text and "coin@x: 1 runs" in text
