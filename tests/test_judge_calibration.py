@@ -102,3 +102,17 @@ def test_the_corrected_interval_covers_the_truth_and_the_raw_one_does_not():
     assert 184 <= covered <= 196
     assert raw_covered == 0
     assert np.mean(raw_rates) == pytest.approx(0.70 * 0.85 + 0.30 * 0.10, abs=0.005)
+
+
+def test_the_numbers_in_words():
+    numbers = {**calibration.hit_rates(90, 10, 20, 80), **calibration.corrected(6200, 10_000, 90, 10, 20, 80)}
+    assert calibration.in_words(numbers) == (
+        "The judge calls 62% of its 10,000 runs good. Corrected for its errors (it calls 90% of good runs good and "
+        f"80% of bad runs bad, on 200 runs people rated), 60% are good (95 % interval "
+        f"{numbers['corrected_low']:.0%} to {numbers['corrected_high']:.0%}). "
+        f"{numbers['more_calibration_to_halve']:,} more calibration runs would halve that interval."
+    )
+    coin = {**calibration.hit_rates(30, 20, 25, 25), **calibration.corrected(55, 100, 30, 20, 25, 25)}
+    assert calibration.in_words(coin).startswith(
+        "The judge calls 55% of its 100 runs good; that rate cannot be corrected: the judge is little better"
+    )

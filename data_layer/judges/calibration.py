@@ -119,3 +119,21 @@ def _to_halve(parts: dict, calibration_runs: int) -> int | None:
 
 def _clip(value: float) -> float:
     return min(1.0, max(0.0, value))
+
+
+def in_words(numbers: dict) -> str:
+    """A judge's numbers as the sentence a product manager reads: the raw rate, the corrected one and
+    how sure it is, or why there is none."""
+    raw = f"calls {numbers['raw_rate']:.0%} of its {numbers['judged_runs']:,} runs good"
+    if numbers["corrected_rate"] is None:
+        return f"The judge {raw}; that rate cannot be corrected: {numbers['reason']}."
+    sentence = (
+        f"The judge {raw}. Corrected for its errors (it calls {numbers['sensitivity']:.0%} of good runs good and "
+        f"{numbers['specificity']:.0%} of bad runs bad, on {numbers['calibration_runs']:,} runs people rated), "
+        f"{numbers['corrected_rate']:.0%} are good (95 % interval {numbers['corrected_low']:.0%} to "
+        f"{numbers['corrected_high']:.0%})."
+    )
+    more = numbers["more_calibration_to_halve"]
+    if more is None:
+        return sentence + " More calibration runs alone would not halve that interval: the judged runs are too few."
+    return sentence + f" {more:,} more calibration runs would halve that interval."
