@@ -176,3 +176,14 @@ def test_the_judges_command(tmp_path):
     )
     text = cli("judges", "--db", db).stdout
     assert f"{JUDGE}: 20 runs, raw 60.0% good, corrected" in text and "coin@x: 1 runs" in text
+
+
+def test_b_against_a_by_a_judge_raw_and_corrected(calibrated):
+    found = calibrated.judges.compare(JUDGE, {"assistant_id": "a1"}, {"assistant_id": "a2"}, actor=SYSTEM)
+    raw, corrected = found["raw"], found["corrected"]
+    assert (raw["a"]["votes"], raw["a"]["positive"], raw["b"]["votes"], raw["b"]["positive"]) == (30, 19, 10, 10)
+    se, sp = 14 / 16, 6 / 8
+    assert corrected["a"]["corrected_rate"] == pytest.approx((19 / 30 + sp - 1) / (se + sp - 1))
+    assert corrected["b"]["corrected_rate"] == 1.0  # clipped: the judge called every a2 run good
+    assert corrected["difference"] == pytest.approx((10 / 10 - 19 / 30) / (se + sp - 1))
+    assert corrected["difference_low"] == pytest.approx(raw["difference_low"] / (se + sp - 1))

@@ -62,3 +62,21 @@ def test_counting_every_run_people_rated_takes_the_picked_runs_too(app, calibrat
 def test_without_judges_the_page_says_how_verdicts_arrive(app, store):
     at = opened(app)
     assert "No judge has given a verdict yet" in text(at)
+
+
+def test_compare_shows_b_against_a_by_the_judge_raw_and_corrected(app, calibrated):
+    app.query_params.update({"by": "assistant", "a": "a1", "b": "a2"})
+    app.switch_page("pages/compare.py")
+    app.run()
+    assert not app.exception, [e.value for e in app.exception]
+    headings = [element.value for element in app.markdown]
+    assert f"#### Judge verdicts, raw: {JUDGE}" in headings
+    assert f"#### Judge verdicts, corrected: {JUDGE}" in headings
+    corrected = frame(app, "corrected good rate")
+    found = calibrated.judges.compare(JUDGE, {"assistant_id": "a1"}, {"assistant_id": "a2"}, actor=SYSTEM)
+    assert list(corrected["corrected good rate"]) == pytest.approx(
+        [found["corrected"]["a"]["corrected_rate"], found["corrected"]["b"]["corrected_rate"]]
+    )
+    votes = [list(table.value["votes"]) for table in app.dataframe if "positive rate" in table.value]
+    assert votes[:3] == [[24, 4], [0, 0], [30, 10]]  # reviewers', end users', then the judge's raw verdicts
+    assert any("divided by the judge's sensitivity + specificity - 1" in c.value for c in app.caption)

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 
 from data_layer import auth, rules
 from data_layer.errors import Forbidden, InvalidInput, NotFound
-from data_layer.judges import calibration
+from data_layer.judges import calibration, compare
 from data_layer.queues.estimate import CONSENSUS, GROUPS
 from data_layer.rows import plain, plain_all
 from data_layer.targets import check_target
@@ -186,6 +186,12 @@ class JudgeRepo:
             result["by"] = by
             result["groups"] = [{by: row["grp"], **judge_numbers(_counts(row))} for row in rows]
         return result
+
+    def compare(self, judge: str, a=None, b=None, *, actor: auth.Actor) -> dict:
+        """Slice B against slice A by the judge's verdicts, raw and corrected (`compare.py`); the judge's
+        hit rates are its overall ones, on randomly sampled runs."""
+        numbers = self.calibration(judge, actor=actor)
+        return compare.compare_slices(self._engine, numbers["judge"], numbers, a, b)
 
     def disagreements(
         self, judge: str, *, sampled_only: bool = False, limit: int = 50, offset: int = 0, actor: auth.Actor
