@@ -26,6 +26,7 @@ if __name__ == "__main__":
             st.Page("pages/stats.py", title="Stats", icon=":material/monitoring:", url_path="stats"),
             st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:", url_path="compare"),
             st.Page("pages/agreement.py", title="Agreement", icon=":material/handshake:", url_path="agreement"),
+            st.Page("pages/judges.py", title="Judges", icon=":material/gavel:", url_path="judges"),
             st.Page("pages/themes.py", title="Themes", icon=":material/sentiment_dissatisfied:", url_path="themes"),
             st.Page("pages/export.py", title="Export", icon=":material/download:", url_path="export"),
         ],

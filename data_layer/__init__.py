@@ -27,6 +27,7 @@ from data_layer.errors import DataLayerError, InvalidInput, StoreDamaged, StoreU
 from data_layer.events import EventRepo
 from data_layer.feedback import FeedbackRepo
 from data_layer.ingest import ImportReport
+from data_layer.judges import JudgeRepo
 from data_layer.notify import NotifyRepo, service
 from data_layer.queue import ReviewQueue
 from data_layer.queues import QueueRepo
@@ -52,6 +53,7 @@ class Store:
         self.feedback = FeedbackRepo(engine)
         self.queue = ReviewQueue(engine)
         self.queues = QueueRepo(engine, self.feedback)
+        self.judges = JudgeRepo(engine)
         self.audit = AuditLog(engine)
         self.notify = NotifyRepo(self)
         # The notification sender and alert check (data_layer/notify/service.py), which the dashboard's shared

@@ -16,6 +16,8 @@ shows it and a test walks every cell of it through the data layer and the API:
 - `end_user` (an API-only extension for the agent's chat front end): vote, retract and delete
   only its own votes, stored with source `end_user`, and only on threads it owns (the gateway's
   thread `owner_id`); it cannot read feedback, which may hold reviewers' internal comments;
+- `judge` (an API-only role for an LLM judge's scorer): give verdicts as that judge alone (its user id
+  is the judge's name and version), kept apart from people's votes (`data_layer.judges`); it reads nothing;
 - `system` (`SYSTEM`, the one actor of this role): the command line, imports, the demo data and
   tests; it acts in anyone's name, and the audit trail names it as `system`. No token and no
   sign-in can carry this role.
@@ -41,9 +43,9 @@ from pathlib import Path
 from data_layer import rules
 from data_layer.errors import Forbidden, InvalidInput
 
-ROLES = ("admin", "lead", "reviewer", "viewer", "end_user", "system")
+ROLES = ("admin", "lead", "reviewer", "viewer", "end_user", "judge", "system")
 # The roles a token may carry: the system's role belongs to this process alone.
-TOKEN_ROLES = ("admin", "lead", "reviewer", "viewer", "end_user")
+TOKEN_ROLES = ("admin", "lead", "reviewer", "viewer", "end_user", "judge")
 DEFAULT_ROLE = "reviewer"
 SYSTEM_ID = "system"
 
@@ -63,6 +65,7 @@ PERMISSIONS: dict[str, dict[str, str]] = {
     "adjudicate": {"admin": YES, "lead": YES, "system": YES},
     "view_progress": {"admin": YES, "lead": YES, "system": YES},
     "manage_notifications": {"admin": YES, "system": YES},
+    "judge": {"judge": OWN, "system": YES},
 }
 ACTIONS = tuple(PERMISSIONS)
 # Roles that act only on the threads they own: an end user thumbs its own conversations, never

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, get_args
 
 from data_layer import search_index
+from data_layer.judges.tables import TABLES_SQL as JUDGE_TABLES_SQL
 from data_layer.notify.tables import TABLES_SQL as NOTIFY_TABLES_SQL
 from data_layer.queues.tables import SCORES_SQL, TABLES_SQL
 
@@ -322,6 +323,7 @@ STEPS += (
         "rubrics on queues, and the scores of votes",
         SCORES_SQL,
     ),
+    Step(13, "LLM judges' verdicts", JUDGE_TABLES_SQL),
     Step(
         14,
         "notifications: destinations, outbox, deliveries and their attempts",

@@ -129,6 +129,65 @@ def verdict(source: str, result: dict, name_a: str, name_b: str, filters: Filter
         st.plotly_chart(rates_figure(result, "A", "B"), key=f"compare_chart_{source}")
 
 
+@st.cache_data(ttl=_shared.READ_TTL, show_spinner=False)
+def load_judge(_store, url: str, reader, judge: str, a: Filters, b: Filters) -> dict:
+    return _store.judges.compare(judge, a, b, actor=reader)
+
+
+def by_judge(store, name_a: str, name_b: str, a: Filters, b: Filters) -> None:
+    """B against A by one judge's verdicts, raw and corrected, apart from people's votes."""
+    reader = _identity.reader()
+    judges = [row["judge"] for row in store.judges.summary(actor=reader)]
+    if not judges:
+        return
+    st.subheader("By an LLM judge")
+    judge = st.selectbox("Judge", judges, key="compare_judge")
+    found = load_judge(store, store.url, reader, judge, a, b)
+    raw, corrected = found["raw"], found["corrected"]
+    left, right = st.columns(2)
+    with left:
+        st.markdown(f"#### Judge verdicts, raw: {judge}")
+        draw, icon = VERDICT_STYLE[raw["verdict"]]
+        draw(analysis.summary(raw, "A", "B"), icon=icon)
+        st.dataframe(
+            [side_row(f"A: {name_a}", raw["a"]), side_row(f"B: {name_b}", raw["b"])],
+            hide_index=True,
+            column_config={"positive rate": PERCENT},
+            key="compare_table_judge",
+        )
+    with right:
+        st.markdown(f"#### Judge verdicts, corrected: {judge}")
+        if corrected["reason"]:
+            st.warning(f"Cannot be corrected: {corrected['reason']}.", icon=":material/block:")
+            return
+        st.dataframe(
+            [
+                {
+                    "slice": f"{side}: {name}",
+                    "corrected good rate": corrected[side.lower()]["corrected_rate"],
+                    "95 % interval": _interval(corrected[side.lower()]),
+                }
+                for side, name in (("A", name_a), ("B", name_b))
+            ],
+            hide_index=True,
+            column_config={"corrected good rate": PERCENT},
+            key="compare_table_judge_corrected",
+        )
+        if corrected["difference"] is not None:
+            st.caption(
+                f"B minus A, corrected: {analysis.points(corrected['difference'])} (95 % "
+                f"{analysis.points(corrected['difference_low'])} to {analysis.points(corrected['difference_high'])}): "
+                f"the raw difference divided by the judge's sensitivity + specificity - 1 "
+                f"({corrected['youden']:.2f}); its test is the raw one."
+            )
+
+
+def _interval(side: dict) -> str:
+    if side["corrected_rate"] is None:
+        return side["reason"] or "–"
+    return f"{side['corrected_low']:.1%} to {side['corrected_high']:.1%}"
+
+
 def all_at_once(store, dimension: str, label: str, filters: Filters) -> None:
     try:
         results = load_all(store, store.url, dimension, filters)
@@ -219,6 +278,11 @@ shown = [source for source in SOURCES if common.source in (None, source)]
 for column, source in zip(st.columns(len(shown)), shown):
     with column:
         verdict(source, results[source], name_a, name_b, common, dated=by != "dates")
+
+try:
+    by_judge(current, name_a, name_b, a_filters, b_filters)
+except errors.DataLayerError as error:
+    _shared.show_error(error)
 
 if by != "dates":
     st.subheader(f"All {label.lower()} at once")

@@ -23,6 +23,7 @@ from data_layer.audit import AuditLog
 from data_layer.auth import SYSTEM, Actor
 from data_layer.errors import Forbidden, NotFound
 from data_layer.feedback import FeedbackRepo
+from data_layer.judges import JudgeRepo
 from data_layer.notify import NotifyRepo, outbox
 from data_layer.queue import ReviewQueue
 from data_layer.queues import QueueRepo, QueueSpec
@@ -59,8 +60,11 @@ ACTORS = {
     "reviewer": Actor("bo", "reviewer"),
     "viewer": Actor("vi", "viewer"),
     "end_user": Actor("eu", "end_user"),
+    "judge": Actor("jx@m1", "judge"),
     "system": SYSTEM,
 }
+# The LLM judge whose verdict is on every cell's run.
+JUDGE = "helpfulness-v1@m1"
 # The owner of "another user's vote" in every cell.
 OTHER = "zoe"
 # The aggregates of the insight pages that take no actor: counts and rates, never a person's id or words.
@@ -170,6 +174,7 @@ def arrange(store: Store, actor: Actor, tmp: Path) -> Ctx:
     assert store.ingest(stored, actor=SYSTEM).ok
     ids = {row["owner_id"]: row["feedback_id"] for row in store.feedback.list_by_thread(thread, actor=SYSTEM)}
     queue = store.queues.create(QueueSpec(f"q-{thread}", selection={"model_name": f"model-{run[2:]}"}), actor=SYSTEM)
+    store.judges.put(judge=JUDGE, thread_id=thread, run_id=run, rating=-1, rationale="Old prices.", actor=SYSTEM)
     return Ctx(store, actor, thread, run, message, ids[actor.user_id], ids[OTHER], tmp, queue["name"])
 
 
@@ -234,6 +239,11 @@ def read_operations(ctx: Ctx) -> dict:
             lambda: [row["run_id"] for row in s.queues.adjudications(ctx.queue, actor=a)],
             [ctx.run],
         ),
+        "judges.for_thread": (lambda: [v["judge"] for v in s.judges.for_thread(ctx.thread, actor=a)], [JUDGE]),
+        "judges.summary": (lambda: JUDGE in {row["judge"] for row in s.judges.summary(actor=a)}, True),
+        "judges.calibration": (lambda: s.judges.calibration(JUDGE, actor=a)["judged_runs"] > 0, True),
+        "judges.compare": (lambda: s.judges.compare(JUDGE, model, model, actor=a)["raw"]["a"]["votes"], 1),
+        "judges.disagreements": (lambda: type(s.judges.disagreements(JUDGE, actor=a)), list),
         "export.count": (lambda: export.count(s, {"reviewer": OTHER}, actor=a) > 0, True),
         "export.preview": (lambda: len(export.preview(s, {"reviewer": OTHER}, actor=a, limit=1)), 1),
         "export.batches": (
@@ -332,6 +342,14 @@ def other_operations(ctx: Ctx) -> dict:
         "view_progress": {
             "queues.reviewers": (lambda: _reviewers(s.queues.reviewers(ctx.queue, actor=a)), {a.user_id, OTHER}),
         },
+        "judge": {
+            "judges.put": (
+                lambda: s.judges.put(judge=a.user_id, thread_id=ctx.thread, run_id=ctx.run, rating=1, actor=a)[
+                    "owner_id"
+                ],
+                a.user_id,
+            ),
+        },
         "audit": {
             "audit.list": (lambda: len(s.audit.list({"thread_id": ctx.thread}, actor=a)), 2),
             "audit.count": (lambda: s.audit.count({"thread_id": ctx.thread}, actor=a), 2),
@@ -412,6 +430,7 @@ def test_the_table_names_every_operation_on_peoples_data():
         *(f"audit.{n}" for n, _ in inspect.getmembers(AuditLog, inspect.isfunction) if not n.startswith("_")),
         *(f"queues.{n}" for n, _ in inspect.getmembers(QueueRepo, inspect.isfunction) if not n.startswith("_")),
         *(f"notify.{n}" for n, _ in inspect.getmembers(NotifyRepo, inspect.isfunction) if not n.startswith("_")),
+        *(f"judges.{n}" for n, _ in inspect.getmembers(JudgeRepo, inspect.isfunction) if not n.startswith("_")),
         *(n for n in ("ingest", "ingest_numbered", "import_file", "import_deerflow") if hasattr(Store, n)),
         *checked,
     }
@@ -466,7 +485,7 @@ def walk_the_data_layer(store: Store, action: str, role: str, grant: str | None,
 
 TOKENS = {role: auth.new_token() for role in auth.TOKEN_ROLES}
 # The actions the API serves, each with its endpoints.
-API_ACTIONS = ("read", "vote", "retract", "delete", "ingest", "backup")
+API_ACTIONS = ("read", "vote", "retract", "delete", "ingest", "backup", "judge")
 
 
 @pytest.fixture(scope="module")
@@ -526,11 +545,17 @@ def walk_the_api(clients: dict, action: str, role: str, grant: str | None) -> No
         ],
         "ingest": [("own", "POST", "/ingest", {"json": [{"kind": "thread", "thread_id": f"{thread}-new"}]}, 200)],
         "backup": [("own", "POST", "/admin/backup", {"json": {"name": f"b-{thread}"}}, 200)],
+        # the run feedback PUT is a judge's door: another role's PUT is its vote (the "vote" row)
+        "judge": [("own", "PUT", path, {"json": {"rating": 1, "rationale": "fine"}}, 200)] if role == "judge" else [],
     }[action]
     for who, method, url, options, status in calls:
         allowed = grant == auth.YES or (grant == auth.OWN and who == "own")
         before = api_votes(viewer, thread)
         answer = client.request(method, url, **options)
+        if role == "judge" and method == "PUT":
+            assert answer.status_code == 200 and answer.json()["source"] == "judge", answer.text
+            assert api_votes(viewer, thread) == before
+            continue
         if allowed:
             assert answer.status_code == status, (method, url, answer.text)
             if method == "GET":

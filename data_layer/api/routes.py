@@ -16,6 +16,7 @@ from fastapi import Depends, Query
 from fastapi.responses import JSONResponse
 
 from data_layer import auth, backup, ingest, rules
+from data_layer.api import judge_body
 from data_layer.api.dependencies import Page, body, caller, page, paged, store
 from data_layer.api.models import (
     BACKUP_BODY,
@@ -107,11 +108,14 @@ def create_feedback(
     response_model_exclude_unset=True,
     responses=errors(400, 401, 403, 404, 413, 503),
     openapi_extra=VOTE_BODY,
-    summary="Create or replace the caller's vote (the same feedback_id is kept)",
+    summary="Create or replace the caller's vote (the same feedback_id is kept); a judge's token gives the "
+    "judge's verdict (`rationale`, `scores`), answered with `source` judge",
 )
 def put_feedback(
     thread_id: ThreadId, run_id: RunId, actor: auth.Actor = Depends(caller), raw: bytes = Depends(body)
-) -> dict:
+) -> dict | JSONResponse:
+    if actor.role == "judge":
+        return judge_body.judge_verdict(thread_id, run_id, raw, actor)
     vote = vote_fields(raw)
     return public(store().feedback.upsert(thread_id=thread_id, run_id=run_id, actor=actor, **vote))
 
