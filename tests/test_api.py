@@ -110,6 +110,9 @@ def test_health_and_openapi_answer_without_a_token(as_user):
         "/queues/{name}/progress",
         "/queues/{name}/estimate",
         "/queues/{name}/agreement",
+        "/judges",
+        "/judges/{judge}",
+        "/judges/{judge}/disagreements",
     }
     assert set(document["paths"]["/threads/{thread_id}/runs/{run_id}/feedback"]) == {"get", "put", "post", "delete"}
 
