@@ -5,6 +5,7 @@ endpoints take optional scores, and answers carry `scores` only on votes that ha
 from __future__ import annotations
 
 import httpx
+import krippendorff
 import pytest
 
 from data_layer import auth, open_store
@@ -115,6 +116,40 @@ def test_scores_for_a_run_in_no_rubric_queue_are_refused(api):
     assert answer.json()["detail"] == "score factual: run r9 is in no queue whose rubric has this criterion"
     created = api["bo"].post(FEEDBACK.format(run="r9"), json={"rating": 1, "scores": {"factual": True}})
     assert created.status_code == 400 and votes(api, "r9") == []
+
+
+def test_the_agreement_per_criterion(api):
+    given = {
+        ("bo", "r2"): {"factual": "yes", "helpfulness": 4},
+        ("cy", "r2"): {"factual": "yes", "helpfulness": 5},
+        ("bo", "r3"): {"factual": "yes", "helpfulness": 2, "tone": "curt"},
+        ("cy", "r3"): {"factual": "no", "helpfulness": 1, "tone": "curt"},
+    }
+    for (user, run), scores in given.items():
+        answer = api[user].put(f"/queues/scored/items/{run}/vote", json={"rating": 1, "scores": scores})
+        assert answer.status_code == 200, answer.text
+    found = api["bo"].get("/queues/scored/agreement")
+    assert found.status_code == 200, found.text
+    criteria = {row["criterion"]: row for row in found.json()["criteria"]}
+    assert list(criteria) == ["factual", "helpfulness", "tone"]
+    factual = criteria["factual"]
+    assert (factual["kind"], factual["level"], factual["items_compared"]) == ("binary", "nominal", 2)
+    # one reviewer per item asked: Fleiss' kappa has no fixed k to work on; Krippendorff's alpha takes any
+    assert factual["fleiss_kappa"]["reason"] == "the queue asks one reviewer per item: there is no agreement to measure"
+    assert factual["krippendorff_alpha"]["value"] == pytest.approx(
+        krippendorff.alpha(value_counts=[[0, 2], [1, 1]], level_of_measurement="nominal")
+    )
+    helpfulness = criteria["helpfulness"]
+    assert helpfulness["level"] == "ordinal"
+    assert helpfulness["krippendorff_alpha"]["value"] == pytest.approx(
+        krippendorff.alpha(value_counts=[[0, 0, 0, 1, 1], [1, 1, 0, 0, 0]], level_of_measurement="ordinal")
+    )
+    assert criteria["tone"]["krippendorff_alpha"] == {
+        "value": None,
+        "low": None,
+        "high": None,
+        "reason": "every score is in one category: agreement beyond chance cannot be told",
+    }
 
 
 def test_the_openapi_document_names_scores(api):

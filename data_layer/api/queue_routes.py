@@ -160,6 +160,16 @@ class Statistic(BaseModel):
     reason: str | None = None
 
 
+class CriterionAgreement(BaseModel):
+    criterion: str
+    kind: Literal["binary", "ordinal", "categorical"]
+    level: Literal["nominal", "ordinal"]
+    items_compared: int
+    items_with_k_votes: int
+    fleiss_kappa: Statistic
+    krippendorff_alpha: Statistic
+
+
 class Agreement(BaseModel):
     queue: str
     reviewers_per_item: int
@@ -167,6 +177,7 @@ class Agreement(BaseModel):
     items_with_k_votes: int
     fleiss_kappa: Statistic
     krippendorff_alpha: Statistic
+    criteria: list[CriterionAgreement] = []
 
 
 @route(
@@ -174,7 +185,8 @@ class Agreement(BaseModel):
     "/queues/{name}/agreement",
     response_model=Agreement,
     responses=errors(400, 401, 403, 404),
-    summary="Fleiss' kappa and Krippendorff's alpha of the queue's reviewers, with 95 % bootstrap intervals",
+    summary="Fleiss' kappa and Krippendorff's alpha of the queue's reviewers, on the thumbs and per criterion of "
+    "its rubric (`criteria`), with 95 % bootstrap intervals",
 )
 def queue_agreement(name: QueueName, actor: auth.Actor = Depends(caller)) -> dict:
     return store().queues.agreement(name, actor=actor)

@@ -16,7 +16,17 @@ from datetime import UTC, datetime
 from data_layer import auth, rules
 from data_layer.errors import Conflict, InvalidInput, NotFound
 from data_layer.queue import release
-from data_layer.queues import adjudication, advice, agreement, blind, estimate, progress, words, work
+from data_layer.queues import (
+    adjudication,
+    advice,
+    agreement,
+    blind,
+    criteria_agreement,
+    estimate,
+    progress,
+    words,
+    work,
+)
 from data_layer.queues import export as item_export
 from data_layer.queues.membership import enter, sample_point
 from data_layer.queues.spec import QueueSpec
@@ -189,16 +199,22 @@ class QueueRepo:
             return blind.thread_tallies(conn, rules.identifier(thread_id, "thread_id"), actor)
 
     def agreement(self, name: str, *, actor: auth.Actor) -> dict:
-        """Fleiss' kappa and Krippendorff's alpha of the queue's reviewers, with 95 % intervals
-        (`agreement.py`)."""
+        """Fleiss' kappa and Krippendorff's alpha of the queue's reviewers on the thumbs, with 95 %
+        intervals (`agreement.py`), and the same per criterion of its rubric as `criteria`
+        (`criteria_agreement.py`)."""
         auth.authorize(actor, "read")
         with self._engine.read() as conn:
             spec, _ = self._spec(conn, name)
             pairs = conn.all(agreement.PAIRS, {"queue_name": spec.name})
+            names = [criterion.name for criterion in spec.rubric.criteria]
+            profiles = (
+                conn.all(criteria_agreement.PROFILES, {"queue_name": spec.name, "criteria": names}) if names else []
+            )
         return {
             "queue": spec.name,
             "reviewers_per_item": spec.reviewers_per_item,
             **agreement.measure(pairs, spec.reviewers_per_item),
+            "criteria": criteria_agreement.measure(spec.rubric, profiles, spec.reviewers_per_item),
         }
 
     def progress(self, name: str, *, actor: auth.Actor) -> dict:
