@@ -11,6 +11,7 @@ from data_layer import errors
 from data_layer.filters import Filters
 from data_layer.queues import QueueSpec
 from data_layer.queues.adjudication import MAX_NOTE, VERDICTS
+from data_layer.queues.rubric import Rubric
 from data_layer.queues.spec import MAX_INSTRUCTIONS, MAX_REVIEWERS_PER_ITEM
 from data_layer.schema import RUN_STATUSES
 from pages import _identity, _shared
@@ -18,6 +19,14 @@ from pages._text import code, plain, quoted, safe_markdown
 
 SAID = "qs_said"
 LISTED = 50
+RUBRIC_EXAMPLE = """[{"name": "factual", "kind": "binary", "required": true},
+ {"name": "helpfulness", "kind": "ordinal", "labels": ["useless", "poor", "fair", "good", "excellent"]},
+ {"name": "tone", "kind": "categorical", "options": ["warm", "neutral", "curt"]}]"""
+RUBRIC_HELP = (
+    "Each criterion: `name` (a-z, 0-9, _), `kind` (`binary`: yes or no; `ordinal`: 1 to 5; `categorical`: one "
+    "of its `options`), `required` (true or false), a short `description`, `labels` for an ordinal one's five "
+    "points. The same list `queue create --rubric FILE.json` takes. Leave empty for the thumbs alone."
+)
 
 
 def tell(where: str, message: str | errors.DataLayerError) -> None:
@@ -128,6 +137,11 @@ def create() -> None:
     state = st.session_state
     dates = state.get("qc_dates") or ()
     try:
+        rubric = Rubric.of((state.get("qc_rubric") or "").strip() or None)
+    except errors.DataLayerError as error:
+        tell("rubric", error)
+        return
+    try:
         spec = QueueSpec(
             name=(state.get("qc_name") or "").strip(),
             instructions=state.get("qc_instructions") or "",
@@ -144,6 +158,7 @@ def create() -> None:
             reviewers_per_item=int(state.get("qc_k") or 1),
             blind=bool(state.get("qc_blind")),
             assignees=tuple(a.strip() for a in (state.get("qc_assignees") or "").split(",") if a.strip()),
+            rubric=rubric,
         )
         queue = _shared.store().queues.create(spec, actor=_identity.actor())
     except errors.DataLayerError as error:
@@ -151,12 +166,16 @@ def create() -> None:
         return
     _shared.wrote()
     state["queue"] = queue["name"]
-    tell("create", f"Saved: queue {queue['name']} with {queue['items']:,} runs.")
+    scored = len(queue["rubric"])
+    rubric_said = f" and a rubric of {scored} criteri{'on' if scored == 1 else 'a'}" if scored else ""
+    tell("create", f"Saved: queue {queue['name']} with {queue['items']:,} runs{rubric_said}.")
 
 
 def create_form(assistants: list[str], models: list[str]) -> None:
     with st.expander(
-        "Define a queue", icon=":material/add:", expanded=st.session_state.get(SAID, ("",))[0] == "create"
+        "Define a queue",
+        icon=":material/add:",
+        expanded=st.session_state.get(SAID, ("",))[0] in ("create", "rubric"),
     ):
         said("create")
         with st.form("qc_form"):
@@ -178,6 +197,14 @@ def create_form(assistants: list[str], models: list[str]) -> None:
                 st.number_input("Reviewers per run", 1, MAX_REVIEWERS_PER_ITEM, 1, key="qc_k", width=160)
                 st.text_input("Assignees (comma-separated; empty: every reviewer)", key="qc_assignees", width=320)
             st.checkbox("Blind: a reviewer sees no other vote on a run before voting", key="qc_blind")
+            st.text_area(
+                "Rubric (optional): criteria scored beside the thumbs, as a JSON list",
+                key="qc_rubric",
+                height=150,
+                placeholder=RUBRIC_EXAMPLE,
+                help=RUBRIC_HELP,
+            )
+            said("rubric")
             st.form_submit_button("Create queue", icon=":material/playlist_add:", on_click=create)
 
 

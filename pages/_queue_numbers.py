@@ -190,6 +190,45 @@ def agreement_section(name: str, reader: auth.Actor) -> None:
         f"Over {found['items_compared']:,} runs with two votes or more ({found['items_with_k_votes']:,} with the "
         f"{found['reviewers_per_item']} the queue asks). " + plain("; ".join(said)) + "."
     )
+    criteria_table(found["criteria"])
+
+
+def statistic_cell(statistic: dict) -> str:
+    """A statistic as a table cell: its value with its 95 % interval, or why there is none."""
+    if statistic["value"] is None:
+        return f"– ({statistic.get('reason')})"
+    if statistic["low"] is None:
+        return f"{statistic['value']:.2f} (too few runs for an interval)"
+    return f"{statistic['value']:.2f} ({statistic['low']:.2f} to {statistic['high']:.2f})"
+
+
+def criteria_table(criteria: list[dict]) -> None:
+    """The same agreement on each criterion of the queue's rubric."""
+    if not criteria:
+        return
+    st.markdown("**Per criterion of the rubric**")
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "criterion": row["criterion"],
+                    "kind": row["kind"],
+                    "Fleiss' kappa (95 %)": statistic_cell(row["fleiss_kappa"]),
+                    "Krippendorff's alpha (95 %)": statistic_cell(row["krippendorff_alpha"]),
+                    "runs compared": row["items_compared"],
+                }
+                for row in criteria
+            ]
+        ),
+        hide_index=True,
+        key="qs_criteria_agreement",
+    )
+    st.caption(
+        "Each criterion's scores from the reviewers' votes: Fleiss' kappa over the runs scored by as many "
+        "reviewers as the queue asks, Krippendorff's alpha over every run scored twice or more (for an ordinal "
+        "criterion at the ordinal level: 2 against 3 disagrees less than 1 against 5). A reviewer who leaves "
+        "an optional criterion out scores one run fewer."
+    )
 
 
 def advice_section(name: str, reader: auth.Actor) -> None:

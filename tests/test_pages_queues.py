@@ -192,3 +192,55 @@ def test_an_admin_defines_a_queue_and_a_bad_one_is_not_saved(db):
     assert "queue planner-k3 is closed" in unescaped(at.success)
     with open_store(db) as store:
         assert store.queues.get("planner-k3", actor=SYSTEM)["closed_at"] is not None
+
+
+RUBRIC = """[{"name": "factual", "kind": "binary", "required": true},
+ {"name": "tone", "kind": "categorical", "options": ["warm", "curt"], "description": "How it sounds"}]"""
+
+
+def test_an_admin_defines_a_queue_with_a_rubric_and_a_bad_rubric_is_not_saved(db):
+    at = page(None, queue=None)
+    at.text_input(key="qc_name").input("scored")
+    at.number_input(key="qc_rate").set_value(100.0)
+    at.text_area(key="qc_rubric").input('[{"name": "tone", "kind": "categorical", "options": ["warm"]}]')
+    at.button(key="FormSubmitter:qc_form-Create queue").click().run()
+    assert unescaped(at.error) == "Not saved: criterion tone: a categorical criterion needs 2 to 20 options"
+    at.text_area(key="qc_rubric").input("[{name: tone}]")
+    at.button(key="FormSubmitter:qc_form-Create queue").click().run()
+    assert unescaped(at.error).startswith("Not saved: a rubric is a JSON list of criteria: Expecting property name")
+    with open_store(db) as store:
+        assert [queue["name"] for queue in store.queues.list(actor=SYSTEM)] == ["pair", "triage"]
+    at.text_area(key="qc_rubric").input(RUBRIC)
+    at.button(key="FormSubmitter:qc_form-Create queue").click().run()
+    assert "Saved: queue scored with 6 runs and a rubric of 2 criteria." in unescaped(at.success)
+    with open_store(db) as store:
+        assert store.queues.get("scored", actor=SYSTEM)["rubric"] == [
+            {"name": "factual", "kind": "binary", "required": True},
+            {
+                "name": "tone",
+                "kind": "categorical",
+                "required": False,
+                "description": "How it sounds",
+                "options": ["warm", "curt"],
+            },
+        ]
+
+
+def test_the_agreement_per_criterion_under_the_thumbs(db):
+    with open_store(db) as store:
+        spec = QueueSpec("scored", sample_rate=1.0, reviewers_per_item=2, rubric=RUBRIC)
+        store.queues.create(spec, actor=SYSTEM)
+        given = {"r-3": ({"factual": True, "tone": "warm"}, {"factual": True, "tone": "warm"})}
+        given["r-4"] = ({"factual": False, "tone": "curt"}, {"factual": True, "tone": "curt"})
+        given["r-5"] = ({"factual": False}, {"factual": False})
+        for run, scores in given.items():
+            for owner, scored in zip((ANA, BO), scores, strict=True):
+                store.queues.submit("scored", run, rating=1, scores=scored, actor=auth.Actor(owner, "reviewer"))
+        expected = store.queues.agreement("scored", actor=SYSTEM)["criteria"]
+    at = page(None, queue="scored")
+    found = table(at, "Krippendorff's alpha (95 %)")
+    assert list(found["criterion"]) == ["factual", "tone"]
+    assert list(found["runs compared"]) == [3, 2]
+    factual = expected[0]["krippendorff_alpha"]
+    assert found["Krippendorff's alpha (95 %)"][0].startswith(f"{factual['value']:.2f} (")
+    assert found["Fleiss' kappa (95 %)"][1] == "1.00 (too few runs for an interval)"
