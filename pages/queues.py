@@ -67,8 +67,18 @@ def definition(queue: dict) -> None:
     selection = queue["selection"]
     if selection:
         st.markdown("Selection: " + plain(", ".join(f"{key} = {value}" for key, value in sorted(selection.items()))))
+    if queue["rubric"]:
+        st.markdown("Rubric: " + " · ".join(criterion_said(criterion) for criterion in queue["rubric"]))
     if queue["instructions"]:
         st.info(safe_markdown(queue["instructions"]), icon=":material/assignment:")
+
+
+def criterion_said(criterion: dict) -> str:
+    """A criterion in a few words, escaped: `tone (categorical: warm, neutral, curt)`."""
+    how = [criterion["kind"] + (": " + ", ".join(criterion["options"]) if criterion.get("options") else "")]
+    if criterion.get("required"):
+        how.append("required")
+    return f"{plain(criterion['name'])} ({plain(', '.join(how))})"
 
 
 st.title("Queues")
