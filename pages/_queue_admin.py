@@ -1,7 +1,8 @@
 """The Queues page's actions: a lead's verdicts on the runs reviewers split on, and an admin's queue
-definition and closing. Each write runs in a widget callback, before the page is drawn again, so the
-page shows the stored result; what it says (saved, or the data layer's error) waits in the session
-for the next drawing (`said`)."""
+definition (with its rubric, a JSON list of criteria checked by the data layer's `Rubric`) and
+closing. Each write runs in a widget callback, before the page is drawn again, so the page shows the
+stored result; what it says (saved, or the data layer's error) waits in the session for the next
+drawing (`said`)."""
 
 from __future__ import annotations
 

@@ -4,8 +4,9 @@ traffic.
 The list of queues with their runs done and left; for the queue chosen (kept in the URL as `queue`):
 its definition, the progress per reviewer (every reviewer for a lead or an admin, else the reader's
 own row), the estimate of the share of good runs overall and by assistant, model and week beside the
-end users' thumbs, the reviewers' agreement, the sample rate a chosen margin needs, and the runs the
-reviewers split on, where a lead sets the verdict. Admins define and close queues here.
+end users' thumbs, the reviewers' agreement (on the thumbs and per rubric criterion), the sample rate
+a chosen margin needs, and the runs the reviewers split on, where a lead sets the verdict. Admins
+define queues (with a rubric) and close them here.
 """
 
 from __future__ import annotations
