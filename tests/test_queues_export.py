@@ -137,3 +137,59 @@ def test_the_export_command(tmp_path, capsys):
     assert cli.main(["queue", "export", "nope", "--output", str(tmp_path / "x.csv"), "--db", db]) == 1
     assert capsys.readouterr().err.strip() == "error: queue nope not found"
     assert sorted(path.name for path in tmp_path.iterdir() if "csv" in path.name) == ["pair.csv"]
+
+
+RUBRIC = [
+    {"name": "factual", "kind": "binary", "required": True},
+    {"name": "helpfulness", "kind": "ordinal"},
+    {"name": "tone", "kind": "categorical", "options": ["warm", "=curt"]},
+]
+
+
+def test_the_reviews_carry_their_scores_and_csv_a_column_per_criterion(store):
+    assert store.ingest(runs(2), actor=SYSTEM).ok
+    store.queues.create(QueueSpec("scored", sample_rate=1.0, reviewers_per_item=2, rubric=RUBRIC), actor=SYSTEM)
+    given = {"ana": {"factual": True, "helpfulness": 4, "tone": "=curt"}, "bo": {"factual": False}}
+    for owner, scores in given.items():
+        store.queues.submit("scored", "r-0", rating=1, scores=scores, actor=Actor(owner, "reviewer"))
+    lines = [json.loads(line) for line in "".join(store.queues.export("scored", actor=SYSTEM)).splitlines()]
+    assert [review["scores"] for review in lines[0]["reviews"]] == [
+        {"factual": True, "helpfulness": 4, "tone": "=curt"},
+        {"factual": False},
+    ]
+    table = list(csv.reader(io.StringIO("".join(store.queues.export("scored", actor=SYSTEM, fmt="csv")))))
+    header, first = table[0], dict(zip(table[0], table[1], strict=True))
+    assert header[9:] == [
+        f"review_{n}_{field}"
+        for n in (1, 2)
+        for field in ("owner", "rating", "comment", "tags", "score.factual", "score.helpfulness", "score.tone")
+    ]
+    assert [first[f"review_1_score.{name}"] for name in ("factual", "helpfulness", "tone")] == ["yes", "4", "'=curt"]
+    assert [first[f"review_2_score.{name}"] for name in ("factual", "helpfulness", "tone")] == ["no", "", ""]
+
+
+def test_a_reviewer_yet_to_judge_a_blind_item_exports_no_other_review_of_it(store):
+    assert store.ingest(runs(2), actor=SYSTEM).ok
+    store.queues.create(QueueSpec("blind", sample_rate=1.0, reviewers_per_item=2, blind=True), actor=SYSTEM)
+    store.queues.submit("blind", "r-0", rating=-1, comment="wrong", actor=Actor("ana", "reviewer"))
+    store.queues.submit("blind", "r-1", rating=1, actor=Actor("ana", "reviewer"))
+    store.queues.submit("blind", "r-1", rating=-1, actor=Actor("bo", "reviewer"))
+    store.queues.adjudicate("blind", "r-1", verdict="good", note="fine", actor=LEAD)
+
+    def exported(actor) -> dict:
+        return {
+            row["run_id"]: row
+            for row in map(json.loads, "".join(store.queues.export("blind", actor=actor)).splitlines())
+        }
+
+    # bo has yet to judge r-0: ana's review and the consensus stay hidden; r-1 has all its votes
+    for_bo = exported(Actor("bo", "reviewer"))
+    assert (for_bo["r-0"]["reviews"], for_bo["r-0"]["consensus"]) == ([], None)
+    assert [review["owner"] for review in for_bo["r-1"]["reviews"]] == ["ana", "bo"]
+    assert (for_bo["r-1"]["verdict"], for_bo["r-1"]["verdict_note"]) == ("good", "fine")
+    assert [review["owner"] for review in exported(Actor("ana", "reviewer"))["r-0"]["reviews"]] == ["ana"]
+    assert exported(Actor("vi", "viewer"))["r-0"]["consensus"] == "bad"
+    table = list(
+        csv.reader(io.StringIO("".join(store.queues.export("blind", actor=Actor("bo", "reviewer"), fmt="csv"))))
+    )
+    assert "wrong" not in {cell for row in table for cell in row}

@@ -315,26 +315,32 @@ class QueueRepo:
         self, name: str, *, actor: auth.Actor, fmt: str = "jsonl", page_size: int = item_export.PAGE
     ) -> Iterator[str]:
         """The queue's items as text to write out, a page at a time (`queues/export.py`): `jsonl`, one
-        object per item with its reviews, or `csv`. The caller is checked and the queue looked up now;
-        each page is read as the text is consumed."""
+        object per item with its reviews and their scores, or `csv`, as the actor may see them (the
+        blind rule). The caller is checked and the queue looked up now; each page is read as the text
+        is consumed."""
         auth.authorize(actor, "read")
         fmt = item_export.format_of(fmt)
         limit = rules.integer(page_size, "page size", low=1, high=100_000)
         with self._engine.read() as conn:
             spec, _ = self._spec(conn, name)
-            most = int(conn.scalar(item_export.MOST_REVIEWS, {"queue_name": spec.name}) or 0)
+            shown, hidden = blind.shown(actor)
+            most = int(
+                conn.scalar(item_export.MOST_REVIEWS.format(shown=shown), {"queue_name": spec.name, **hidden}) or 0
+            )
 
         def pages() -> Iterator[list[dict]]:
             after = ""
             while True:
                 with self._engine.read() as conn:
-                    rows = item_export.page(conn, spec.name, after, limit)
+                    rows = item_export.page(conn, spec.name, after, limit, actor=actor)
                 if not rows:
                     return
                 yield rows
                 after = rows[-1]["run_id"]
 
-        return item_export.csv_lines(pages(), most) if fmt == "csv" else item_export.jsonl(pages())
+        if fmt == "csv":
+            return item_export.csv_lines(pages(), most, tuple(c.name for c in spec.rubric.criteria))
+        return item_export.jsonl(pages())
 
     def estimate(self, name: str, *, by: str | None = None, actor: auth.Actor) -> dict:
         """The share of good runs in all traffic from the queue's random sample (`estimate.py`), overall and,

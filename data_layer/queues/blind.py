@@ -9,9 +9,9 @@ and roles that do not work queues (viewers) are never blinded: they judge nothin
 `hidden` names those runs with their queues. Every read that shows a person votes on a run, or counts
 of them, asks it through the helpers here: the feedback lists and counts (pages and the REST API),
 one vote by id or owner, a thread's tallies (the thread page's header), the threads list's tally
-columns. Bulk reads ask the same rule in SQL: `shown` for votes (the export, the Themes page's
-quotes), `run_open` for runs (a queue's items and splits, the Agreement page's disagreements, the Stats
-page's worst runs).
+columns. Bulk reads ask the same rule in SQL: `shown` for votes (the vote export, a queue's export,
+the Themes page's quotes), `run_open` for runs (a queue's items, export and splits, the Agreement
+page's disagreements, the Stats page's worst runs).
 Aggregates over many runs (stats, agreement, a queue's progress and estimate) are not filtered
 (docs/architecture.md, "Blind queues").
 """
