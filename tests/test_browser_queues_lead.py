@@ -65,8 +65,16 @@ def lead_server(tmp_path):
             reviewers_per_item=2,
             assignees=("ana@example.com", "bo@example.com", "cy@example.com"),
             instructions="Judge the **whole run**.",
+            rubric=[{"name": "factual", "kind": "binary"}, {"name": "helpfulness", "kind": "ordinal"}],
         )
         store.queues.create(spec, actor=SYSTEM)
+        # the reviewers' votes again, now with scores for the rubric (an import changes only the scores)
+        scored = [
+            {**record, "scores": {"factual": record["rating"] == 1, "helpfulness": 4 if record["rating"] == 1 else 2}}
+            for record in records
+            if record["kind"] == "feedback" and record["source"] == "reviewer"
+        ]
+        assert store.ingest(scored, actor=SYSTEM).ok
     env = {
         "FEEDBACK_DEMO": "0",
         auth.TRUSTED_HEADER_VARIABLE: "X-Forwarded-Email",
@@ -96,6 +104,8 @@ def test_a_lead_settles_a_disputed_run_on_the_queues_page(lead_server, chromium)
         wait_ready(page)
         expect(dispute.get_by_text("verdict good by lee@example.com", exact=False)).to_be_visible(timeout=TIMEOUT)
         expect(page.locator('[data-testid="stPlotlyChart"]')).to_be_visible(timeout=TIMEOUT)
+        expect(page.get_by_text("Per criterion of the rubric")).to_be_visible(timeout=TIMEOUT)
+        expect(page.get_by_text("Each criterion's scores from the reviewers' votes", exact=False)).to_be_visible()
         # The page scrolls inside Streamlit's own container: a tall window shows it whole.
         page.set_viewport_size({"width": 1400, "height": 3000})
         page.get_by_role("heading", name="Queues").scroll_into_view_if_needed()
