@@ -1,4 +1,5 @@
-"""The `queue` commands of the command line (`data_layer.cli`): define, list, close and read review queues."""
+"""The `queue` commands of the command line (`data_layer.cli`): define, change, list, close and read review
+queues."""
 
 from __future__ import annotations
 
@@ -67,6 +68,31 @@ def cmd_create(args) -> int:
     )
     with open_store(args.db) as store:
         queue = store.queues.create(spec, actor=auth.SYSTEM)
+    print(json.dumps(queue, indent=2) if args.json else f"queue {queue['name']}: {queue['items']} items")
+    return 0
+
+
+def cmd_change(args) -> int:
+    fields: dict = {}
+    chosen = selection(args)
+    if chosen.as_dict():
+        fields["selection"] = chosen
+    for field, value in (
+        ("sample_rate", args.sample_rate),
+        ("reviewers_per_item", args.reviewers),
+        ("blind", args.blind),
+        ("instructions", args.instructions),
+    ):
+        if value is not None:
+            fields[field] = value
+    if args.assignees is not None:
+        fields["assignees"] = tuple(name.strip() for name in args.assignees.split(",") if name.strip())
+    if args.rubric is not None:
+        fields["rubric"] = rubric_file(args.rubric)
+    if not fields:
+        raise InvalidInput("nothing to change: give an option to change (see queue change --help)")
+    with open_store(args.db) as store:
+        queue = store.queues.change(args.name, actor=auth.SYSTEM, **fields)
     print(json.dumps(queue, indent=2) if args.json else f"queue {queue['name']}: {queue['items']} items")
     return 0
 
@@ -183,6 +209,26 @@ def add_commands(commands, add_filter_options) -> None:
     create.add_argument("--follow-ups", action="store_true", help="only runs that follow up another")
     create.add_argument("--json", action="store_true", help="print the queue as JSON")
     add_filter_options(create)
+
+    change = action(
+        "change",
+        cmd_change,
+        "change an open queue and let in the runs it now takes: instructions, reviewers per item, blind, "
+        "assignees, the selection (any filter option replaces it), a higher sample rate, a rubric with more criteria",
+    )
+    change.add_argument("--sample-rate", type=float, help="a higher share of all runs sampled (0 to 1)")
+    change.add_argument("--reviewers", type=int, help="reviewers per item, 1 to 5")
+    change.add_argument("--blind", action=argparse.BooleanOptionalAction, help="blind, or not (--no-blind)")
+    change.add_argument("--instructions", help="markdown shown on every card")
+    change.add_argument("--assignees", metavar="A,B,...", help="reviewers of the queue (empty: every reviewer)")
+    change.add_argument(
+        "--rubric", metavar="FILE.json", help="the rubric: its criteria kept as they are, new ones added"
+    )
+    change.add_argument("--status", help="select runs of this status")
+    change.add_argument("--complaints", action="store_true", help="select runs an end user thumbed down")
+    change.add_argument("--follow-ups", action="store_true", help="select runs that follow up another")
+    change.add_argument("--json", action="store_true", help="print the queue as JSON")
+    add_filter_options(change)
 
     listing = action("list", cmd_list, "list the queues with their progress", named=False)
     listing.add_argument("--json", action="store_true", help="print JSON")

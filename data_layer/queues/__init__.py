@@ -21,6 +21,7 @@ from data_layer.queues import (
     advice,
     agreement,
     blind,
+    change,
     criteria_agreement,
     estimate,
     progress,
@@ -267,6 +268,22 @@ class QueueRepo:
 
         self._engine.write(write)
         return self.get(spec.name, actor=actor)
+
+    def change(self, name: str, *, actor: auth.Actor, **fields) -> dict:
+        """Change an open queue's definition (`change.py` says what may change) and let in the runs it
+        now takes; the queue as stored after."""
+        auth.authorize(actor, "manage_queues")
+        now = datetime.now(UTC)
+
+        def write(conn):
+            old, row = self._spec(conn, name)
+            new = change.changed(old, row["closed_at"] is not None, fields)
+            conn.execute(change.UPDATE, new.row())
+            change.resample(conn, self._engine, old, new)
+            enter(conn, self._engine, new, now=now)
+            return new.name
+
+        return self.get(self._engine.write(write), actor=actor)
 
     def close(self, name: str, *, actor: auth.Actor) -> dict:
         """Close a queue: no run enters it any more; its items and votes stay. Closing twice changes nothing."""

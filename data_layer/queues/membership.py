@@ -9,8 +9,8 @@ says which of the two let it in (`sampled`, `selected` or `both`), and a run tha
 selection has no inclusion probability: it is no part of the random sample.
 
 Runs enter as they arrive (the import's transaction calls `enter` with its runs) and when a queue is
-created (`enter` with every run). An item, once in, stays: a run that stops matching the selection
-(a new complaint retracted) keeps its place and its votes.
+created or changed (`enter` with every run; `change.py`). An item, once in, stays: a run that stops
+matching the selection (a new complaint retracted) keeps its place and its votes.
 """
 
 from __future__ import annotations
@@ -46,6 +46,11 @@ def sample_point(run_id: str, seed: int) -> float:
     return int(hashlib.md5(f"{run_id}:{seed}".encode()).hexdigest()[:8], 16) / 2**32
 
 
+def point_sql(engine) -> str:
+    """The SQL of a run's sample point (the run aliased `r`, the seed as `$seed`) on `engine`."""
+    return _POINT.format(number=engine.hex32_to_int.format(hex=_HEX))
+
+
 def enter(
     conn,
     engine,
@@ -58,7 +63,7 @@ def enter(
     its `arrival_params`) limits the candidates to those runs, else every stored run is one."""
     selection = spec.selection.as_dict()
     selected, params = conditions(spec.selection, SELECTION) if selection else ("FALSE", {})
-    point = _POINT.format(number=engine.hex32_to_int.format(hex=_HEX))
+    point = point_sql(engine)
     join = f"JOIN ({arrivals}) AS arrived ON arrived.run_id = r.run_id" if arrivals else ""
     sql = _ENTER.format(point=point, selected=selected, arrivals=join)
     params.update(
