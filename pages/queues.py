@@ -6,7 +6,7 @@ its definition, the progress per reviewer (every reviewer for a lead or an admin
 own row), the estimate of the share of good runs overall and by assistant, model and week beside the
 end users' thumbs, the reviewers' agreement (on the thumbs and per rubric criterion), the sample rate
 a chosen margin needs, and the runs the reviewers split on, where a lead sets the verdict. Admins
-define queues (with a rubric) and close them here.
+define queues (with a rubric), change and close them here.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import pandas as pd
 import streamlit as st
 
 from data_layer import errors
-from pages import _identity, _queue_admin, _queue_numbers, _shared
+from pages import _identity, _queue_admin, _queue_change, _queue_numbers, _shared
 from pages._text import plain, safe_markdown
 
 
@@ -104,6 +104,7 @@ if queue is None:
     st.stop()
 st.header(plain(queue["name"]))
 definition(queue)
+_queue_change.change_form(queue)
 _queue_admin.close_control(queue)
 try:
     _queue_numbers.progress_section(queue["name"], reader)

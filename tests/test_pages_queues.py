@@ -244,3 +244,24 @@ def test_the_agreement_per_criterion_under_the_thumbs(db):
     factual = expected[0]["krippendorff_alpha"]
     assert found["Krippendorff's alpha (95 %)"][0].startswith(f"{factual['value']:.2f} (")
     assert found["Fleiss' kappa (95 %)"][1] == "1.00 (too few runs for an interval)"
+
+
+def test_an_admin_changes_a_queue_and_a_change_that_would_break_it_is_not_saved(db):
+    at = page(None, queue="triage")
+    at.text_area(key="qx_rubric|triage").input('[{"name": "tone", "kind": "categorical", "options": ["a", "b"]}]')
+    at.number_input(key="qx_k|triage").set_value(2)
+    at.button(key="FormSubmitter:qx_form|triage-Save the change").click().run()
+    assert "Saved: queue triage now has 1 run." in unescaped(at.success)
+    at.text_area(key="qx_rubric|triage").input("[]")
+    at.number_input(key="qx_rate|triage").set_value(50.0)
+    at.button(key="FormSubmitter:qx_form|triage-Save the change").click().run()
+    assert unescaped(at.error) == "Not saved: criterion tone has scores to keep: a rubric may only gain criteria"
+    with open_store(db) as store:
+        shown = store.queues.get("triage", actor=SYSTEM)
+    assert (shown["reviewers_per_item"], shown["sample_rate"], [c["name"] for c in shown["rubric"]]) == (
+        2,
+        0.0,
+        ["tone"],
+    )
+    at = page("lee@x.com", queue="triage")
+    assert "qx_k|triage" not in {widget.key for widget in at.number_input}  # changing queues is an admin's
