@@ -329,6 +329,10 @@ def other_operations(ctx: Ctx) -> dict:
                 lambda: s.queues.create(QueueSpec(f"{ctx.queue}-new", selection=model), actor=a)["items"],
                 2,
             ),
+            "queues.change": (
+                lambda: s.queues.change(ctx.queue, reviewers_per_item=2, actor=a)["reviewers_per_item"],
+                2,
+            ),
             "queues.close": (lambda: s.queues.close(ctx.queue, actor=a)["closed_at"] is not None, True),
         },
         "adjudicate": {
