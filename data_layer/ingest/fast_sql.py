@@ -224,6 +224,7 @@ def _feedback_sql() -> str:
             _opt_id("feedback_id"),
             "(feedback_id IS NOT NULL OR comment_v IS NULL OR regexp_full_match(comment_v, '[\\x20-\\x7e\\n\\r\\t]*'))",
             f"(tags IS NULL OR len(list_filter(tags, lambda t: coalesce(t NOT IN ({_list(REASON_TAGS)}), true))) = 0)",
+            # a judge's verdict (source judge) is not a vote: it is left to the per-record path (ingest/verdicts.py)
             f"(source IS NULL OR source IN ({_list(FEEDBACK_SOURCES)}))",
             _opt_time("updated_at"),
         ]

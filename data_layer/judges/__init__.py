@@ -20,14 +20,14 @@ from datetime import UTC, datetime
 
 from data_layer import auth, rules
 from data_layer.errors import Forbidden, InvalidInput, NotFound
-from data_layer.judges import calibration, compare
+from data_layer.judges import calibration, compare, verdict
 from data_layer.queues.estimate import CONSENSUS, GROUPS
 from data_layer.rows import plain, plain_all
 from data_layer.targets import check_target
 
 __all__ = ["JudgeRepo", "calibration"]
 
-MAX_RATIONALE = 20_000
+MAX_RATIONALE = verdict.MAX_RATIONALE
 
 COLUMNS = "judge_vote_id, judge, thread_id, run_id, message_id, rating, rationale, scores, created_at, updated_at"
 
@@ -129,8 +129,6 @@ class JudgeRepo:
         judge = rules.identifier(judge, "judge")
         if not auth.acts_for_anyone(actor, "judge") and judge != actor.user_id:
             raise Forbidden(f"{actor.user_id} ({actor.role}) may not give verdicts as judge {judge[:100]}")
-        if scores is not None and not isinstance(scores, dict):
-            raise InvalidInput("scores must be an object of criterion name to value")
         vote = {
             "judge_vote_id": str(uuid.uuid4()),
             "judge": judge,
@@ -140,7 +138,7 @@ class JudgeRepo:
             "scope": message_id or "",
             "rating": rules.rating(rating),
             "rationale": rules.optional_text(rationale, "rationale", MAX_RATIONALE),
-            "scores": rules.json_object(scores, "scores") if scores else None,
+            "scores": verdict.scores(scores),
             "now": datetime.now(UTC),
         }
 
