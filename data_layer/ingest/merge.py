@@ -1,13 +1,12 @@
 """The import's transaction, as named steps: stage the rows, check them, merge them.
 
 The rows of a file are staged in temporary tables (`_stage_thread`, `_stage_run`, `_stage_event`,
-`_stage_feedback`, `_stage_judge`, in `records.STAGES`' columns: `stages.py`). `checks.PREPARE` finds the threads they touch and
-what of them is stored, `checks.CHECKS` each name the lines that break a rule between records or
-against the store, and `MERGE` writes: keyed (thread_id, run_id, (thread_id, seq), feedback_id or
-(run, owner, scope); a judge's verdict by (judge, run, scope), `verdicts.py`), so importing the same
-file twice changes nothing. Each step is a `Step` with a
-name, its SQL (a variant for engines whose writers meet, PostgreSQL) and its flags; tests replace or
-observe steps by name.
+`_stage_feedback`, `_stage_judge`, in `records.STAGES`' columns: `stages.py`). `checks.PREPARE` finds
+the threads they touch and what of them is stored, `checks.CHECKS` each name the lines that break a
+rule between records or against the store, and `MERGE` writes: keyed (thread_id, run_id, (thread_id,
+seq), feedback_id or (run, owner, scope); a judge's verdict by (judge, run, scope), `verdicts.py`), so
+importing the same file twice changes nothing. Each step is a `Step` with a name, its SQL (a variant
+for engines whose writers meet, PostgreSQL) and its flags; tests replace or observe steps by name.
 """
 
 from __future__ import annotations
