@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from data_layer import auth, rules
 from data_layer.errors import Forbidden, InvalidInput, NotFound
 from data_layer.judges import calibration, compare, verdict
+from data_layer.queues import blind
 from data_layer.queues.estimate import CONSENSUS, GROUPS
 from data_layer.rows import plain, plain_all
 from data_layer.targets import check_target
@@ -85,7 +86,7 @@ JOIN runs r ON r.run_id = j.run_id
 LEFT JOIN adjudications a ON a.run_id = j.run_id
 WHERE j.scope = '' AND j.judge = $judge
   AND {_PEOPLE} = CASE WHEN j.rating = 1 THEN 'bad' ELSE 'good' END
-  AND (NOT $sampled_only OR {_SAMPLED})
+  AND (NOT $sampled_only OR {_SAMPLED}) AND {{open}}
 ORDER BY r.created_at DESC, j.run_id
 LIMIT $limit OFFSET $offset
 """
@@ -149,11 +150,14 @@ class JudgeRepo:
         return _vote(self._engine.write(write))
 
     def for_thread(self, thread_id: str, *, actor: auth.Actor) -> builtins.list[dict]:
-        """Every judge's verdicts on the thread's runs and messages, oldest first."""
+        """Every judge's verdicts on the thread's runs and messages, oldest first, but for those on runs
+        blind to the actor (`queues/blind.py`): a judge's verdict is another's vote."""
         auth.authorize(actor, "read")
         with self._engine.read() as conn:
             check_target(conn, rules.identifier(thread_id, "thread_id"), actor=actor)
-            return [_vote(row) for row in conn.all(_BY_THREAD, {"thread_id": thread_id})]
+            hidden = blind.blind_runs(conn, thread_id, actor)
+            rows = conn.all(_BY_THREAD, {"thread_id": thread_id})
+            return [_vote(row) for row in rows if row["run_id"] not in hidden]
 
     def _counts(self, *, judge: str = "", group: str = "'all'", sampled_only: bool = True) -> builtins.list[dict]:
         params = {"judge": judge, "sampled_only": sampled_only}
@@ -195,13 +199,16 @@ class JudgeRepo:
         self, judge: str, *, sampled_only: bool = False, limit: int = 50, offset: int = 0, actor: auth.Actor
     ) -> builtins.list[dict]:
         """The runs where the judge and people's verdict differ, newest first, each with the judge's
-        rationale and the reviewers' comments: what the people fixing the judge's prompt read."""
+        rationale and the reviewers' comments: what the people fixing the judge's prompt read. A run blind
+        to the actor is left out: its verdicts and people's would show before the actor's own vote."""
         auth.authorize(actor, "read")
+        shown, hidden = blind.run_open(actor, "j.run_id")
         params = {
+            **hidden,
             "judge": rules.identifier(judge, "judge"),
             "sampled_only": sampled_only,
             "limit": rules.integer(limit, "limit", low=1, high=1000),
             "offset": rules.integer(offset, "offset", low=0, high=10**9),
         }
         with self._engine.read() as conn:
-            return plain_all(conn.all(_DISAGREEMENTS, params))
+            return plain_all(conn.all(_DISAGREEMENTS.format(open=shown), params))
