@@ -58,6 +58,9 @@ class JudgeDetail(JudgeNumbers):
     sampled_only: bool
     by: str | None = None
     groups: list[dict] = []
+    # per rubric criterion both the judge and the reviewers scored: `criterion`, `kind`, `runs`, and a
+    # binary one's `table` and hit rates (as above), another's `matches`, `match_rate`, `match_low`/`high`
+    criteria: list[dict] = []
 
 
 class Disagreement(BaseModel):
@@ -90,7 +93,7 @@ def list_judges(
     "/judges/{judge}",
     response_model=JudgeDetail,
     responses=errors(400, 401, 403, 404),
-    summary="One judge's numbers, overall and split by assistant, model or week",
+    summary="One judge's numbers, overall, split by assistant, model or week, and per rubric criterion",
 )
 def get_judge(
     judge: JudgeName,

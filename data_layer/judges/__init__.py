@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 
 from data_layer import auth, rules
 from data_layer.errors import Forbidden, InvalidInput, NotFound
-from data_layer.judges import calibration, compare, verdict
+from data_layer.judges import calibration, compare, criteria, verdict
 from data_layer.queues import blind
 from data_layer.queues.estimate import CONSENSUS, GROUPS
 from data_layer.rows import plain, plain_all
@@ -174,7 +174,8 @@ class JudgeRepo:
 
     def calibration(self, judge: str, *, by: str | None = None, sampled_only: bool = True, actor: auth.Actor) -> dict:
         """One judge's numbers overall and, with `by` (`assistant_id`, `model_name` or `week`), per group;
-        `NotFound` when the judge has no whole-run verdict."""
+        `criteria`: per rubric criterion both the judge and the reviewers scored, the judge against the
+        reviewers' majority (`criteria.py`); `NotFound` when the judge has no whole-run verdict."""
         auth.authorize(actor, "read")
         judge = rules.identifier(judge, "judge")
         if by is not None and by not in GROUPS:
@@ -183,11 +184,19 @@ class JudgeRepo:
         if not overall:
             raise NotFound(f"judge {judge} has no verdict on a whole run")
         result = {"judge": judge, "sampled_only": sampled_only, **judge_numbers(_counts(overall[0]))}
+        result["criteria"] = self._criteria(judge, sampled_only)
         if by:
             rows = self._counts(judge=judge, group=GROUPS[by], sampled_only=sampled_only)
             result["by"] = by
             result["groups"] = [{by: row["grp"], **judge_numbers(_counts(row))} for row in rows]
         return result
+
+    def _criteria(self, judge: str, sampled_only: bool) -> builtins.list[dict]:
+        sampled = _SAMPLED if sampled_only else "TRUE"
+        with self._engine.read() as conn:
+            judged = conn.all(criteria.JUDGE_SCORES.format(sampled=sampled), {"judge": judge})
+            people = conn.all(criteria.PEOPLE_SCORES, {"judge": judge}) if judged else []
+        return criteria.by_criterion(judged, people)
 
     def compare(self, judge: str, a=None, b=None, *, actor: auth.Actor) -> dict:
         """Slice B against slice A by the judge's verdicts, raw and corrected (`compare.py`); the judge's
