@@ -10,7 +10,6 @@ import json
 import pytest
 
 from data_layer.auth import SYSTEM
-from data_layer.errors import InvalidInput
 from data_layer.ingest import SCHEMAS, fast
 from tests.conftest import ai_message
 
@@ -189,10 +188,3 @@ def test_a_file_with_a_judge_field_on_a_vote_is_refused_by_both_readers(store, t
         {"line": 5, "error": "judge is given only with source judge, not with source 'end_user'"}
     ]
     assert people(store) == 0 and stored(store) == []
-
-
-def test_a_judge_put_takes_the_same_score_rules(store):
-    assert store.ingest(base()[:2], actor=SYSTEM).ok
-    with pytest.raises(InvalidInput, match="score factual"):
-        store.judges.put(judge=JUDGE, thread_id="t1", run_id="r1", rating=1, scores={"factual": 0.5}, actor=SYSTEM)
-    assert stored(store) == []

@@ -130,6 +130,8 @@ class JudgeRepo:
         judge = rules.identifier(judge, "judge")
         if not auth.acts_for_anyone(actor, "judge") and judge != actor.user_id:
             raise Forbidden(f"{actor.user_id} ({actor.role}) may not give verdicts as judge {judge[:100]}")
+        if scores is not None and not isinstance(scores, dict):
+            raise InvalidInput("scores must be an object of criterion name to value")
         vote = {
             "judge_vote_id": str(uuid.uuid4()),
             "judge": judge,
@@ -139,7 +141,7 @@ class JudgeRepo:
             "scope": message_id or "",
             "rating": rules.rating(rating),
             "rationale": rules.optional_text(rationale, "rationale", MAX_RATIONALE),
-            "scores": verdict.scores(scores),
+            "scores": rules.json_object(scores, "scores") if scores else None,
             "now": datetime.now(UTC),
         }
 
