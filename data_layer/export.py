@@ -92,12 +92,13 @@ COLUMNS: dict[str, Column] = {
     "message_id": Column("f.message_id", pa.string(), "message judged, empty for a vote on the whole run"),
 }
 
-# The export's filters: the insight pages' runs and votes, and the rating of the vote. The source
-# `judge` lists judges' verdicts instead of people's votes (`export_judges.py`).
+# The export's filters: the insight pages' runs and votes, the vote's rating; source `judge`: verdicts.
 TAKES = (*RUNS, *VOTES, "rating")
+_TAKES = {"takes": TAKES, "reader": "the export", "judges": True}
 _VOTES: Table = {**VOTES, "rating": "f.rating = $rating"}
 # The columns every export may name, after `COLUMNS`: a judge export's defaults, empty on people's votes.
 JUDGE_COLUMNS = {name: Column(sql, kind, text) for name, (sql, _, kind, text) in export_judges.COLUMNS.items()}
+NAMED = {**COLUMNS, **JUDGE_COLUMNS}
 
 SCORE_PREFIX = "score."
 _SCORE_NAME = re.compile(re.escape(SCORE_PREFIX) + NAME_PATTERN)
@@ -161,9 +162,8 @@ def columns_of(columns, scores: list[str] | tuple[str, ...] = (), *, judges: boo
         raise InvalidInput("columns must be a list of column names")
     chosen: list[str] = []
     for name in columns:
-        if name not in COLUMNS and name not in JUDGE_COLUMNS and not _SCORE_NAME.fullmatch(name):
-            known = ", ".join([*COLUMNS, *JUDGE_COLUMNS])
-            raise InvalidInput(f"unknown column {name!r:.60}; choose from {known} or score.<criterion>")
+        if name not in NAMED and not _SCORE_NAME.fullmatch(name):
+            raise InvalidInput(f"unknown column {name!r:.60}; choose from {', '.join(NAMED)} or score.<criterion>")
         if name not in chosen:
             chosen.append(name)
     if not chosen:
@@ -175,7 +175,7 @@ def _where(filters, actor: auth.Actor) -> tuple[dict, dict]:
     """The filters' conditions on runs and votes; the votes' leave out those the blind rule hides from
     `actor` (`queues/blind.py`). `votes` is what the rows are read from: people's votes, or the
     judges' verdicts in their shape."""
-    chosen = Filters.of(filters, takes=TAKES, reader="the export")
+    chosen = Filters.of(filters, **_TAKES)
     run, run_params = conditions(chosen, RUNS)
     vote, vote_params = conditions(chosen, _VOTES)
     shown, shown_params = blind.shown(actor)
@@ -202,8 +202,7 @@ def _query(filters, columns, actor: auth.Actor, sliced: str = "") -> tuple[str, 
     joins = _SCORES.format(pivot=pivot) if criteria and not verdicts else ""
     source = _FROM.format(**{**parts, "slice": sliced, "scores": joins})
     sql = f"SELECT {select}{source}ORDER BY f.created_at, f.feedback_id"
-    types = {name: column.type for name, column in {**COLUMNS, **JUDGE_COLUMNS}.items()}
-    schema = pa.schema([(name, types.get(name, pa.string())) for name in names])
+    schema = pa.schema([(name, NAMED[name].type if name in NAMED else pa.string()) for name in names])
     return sql, params, schema
 
 
@@ -256,7 +255,7 @@ def batches(
     """The export's rows as Arrow record batches of the declared column types, streamed (the actor is
     asked at the call, not at the first batch)."""
     auth.authorize(actor, "read")
-    return _batches(store, Filters.of(filters, takes=TAKES, reader="the export"), columns, batch_size, actor)
+    return _batches(store, Filters.of(filters, **_TAKES), columns, batch_size, actor)
 
 
 def _batches(store, filters: Filters, columns, batch_size: int, actor: auth.Actor) -> Iterator[pa.RecordBatch]:
@@ -296,7 +295,7 @@ def write(
         raise InvalidInput(f"{target} is a directory; give a file name")
     if not target.parent.is_dir():
         raise InvalidInput(f"directory {target.parent} does not exist")
-    filters = Filters.of(filters, takes=TAKES, reader="the export")
+    filters = Filters.of(filters, **_TAKES)
     columns = columns_of(columns, score_columns(store) if columns is None else (), judges=export_judges.judged(filters))
     _, _, schema = _query(filters, columns, actor)  # validates before anything touches the disk
     partial = target.with_name(f".{target.name}.part")

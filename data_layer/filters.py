@@ -81,9 +81,12 @@ class Filters:
             object.__setattr__(self, name, value)
 
     @classmethod
-    def of(cls, value=None, *, takes: Iterable[str] | None = None, reader: str = "Filters") -> Filters:
+    def of(
+        cls, value=None, *, takes: Iterable[str] | None = None, reader: str = "Filters", judges: bool = False
+    ) -> Filters:
         """`value` (a `Filters`, a dict of its fields, or None for no filter) as `Filters`; with `takes`,
-        refused when it sets a field outside those (`reader` names who refuses, in the message)."""
+        refused when it sets a field outside those (`reader` names who refuses, in the message), or asks
+        for the source `judge` from a reader of people's votes (all but those that say `judges`)."""
         allowed = FIELDS if takes is None else tuple(takes)
         if value is None:
             chosen = cls()
@@ -99,6 +102,10 @@ class Filters:
         extra = [name for name in chosen.as_dict() if name not in allowed]
         if extra:
             raise InvalidInput(f"{reader} cannot be filtered by {extra[0]}; it takes {', '.join(allowed)}")
+        if takes is not None and chosen.source == JUDGE_SOURCE and not judges:
+            raise InvalidInput(
+                f"{reader} reads people's votes; judges' verdicts are in the export and on the Judges page"
+            )
         return chosen
 
     def as_dict(self) -> dict:

@@ -10,8 +10,9 @@ import json
 import pyarrow.parquet as pq
 import pytest
 
-from data_layer import export, open_store
+from data_layer import export, insights, open_store, stats
 from data_layer.auth import SYSTEM
+from data_layer.errors import InvalidInput
 from tests.conftest import ai_message
 from tests.test_export import _cli
 
@@ -131,3 +132,12 @@ def test_the_export_command_takes_source_judge(tmp_path):
         {"source": "reviewer"},
         {"source": "end_user"},
     ]
+
+
+def test_readers_of_peoples_votes_refuse_the_source_judge(judged):
+    with pytest.raises(InvalidInput, match="the stats reads people's votes; judges' verdicts are in the export"):
+        stats.dashboard(judged, {"source": "judge"}, actor=SYSTEM)
+    with pytest.raises(InvalidInput, match="reads people's votes"):
+        insights.slice_counts(judged, {"source": "judge"})
+    with pytest.raises(InvalidInput, match="source 'jury' is not one of reviewer, end_user"):
+        export.count(judged, {"source": "jury"}, actor=SYSTEM)
