@@ -79,7 +79,7 @@ class Disagreement(BaseModel):
     "GET",
     "/judges",
     response_model=list[JudgeNumbers],
-    responses=errors(401, 403),
+    responses=errors(400, 401, 403),
     summary="Every judge's raw and corrected pass rate and its hit rates against people",
 )
 def list_judges(
