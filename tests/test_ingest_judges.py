@@ -10,7 +10,7 @@ import json
 import pytest
 
 from data_layer.auth import SYSTEM
-from data_layer.ingest import SCHEMAS, fast
+from data_layer.ingest import SCHEMAS, fast, read_jsonl, stage_records
 from tests.conftest import ai_message
 
 JUDGE = "helpfulness-v3@gpt-4.1"
@@ -188,3 +188,56 @@ def test_a_file_with_a_judge_field_on_a_vote_is_refused_by_both_readers(store, t
         {"line": 5, "error": "judge is given only with source judge, not with source 'end_user'"}
     ]
     assert people(store) == 0 and stored(store) == []
+
+
+def staged_both_ways(path: str) -> tuple[dict | None, dict]:
+    """The rows the fast reader stages for a file (None when it declines) and those of the per-record path."""
+    quick = fast.stage_file(path, SCHEMAS)
+    errors: list = []
+    with open(path, "rb") as stream:
+        slow = stage_records(read_jsonl(stream), lambda line, message: errors.append((line, message)), None)
+    assert not errors, errors
+    rows = {kind: table.to_pylist() for kind, table in slow.tables.items() if kind != "judge" or table.num_rows}
+    return (None if quick is None else {kind: table.to_pylist() for kind, table in quick.tables.items()}), rows
+
+
+def test_the_fast_reader_stages_verdicts_as_the_record_path_does(tmp_path):
+    records = base() + [
+        judged("r1", 1, rationale='fine, "quoted"\nand more', created_at="2026-03-02T10:00:00Z"),
+        judged("r2", -1, comment="said as a comment", updated_at="2026-03-02T11:00:00+02:00"),
+        judged("r1", -1, message_id="m1", user_id=JUDGE, tags=[]),
+        judged("r1", 1, judge=OTHER, owner_id=OTHER, rationale=""),
+        {"kind": "feedback", "thread_id": "t1", "run_id": "r1", "owner_id": "ana", "rating": 1, "source": "reviewer"},
+        {"kind": "feedback", "thread_id": "t1", "run_id": "r2", "rating": -1, "comment": "an end user"},
+    ]
+    quick, slow = staged_both_ways(jsonl(tmp_path, records))
+    assert quick is not None and quick == slow
+    assert [row["judge"] for row in quick["judge"]] == [JUDGE, JUDGE, JUDGE, OTHER]
+    assert [row["rationale"] for row in quick["judge"]] == ['fine, "quoted"\nand more', "said as a comment", None, ""]
+    assert len(quick["feedback"]) == 2
+    # a file of people's votes alone is staged as before, with no verdicts' table
+    quick, slow = staged_both_ways(jsonl(tmp_path, base() + records[-2:], "people.jsonl"))
+    assert quick is not None and quick == slow and "judge" not in quick
+
+
+@pytest.mark.parametrize(("record", "error"), BAD[:13], ids=[error[:30] for _, error in BAD[:13]])
+def test_the_fast_reader_declines_every_bad_verdict(tmp_path, record, error):
+    record = {key: value for key, value in record.items() if value is not None}
+    path = jsonl(tmp_path, base() + [judged("r1", 1), record])
+    assert fast.stage_file(path, SCHEMAS) is None
+
+
+def test_a_fast_import_of_verdicts_stores_what_the_record_path_stores(store, tmp_path):
+    records = base() + [judged("r1", 1, rationale="ok"), judged("r2", -1, comment="no"), judged("r1", 1, judge=OTHER)]
+    path = jsonl(tmp_path, records)
+    assert fast.stage_file(path, SCHEMAS) is not None
+    assert store.import_file(path, actor=SYSTEM).ok
+    renamed = json.loads(json.dumps(records).replace('"t1"', '"t2"').replace('"r1"', '"s1"').replace('"r2"', '"s2"'))
+    assert store.ingest(renamed, actor=SYSTEM).ok
+    rows = stored(store)
+    by_file = [row for row in rows if row["thread_id"] == "t1"]
+    by_records = [
+        {**row, "thread_id": "t1", "run_id": "r" + row["run_id"][1:]} for row in rows if row["thread_id"] == "t2"
+    ]
+    assert len(by_file) == 3 and sorted(by_file, key=str) == sorted(by_records, key=str)
+    assert len([row for row in audit_rows(store) if row["new_value"]["source"] == "judge"]) == 6

@@ -7,7 +7,8 @@ winning, a stored verdict on it replaced when the file's differs (`MERGE`). Each
 creates or changes gets an audit row, as a vote does (`AUDIT`: the values as `audit.VALUE_FIELDS`
 names them, the judge as `owner_id`, its rationale as `comment`, with `judge` and `scores` beside).
 A `judge` field on any other source is an error, and so is a verdict without one. The fast reader
-(`fast.py`) takes no judge's verdict: a file holding one is read record by record, here.
+applies the same rules in SQL (`fast_sql._verdict_sql`) to verdicts without `scores`; a file holding
+one with scores is read record by record, here.
 """
 
 from __future__ import annotations
