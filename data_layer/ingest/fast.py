@@ -6,6 +6,9 @@ record kinds read (strict: a value of another JSON type, an unknown key or a key
 depth fails the read), and SQL over the Arrow columns (`fast_sql.py`), in a private in-memory DuckDB,
 applies the record rules and builds the rows to stage.
 
+A judge's verdict (a feedback record of source judge, `ingest/verdicts.py`) is staged apart, as the
+per-record path stages it; one with rubric `scores` is not taken here.
+
 It is deliberately narrow. It accepts only a subset of what the per-record path accepts: string
 times of one ISO-8601 shape, metadata `{}` or null, message content a string, null or a flat object
 (type, content, id, tool_call_id, name: strings or null, in that order, written `"content": {` as
