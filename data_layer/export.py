@@ -4,9 +4,10 @@ Each row is one vote: who gave it (reviewer, source), when, the rating, comment 
 and what it judged: the assistant, model and status of the run, the human message that started
 the run and the ai answer (for a vote on one message, that message itself). Rows are read as
 Arrow batches from a streaming query and written batch by batch, so a large export never sits in
-memory whole. Filters (`data_layer.filters`) are the insight pages', plus the rating. Every row names
-its reviewer and may hold a comment: each call takes the `actor` asking, which must be allowed to
-read (`auth.authorize`), and leaves out the votes the blind rule hides from it (`queues/blind.py`).
+memory whole. Filters (`data_layer.filters`) are the insight pages', plus the rating; the source
+`judge` lists LLM judges' verdicts instead, in the same shape (`export_judges.py`). Every row names its
+reviewer and may hold a comment: each call takes the `actor` asking, which must be allowed to read
+(`auth.authorize`), and leaves out the votes the blind rule hides from it (`queues/blind.py`).
 
 The rows are read in slices of vote time of at most about `SLICE_ROWS` votes each, one query per
 slice, cut at hour boundaries found by a count per hour: a query's memory is its slice's join and
@@ -172,9 +173,8 @@ def columns_of(columns, scores: list[str] | tuple[str, ...] = (), *, judges: boo
 
 
 def _where(filters, actor: auth.Actor) -> tuple[dict, dict]:
-    """The filters' conditions on runs and votes; the votes' leave out those the blind rule hides from
-    `actor` (`queues/blind.py`). `votes` is what the rows are read from: people's votes, or the
-    judges' verdicts in their shape."""
+    """The filters' conditions on runs and votes (`votes`: people's, or judges' verdicts in their shape);
+    the votes' leave out those the blind rule hides from `actor` (`queues/blind.py`)."""
     chosen = Filters.of(filters, **_TAKES)
     run, run_params = conditions(chosen, RUNS)
     vote, vote_params = conditions(chosen, _VOTES)

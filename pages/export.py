@@ -1,8 +1,10 @@
 """Export: feedback with its run and thread context as CSV, Parquet or JSONL, for analysts.
 
 The filters are the insight pages' one filter bar (kept in the URL and carried from page to page),
-plus the rating; the columns are chosen here. A row is any vote, on a whole run or on one message;
-the page says how many of them are the whole-run votes the other insight pages count.
+plus the rating; the columns are chosen here. The source "Judges' verdicts" lists LLM judges' verdicts
+instead of people's votes, with the judge and its rationale as columns of their own. A row is any
+vote, on a whole run or on one message; the page says how many of them are the whole-run votes the
+other insight pages count.
 The file is generated only when the download button is clicked, by Streamlit in a worker thread
 (a callable `data`), written to a temporary file batch by batch, so neither this session's script
 nor any other session waits for it.
