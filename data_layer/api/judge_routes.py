@@ -116,7 +116,7 @@ def judge_disagreements(
     actor: auth.Actor = Depends(caller),
     calibration: Literal["sampled", "all"] = Query("all"),
     limit: int = Query(50, ge=1, le=1000),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=10**9),
 ) -> list[dict]:
     return store().judges.disagreements(
         judge, sampled_only=calibration == "sampled", limit=limit, offset=offset, actor=actor
