@@ -163,13 +163,17 @@ FILTER_OPTIONS = {
 }
 
 
-def _add_filter_options(sub: argparse.ArgumentParser) -> None:
+def _add_filter_options(sub: argparse.ArgumentParser, *, judges: bool = False) -> None:
     sub.add_argument("--since", metavar="DATE", help="runs created on or after this date (YYYY-MM-DD or ISO time)")
     sub.add_argument("--until", metavar="DATE", help="runs created up to this date, inclusive (or before an ISO time)")
     sub.add_argument("--assistant", help="only runs of this assistant")
     sub.add_argument("--model", help="only runs of this model")
     sub.add_argument("--reviewer", help="only votes by this reviewer (owner id)")
-    sub.add_argument("--source", choices=("reviewer", "end_user"), help="only votes from this source")
+    if judges:
+        sources, said = ("reviewer", "end_user", "judge"), "only votes from this source (judge: judges' verdicts)"
+    else:
+        sources, said = ("reviewer", "end_user"), "only votes from this source"
+    sub.add_argument("--source", choices=sources, help=said)
     sub.add_argument("--rating", choices=("positive", "negative"), help="only thumbs-up or only thumbs-down")
 
 
@@ -336,7 +340,7 @@ def build_parser() -> argparse.ArgumentParser:
         "*_utc, Parquet and JSONL to the microsecond",
     )
     exp.add_argument("-o", "--output", required=True, metavar="FILE", help="file to write (replaced when complete)")
-    _add_filter_options(exp)
+    _add_filter_options(exp, judges=True)
     exp.add_argument("--columns", metavar="A,B,...", help="comma-separated columns (default: all)")
 
     cli_queues.add_commands(commands, _add_filter_options)

@@ -4,9 +4,10 @@ Each row is one vote: who gave it (reviewer, source), when, the rating, comment 
 and what it judged: the assistant, model and status of the run, the human message that started
 the run and the ai answer (for a vote on one message, that message itself). Rows are read as
 Arrow batches from a streaming query and written batch by batch, so a large export never sits in
-memory whole. Filters (`data_layer.filters`) are the insight pages', plus the rating. Every row names
-its reviewer and may hold a comment: each call takes the `actor` asking, which must be allowed to
-read (`auth.authorize`), and leaves out the votes the blind rule hides from it (`queues/blind.py`).
+memory whole. Filters (`data_layer.filters`) are the insight pages', plus the rating; the source
+`judge` lists LLM judges' verdicts instead, in the same shape (`export_judges.py`). Every row names its
+reviewer and may hold a comment: each call takes the `actor` asking, which must be allowed to read
+(`auth.authorize`), and leaves out the votes the blind rule hides from it (`queues/blind.py`).
 
 The rows are read in slices of vote time of at most about `SLICE_ROWS` votes each, one query per
 slice, cut at hour boundaries found by a count per hour: a query's memory is its slice's join and
@@ -43,7 +44,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
-from data_layer import auth
+from data_layer import auth, export_judges
 from data_layer.errors import InvalidInput
 from data_layer.filters import RUNS, VOTES, Filters, Table, conditions
 from data_layer.queues import blind
@@ -92,9 +93,13 @@ COLUMNS: dict[str, Column] = {
     "message_id": Column("f.message_id", pa.string(), "message judged, empty for a vote on the whole run"),
 }
 
-# The export's filters: the insight pages' runs and votes, and the rating of the vote.
+# The export's filters: the insight pages' runs and votes, the vote's rating; source `judge`: verdicts.
 TAKES = (*RUNS, *VOTES, "rating")
+_TAKES = {"takes": TAKES, "reader": "the export", "judges": True}
 _VOTES: Table = {**VOTES, "rating": "f.rating = $rating"}
+# The columns every export may name, after `COLUMNS`: a judge export's defaults, empty on people's votes.
+JUDGE_COLUMNS = {name: Column(sql, kind, text) for name, (sql, _, kind, text) in export_judges.COLUMNS.items()}
+NAMED = {**COLUMNS, **JUDGE_COLUMNS}
 
 SCORE_PREFIX = "score."
 _SCORE_NAME = re.compile(re.escape(SCORE_PREFIX) + NAME_PATTERN)
@@ -106,13 +111,13 @@ LEFT JOIN (
 ) sc ON sc.feedback_id = f.feedback_id"""
 
 _FROM = """
-FROM feedback f
+FROM {votes} f
 JOIN runs r ON r.run_id = f.run_id
 LEFT JOIN threads t ON t.thread_id = f.thread_id{scores}
 LEFT JOIN (
     SELECT e.run_id, e.message_id, (array_agg(e.text ORDER BY e.seq))[1] AS text
     FROM run_events e
-    JOIN (SELECT DISTINCT f.run_id, f.message_id FROM feedback f WHERE f.message_id IS NOT NULL{slice}) voted
+    JOIN (SELECT DISTINCT f.run_id, f.message_id FROM {votes} f WHERE f.message_id IS NOT NULL{slice}) voted
       ON voted.run_id = e.run_id AND voted.message_id = e.message_id
     WHERE e.category = 'message'
     GROUP BY e.run_id, e.message_id
@@ -126,7 +131,7 @@ WHERE {run} AND {vote}{slice}
 # time zone (8 ms against 60 ms).
 _HOURS = """
 SELECT CAST(floor(extract(epoch FROM f.created_at) / 3600) AS BIGINT) AS hour, count(*) AS votes
-FROM feedback f
+FROM {votes} f
 WHERE {vote}
 GROUP BY CAST(floor(extract(epoch FROM f.created_at) / 3600) AS BIGINT)
 ORDER BY hour
@@ -134,7 +139,7 @@ ORDER BY hour
 
 _COUNT = """
 SELECT count(*)
-FROM feedback f JOIN runs r ON r.run_id = f.run_id
+FROM {votes} f JOIN runs r ON r.run_id = f.run_id
 WHERE {run} AND {vote}
 """
 
@@ -149,17 +154,17 @@ def _score_columns(conn) -> list[str]:
     return [SCORE_PREFIX + row["criterion"] for row in conn.all(_CRITERIA)]
 
 
-def columns_of(columns, scores: list[str] | tuple[str, ...] = ()) -> list[str]:
-    """The chosen column names in order, checked against `COLUMNS` and the `score.<criterion>` form
-    (None: all of them, with the score columns `scores`)."""
+def columns_of(columns, scores: list[str] | tuple[str, ...] = (), *, judges: bool = False) -> list[str]:
+    """The chosen column names in order, checked against `COLUMNS`, `JUDGE_COLUMNS` and `score.<criterion>`
+    (None: all of them, with the score columns `scores`; `JUDGE_COLUMNS` only in an export of `judges`)."""
     if columns is None:
-        return [*COLUMNS, *scores]
+        return [*COLUMNS, *(JUDGE_COLUMNS if judges else ()), *scores]
     if isinstance(columns, str) or not all(isinstance(name, str) for name in columns):
         raise InvalidInput("columns must be a list of column names")
     chosen: list[str] = []
     for name in columns:
-        if name not in COLUMNS and not _SCORE_NAME.fullmatch(name):
-            raise InvalidInput(f"unknown column {name!r:.60}; choose from {', '.join(COLUMNS)} or score.<criterion>")
+        if name not in NAMED and not _SCORE_NAME.fullmatch(name):
+            raise InvalidInput(f"unknown column {name!r:.60}; choose from {', '.join(NAMED)} or score.<criterion>")
         if name not in chosen:
             chosen.append(name)
     if not chosen:
@@ -168,31 +173,36 @@ def columns_of(columns, scores: list[str] | tuple[str, ...] = ()) -> list[str]:
 
 
 def _where(filters, actor: auth.Actor) -> tuple[dict, dict]:
-    """The filters' conditions on runs and votes; the votes' leave out those the blind rule hides from
-    `actor` (`queues/blind.py`)."""
-    chosen = Filters.of(filters, takes=TAKES, reader="the export")
+    """The filters' conditions on runs and votes (`votes`: people's, or judges' verdicts in their shape);
+    the votes' leave out those the blind rule hides from `actor` (`queues/blind.py`)."""
+    chosen = Filters.of(filters, **_TAKES)
     run, run_params = conditions(chosen, RUNS)
     vote, vote_params = conditions(chosen, _VOTES)
     shown, shown_params = blind.shown(actor)
-    parts = {"run": run, "vote": f"{vote} AND {shown}", "slice": "", "scores": ""}
+    votes = export_judges.VERDICTS if export_judges.judged(chosen) else "feedback"
+    parts = {"run": run, "vote": f"{vote} AND {shown}", "slice": "", "scores": "", "votes": votes}
     return parts, {**run_params, **vote_params, **shown_params}
 
 
 def _query(filters, columns, actor: auth.Actor, sliced: str = "") -> tuple[str, dict, pa.Schema]:
     names = columns_of(columns)
     parts, params = _where(filters, actor)
-    criteria = [name.removeprefix(SCORE_PREFIX) for name in names if name not in COLUMNS]
+    criteria = [name.removeprefix(SCORE_PREFIX) for name in names if name.startswith(SCORE_PREFIX)]
     pivot = ", ".join(f"max(value) FILTER (WHERE criterion = $score_{i}) AS s{i}" for i in range(len(criteria)))
     params.update({f"score_{i}": criterion for i, criterion in enumerate(criteria)})
     scored = iter(range(len(criteria)))
+    verdicts = export_judges.judged(filters)
     select = ",\n       ".join(
-        f"{COLUMNS[name].sql} AS {name}" if name in COLUMNS else f"sc.s{next(scored)} AS s_{i}"
+        f"{COLUMNS[name].sql} AS {name}"
+        if name in COLUMNS
+        # a judges' column, or a score (`AS s_<i>`: a criterion's name is no SQL name)
+        else f"{export_judges.select(name, verdicts, None if name in JUDGE_COLUMNS else next(scored))} AS s_{i}"
         for i, name in enumerate(names)
     )
-    joins = _SCORES.format(pivot=pivot) if criteria else ""
+    joins = _SCORES.format(pivot=pivot) if criteria and not verdicts else ""
     source = _FROM.format(**{**parts, "slice": sliced, "scores": joins})
     sql = f"SELECT {select}{source}ORDER BY f.created_at, f.feedback_id"
-    schema = pa.schema([(name, COLUMNS[name].type if name in COLUMNS else pa.string()) for name in names])
+    schema = pa.schema([(name, NAMED[name].type if name in NAMED else pa.string()) for name in names])
     return sql, params, schema
 
 
@@ -232,7 +242,8 @@ def preview(store, filters=None, *, actor: auth.Actor, columns=None, limit: int 
     """The first rows of the export as plain dicts (times ISO 8601, tags lists)."""
     auth.authorize(actor, "read")
     with store.engine.read() as conn:
-        sql, params, schema = _query(filters, columns_of(columns, _score_columns(conn)), actor)
+        columns = columns_of(columns, _score_columns(conn), judges=export_judges.judged(filters))
+        sql, params, schema = _query(filters, columns, actor)
         reader = conn.arrow_batches(f"{sql}\nLIMIT $limit", {**params, "limit": int(limit)}, batch_size=limit)
         rows = [row for batch in reader for row in _conform(batch, schema).to_pylist()]
     return [{key: _jsonable(value) for key, value in row.items()} for row in rows]
@@ -244,12 +255,12 @@ def batches(
     """The export's rows as Arrow record batches of the declared column types, streamed (the actor is
     asked at the call, not at the first batch)."""
     auth.authorize(actor, "read")
-    return _batches(store, Filters.of(filters, takes=TAKES, reader="the export"), columns, batch_size, actor)
+    return _batches(store, Filters.of(filters, **_TAKES), columns, batch_size, actor)
 
 
 def _batches(store, filters: Filters, columns, batch_size: int, actor: auth.Actor) -> Iterator[pa.RecordBatch]:
     with store.engine.read() as conn:
-        columns = columns_of(columns, _score_columns(conn))
+        columns = columns_of(columns, _score_columns(conn), judges=export_judges.judged(filters))
         for sliced, bounds in _slices(conn, filters, actor, max(SLICE_ROWS, batch_size)):
             sql, params, schema = _query(filters, columns, actor, sliced)
             for batch in conn.arrow_batches(sql, {**params, **bounds}, batch_size=batch_size):
@@ -284,8 +295,8 @@ def write(
         raise InvalidInput(f"{target} is a directory; give a file name")
     if not target.parent.is_dir():
         raise InvalidInput(f"directory {target.parent} does not exist")
-    filters = Filters.of(filters, takes=TAKES, reader="the export")
-    columns = columns_of(columns, score_columns(store) if columns is None else ())
+    filters = Filters.of(filters, **_TAKES)
+    columns = columns_of(columns, score_columns(store) if columns is None else (), judges=export_judges.judged(filters))
     _, _, schema = _query(filters, columns, actor)  # validates before anything touches the disk
     partial = target.with_name(f".{target.name}.part")
     try:

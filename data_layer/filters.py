@@ -34,6 +34,7 @@ _FLAGS = ("has_negative", "negative_user_feedback", "negative_reviewer_feedback"
 _TIMES = ("since", "until")
 _RATINGS = {1: 1, -1: -1, "1": 1, "-1": -1, "positive": 1, "negative": -1, "up": 1, "down": -1}
 MAX_SEARCH = 500
+JUDGE_SOURCE = "judge"
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,8 @@ class Filters:
     (thread titles and messages), `has_negative` (a thread with a thumbs-down), `not_reviewed_by` (a
     thread without a vote of this user), `negative_user_feedback` (a run, or a thread, with an end
     user's thumbs-down), `negative_reviewer_feedback` (a thread with a reviewer's thumbs-down),
-    `follow_ups_only`. Votes: `reviewer` (the owner), `source`, `rating` (1 or -1;
+    `follow_ups_only`. Votes: `reviewer` (the owner), `source` (`judge`: judges' verdicts, which only the
+    export lists), `rating` (1 or -1;
     `positive`/`negative` accepted). The audit trail: `actor_id`, `action`, `feedback_id`,
     `thread_id`, `run_id`.
     """
@@ -79,9 +81,12 @@ class Filters:
             object.__setattr__(self, name, value)
 
     @classmethod
-    def of(cls, value=None, *, takes: Iterable[str] | None = None, reader: str = "Filters") -> Filters:
+    def of(
+        cls, value=None, *, takes: Iterable[str] | None = None, reader: str = "Filters", judges: bool = False
+    ) -> Filters:
         """`value` (a `Filters`, a dict of its fields, or None for no filter) as `Filters`; with `takes`,
-        refused when it sets a field outside those (`reader` names who refuses, in the message)."""
+        refused when it sets a field outside those (`reader` names who refuses, in the message), or asks
+        for the source `judge` from a reader of people's votes (all but those that say `judges`)."""
         allowed = FIELDS if takes is None else tuple(takes)
         if value is None:
             chosen = cls()
@@ -97,6 +102,10 @@ class Filters:
         extra = [name for name in chosen.as_dict() if name not in allowed]
         if extra:
             raise InvalidInput(f"{reader} cannot be filtered by {extra[0]}; it takes {', '.join(allowed)}")
+        if takes is not None and chosen.source == JUDGE_SOURCE and not judges:
+            raise InvalidInput(
+                f"{reader} reads people's votes; judges' verdicts are in the export and on the Judges page"
+            )
         return chosen
 
     def as_dict(self) -> dict:
@@ -184,7 +193,8 @@ def _check(name: str, value):
     if name == "status":
         return rules.run_status(value)
     if name == "source":
-        return rules.source(value)
+        # `judge` asks for judges' verdicts, which the export lists (`export_judges.py`); no vote has it
+        return value if value == JUDGE_SOURCE else rules.source(value)
     if name == "action":
         return rules.audit_action(value)
     if name == "rating":

@@ -15,19 +15,24 @@ from datetime import date, timedelta
 import streamlit as st
 
 from data_layer import stats
-from data_layer.filters import Filters
+from data_layer.filters import JUDGE_SOURCE, Filters
 from data_layer.schema import FEEDBACK_SOURCES
 from pages import _shared
 from pages._text import plain, quoted
 
 DEFAULT_DAYS = 28
 ALL = ""  # a selectbox holding None shows a placeholder, so "no filter" is the empty string
-SOURCE_LABELS = {ALL: "All", "reviewer": "Reviewers", "end_user": "End users"}
+SOURCE_LABELS = {ALL: "All", "reviewer": "Reviewers", "end_user": "End users", JUDGE_SOURCE: "Judges' verdicts"}
 # URL parameter -> `Filters` field
 TEXT_PARAMS = {"assistant": "assistant_id", "model": "model_name", "reviewer": "reviewer", "source": "source"}
 PARAMS = ("from", "to", *TEXT_PARAMS)
 CARRIED = "_insight_filters"  # session state: the bar's last values, as URL parameters
-SOURCE_WORDS = {None: "reviewers and end users together", "reviewer": "reviewers", "end_user": "end users"}
+SOURCE_WORDS = {
+    None: "reviewers and end users together",
+    "reviewer": "reviewers",
+    "end_user": "end users",
+    JUDGE_SOURCE: "LLM judges",
+}
 
 
 @st.cache_data(ttl=_shared.READ_TTL, show_spinner=False)
@@ -86,11 +91,14 @@ def carry() -> None:
         st.query_params.update(saved)
 
 
-def filter_bar(choices: dict, *, prefix: str, unused: dict[str, str] | None = None) -> Filters:
+def filter_bar(
+    choices: dict, *, prefix: str, unused: dict[str, str] | None = None, sources: tuple[str, ...] = FEEDBACK_SOURCES
+) -> Filters:
     """Draw the filters from the URL and write changes back; returns them as `Filters` (`InvalidInput`
     for a value the data layer refuses, such as an overlong name or a year before 1970). `unused`
     names the URL parameters this page cannot apply, with the reason: they are drawn disabled, kept
-    in the URL for the next page, and left out of the result."""
+    in the URL for the next page, and left out of the result. `sources` are the sources offered (the
+    Export page adds `judge`, judges' verdicts)."""
     unused = unused or {}
     carry()
     params = st.query_params
@@ -112,12 +120,15 @@ def filter_bar(choices: dict, *, prefix: str, unused: dict[str, str] | None = No
         "assistant": ("Assistant", choices["assistants"]),
         "model": ("Model", choices["models"]),
         "reviewer": ("Reviewer", choices["reviewers"]),
-        "source": ("Source", list(FEEDBACK_SOURCES)),
+        "source": ("Source", list(sources)),
     }
     for column, (name, (label, options)) in zip(columns[1:], lists.items()):
         current = params.get(name) or ALL
-        if name == "source" and current not in (ALL, *FEEDBACK_SOURCES):
-            st.warning(f"Ignored source {quoted(current, 20)} in the address: use reviewer or end_user.")
+        if name == "source" and current not in (ALL, *sources):
+            if current == JUDGE_SOURCE:
+                st.info("Judges' verdicts are not people's votes: this page shows people's, so the source is All.")
+            else:
+                st.warning(f"Ignored source {quoted(current, 20)} in the address: use {' or '.join(sources)}.")
             current = ALL
         key = f"{prefix}_{name}"
         synced(key, current)

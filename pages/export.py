@@ -1,8 +1,10 @@
 """Export: feedback with its run and thread context as CSV, Parquet or JSONL, for analysts.
 
 The filters are the insight pages' one filter bar (kept in the URL and carried from page to page),
-plus the rating; the columns are chosen here. A row is any vote, on a whole run or on one message;
-the page says how many of them are the whole-run votes the other insight pages count.
+plus the rating; the columns are chosen here. The source "Judges' verdicts" lists LLM judges' verdicts
+instead of people's votes, with the judge and its rationale as columns of their own. A row is any
+vote, on a whole run or on one message; the page says how many of them are the whole-run votes the
+other insight pages count.
 The file is generated only when the download button is clicked, by Streamlit in a worker thread
 (a callable `data`), written to a temporary file batch by batch, so neither this session's script
 nor any other session waits for it.
@@ -18,7 +20,8 @@ from pathlib import Path
 import streamlit as st
 
 from data_layer import errors, export, insights
-from data_layer.filters import Filters
+from data_layer.filters import JUDGE_SOURCE, Filters
+from data_layer.schema import FEEDBACK_SOURCES
 from pages import _filters, _identity, _shared
 from pages._text import quoted
 
@@ -31,6 +34,11 @@ FORMAT_HELP = {
     "jsonl": "One JSON object per line: exact text, tags as lists, times as ISO 8601 to the microsecond.",
 }
 RATING_LABELS = {"": "Both", "positive": "Thumbs-up", "negative": "Thumbs-down"}
+JUDGES_TEXT = (
+    "A row is an LLM judge's verdict on a whole run or on one message, with the judge (`judge`, also in `reviewer`) "
+    "and its `rationale`; people's votes are not among them. The Judges page says how far each judge agrees with "
+    "people."
+)
 PREVIEW_ROWS = 20
 
 
@@ -101,20 +109,24 @@ current_store = _shared.store()
 me = _identity.reader()
 try:
     choices = _filters.load_choices(current_store, current_store.url, me)
-    chosen = _filters.filter_bar(choices, prefix="export")
+    chosen = _filters.filter_bar(choices, prefix="export", sources=(*FEEDBACK_SOURCES, JUDGE_SOURCE))
 except errors.DataLayerError as error:
     _shared.show_error(error)
     st.stop()
 rating = rating_bar(st.columns([2.6, 5.5])[0])
-# Rubric scores: a `score.<criterion>` column per criterion some vote scored (`data_layer.export`).
-offered = [*export.COLUMNS, *load_score_columns(current_store, current_store.url)]
+# Rubric scores: a `score.<criterion>` column per criterion some vote scored (`data_layer.export`); judges'
+# verdicts have their own columns too, and a list of columns of their own (a widget per kind of row).
+judged = chosen.source == JUDGE_SOURCE
+fixed = {**export.COLUMNS, **(export.JUDGE_COLUMNS if judged else {})}
+offered = [*fixed, *load_score_columns(current_store, current_store.url)]
 columns = st.multiselect(
     "Columns",
     offered,
     default=offered,
-    key="export_columns",
-    help="; ".join(f"{name}: {column.help}" for name, column in export.COLUMNS.items())
-    + "; score.<criterion>: a rubric score (yes/no, 1-5 or the option)",
+    key="export_columns_judges" if judged else "export_columns",
+    help="; ".join(f"{name}: {column.help}" for name, column in fixed.items())
+    + "; score.<criterion>: a rubric score (yes/no, 1-5 or the option"
+    + (", as the judge gave it)" if judged else ")"),
 )
 try:
     chosen = replace(chosen, rating=rating)
@@ -148,7 +160,12 @@ with right:
     )
 
 try:
-    st.caption(whole_run_text(chosen, load_whole_run(current_store, current_store.url, replace(chosen, rating=None))))
+    if judged:
+        st.caption(JUDGES_TEXT)
+    else:
+        st.caption(
+            whole_run_text(chosen, load_whole_run(current_store, current_store.url, replace(chosen, rating=None)))
+        )
 except errors.DataLayerError as error:
     _shared.show_error(error)
 
@@ -156,7 +173,7 @@ st.subheader("Preview")
 if not columns:
     st.info("Choose at least one column.")
 elif total == 0:
-    st.info("No feedback matches these filters.")
+    st.info("No judge's verdict matches these filters." if judged else "No feedback matches these filters.")
 else:
     rows = load_preview(current_store, current_store.url, me, chosen, tuple(columns))
     st.caption(f"The first {min(PREVIEW_ROWS, total)} of {total:,} rows, oldest vote first.")

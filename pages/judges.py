@@ -2,9 +2,10 @@
 
 The table lists every judge: its runs, its raw pass rate, the rate corrected for its errors with the
 95 % interval, and its hit rates and kappa against people's verdicts (`data_layer.judges`). One judge,
-chosen in the URL (`?judge=`), gets its numbers in words, by assistant and model, its agreement with
-people week by week, and the runs where it and people disagree, each opening its thread: what the
-people fixing the judge's prompt read. The judge's rationale is text from outside, drawn as text.
+chosen in the URL (`?judge=`), gets its numbers in words, by assistant and model, per rubric criterion
+both it and the reviewers scored, its agreement with people week by week, and the runs where it and
+people disagree, each opening its thread: what the people fixing the judge's prompt read. The judge's
+rationale is text from outside, drawn as text.
 """
 
 from __future__ import annotations
@@ -51,6 +52,22 @@ def numbers_row(row: dict) -> dict:
         "specificity": row["specificity"],
         "kappa": _charts.kappa_text(row["kappa"]),
         "note": row["reason"] or "",
+    }
+
+
+def criterion_row(row: dict) -> dict:
+    """One rubric criterion: a binary one's table and hit rates, another's exact-match rate."""
+    binary = row["kind"] == "binary"
+    table = row.get("table") or {}
+    return {
+        "criterion": row["criterion"],
+        "kind": row["kind"],
+        "runs compared": row["runs"],
+        "table (tp fn fp tn)": " ".join(str(table[cell]) for cell in ("tp", "fn", "fp", "tn")) if binary else "–",
+        "sensitivity (95 %)": interval(row, "sensitivity", "sensitivity_low", "sensitivity_high") if binary else "–",
+        "specificity (95 %)": interval(row, "specificity", "specificity_low", "specificity_high") if binary else "–",
+        "kappa": _charts.kappa_text(row["kappa"]) if binary else "–",
+        "exact match (95 %)": "–" if binary else interval(row, "match_rate", "match_low", "match_high"),
     }
 
 
@@ -184,6 +201,15 @@ for title, found, by in (("Per assistant", by_assistant, "assistant_id"), ("Per 
     )
     with right:
         st.plotly_chart(rates_chart(found["groups"], by), key=f"judge_chart_{by}")
+
+if by_assistant["criteria"]:
+    st.markdown("**Per rubric criterion**")
+    st.caption(
+        "The judge's rubric scores against the reviewers' majority on the same runs (a tie counts for none). "
+        'A yes/no criterion: the judge\'s table against them, "yes" the positive; another: how often the judge '
+        "gives exactly their value."
+    )
+    st.dataframe([criterion_row(row) for row in by_assistant["criteria"]], hide_index=True, key="judge_criteria")
 
 st.markdown("**Week by week** (bars: runs compared with people; lines: agreement and kappa)")
 thin = sum(1 for week in by_week["groups"] if week["calibration_runs"] < MIN_WEEK_RUNS)

@@ -58,6 +58,9 @@ class JudgeDetail(JudgeNumbers):
     sampled_only: bool
     by: str | None = None
     groups: list[dict] = []
+    # per rubric criterion both the judge and the reviewers scored: `criterion`, `kind`, `runs`, and a
+    # binary one's `table` and hit rates (as above), another's `matches`, `match_rate`, `match_low`/`high`
+    criteria: list[dict] = []
 
 
 class Disagreement(BaseModel):
@@ -76,7 +79,7 @@ class Disagreement(BaseModel):
     "GET",
     "/judges",
     response_model=list[JudgeNumbers],
-    responses=errors(401, 403),
+    responses=errors(400, 401, 403),
     summary="Every judge's raw and corrected pass rate and its hit rates against people",
 )
 def list_judges(
@@ -90,7 +93,7 @@ def list_judges(
     "/judges/{judge}",
     response_model=JudgeDetail,
     responses=errors(400, 401, 403, 404),
-    summary="One judge's numbers, overall and split by assistant, model or week",
+    summary="One judge's numbers, overall, split by assistant, model or week, and per rubric criterion",
 )
 def get_judge(
     judge: JudgeName,
@@ -113,7 +116,7 @@ def judge_disagreements(
     actor: auth.Actor = Depends(caller),
     calibration: Literal["sampled", "all"] = Query("all"),
     limit: int = Query(50, ge=1, le=1000),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=10**9),
 ) -> list[dict]:
     return store().judges.disagreements(
         judge, sampled_only=calibration == "sampled", limit=limit, offset=offset, actor=actor

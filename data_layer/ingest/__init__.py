@@ -14,9 +14,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from data_layer.ingest import fast
-from data_layer.ingest.merge import MAX_ERRORS, Rejected, check_and_merge, load_stages
+from data_layer.ingest.merge import MAX_ERRORS, Rejected, check_and_merge
 from data_layer.ingest.readers import JsonlFile, decode_line, read_body, read_file, read_json_array, read_jsonl
 from data_layer.ingest.records import KINDS, SCHEMAS, RecordError, Staged, parse_record, stage_records
+from data_layer.ingest.stages import load_stages
 
 __all__ = [
     "KINDS",
@@ -39,7 +40,8 @@ __all__ = [
 
 @dataclass(frozen=True)
 class ImportReport:
-    """What an import did: `ok`, records accepted per kind, and every rejected line with why."""
+    """What an import did: `ok`, records accepted per kind (`judge`, for judges' verdicts, only when the
+    file held some), and every rejected line with why."""
 
     ok: bool
     counts: dict[str, int]
@@ -61,6 +63,8 @@ class ImportReport:
 
     def summary(self) -> str:
         counts = ", ".join(f"{self.counts[kind]} {kind}s" for kind in KINDS)
+        if self.counts.get("judge"):
+            counts += f", {self.counts['judge']} judges' verdicts"
         if self.ok:
             return f"imported {counts}"
         lines = [f"nothing imported: {len(self.errors) + self.more_errors} bad records"]
@@ -109,6 +113,9 @@ def run_import(
                 if line % 10_000 == 0:
                     progress(line)
         counts = {kind: staged.tables[kind].num_rows for kind in KINDS}
+        verdicts = staged.tables.get("judge")
+        if verdicts is not None and verdicts.num_rows:
+            counts["judge"] = verdicts.num_rows
 
         def work(conn) -> None:
             load_stages(conn, staged)

@@ -6,6 +6,9 @@ record kinds read (strict: a value of another JSON type, an unknown key or a key
 depth fails the read), and SQL over the Arrow columns (`fast_sql.py`), in a private in-memory DuckDB,
 applies the record rules and builds the rows to stage.
 
+A judge's verdict (a feedback record of source judge, `ingest/verdicts.py`) is staged apart, as the
+per-record path stages it; one with rubric `scores` is not taken here.
+
 It is deliberately narrow. It accepts only a subset of what the per-record path accepts: string
 times of one ISO-8601 shape, metadata `{}` or null, message content a string, null or a flat object
 (type, content, id, tool_call_id, name: strings or null, in that order, written `"content": {` as
@@ -72,6 +75,8 @@ _FIELDS = [
     ("comment", _S),
     ("tags", pa.list_(_S)),
     ("source", _S),
+    ("judge", _S),
+    ("rationale", _S),
 ]
 _CONTENT_TYPES = (pa.struct([(name, _S) for name in CONTENT_KEYS]), _S)
 
@@ -180,17 +185,19 @@ def stage_file(path: str, schemas: dict[str, pa.Schema]) -> Staged | None:
     if any(result.num_rows and not pc.all(result.column("ok")).as_py() for result in results):
         return None
     tables = {}
-    for kind in ("thread", "run", "event", "feedback"):
+    for kind in ("thread", "run", "event", "feedback", "judge"):
         found = [
             result.drop_columns(["ok"]).cast(schemas[kind]) for result, task in zip(results, tasks) if task[1] == kind
         ]
         # One group comes out in line order already; two are interleaved by line.
         tables[kind] = found[0] if len(found) == 1 else pa.concat_tables(found).sort_by("line")
+    if not tables["judge"].num_rows:
+        del tables["judge"]  # judges' verdicts are staged apart, and only when a file holds some
     return Staged(tables=tables, lines=numbers.to_pylist())
 
 
 # The events first: the longest query starts first.
-_KINDS = ("event", "thread", "run", "feedback")
+_KINDS = ("event", "thread", "run", "feedback", "judge")
 _DATABASE: duckdb.DuckDBPyConnection | None = None
 _DATABASE_GUARD = threading.Lock()
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 
 from data_layer import messages, rules
+from data_layer.judges import verdict
 from data_layer.schema import FEEDBACK_SOURCES, REASON_TAGS, RUN_STATUSES
 
 # The keys of a content object taken here, in the order the object must list them.
@@ -72,16 +73,18 @@ def _opt_time(column: str) -> str:
     )
 
 
+# A feedback record that is a person's vote, not a judge's verdict (`source` judge).
+_PEOPLE = "source IS DISTINCT FROM 'judge'"
 _OWNER = "(CASE WHEN owner_id IS NOT NULL THEN owner_id ELSE user_id END)"
 _OWNER_OK = f"(CASE WHEN owner_id IS NOT NULL THEN {_id('owner_id')} ELSE {_opt_id('user_id')} END)"
 _METADATA = "CASE WHEN metadata IS NOT NULL THEN '{}' END"
 
 
-def _records(kind: str) -> str:
-    """The records of one kind with their times parsed."""
+def _records(kind: str, where: str = "TRUE") -> str:
+    """The records of one kind (those of them `where` holds for) with their times parsed."""
     return (
         f"(SELECT *, {_time('created_at')} AS created_at_ts, {_time('updated_at')} AS updated_at_ts "
-        f"FROM records WHERE kind = '{kind}')"
+        f"FROM records WHERE kind = '{kind}' AND {where})"
     )
 
 
@@ -225,6 +228,8 @@ def _feedback_sql() -> str:
             "(feedback_id IS NOT NULL OR comment_v IS NULL OR regexp_full_match(comment_v, '[\\x20-\\x7e\\n\\r\\t]*'))",
             f"(tags IS NULL OR len(list_filter(tags, lambda t: coalesce(t NOT IN ({_list(REASON_TAGS)}), true))) = 0)",
             f"(source IS NULL OR source IN ({_list(FEEDBACK_SOURCES)}))",
+            # a `judge` names the judge of a verdict (`_verdict_sql`), never a vote's: the per-record path says so
+            "judge IS NULL",
             _opt_time("updated_at"),
         ]
     )
@@ -239,8 +244,37 @@ def _feedback_sql() -> str:
            updated_at_ts AS updated_at, feedback_id IS NOT NULL AS given_id
     FROM (
         SELECT *, CASE WHEN feedback_id IS NULL THEN sha1('{_NAMESPACE_BLOB}'::BLOB || encode({key})) END AS h
-        FROM (SELECT *, {comment} AS comment_v FROM {_records("feedback")})
+        FROM (SELECT *, {comment} AS comment_v FROM {_records("feedback", _PEOPLE)})
     )
+    """
+
+
+def _verdict_sql() -> str:
+    """A judge's verdict, a feedback record of source judge, by the rules of `ingest/verdicts.py`; one with
+    `scores` is not read here at all (an unknown key), so its file takes the per-record path."""
+    ok = " AND ".join(
+        [
+            _id("judge"),
+            _id("thread_id"),
+            _id("run_id"),
+            "rating IN (1, -1)",
+            _opt_id("message_id"),
+            "(owner_id IS NULL OR owner_id = judge)",
+            "(user_id IS NULL OR user_id = judge)",
+            "(tags IS NULL OR len(tags) = 0)",
+            "feedback_id IS NULL",
+            "(rationale IS NULL OR comment IS NULL)",
+            _opt_text("rationale", verdict.MAX_RATIONALE),
+            _opt_text("comment", verdict.MAX_RATIONALE),
+            _opt_time("created_at"),
+            _opt_time("updated_at"),
+        ]
+    )
+    return f"""
+    SELECT coalesce({ok}, false) AS ok, line, judge, thread_id, run_id, message_id, coalesce(message_id, '') AS scope,
+           rating, coalesce(rationale, comment) AS rationale, CAST(NULL AS VARCHAR) AS scores,
+           created_at_ts AS created_at, updated_at_ts AS updated_at
+    FROM {_records("feedback", f"NOT {_PEOPLE}")}
     """
 
 
@@ -248,6 +282,7 @@ STAGE_SQL = {
     "thread": _thread_sql(),
     "run": _run_sql(),
     "feedback": _feedback_sql(),
+    "judge": _verdict_sql(),
 }
 EVENT_SQL = {True: _event_sql(objects=True), False: _event_sql(objects=False)}
 ODD_KINDS = f"SELECT count(*) FROM records WHERE kind IS NULL OR kind NOT IN ({_list((*STAGE_SQL, 'event'))})"

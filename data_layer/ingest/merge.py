@@ -1,12 +1,12 @@
 """The import's transaction, as named steps: stage the rows, check them, merge them.
 
 The rows of a file are staged in temporary tables (`_stage_thread`, `_stage_run`, `_stage_event`,
-`_stage_feedback`, in `records.STAGES`' columns). `checks.PREPARE` finds the threads they touch and
-what of them is stored, `checks.CHECKS` each name the lines that break a rule between records or
-against the store, and `MERGE` writes: keyed (thread_id, run_id, (thread_id, seq), feedback_id or
-(run, owner, scope)), so importing the same file twice changes nothing. Each step is a `Step` with a
-name, its SQL (a variant for engines whose writers meet, PostgreSQL) and its flags; tests replace or
-observe steps by name.
+`_stage_feedback`, `_stage_judge`, in `records.STAGES`' columns: `stages.py`). `checks.PREPARE` finds
+the threads they touch and what of them is stored, `checks.CHECKS` each name the lines that break a
+rule between records or against the store, and `MERGE` writes: keyed (thread_id, run_id, (thread_id,
+seq), feedback_id or (run, owner, scope); a judge's verdict by (judge, run, scope), `verdicts.py`), so
+importing the same file twice changes nothing. Each step is a `Step` with a name, its SQL (a variant
+for engines whose writers meet, PostgreSQL) and its flags; tests replace or observe steps by name.
 """
 
 from __future__ import annotations
@@ -16,8 +16,7 @@ from datetime import UTC, datetime
 
 from data_layer import audit, rollups
 from data_layer.errors import DataLayerError
-from data_layer.ingest import checks, scores, votes
-from data_layer.ingest.records import STAGES, Staged
+from data_layer.ingest import checks, scores, stages, verdicts, votes
 from data_layer.ingest.step import Step
 from data_layer.notify import outbox
 from data_layer.queues import enter_open_queues
@@ -307,36 +306,6 @@ MERGE = (
     ),
 )
 
-_TEMP_TABLES = (
-    "_stage_thread",
-    "_stage_run",
-    "_stage_event",
-    "_stage_feedback",
-    "_new_events",
-    "_votes",
-    "_changing",
-    "_written",
-    "_stored_votes",
-    "_touched",
-    "_stored_threads",
-    "_touched_runs",
-    "_follow_old",
-    *scores.TEMP_TABLES,
-)
-
-
-def _drop_temp(conn) -> None:
-    for table in _TEMP_TABLES:
-        conn.execute(f"DROP TABLE IF EXISTS {table}")
-
-
-def _create_stages(conn) -> None:
-    # No leftovers to drop first: a committed import drops its temporary tables, a rolled back one never had them.
-    for kind, columns in STAGES.items():
-        body = ", ".join(f"{name} {sql_type}" for name, sql_type, _ in columns)
-        conn.execute(f"CREATE TEMP TABLE _stage_{kind} ({body})")
-    scores.create_stage(conn)
-
 
 class Rejected(DataLayerError):
     """The file breaks a rule: every bad line (the first MAX_ERRORS) and how many more."""
@@ -345,14 +314,6 @@ class Rejected(DataLayerError):
         super().__init__("import rejected")
         self.errors = errors
         self.more = more
-
-
-def load_stages(conn, staged: Staged) -> None:
-    """Create the staging tables and load the staged rows into them."""
-    _create_stages(conn)
-    for kind, table in staged.tables.items():
-        if table.num_rows:
-            conn.load(f"_stage_{kind}", table)
 
 
 # The runs an import may put in a queue: its runs, and the runs of its votes (a complaint selects its run).
@@ -373,7 +334,7 @@ def check_and_merge(conn, engine, read_errors: list[dict], more: int, actor) -> 
             conn.lock_threads(step.locks)
     found = [
         {"line": int(row["line"]), "error": row["error"]}
-        for step in checks.CHECKS
+        for step in (*checks.CHECKS, *verdicts.CHECKS)
         for row in conn.all(step.text(conn) + " ORDER BY 1")
     ]
     if read_errors or found:
@@ -382,7 +343,7 @@ def check_and_merge(conn, engine, read_errors: list[dict], more: int, actor) -> 
     now = datetime.now(UTC)
     changes = None
     finish_index: Callable[..., None] = _no_index_fill
-    for step in MERGE:
+    for step in (*MERGE, *verdicts.MERGE):
         if step.when_votes_change:
             if changes is None:
                 changes = conn.scalar("SELECT count(*) FROM _changing WHERE NOT created")
@@ -398,5 +359,6 @@ def check_and_merge(conn, engine, read_errors: list[dict], more: int, actor) -> 
     if bad_scores:
         raise Rejected(bad_scores[:MAX_ERRORS], max(0, len(bad_scores) - MAX_ERRORS))
     audit.record_import(conn, engine, actor=actor, at=now, scores=bad_scores is not None)
+    conn.execute(verdicts.audit_sql(engine), {"changed_at": now, "actor_id": actor.user_id, "actor_role": actor.role})
     outbox.import_written(conn, engine, now)
-    _drop_temp(conn)
+    stages.drop(conn)

@@ -18,6 +18,7 @@ import pyarrow as pa
 
 from data_layer import messages, rules
 from data_layer.errors import InvalidInput
+from data_layer.ingest import verdicts
 from data_layer.queues.rubric import scores_object
 
 KINDS = ("thread", "run", "event", "feedback")
@@ -90,6 +91,8 @@ STAGES: dict[str, list[tuple[str, str, pa.DataType]]] = {
         # whether the record named its id (else it is derived from the vote itself)
         ("given_id", "BOOLEAN", pa.bool_()),
     ],
+    # a judge's verdict: a feedback record of source judge (data_layer/ingest/verdicts.py)
+    "judge": verdicts.STAGE,
 }
 SCHEMAS = {kind: pa.schema([(name, kind_) for name, _, kind_ in cols]) for kind, cols in STAGES.items()}
 # A feedback record's optional `scores`, one row per criterion, checked against the rubrics of its run's
@@ -260,7 +263,8 @@ def _required(kind: str) -> tuple[str, ...]:
 
 
 def parse_record(line: int, record) -> tuple[str, tuple]:
-    """Check one record; return its kind and the row to stage, or raise `InvalidInput`."""
+    """Check one record; return its kind and the row to stage, or raise `InvalidInput`. A judge's
+    verdict (a feedback record of source judge) is of the kind `judge`, staged apart."""
     if not isinstance(record, dict):
         raise InvalidInput(f"a record must be a JSON object, got {type(record).__name__}")
     kind = record.get("kind")
@@ -269,6 +273,8 @@ def parse_record(line: int, record) -> tuple[str, tuple]:
     missing = [name for name in _required(kind) if record.get(name) is None]
     if missing:
         raise InvalidInput(f"{kind} record is missing required field {', '.join(missing)}")
+    if kind == "feedback" and verdicts.is_verdict(record):
+        return "judge", verdicts.parse(line, record, _optional_ts)
     return kind, _PARSERS[kind](line, record)
 
 
@@ -287,8 +293,8 @@ def _table(kind: str, rows: list[tuple]) -> pa.Table:
 def stage_records(numbered, reject, progress) -> Staged:
     """Check the records one by one and gather the valid ones as Arrow tables, before any transaction:
     a retried write loads the same rows again, whatever `numbered` was (an iterator is read once)."""
-    pending: dict[str, list[tuple]] = {kind: [] for kind in KINDS}
-    tables: dict[str, list[pa.Table]] = {kind: [] for kind in KINDS}
+    pending: dict[str, list[tuple]] = {kind: [] for kind in STAGES}
+    tables: dict[str, list[pa.Table]] = {kind: [] for kind in STAGES}
     scored: list[tuple] = []
     line = 0
     for line, record in numbered:
@@ -310,7 +316,7 @@ def stage_records(numbered, reject, progress) -> Staged:
         if progress and line % 10_000 == 0:
             progress(line)
     merged = {}
-    for kind in KINDS:
+    for kind in STAGES:
         if pending[kind]:
             tables[kind].append(_table(kind, pending[kind]))
         merged[kind] = pa.concat_tables(tables[kind]) if tables[kind] else SCHEMAS[kind].empty_table()

@@ -20,14 +20,15 @@ from datetime import UTC, datetime
 
 from data_layer import auth, rules
 from data_layer.errors import Forbidden, InvalidInput, NotFound
-from data_layer.judges import calibration, compare
+from data_layer.judges import calibration, compare, criteria, verdict
+from data_layer.queues import blind
 from data_layer.queues.estimate import CONSENSUS, GROUPS
 from data_layer.rows import plain, plain_all
 from data_layer.targets import check_target
 
 __all__ = ["JudgeRepo", "calibration"]
 
-MAX_RATIONALE = 20_000
+MAX_RATIONALE = verdict.MAX_RATIONALE
 
 COLUMNS = "judge_vote_id, judge, thread_id, run_id, message_id, rating, rationale, scores, created_at, updated_at"
 
@@ -85,7 +86,7 @@ JOIN runs r ON r.run_id = j.run_id
 LEFT JOIN adjudications a ON a.run_id = j.run_id
 WHERE j.scope = '' AND j.judge = $judge
   AND {_PEOPLE} = CASE WHEN j.rating = 1 THEN 'bad' ELSE 'good' END
-  AND (NOT $sampled_only OR {_SAMPLED})
+  AND (NOT $sampled_only OR {_SAMPLED}) AND {{open}}
 ORDER BY r.created_at DESC, j.run_id
 LIMIT $limit OFFSET $offset
 """
@@ -151,11 +152,14 @@ class JudgeRepo:
         return _vote(self._engine.write(write))
 
     def for_thread(self, thread_id: str, *, actor: auth.Actor) -> builtins.list[dict]:
-        """Every judge's verdicts on the thread's runs and messages, oldest first."""
+        """Every judge's verdicts on the thread's runs and messages, oldest first, but for those on runs
+        blind to the actor (`queues/blind.py`): a judge's verdict is another's vote."""
         auth.authorize(actor, "read")
         with self._engine.read() as conn:
             check_target(conn, rules.identifier(thread_id, "thread_id"), actor=actor)
-            return [_vote(row) for row in conn.all(_BY_THREAD, {"thread_id": thread_id})]
+            hidden = blind.blind_runs(conn, thread_id, actor)
+            rows = conn.all(_BY_THREAD, {"thread_id": thread_id})
+            return [_vote(row) for row in rows if row["run_id"] not in hidden]
 
     def _counts(self, *, judge: str = "", group: str = "'all'", sampled_only: bool = True) -> builtins.list[dict]:
         params = {"judge": judge, "sampled_only": sampled_only}
@@ -172,7 +176,8 @@ class JudgeRepo:
 
     def calibration(self, judge: str, *, by: str | None = None, sampled_only: bool = True, actor: auth.Actor) -> dict:
         """One judge's numbers overall and, with `by` (`assistant_id`, `model_name` or `week`), per group;
-        `NotFound` when the judge has no whole-run verdict."""
+        `criteria`: per rubric criterion both the judge and the reviewers scored, the judge against the
+        reviewers' majority (`criteria.py`); `NotFound` when the judge has no whole-run verdict."""
         auth.authorize(actor, "read")
         judge = rules.identifier(judge, "judge")
         if by is not None and by not in GROUPS:
@@ -181,11 +186,19 @@ class JudgeRepo:
         if not overall:
             raise NotFound(f"judge {judge} has no verdict on a whole run")
         result = {"judge": judge, "sampled_only": sampled_only, **judge_numbers(_counts(overall[0]))}
+        result["criteria"] = self._criteria(judge, sampled_only)
         if by:
             rows = self._counts(judge=judge, group=GROUPS[by], sampled_only=sampled_only)
             result["by"] = by
             result["groups"] = [{by: row["grp"], **judge_numbers(_counts(row))} for row in rows]
         return result
+
+    def _criteria(self, judge: str, sampled_only: bool) -> builtins.list[dict]:
+        sampled = _SAMPLED if sampled_only else "TRUE"
+        with self._engine.read() as conn:
+            judged = conn.all(criteria.JUDGE_SCORES.format(sampled=sampled), {"judge": judge})
+            people = conn.all(criteria.PEOPLE_SCORES, {"judge": judge}) if judged else []
+        return criteria.by_criterion(judged, people)
 
     def compare(self, judge: str, a=None, b=None, *, actor: auth.Actor) -> dict:
         """Slice B against slice A by the judge's verdicts, raw and corrected (`compare.py`); the judge's
@@ -197,13 +210,16 @@ class JudgeRepo:
         self, judge: str, *, sampled_only: bool = False, limit: int = 50, offset: int = 0, actor: auth.Actor
     ) -> builtins.list[dict]:
         """The runs where the judge and people's verdict differ, newest first, each with the judge's
-        rationale and the reviewers' comments: what the people fixing the judge's prompt read."""
+        rationale and the reviewers' comments: what the people fixing the judge's prompt read. A run blind
+        to the actor is left out: its verdicts and people's would show before the actor's own vote."""
         auth.authorize(actor, "read")
+        shown, hidden = blind.run_open(actor, "j.run_id")
         params = {
+            **hidden,
             "judge": rules.identifier(judge, "judge"),
             "sampled_only": sampled_only,
             "limit": rules.integer(limit, "limit", low=1, high=1000),
             "offset": rules.integer(offset, "offset", low=0, high=10**9),
         }
         with self._engine.read() as conn:
-            return plain_all(conn.all(_DISAGREEMENTS, params))
+            return plain_all(conn.all(_DISAGREEMENTS.format(open=shown), params))
