@@ -1,10 +1,11 @@
 """Deterministic demo data: realistic threads, runs, conversations and feedback.
 
-The same seed and anchor date give the same records. Besides ordinary traffic it plants
-what the insight pages should find: one model that is clearly worse, a theme in the negative
-comments (in English and Chinese), one bad day for one assistant, end-user votes next to
-reviewer votes, follow-up runs, failed runs, and message content that must be shown as text; two review
-queues with an adjudicated dispute; and two LLM judges, one close to people and one lenient (demo_judges.py).
+The same seed and anchor date give the same records. Besides ordinary traffic it plants what the insight
+pages should find: one model that is clearly worse, a theme in the negative comments (in English and
+Chinese), one bad day for one assistant, end-user votes next to reviewer votes, follow-up runs, failed
+runs, and message content that must be shown as text; two review queues with an adjudicated dispute;
+and two LLM judges, one close to people and one lenient, with the random sample of reviewed runs that
+calibrates them (demo_judges.py).
 """
 
 from __future__ import annotations
@@ -316,7 +317,7 @@ QUEUES = (
         "name": "weekly-sample",
         "instructions": "Judge the **whole run**: was the final answer right and useful? Other votes stay hidden "
         "until you vote.",
-        "sample_rate": 0.25,
+        "sample_rate": 0.05,
         "reviewers_per_item": 2,
         "blind": True,
         "rubric": [

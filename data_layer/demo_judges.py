@@ -6,14 +6,21 @@ of the bad runs bad, so its raw pass rate runs high and the rate corrected for i
 below it. A judge sees a run's hidden truth through its own errors: the truth is people's verdict
 where there is one (a lead's adjudication, else the majority of the reviewers' whole-run votes), else an
 end user's thumbs on the run, else a draw at the odds of a run of that status. Each judge skips a
-few runs, as a judge that timed out would. The demo's random sample of reviewed runs (the
-`weekly-sample` queue) is what calibrates both.
+few runs, as a judge that timed out would.
+
+Both are calibrated on the `judge-calibration` queue: a random quarter of the runs for one reviewer
+each, whose votes the demo's reviewers have already given on most of them. (The `weekly-sample` queue,
+a 5 % sample, is its subset: both sample by the same seed.) It is not blind, so the demo's thread pages
+show their votes.
 """
 
 from __future__ import annotations
 
 import random
 from collections import defaultdict
+
+from data_layer.errors import Conflict
+from data_layer.queues import QueueSpec
 
 # Each judge: its sensitivity, its specificity, and the share of runs it leaves unjudged.
 JUDGES = {
@@ -44,6 +51,13 @@ _RATIONALES = {
     ],
 }
 _NO_ANSWER = "The run ended before giving an answer."
+
+CALIBRATION = QueueSpec(
+    "judge-calibration",
+    instructions="A random quarter of all runs, rated by people so that the LLM judges can be checked against "
+    "them (the Judges page). Judge the **whole run**.",
+    sample_rate=0.25,
+)
 
 
 def _truths(records: list[dict], adjudicated: dict[str, str], rng: random.Random) -> dict[str, bool]:
@@ -106,7 +120,12 @@ def verdicts(records: list[dict], adjudicated: dict[str, str], seed: int) -> lis
 
 
 def seed(store, records: list[dict], seed: int, *, actor) -> int:
-    """Write both judges' verdicts on the demo's runs into `store`; returns how many were written."""
+    """Define the queue that calibrates the judges (`CALIBRATION`) unless it exists, and write both judges'
+    verdicts on the demo's runs into `store`; returns how many verdicts were written."""
+    try:
+        store.queues.create(CALIBRATION, actor=actor)
+    except Conflict:
+        pass
     adjudicated = {
         row["run_id"]: row["verdict"]
         for row in store.queues.adjudications("weekly-sample", actor=actor)

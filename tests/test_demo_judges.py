@@ -106,6 +106,6 @@ def test_the_demo_calibrates_one_judge_close_to_people_and_one_lenient(tmp_path)
     assert lenient["corrected_rate"] < lenient["raw_rate"] - 0.1
     # both judges' corrected rates agree with the sample's own estimate of the share of good runs
     with open_store(db) as store:
-        estimate = store.queues.estimate("weekly-sample", actor=SYSTEM)["estimate"]
+        estimate = store.queues.estimate(demo_judges.CALIBRATION.name, actor=SYSTEM)["estimate"]
     for numbers in (close, lenient):
         assert numbers["corrected_low"] < estimate < numbers["corrected_high"]
