@@ -1,10 +1,11 @@
 """Deterministic demo data: realistic threads, runs, conversations and feedback.
 
-The same seed and anchor date give the same records. Besides ordinary traffic it plants
-what the insight pages should find: one model that is clearly worse, a theme in the negative
-comments (in English and Chinese), one bad day for one assistant, end-user votes next to
-reviewer votes, follow-up runs, failed runs, and message content that must be shown as text; and two review
-queues with an adjudicated dispute.
+The same seed and anchor date give the same records. Besides ordinary traffic it plants what the insight
+pages should find: one model that is clearly worse, a theme in the negative comments (in English and
+Chinese), one bad day for one assistant, end-user votes next to reviewer votes, follow-up runs, failed
+runs, and message content that must be shown as text; two review queues with an adjudicated dispute;
+and two LLM judges, one close to people and one lenient, with the random sample of reviewed runs that
+calibrates them (demo_judges.py).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import uuid
 import weakref
 from datetime import UTC, date, datetime, time, timedelta
 
+from data_layer import demo_judges
 from data_layer.errors import Conflict
 from data_layer.queues import QueueSpec
 
@@ -141,9 +143,7 @@ def generate(threads: int = 200, seed: int = 7, anchor: date | None = None) -> l
             start = datetime.combine(bad_day, time(9, 0), tzinfo=UTC) + timedelta(minutes=index)
         template, tool = rng.choice(_TOPICS[assistant])
         noun_a, noun_b = rng.sample(_NOUNS[assistant], 2)
-        question = template.format(a=noun_a, b=noun_b)
-        if index == 3:
-            question = _HOSTILE
+        question = _HOSTILE if index == 3 else template.format(a=noun_a, b=noun_b)
         records.append(
             {
                 "kind": "thread",
@@ -311,8 +311,7 @@ def _vote(rng, thread_id, run_id, owner, source, p_good, moment) -> dict:
     }
 
 
-# The review queues of the demo: a random sample judged blind by two reviewers each, and the triage
-# of end users' complaints.
+# The demo's review queues: a random sample judged blind by two reviewers each, and end users' complaints.
 QUEUES = (
     {
         "name": "weekly-sample",
@@ -369,8 +368,8 @@ def scored(records: list[dict], runs: set[str], seed: int) -> list[dict]:
 
 def seed(store, threads: int = 200, seed: int = 7, anchor: date | None = None, *, actor):
     """Write the demo data into `store` as an import by `actor` (`auth.SYSTEM` for scripts and tests), define
-    the demo's queues (`QUEUES`) unless they exist, and settle the first dispute of the sample with an
-    adjudication; the reviewers' votes on the sample's runs score its rubric. Returns the import report."""
+    the demo's queues (`QUEUES`) unless they exist, settle the sample's first dispute with an adjudication,
+    and add the two judges' verdicts; the reviewers' votes on the sample score its rubric. Returns the import report."""
     records = generate(threads=threads, seed=seed, anchor=anchor)
     report = store.ingest(records, actor=actor)
     for definition in QUEUES:
@@ -385,6 +384,7 @@ def seed(store, threads: int = 200, seed: int = 7, anchor: date | None = None, *
     if disputed:
         note = "Two reviewers split; the answer cites the right sources, so it stands."
         store.queues.adjudicate("weekly-sample", disputed[0]["run_id"], verdict="good", note=note, actor=actor)
+    demo_judges.seed(store, records, seed, actor=actor)
     return report
 
 

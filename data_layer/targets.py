@@ -22,6 +22,14 @@ SELECT owner_id, (SELECT thread_id FROM runs WHERE run_id = $run_id) AS run_thre
 FROM threads WHERE thread_id = $thread_id
 """
 
+# `_THREAD_AND_RUN` for many pairs at once: a pair whose thread is missing has no row.
+_THREADS_AND_RUNS = """
+SELECT s.thread_id, s.run_id, t.owner_id, r.thread_id AS run_thread_id
+FROM (SELECT unnest(CAST($thread_ids AS TEXT[])) AS thread_id, unnest(CAST($run_ids AS TEXT[])) AS run_id) s
+JOIN threads t ON t.thread_id = s.thread_id
+LEFT JOIN runs r ON r.run_id = s.run_id
+"""
+
 # DuckDB uses an index only for a filter on the indexed column alone: the run's rows are fetched
 # through the index in a MATERIALIZED CTE (no filter pushed into it), then narrowed (docs/benchmarks.md).
 _MESSAGE_IN_RUN = """
@@ -46,12 +54,26 @@ def check_target(
             raise NotFound(f"thread {thread_id} not found")
         return
     found = conn.one(_THREAD_AND_RUN, {"thread_id": thread_id, "run_id": run_id})
+    _check_found(found, thread_id, run_id, actor)
+    if message_id is not None and not conn.scalar(_MESSAGE_IN_RUN, {"run_id": run_id, "message_id": message_id}):
+        raise NotFound(f"message {message_id} not found in run {run_id}")
+
+
+def check_runs(conn, targets: list[tuple[str, str]], *, actor: auth.Actor) -> None:
+    """`check_target` of many (thread, run) pairs in one statement: the first pair that fails raises."""
+    pairs = list(dict.fromkeys(targets))
+    params = {"thread_ids": [thread for thread, _ in pairs], "run_ids": [run for _, run in pairs]}
+    found = {(row["thread_id"], row["run_id"]): row for row in conn.all(_THREADS_AND_RUNS, params)} if pairs else {}
+    for thread_id, run_id in pairs:
+        _check_found(found.get((thread_id, run_id)), thread_id, run_id, actor)
+
+
+def _check_found(found: dict | None, thread_id: str, run_id: str, actor: auth.Actor) -> None:
+    """The rules of `check_target` on a thread's owner and its run's thread as `_THREAD_AND_RUN` reads them."""
     if found is None or not auth.may_act_on_thread(actor, found["owner_id"]):
         raise NotFound(f"thread {thread_id} not found")
     if found["run_thread_id"] != thread_id:
         raise NotFound(f"run {run_id} not found in thread {thread_id}")
-    if message_id is not None and not conn.scalar(_MESSAGE_IN_RUN, {"run_id": run_id, "message_id": message_id}):
-        raise NotFound(f"message {message_id} not found in run {run_id}")
 
 
 def thread_of_run(conn, run_id: str, actor: auth.Actor) -> str:

@@ -10,6 +10,8 @@ rationale is text from outside, drawn as text.
 
 from __future__ import annotations
 
+import math
+
 import plotly.graph_objects as go
 import streamlit as st
 
@@ -17,7 +19,6 @@ from data_layer import errors
 from data_layer.judges import calibration
 from pages import _charts, _identity, _shared
 
-PERCENT = st.column_config.NumberColumn(format="percent")
 MIN_WEEK_RUNS = 10
 
 
@@ -42,14 +43,26 @@ def interval(row: dict, value: str, low: str, high: str) -> str:
     return f"{row[value]:.0%} ({row[low]:.0%} to {row[high]:.0%})"
 
 
+def people_rate(row: dict) -> float | None:
+    """People's share of good runs among the calibration runs (those both people and the judge rated)."""
+    table = row["table"]
+    return (table["tp"] + table["fn"]) / row["calibration_runs"] if row["calibration_runs"] else None
+
+
+def points(value: float | None) -> float | None:
+    """A share as percentage points, for the tables' whole-percent format."""
+    return None if value is None else round(value * 100, 1)
+
+
 def numbers_row(row: dict) -> dict:
     return {
         "runs judged": row["judged_runs"],
-        "raw pass rate": row["raw_rate"],
-        "corrected (95 %)": interval(row, "corrected_rate", "corrected_low", "corrected_high"),
+        "judge, raw": points(row["raw_rate"]),
+        "judge, corrected (95 %)": interval(row, "corrected_rate", "corrected_low", "corrected_high"),
+        "people": points(people_rate(row)),
         "calibration runs": row["calibration_runs"],
-        "sensitivity": row["sensitivity"],
-        "specificity": row["specificity"],
+        "sensitivity": points(row["sensitivity"]),
+        "specificity": points(row["specificity"]),
         "kappa": _charts.kappa_text(row["kappa"]),
         "note": row["reason"] or "",
     }
@@ -71,19 +84,31 @@ def criterion_row(row: dict) -> dict:
     }
 
 
+def _percent(help_text: str):
+    return st.column_config.NumberColumn(format="%.0f%%", help=help_text)
+
+
 COLUMNS = {
-    "raw pass rate": PERCENT,
-    "sensitivity": PERCENT,
-    "specificity": PERCENT,
+    "judge, raw": _percent("The share of its runs the judge calls good, as it says."),
+    "judge, corrected (95 %)": st.column_config.TextColumn(
+        help="The share of its runs that are good once the judge's errors are undone, with the 95 % interval."
+    ),
+    "people": _percent("People's share of good runs among the calibration runs."),
+    "calibration runs": st.column_config.NumberColumn(
+        help="Runs both the judge and people rated (by default only runs of a random sample)."
+    ),
+    "sensitivity": _percent("The share of the runs people call good that the judge calls good."),
+    "specificity": _percent("The share of the runs people call bad that the judge calls bad."),
     "note": st.column_config.TextColumn(width="large"),
 }
 
 
 def rates_chart(groups: list[dict], by: str) -> go.Figure:
-    """Raw and corrected pass rates per group, the corrected with its interval."""
+    """The judge's raw and corrected pass rates per group, the corrected with its interval, beside people's
+    rate on the group's calibration runs."""
     figure = go.Figure()
     labels = [str(group[by] or "(none)") for group in groups]
-    figure.add_trace(go.Bar(x=labels, y=[group["raw_rate"] for group in groups], name="raw (the judge's)"))
+    figure.add_trace(go.Bar(x=labels, y=[group["raw_rate"] for group in groups], name="judge, raw"))
     shown = [group for group in groups if group["corrected_rate"] is not None]
     figure.add_trace(
         go.Scatter(
@@ -97,7 +122,17 @@ def rates_chart(groups: list[dict], by: str) -> go.Figure:
             },
             mode="markers",
             marker={"size": 10, "color": "#1b5e20"},
-            name="corrected, with 95 % interval",
+            name="judge, corrected (95 % interval)",
+        )
+    )
+    rated = [group for group in groups if group["calibration_runs"]]
+    figure.add_trace(
+        go.Scatter(
+            x=[str(group[by] or "(none)") for group in rated],
+            y=[people_rate(group) for group in rated],
+            mode="markers",
+            marker={"size": 11, "symbol": "diamond", "color": "#e65100"},
+            name="people, on the calibration runs",
         )
     )
     axis = {"title": "share of runs good", "range": [0, 1], "tickformat": ".0%"}
@@ -130,11 +165,21 @@ def drift_chart(weeks: list[dict]) -> go.Figure:
             opacity=0.3,
         )
     )
+    # the bars' zero on the lines' zero: both axes run from a sixth below zero, the bars' ticks from zero up
+    most = max((week["calibration_runs"] for week in weeks), default=0) * 1.1 or 1
+    step = max(1, math.ceil(most / 4))
     return _charts.layout(
         figure,
         height=300,
         yaxis={"title": "agreement, kappa", "range": [-0.2, 1]},
-        yaxis2={"title": "runs compared", "overlaying": "y", "side": "right", "showgrid": False},
+        yaxis2={
+            "title": "runs compared",
+            "overlaying": "y",
+            "side": "right",
+            "showgrid": False,
+            "range": [-most / 5, most],
+            "tickvals": list(range(0, int(most) + 1, step)),
+        },
     )
 
 
@@ -156,9 +201,11 @@ except errors.DataLayerError as error:
 
 st.caption(
     "Each judge against people's verdict on the same runs (the reviewers' majority, or a lead's adjudication), "
-    "taken as the truth. Sensitivity: the share of good runs the judge calls good; specificity: the share of bad "
-    "runs it calls bad. The corrected rate undoes the judge's errors (Rogan-Gladen), and its interval carries "
-    "the uncertainty of both hit rates (Lang and Reiczigel). Judges' verdicts never count as people's votes."
+    "taken as the truth. **Judge, raw**: the share of its runs the judge calls good. **Judge, corrected**: that "
+    "share with the judge's errors undone (Rogan-Gladen); its interval carries the uncertainty of both hit rates "
+    "(Lang and Reiczigel). **People**: people's share of good runs among the calibration runs, those both rated. "
+    "Sensitivity: the share of good runs the judge calls good; specificity: the share of bad runs it calls bad. "
+    "Judges' verdicts never count as people's votes."
 )
 if not judges:
     st.info(
@@ -183,24 +230,37 @@ except errors.DataLayerError as error:
     _shared.show_error(error)
     st.stop()
 
-metrics = st.columns(4)
-metrics[0].metric("Raw pass rate", _charts.percent(by_assistant["raw_rate"]))
-metrics[1].metric("Corrected", _charts.percent(by_assistant["corrected_rate"]))
-metrics[2].metric("Sensitivity", _charts.percent(by_assistant["sensitivity"]))
-metrics[3].metric("Specificity", _charts.percent(by_assistant["specificity"]))
+metrics = st.columns(5)
+raw, corrected = by_assistant["raw_rate"], by_assistant["corrected_rate"]
+metrics[0].metric("Judge, raw", _charts.percent(raw), help="The share of its runs the judge calls good.")
+metrics[1].metric(
+    "Judge, corrected",
+    _charts.percent(corrected),
+    delta=None if corrected is None else f"{(corrected - raw) * 100:+.0f} pp from raw",
+    delta_color="off",
+    help=interval(by_assistant, "corrected_rate", "corrected_low", "corrected_high") + ": the judge's rate once its "
+    "errors are undone, with the 95 % interval."
+    if corrected is not None
+    else by_assistant["reason"],
+)
+metrics[2].metric(
+    f"People, on {by_assistant['calibration_runs']:,} runs",
+    _charts.percent(people_rate(by_assistant)),
+    help="People's share of good runs among the calibration runs: the runs both they and the judge rated.",
+)
+metrics[3].metric("Sensitivity", _charts.percent(by_assistant["sensitivity"]))
+metrics[4].metric("Specificity", _charts.percent(by_assistant["specificity"]))
 st.markdown(calibration.in_words(by_assistant))
 
 for title, found, by in (("Per assistant", by_assistant, "assistant_id"), ("Per model", by_model, "model_name")):
     st.markdown(f"**{title}**")
-    left, right = st.columns([1.2, 1])
-    left.dataframe(
+    st.dataframe(
         [{by: group[by] or "(none)", **numbers_row(group)} for group in found["groups"]],
         hide_index=True,
         column_config=COLUMNS,
         key=f"judge_{by}",
     )
-    with right:
-        st.plotly_chart(rates_chart(found["groups"], by), key=f"judge_chart_{by}")
+    st.plotly_chart(rates_chart(found["groups"], by), key=f"judge_chart_{by}")
 
 if by_assistant["criteria"]:
     st.markdown("**Per rubric criterion**")

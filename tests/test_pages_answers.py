@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from data_layer import demo, open_store
+from data_layer import demo, demo_judges, open_store
 from data_layer.auth import SYSTEM
 from pages._text import plain
 from tests.conftest import ROOT
@@ -42,12 +42,16 @@ def test_compare_calls_the_worse_model_worse_for_both_sources(monkeypatch, demo_
     assert slices == ["gpt-4.1", demo.WORSE_MODEL]
     assert at.selectbox(key="compare_model").disabled  # the slices pick the model
     errors = _texts(at, "error")
-    assert errors.count("B is worse than A") == 2  # reviewer votes and end-user votes, each its own verdict
+    # reviewer votes, end-user votes and the demo's first LLM judge, each its own verdict
+    assert errors.count("B is worse than A") == 3
     captions = _texts(at, "caption")
     assert "Holm" in captions and "4 tests at once" in captions
+    judge = next(iter(demo_judges.JUDGES))
     assert [md.value for md in at.markdown if md.value.startswith("####")] == [
         "#### Reviewer votes",
         "#### End-user votes",
+        f"#### Judge verdicts, raw: {judge}",
+        f"#### Judge verdicts, corrected: {judge}",
     ]
 
 

@@ -107,7 +107,8 @@ def test_stats_and_compare_and_agreement_show_one_number(open_page, demo_db):
     assert said in _texts(export_page)
     compare = open_page("pages/compare.py", {**slice_, "by": "assistant"})
     tables = [frame.value for frame in compare.dataframe if "slice" in frame.value]
-    assert len(tables) == 2  # reviewer votes and end-user votes
+    # reviewer votes and end-user votes, then the demo's first LLM judge apart: raw and corrected
+    assert len(tables) == 4 and "corrected good rate" in tables[3]
     expected = f"Whole-run votes of reviewers on runs of 2000-01-01 to 2099-12-31 (UTC), model {plain('gpt-4.1')}"
     assert expected in _texts(compare)
 

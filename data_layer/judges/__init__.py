@@ -16,6 +16,7 @@ from __future__ import annotations
 import builtins
 import json
 import uuid
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from data_layer import auth, rules
@@ -24,7 +25,7 @@ from data_layer.judges import calibration, compare, criteria, verdict
 from data_layer.queues import blind
 from data_layer.queues.estimate import CONSENSUS, GROUPS
 from data_layer.rows import plain, plain_all
-from data_layer.targets import check_target
+from data_layer.targets import check_runs, check_target
 
 __all__ = ["JudgeRepo", "calibration"]
 
@@ -41,6 +42,20 @@ ON CONFLICT (judge, run_id, scope) DO UPDATE SET
     scores = excluded.scores,
     updated_at = excluded.updated_at
 RETURNING {COLUMNS}
+"""
+
+# `put_many`'s verdicts in one statement, one array per column (the same SQL on both engines).
+_MANY_COLUMNS = ("judge", "thread_id", "run_id", "message_id", "rating", "rationale", "scores", "scope")
+_UPSERT_MANY = f"""
+INSERT INTO judge_votes ({COLUMNS}, scope)
+SELECT unnest(CAST($judge_vote_id AS TEXT[])), unnest(CAST($judge AS TEXT[])), unnest(CAST($thread_id AS TEXT[])),
+       unnest(CAST($run_id AS TEXT[])), unnest(CAST($message_id AS TEXT[])), unnest(CAST($rating AS SMALLINT[])),
+       unnest(CAST($rationale AS TEXT[])), unnest(CAST($scores AS TEXT[])), $now, $now, unnest(CAST($scope AS TEXT[]))
+ON CONFLICT (judge, run_id, scope) DO UPDATE SET
+    rating = excluded.rating,
+    rationale = excluded.rationale,
+    scores = excluded.scores,
+    updated_at = excluded.updated_at
 """
 
 _BY_THREAD = f"SELECT {COLUMNS} FROM judge_votes WHERE thread_id = $thread_id ORDER BY created_at, judge_vote_id"
@@ -92,6 +107,28 @@ LIMIT $limit OFFSET $offset
 """
 
 
+_REQUIRED = frozenset({"judge", "thread_id", "run_id", "rating"})
+_FIELDS = _REQUIRED | {"message_id", "rationale", "scores"}
+
+
+def _checked(actor: auth.Actor, *, judge, thread_id, run_id, rating, message_id=None, rationale=None, scores=None):
+    """A verdict's fields checked (the judge `actor` may write as, ids, rating, rationale, scores) as the
+    row to store, without its id and times."""
+    judge = rules.identifier(judge, "judge")
+    if not auth.acts_for_anyone(actor, "judge") and judge != actor.user_id:
+        raise Forbidden(f"{actor.user_id} ({actor.role}) may not give verdicts as judge {judge[:100]}")
+    return {
+        "judge": judge,
+        "thread_id": rules.identifier(thread_id, "thread_id"),
+        "run_id": rules.identifier(run_id, "run_id"),
+        "message_id": rules.optional_identifier(message_id, "message_id"),
+        "scope": message_id or "",
+        "rating": rules.rating(rating),
+        "rationale": rules.optional_text(rationale, "rationale", MAX_RATIONALE),
+        "scores": verdict.scores(scores) if scores is not None else None,
+    }
+
+
 def _vote(row: dict) -> dict:
     """A stored verdict as plain data, in the shape of a vote: `source` judge, the judge as `owner_id`."""
     vote = plain(row)
@@ -127,29 +164,55 @@ class JudgeRepo:
     ) -> dict:
         """Record the judge's verdict on a run or message, replacing its earlier one on that target."""
         auth.authorize(actor, "judge")
-        judge = rules.identifier(judge, "judge")
-        if not auth.acts_for_anyone(actor, "judge") and judge != actor.user_id:
-            raise Forbidden(f"{actor.user_id} ({actor.role}) may not give verdicts as judge {judge[:100]}")
-        if scores is not None and not isinstance(scores, dict):
-            raise InvalidInput("scores must be an object of criterion name to value")
-        vote = {
-            "judge_vote_id": str(uuid.uuid4()),
-            "judge": judge,
-            "thread_id": rules.identifier(thread_id, "thread_id"),
-            "run_id": rules.identifier(run_id, "run_id"),
-            "message_id": rules.optional_identifier(message_id, "message_id"),
-            "scope": message_id or "",
-            "rating": rules.rating(rating),
-            "rationale": rules.optional_text(rationale, "rationale", MAX_RATIONALE),
-            "scores": rules.json_object(scores, "scores") if scores else None,
-            "now": datetime.now(UTC),
-        }
+        vote = _checked(
+            actor,
+            judge=judge,
+            thread_id=thread_id,
+            run_id=run_id,
+            rating=rating,
+            message_id=message_id,
+            rationale=rationale,
+            scores=scores,
+        )
 
         def write(conn):
             check_target(conn, vote["thread_id"], vote["run_id"], vote["message_id"], actor=actor)
-            return conn.one(_UPSERT, vote)
+            return conn.one(_UPSERT, {**vote, "judge_vote_id": str(uuid.uuid4()), "now": datetime.now(UTC)})
 
         return _vote(self._engine.write(write))
+
+    def put_many(self, verdicts: Iterable[dict], *, actor: auth.Actor) -> int:
+        """Record many verdicts (each a dict of `put`'s fields) in one transaction: all or none, the last
+        one on a target winning; returns how many targets got a verdict. One statement writes them all,
+        so a script's thousands of verdicts take a fraction of a second, not one write each."""
+        auth.authorize(actor, "judge")
+        checked = {}
+        for number, fields in enumerate(verdicts, start=1):
+            if not isinstance(fields, dict) or not _REQUIRED <= set(fields) <= _FIELDS:
+                raise InvalidInput(
+                    f"verdict {number}: an object of {', '.join(sorted(_REQUIRED))} and optionally "
+                    f"{', '.join(sorted(_FIELDS - _REQUIRED))}"
+                )
+            try:
+                vote = _checked(actor, **fields)
+            except (InvalidInput, Forbidden) as error:
+                raise type(error)(f"verdict {number}: {error}") from error
+            checked[vote["judge"], vote["run_id"], vote["scope"]] = vote
+        votes = list(checked.values())
+        if not votes:
+            return 0
+        columns = {name: [vote[name] for vote in votes] for name in _MANY_COLUMNS}
+
+        def write(conn):
+            check_runs(conn, [(vote["thread_id"], vote["run_id"]) for vote in votes], actor=actor)
+            for vote in votes:
+                if vote["message_id"] is not None:
+                    check_target(conn, vote["thread_id"], vote["run_id"], vote["message_id"], actor=actor)
+            ids = [str(uuid.uuid4()) for _ in votes]
+            conn.execute(_UPSERT_MANY, {**columns, "judge_vote_id": ids, "now": datetime.now(UTC)})
+
+        self._engine.write(write)
+        return len(votes)
 
     def for_thread(self, thread_id: str, *, actor: auth.Actor) -> builtins.list[dict]:
         """Every judge's verdicts on the thread's runs and messages, oldest first, but for those on runs
