@@ -7,15 +7,18 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import subprocess
+import sys
 from datetime import UTC, datetime
 
 import pyarrow.parquet as pq
 import pytest
 
-from data_layer import corrections, datasets
+from data_layer import corrections, datasets, open_store
 from data_layer.auth import SYSTEM, Actor
 from data_layer.errors import Forbidden, InvalidInput, NotFound
 from data_layer.queues import QueueSpec
+from tests.conftest import ROOT
 
 LEAD = Actor("lee", "lead")
 RUBRIC = [{"name": "factual", "kind": "binary"}, {"name": "helpfulness", "kind": "ordinal"}]
@@ -297,3 +300,41 @@ def test_a_run_a_blind_queue_still_needs_votes_on_is_left_out(reviewed):
     vote(reviewed, "r3", "t2", "carol", 1)
     datasets.create(reviewed, "trips", verdict="good", actor=SYSTEM)
     assert [row["run_id"] for row in read(reviewed, "trips", 2)[0]] == ["r1", "r3", "r4"]
+
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "data_layer", *args], cwd=ROOT, capture_output=True, text=True)
+
+
+@pytest.mark.slow
+def test_the_dataset_commands(tmp_path):
+    db = str(tmp_path / "d.duckdb")
+    with open_store(db) as store:
+        assert store.ingest(conversation(), actor=SYSTEM).ok
+        vote(store, "r1", "t1", "alice", 1)
+        vote(store, "r4", "t3", "alice", 1)
+        vote(store, "r2", "t1", "alice", -1)
+    made = cli("dataset", "create", "trips", "--verdict", "good", "--assistant", "a1", "--model", "m1", "--db", db)
+    assert made.returncode == 0, made.stderr
+    assert made.stdout == "dataset trips version 1: 1 items (1 good, 0 bad, 0 corrected)\n"
+    refused = cli("dataset", "create", "trips", "--verdict", "great", "--db", db)
+    assert (refused.returncode, refused.stderr) == (
+        1,
+        "error: verdict 'great' is not one of good, bad, corrected, disputed-resolved\n",
+    )
+    refused = cli("dataset", "create", "trips", "--verdict", "bad", "--since", "2026-02-30", "--db", db)
+    assert refused.returncode == 1 and "since '2026-02-30' is not a date" in refused.stderr
+    again = cli("dataset", "create", "trips", "--verdict", "good", "--json", "--db", db)
+    assert json.loads(again.stdout)["version"] == 2
+    listed = json.loads(cli("dataset", "list", "--json", "--db", db).stdout)
+    assert [(d["name"], d["version"], d["items"]) for d in listed] == [("trips", 2, 2), ("trips", 1, 1)]
+    out = tmp_path / "trips.jsonl"
+    written = cli("dataset", "export", "trips", "--version", "1", "--format", "jsonl", "-o", str(out), "--db", db)
+    assert written.stdout.strip() == str(out)
+    assert [json.loads(line)["run_id"] for line in out.read_text().splitlines()] == ["r1"]
+    parquet = tmp_path / "trips.parquet"
+    assert cli("dataset", "export", "trips", "--format", "parquet", "-o", str(parquet), "--db", db).returncode == 0
+    assert pq.read_table(parquet).column("run_id").to_pylist() == ["r1", "r4"]
+    missing = cli("dataset", "export", "trips", "--version", "7", "--format", "card", "-o", str(out), "--db", db)
+    assert (missing.returncode, missing.stderr) == (1, "error: dataset trips version 7 not found\n")
+    assert [json.loads(line)["run_id"] for line in out.read_text().splitlines()] == ["r1"]
