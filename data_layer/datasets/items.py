@@ -112,7 +112,7 @@ def _item(run: dict, thread: list[dict], votes: list[dict]) -> dict:
     own = [message for message in thread if message["run_id"] == run["run_id"]]
     answers = [message for message in own if message["role"] == "ai"]
     spoken = [message for message in answers if (message["text"] or "").strip()]
-    answer = (spoken or answers or [None])[-1]
+    answer: dict | None = (spoken or answers)[-1] if (spoken or answers) else None
     if answer is not None:
         context = [message for message in thread if message["seq"] < answer["seq"]]
         text = answer["text"] or ""
