@@ -2,11 +2,12 @@
 queue and its verdict rule pick, with the conversation up to its judged answer, its verdict, and every
 vote on it with its rubric scores and correction.
 
-The runs come in run-id order (keyset pagination on the runs' primary key); each page reads the messages
-of its threads and the votes of its runs in one query each, so a dataset of any size holds one page in
-memory. The caller reads every page inside one read transaction on one snapshot (`Conn.snapshot`), so
-counts and items agree. A run that an open blind queue still needs votes on is left out
-(`blind.settled`): a dataset is read by anyone who may read, and must not tell them others' votes early.
+The runs come in thread and run-id order (keyset pagination), so a page's runs share few threads; each
+page reads the messages of its threads and the votes of its runs in one query each, and makes each
+message a chat message once, so a dataset of any size holds one page in memory. The caller reads every
+page inside one read transaction on one snapshot (`Conn.snapshot`), so counts and items agree. A run
+that an open blind queue still needs votes on is left out (`blind.settled`): a dataset is read by
+anyone who may read, and must not tell them others' votes early.
 
 The judged answer is the run's last AI message with text (a whole-run verdict judges the run's final
 answer); the conversation is every message of the thread before it, earlier runs included. A run
@@ -16,9 +17,11 @@ messages up to the run's last one.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 from data_layer import corrections, scores
+from data_layer.datasets import shapes
 from data_layer.datasets.spec import DatasetSpec
 from data_layer.filters import RUNS, VOTES, conditions
 from data_layer.queues import blind
@@ -44,8 +47,8 @@ SELECT r.run_id, r.thread_id, r.assistant_id, r.model_name, r.status, r.created_
        r.panel_positive, r.panel_negative, {CONSENSUS} AS verdict,
        a.verdict AS adjudicated, a.note AS adjudication_note, a.owner_id AS adjudicated_by
 FROM runs r LEFT JOIN adjudications a ON a.run_id = r.run_id
-WHERE r.run_id > $after AND {{where}}
-ORDER BY r.run_id
+WHERE (r.thread_id > $after_thread OR (r.thread_id = $after_thread AND r.run_id > $after_run)) AND {{where}}
+ORDER BY r.thread_id, r.run_id
 LIMIT $limit
 """
 
@@ -83,19 +86,23 @@ def pages(conn, spec: DatasetSpec, size: int = PAGE) -> Iterator[list[dict]]:
     """The spec's items, a page at a time, read on `conn` (one snapshot for all of them)."""
     condition, params = where(spec)
     sql = _PAGE.format(where=condition)
-    after = ""
+    after = {"after_thread": "", "after_run": ""}
     while True:
-        runs = plain_all(conn.all(sql, {**params, "after": after, "limit": size}))
+        runs = plain_all(conn.all(sql, {**params, **after, "limit": size}))
         if not runs:
             return
         yield _items(conn, runs)
-        after = runs[-1]["run_id"]
+        after = {"after_thread": runs[-1]["thread_id"], "after_run": runs[-1]["run_id"]}
 
 
 def _items(conn, runs: list[dict]) -> list[dict]:
     messages: dict[str, list[dict]] = {}
     threads = sorted({run["thread_id"] for run in runs})
-    for message in plain_all(conn.all(_MESSAGES, {"threads": threads})):
+    # Each message is made a chat message once, however many of the page's items hold it.
+    for message in conn.all(_MESSAGES, {"threads": threads}):
+        calls = message["tool_calls"]
+        message["tool_calls"] = json.loads(calls) if isinstance(calls, str) else calls
+        message["chat"] = shapes.message(message)
         messages.setdefault(message["thread_id"], []).append(message)
     votes = plain_all(conn.all(_VOTES_OF, {"runs": [run["run_id"] for run in runs]}))
     scores.attach(conn, votes)
@@ -120,6 +127,7 @@ def _item(run: dict, thread: list[dict], votes: list[dict]) -> dict:
         last = max((message["seq"] for message in own), default=None)
         context = [message for message in thread if last is not None and message["seq"] <= last]
         text = run["last_ai_message"] or ""
+    context = [message["chat"] for message in context if message["chat"] is not None]
     return {
         "run": run,
         "context": context,

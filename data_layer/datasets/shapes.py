@@ -107,7 +107,7 @@ def record(item: dict) -> dict:
     ideal = item["correction"] or (item["answer"] if verdict == "good" else None)
     votes = item["votes"]
     return {
-        "messages": [shown for stored in item["context"] if (shown := message(stored)) is not None],
+        "messages": item["context"],
         "ideal": ideal,
         "answer": item["answer"],
         "verdict": verdict,
