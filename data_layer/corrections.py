@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from data_layer.errors import InvalidInput
+from data_layer import auth
+from data_layer.errors import Forbidden, InvalidInput
 
 # Schema step 15. The vote's id is the key: a vote holds at most one correction, and a removed vote's
 # row goes with it in the same transaction.
@@ -46,11 +47,14 @@ VALUES ($feedback_id, $correction, $now, $now)
 _DELETE = "DELETE FROM vote_corrections WHERE feedback_id = $feedback_id"
 
 
-def checked(correction) -> str | None:
+def checked(correction, actor: auth.Actor) -> str | None:
     """A correction as given: None keeps the vote's own, an empty (or blank) text removes it, else the
-    text, at most `MAX_LENGTH` characters."""
+    text, at most `MAX_LENGTH` characters. `Forbidden` when the actor's role may write none
+    (`auth.CORRECTING_ROLES`)."""
     if correction is None:
         return None
+    if actor.role not in auth.CORRECTING_ROLES:
+        raise Forbidden(f"{actor.user_id} ({actor.role}) may not write a correction; reviewers and admins may")
     if not isinstance(correction, str):
         raise InvalidInput(f"correction must be text, got {type(correction).__name__}")
     if len(correction) > MAX_LENGTH:
