@@ -5,11 +5,13 @@ changed."""
 
 from __future__ import annotations
 
+import csv
 import json
 
+import pyarrow.parquet as pq
 import pytest
 
-from data_layer import corrections, integrity
+from data_layer import corrections, export, integrity
 from data_layer.auth import SYSTEM, Actor
 from data_layer.errors import Forbidden, InvalidInput
 
@@ -147,3 +149,29 @@ def test_a_vote_event_carries_the_correction(seeded):
         ("vote.updated", FIXED),
         ("vote.deleted", FIXED),
     ]
+
+
+def test_the_export_has_a_correction_column_in_every_format(seeded, tmp_path):
+    seeded.feedback.upsert(thread_id="t1", run_id="r1", rating=-1, correction=FIXED, actor=ANA)
+    seeded.feedback.upsert(thread_id="t1", run_id="r2", rating=1, actor=ANA)
+    listed = "- temples\n- food"
+    seeded.feedback.upsert(thread_id="t1", run_id="r1", message_id="a1", rating=-1, correction=listed, actor=ANA)
+    assert "correction" in export.COLUMNS
+    expected = {("r1", None): FIXED, ("r2", None): None, ("r1", "a1"): listed}
+
+    rows = export.preview(seeded, actor=SYSTEM, columns=["run_id", "message_id", "correction"])
+    assert {(row["run_id"], row["message_id"]): row["correction"] for row in rows} == expected
+
+    export.write(seeded, tmp_path / "e.parquet", actor=SYSTEM)
+    table = pq.read_table(tmp_path / "e.parquet").to_pylist()
+    assert {(row["run_id"], row["message_id"]): row["correction"] for row in table} == expected
+
+    export.write(seeded, tmp_path / "e.jsonl", actor=SYSTEM)
+    lines = [json.loads(line) for line in (tmp_path / "e.jsonl").read_text().splitlines()]
+    assert {(row["run_id"], row["message_id"]): row["correction"] for row in lines} == expected
+
+    # CSV for spreadsheets: a correction starting like a formula (a markdown list) gets its quote
+    export.write(seeded, tmp_path / "e.csv", actor=SYSTEM)
+    with open(tmp_path / "e.csv", encoding="utf-8-sig", newline="") as stream:
+        cells = {(row["run_id"], row["message_id"]): row["correction"] for row in csv.DictReader(stream)}
+    assert cells == {("r1", ""): FIXED, ("r2", ""): "", ("r1", "a1"): "'" + listed}
