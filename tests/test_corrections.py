@@ -175,3 +175,23 @@ def test_the_export_has_a_correction_column_in_every_format(seeded, tmp_path):
     with open(tmp_path / "e.csv", encoding="utf-8-sig", newline="") as stream:
         cells = {(row["run_id"], row["message_id"]): row["correction"] for row in csv.DictReader(stream)}
     assert cells == {("r1", ""): FIXED, ("r2", ""): "", ("r1", "a1"): "'" + listed}
+
+
+@pytest.mark.parametrize("fmt", ["records", "jsonl"])
+def test_the_import_refuses_a_correction_naming_it_and_stores_nothing(store, tmp_path, fmt):
+    records = [
+        {"kind": "thread", "thread_id": "t1"},
+        {"kind": "run", "run_id": "r1", "thread_id": "t1"},
+        {"kind": "feedback", "thread_id": "t1", "run_id": "r1", "owner_id": "bo", "rating": 1, "correction": "Yes."},
+    ]
+    if fmt == "jsonl":
+        path = tmp_path / "votes.jsonl"
+        path.write_text("\n".join(json.dumps(record) for record in records) + "\n")
+        report = store.import_file(path, actor=SYSTEM)
+    else:
+        report = store.ingest(records, actor=SYSTEM)
+    assert not report.ok
+    assert [(error["line"], error["error"][:52]) for error in report.as_dict()["errors"]] == [
+        (3, "correction: the import takes no corrected answers; s")
+    ]
+    assert store.threads.get("t1") is None and stored(store) == []
