@@ -71,3 +71,12 @@ def test_the_diff_compares_sentences_and_says_nothing_for_the_same_text():
     assert diff.splitlines()[3:] == [" One.", "-Two.", "+Deux.", " Three."]
     assert diff_text("Same.", "Same.") == ""
     assert diff_text(None, "New.").splitlines()[3:] == ["+New."]
+
+
+def test_the_audit_page_shows_the_correction_before_and_after(app, seeded):
+    seeded.feedback.upsert(thread_id="t1", run_id="r1", rating=-1, correction=FIXED, owner_id=ME, actor=SYSTEM)
+    seeded.feedback.upsert(thread_id="t1", run_id="r1", rating=-1, correction="", owner_id=ME, actor=SYSTEM)
+    at = open_page(app, "pages/audit.py")
+    table = at.dataframe[0].value
+    assert list(table["before"]) == ["—", f'down · correction "{FIXED}"']
+    assert list(table["after"]) == [f'down · correction "{FIXED}"', "down"]
