@@ -68,9 +68,6 @@ PERMISSIONS: dict[str, dict[str, str]] = {
     "judge": {"judge": OWN, "system": YES},
 }
 ACTIONS = tuple(PERMISSIONS)
-# Roles that may write a corrected answer beside their own vote (data_layer/corrections.py): the people
-# who review. An end user's chat front end sends thumbs from the conversation, never a rewritten answer.
-CORRECTING_ROLES = frozenset({"admin", "lead", "reviewer", "system"})
 # Roles that act only on the threads they own: an end user thumbs its own conversations, never
 # another user's, nor a thread without an owner.
 _OWN_THREADS_ONLY = frozenset({"end_user"})

@@ -24,8 +24,8 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=\S)")
 
 
 def may_correct(who: auth.Actor | None) -> bool:
-    """Whether `who` may write a correction beside its vote (`auth.CORRECTING_ROLES`)."""
-    return who is not None and who.role in auth.CORRECTING_ROLES
+    """Whether `who` may write a correction beside its vote (`corrections.CORRECTING_ROLES`)."""
+    return who is not None and who.role in corrections.CORRECTING_ROLES
 
 
 def _units(text: str | None) -> list[str]:
