@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from data_layer.errors import InvalidInput
+from data_layer.errors import Forbidden, InvalidInput
 
 # Schema step 15. The vote's id is the key: a vote holds at most one correction, and a removed vote's
 # row goes with it in the same transaction.
@@ -25,6 +25,10 @@ CREATE TABLE IF NOT EXISTS vote_corrections (
 """
 
 MAX_LENGTH = 20_000
+# The roles that may write a correction beside their own vote: the people who review. An end user's chat
+# front end sends thumbs from the conversation, never a rewritten answer; a judge gives verdicts apart.
+# Here, not in `auth`: `auth` imports the schema (through `rules`), which imports this module.
+CORRECTING_ROLES = frozenset({"admin", "lead", "reviewer", "system"})
 
 _OF_VOTES = """
 SELECT feedback_id, correction FROM vote_corrections
@@ -46,11 +50,14 @@ VALUES ($feedback_id, $correction, $now, $now)
 _DELETE = "DELETE FROM vote_corrections WHERE feedback_id = $feedback_id"
 
 
-def checked(correction) -> str | None:
+def checked(correction, actor) -> str | None:
     """A correction as given: None keeps the vote's own, an empty (or blank) text removes it, else the
-    text, at most `MAX_LENGTH` characters."""
+    text, at most `MAX_LENGTH` characters. `Forbidden` when the actor (an `auth.Actor`) has a role that may
+    write none (`CORRECTING_ROLES`)."""
     if correction is None:
         return None
+    if actor.role not in CORRECTING_ROLES:
+        raise Forbidden(f"{actor.user_id} ({actor.role}) may not write a correction; reviewers and admins may")
     if not isinstance(correction, str):
         raise InvalidInput(f"correction must be text, got {type(correction).__name__}")
     if len(correction) > MAX_LENGTH:
