@@ -9,12 +9,11 @@ import io
 import json
 import subprocess
 import sys
-from datetime import UTC, datetime
 
 import pyarrow.parquet as pq
 import pytest
 
-from data_layer import backup, corrections, datasets, open_store
+from data_layer import backup, datasets, open_store
 from data_layer.auth import SYSTEM, Actor
 from data_layer.errors import Forbidden, InvalidInput, NotFound
 from data_layer.queues import QueueSpec
@@ -113,15 +112,13 @@ def reviewed(store):
     vote(store, "r1", "t1", "alice", 1, comment="Clear.", scores={"factual": True, "helpfulness": 4})
     vote(store, "r1", "t1", "bob", 1)
     vote(store, "r2", "t1", "alice", -1, tags=["incorrect"], comment="Trains run on Sunday.")
-    wrong = vote(store, "r2", "t1", "bob", -1, tags=["incorrect", "other"])
+    vote(store, "r2", "t1", "bob", -1, tags=["incorrect", "other"], correction="Sunday: 10:00 and 18:00.")
     vote(store, "r3", "t2", "alice", 1)
     vote(store, "r3", "t2", "bob", -1)
     store.queues.adjudicate("q", "r3", verdict="good", note="Sunny it was.", actor=LEAD)
     vote(store, "r4", "t3", "alice", 1)
     vote(store, "r4", "t3", "carol", 1)
     vote(store, "r4", "t3", "eu1", -1, source="end_user")
-    now = datetime.now(UTC)
-    store.engine.write(lambda conn: corrections.store(conn, wrong["feedback_id"], "Sunday: 10:00 and 18:00.", now))
     return store
 
 
