@@ -132,7 +132,6 @@ def _item(run: dict, thread: list[dict], votes: list[dict]) -> dict:
         "run": run,
         "context": context,
         "answer": text,
-        "answer_message_id": answer["message_id"] if answer else None,
         "votes": votes,
         "correction": _correction(votes, answer["message_id"] if answer else None),
     }
