@@ -29,6 +29,7 @@ if __name__ == "__main__":
             st.Page("pages/judges.py", title="Judges", icon=":material/gavel:", url_path="judges"),
             st.Page("pages/themes.py", title="Themes", icon=":material/sentiment_dissatisfied:", url_path="themes"),
             st.Page("pages/export.py", title="Export", icon=":material/download:", url_path="export"),
+            st.Page("pages/datasets.py", title="Datasets", icon=":material/dataset:", url_path="datasets"),
         ],
     }
     if _identity.can("audit"):

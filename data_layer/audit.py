@@ -57,6 +57,9 @@ def _value(row: dict | None) -> str | None:
     if vote.get("scores"):
         # the rubric scores the vote holds (data_layer/scores.py), criterion to value
         value["scores"] = vote["scores"]
+    if vote.get("correction"):
+        # the answer the agent should have given (data_layer/corrections.py)
+        value["correction"] = vote["correction"]
     return json.dumps(value, ensure_ascii=False)
 
 

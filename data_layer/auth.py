@@ -65,6 +65,7 @@ PERMISSIONS: dict[str, dict[str, str]] = {
     "adjudicate": {"admin": YES, "lead": YES, "system": YES},
     "view_progress": {"admin": YES, "lead": YES, "system": YES},
     "manage_notifications": {"admin": YES, "system": YES},
+    "manage_datasets": {"admin": YES, "lead": YES, "system": YES},
     "judge": {"judge": OWN, "system": YES},
 }
 ACTIONS = tuple(PERMISSIONS)

@@ -13,7 +13,7 @@ import os
 import sys
 import time
 
-from data_layer import auth, cli_judges, cli_notify, cli_queues, config, open_store
+from data_layer import auth, cli_datasets, cli_judges, cli_notify, cli_queues, config, open_store
 from data_layer.errors import DataLayerError, InvalidInput, StoreDamaged, StoreInUse, StoreUnavailable
 from data_layer.filters import Filters
 
@@ -346,6 +346,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_queues.add_commands(commands, _add_filter_options)
     cli_notify.add_commands(commands)
     cli_judges.add_commands(commands)
+    cli_datasets.add_commands(commands, _add_filter_options, _filters)
 
     token = commands.add_parser("token", help="REST API tokens", description="REST API tokens")
     token_commands = token.add_subparsers(dest="token_command", required=True, metavar="ACTION")

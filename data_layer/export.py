@@ -26,7 +26,8 @@ chosen and times to the microsecond (JSONL as ISO 8601 with the offset, Parquet 
 Rubric scores (`data_layer/scores.py`) are columns `score.<criterion>`, one per criterion any vote has a
 score for, after the fixed ones when all columns are asked for (None), or named among the chosen ones.
 A cell holds the score as stored: `yes`/`no` for a binary criterion, `1`-`5` for an ordinal one, the
-option for a categorical one; empty when the vote has no score for it.
+option for a categorical one; empty when the vote has no score for it. The `correction` column holds the
+answer the reviewer wrote beside the vote (`data_layer/corrections.py`), empty when there is none.
 """
 
 from __future__ import annotations
@@ -84,6 +85,9 @@ COLUMNS: dict[str, Column] = {
         pa.string(),
         "the ai answer judged: the run's last answer, or the message voted on",
     ),
+    "correction": Column(
+        "vc.correction", pa.string(), "the answer the agent should have given, as the reviewer wrote it (markdown)"
+    ),
     "thread_title": Column("t.title", pa.string(), "the thread's title"),
     "run_created_at": Column("r.created_at", _TIME, "when the run started"),
     "updated_at": Column("f.updated_at", _TIME, "when the vote was last changed"),
@@ -109,6 +113,10 @@ _SCORES = """
 LEFT JOIN (
     SELECT feedback_id, {pivot} FROM vote_scores GROUP BY feedback_id
 ) sc ON sc.feedback_id = f.feedback_id"""
+
+# The votes' corrected answers (data_layer/corrections.py), joined only when the column is chosen.
+_CORRECTIONS = """
+LEFT JOIN vote_corrections vc ON vc.feedback_id = f.feedback_id"""
 
 _FROM = """
 FROM {votes} f
@@ -199,7 +207,9 @@ def _query(filters, columns, actor: auth.Actor, sliced: str = "") -> tuple[str, 
         else f"{export_judges.select(name, verdicts, None if name in JUDGE_COLUMNS else next(scored))} AS s_{i}"
         for i, name in enumerate(names)
     )
-    joins = _SCORES.format(pivot=pivot) if criteria and not verdicts else ""
+    joins = (_SCORES.format(pivot=pivot) if criteria and not verdicts else "") + (
+        _CORRECTIONS if "correction" in names else ""
+    )
     source = _FROM.format(**{**parts, "slice": sliced, "scores": joins})
     sql = f"SELECT {select}{source}ORDER BY f.created_at, f.feedback_id"
     schema = pa.schema([(name, NAMED[name].type if name in NAMED else pa.string()) for name in names])

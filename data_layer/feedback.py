@@ -22,7 +22,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from data_layer import audit, auth, queues, rollups, rules
+from data_layer import audit, auth, corrections, queues, rollups, rules
 from data_layer import scores as score_rows
 from data_layer.errors import Conflict, Forbidden, InvalidInput
 from data_layer.notify import outbox
@@ -141,9 +141,17 @@ def _remove(conn, row: dict, action: str, actor: auth.Actor) -> bool:
     old_scores = score_rows.remove(conn, deleted["feedback_id"])
     if old_scores:
         deleted = {**deleted, "scores": old_scores}
+    old_correction = corrections.remove(conn, deleted["feedback_id"])
+    if old_correction is not None:
+        deleted = {**deleted, "correction": old_correction}
     outbox.vote_written(conn, deleted, None)
     audit.record(conn, action=action, actor=actor, old=deleted, new=None)
     return True
+
+
+def _attach(conn, votes: list[dict]) -> list[dict]:
+    """Votes as reads show them: with their rubric scores, when they have some, and their correction."""
+    return corrections.attach(conn, score_rows.attach(conn, votes))
 
 
 def acting(actor: auth.Actor, action: str, owner_id, source):
@@ -188,12 +196,15 @@ class FeedbackRepo:
         tags=None,
         source="reviewer",
         scores=None,
+        correction=None,
         actor: auth.Actor,
     ) -> dict:
         """A new vote; `Conflict` when this owner already rated this target (anonymous may repeat).
-        `scores`: rubric scores (criterion name to value) for the run's queues' criteria."""
+        `scores`: rubric scores (criterion name to value) for the run's queues' criteria; `correction`:
+        the answer the agent should have given (`data_layer.corrections`)."""
         scores_object(scores)
         owner_id, source = acting(actor, "vote", owner_id, source)
+        correction = corrections.checked(correction, actor)
         vote = self._vote(
             thread_id=thread_id,
             run_id=run_id,
@@ -215,6 +226,7 @@ class FeedbackRepo:
             rollups.adjust(conn, None, row)
             queues.after_vote(conn, self._engine, row, vote["now"])
             _, row = score_rows.written(conn, None, row, scores, None, vote["now"])
+            _, row = corrections.written(conn, None, row, correction, vote["now"])
             outbox.vote_written(conn, None, row, vote["now"])
             audit.record(conn, action="create", actor=actor, old=None, new=row, at=vote["now"])
             return row
@@ -234,13 +246,16 @@ class FeedbackRepo:
         source="reviewer",
         scores=None,
         rubric: Rubric | None = None,
+        correction=None,
         actor: auth.Actor,
     ) -> dict:
         """The owner's vote on this target, created or replaced in place (id and created_at kept).
         `scores` replaces the vote's rubric scores (None keeps them): checked against `rubric`, with
-        its required criteria, when a queue's submit gives one, else against the run's queues."""
+        its required criteria, when a queue's submit gives one, else against the run's queues.
+        `correction` replaces the vote's corrected answer, an empty one removes it, None keeps it."""
         scores_object(scores)
         owner_id, source = acting(actor, "vote", owner_id, source)
+        correction = corrections.checked(correction, actor)
         if owner_id is None:
             raise InvalidInput("owner_id is required to update a vote")
         vote = self._vote(
@@ -273,6 +288,7 @@ class FeedbackRepo:
             rollups.adjust(conn, found, row)
             queues.after_vote(conn, self._engine, row, vote["now"])
             found, row = score_rows.written(conn, found, row, scores, rubric, vote["now"])
+            found, row = corrections.written(conn, found, row, correction, vote["now"])
             outbox.vote_written(conn, found, row, vote["now"])
             # A fresh id means a new row, even when a concurrent PostgreSQL writer raced the lookup above.
             action = "create" if row["feedback_id"] == vote["feedback_id"] else "update"
@@ -309,7 +325,7 @@ class FeedbackRepo:
             return None
         with self._engine.read() as conn:
             found = plain(blind.visible(conn, conn.one(_GET, {"feedback_id": feedback_id}), actor))
-            return score_rows.attach(conn, [found])[0] if found else None
+            return _attach(conn, [found])[0] if found else None
 
     def find(self, *, run_id, owner_id, message_id=None, actor: auth.Actor) -> dict | None:
         """The owner's current vote on a run (or on one of its messages), if any."""
@@ -317,7 +333,7 @@ class FeedbackRepo:
         with self._engine.read() as conn:
             row = conn.one(_FIND_VOTE, {"run_id": run_id, "owner_id": owner_id, "scope": message_id or ""})
             found = plain(blind.visible(conn, row, actor))
-            return score_rows.attach(conn, [found])[0] if found else None
+            return _attach(conn, [found])[0] if found else None
 
     def list_by_run(self, thread_id, run_id, *, actor: auth.Actor, limit=None, offset=0) -> list[dict]:
         """A run's votes in creation order, all reviewers (upstream rule 5), but for those the blind rule
@@ -326,7 +342,7 @@ class FeedbackRepo:
 
         def fetch(conn):
             rows = blind.page(conn, thread_id, actor, _LIST_BY_RUN, params, _page(limit, offset))
-            return score_rows.attach(conn, plain_all(rows))
+            return _attach(conn, plain_all(rows))
 
         return self._read_target(actor, thread_id, run_id, fetch)
 
@@ -341,7 +357,7 @@ class FeedbackRepo:
     def list_by_run_id(self, run_id, *, actor: auth.Actor, limit=None, offset=0) -> list[dict]:
         def fetch(conn, thread_id):
             rows = blind.page(conn, thread_id, actor, _LIST_BY_RUN_ID, {"run_id": run_id}, _page(limit, offset))
-            return score_rows.attach(conn, plain_all(rows))
+            return _attach(conn, plain_all(rows))
 
         return self._read_run(actor, run_id, fetch)
 
@@ -357,7 +373,7 @@ class FeedbackRepo:
 
         def fetch(conn):
             rows = blind.page(conn, thread_id, actor, _LIST_BY_THREAD, params, _page(limit, offset))
-            return score_rows.attach(conn, plain_all(rows))
+            return _attach(conn, plain_all(rows))
 
         return self._read_target(actor, thread_id, None, fetch)
 

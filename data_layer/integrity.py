@@ -32,6 +32,11 @@ CHECKS = {
         SELECT count(*) FROM (
             SELECT feedback_id, criterion FROM vote_scores GROUP BY feedback_id, criterion HAVING count(*) > 1) AS d
     """,
+    # a vote's corrected answer goes with it (data_layer/corrections.py)
+    "correction without its vote": """
+        SELECT count(*) FROM vote_corrections c
+        WHERE NOT EXISTS (SELECT 1 FROM feedback f WHERE f.feedback_id = c.feedback_id)
+    """,
     "run without its thread": """
         SELECT count(*) FROM runs r WHERE NOT EXISTS (SELECT 1 FROM threads t WHERE t.thread_id = r.thread_id)
     """,

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, get_args
 
 from data_layer import search_index
+from data_layer.corrections import TABLES_SQL as CORRECTION_TABLES_SQL
+from data_layer.datasets.tables import TABLES_SQL as DATASET_TABLES_SQL
 from data_layer.judges.tables import TABLES_SQL as JUDGE_TABLES_SQL
 from data_layer.notify.tables import TABLES_SQL as NOTIFY_TABLES_SQL
 from data_layer.queues.tables import SCORES_SQL, TABLES_SQL
@@ -329,6 +331,8 @@ STEPS += (
         "notifications: destinations, outbox, deliveries and their attempts",
         NOTIFY_TABLES_SQL,
     ),
+    Step(15, "corrected answers written beside votes", CORRECTION_TABLES_SQL),
+    Step(16, "evaluation datasets: snapshots and their files", DATASET_TABLES_SQL),
 )
 
 _VERSION_TABLE = """

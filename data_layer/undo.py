@@ -2,17 +2,18 @@
 
 The values come from the audit trail, never from the caller: the last audit row of the vote's id must
 be its retraction or deletion, and its `old_value` is the vote as it was removed (`audit.VALUE_FIELDS`).
-The vote returns with its id, rating, comment, tags, source, `created_at`, `updated_at` and rubric scores; its copies
-of the run are taken from the run again and its tallies move back (`rollups.adjust`). Whoever may
-remove the vote that way may put it back (`auth.authorize` with the removal's action, so a reviewer
-its own retraction, an admin anyone's deletion). The restore is audited as a `create` by the actor.
+The vote returns with its id, rating, comment, tags, source, `created_at`, `updated_at`, rubric scores
+and correction; its copies of the run are taken from the run again and its tallies move back
+(`rollups.adjust`). Whoever may remove the vote that way may put it back (`auth.authorize` with the
+removal's action, so a reviewer its own retraction, an admin anyone's deletion). The restore is
+audited as a `create` by the actor.
 """
 
 from __future__ import annotations
 
 import json
 
-from data_layer import audit, auth, rollups, rules, scores
+from data_layer import audit, auth, corrections, rollups, rules, scores
 from data_layer.errors import Conflict, NotFound
 from data_layer.feedback import COLUMNS
 from data_layer.notify import outbox
@@ -69,6 +70,10 @@ def restore(conn, feedback_id, actor: auth.Actor) -> dict:
     rollups.adjust(conn, None, row)
     if isinstance(old.get("scores"), dict):
         row = {**row, "scores": scores.replace(conn, row, scores.rows_of(old["scores"]), row["updated_at"])}
+    correction = old.get("correction") if isinstance(old.get("correction"), str) else None
+    if correction:
+        corrections.store(conn, feedback_id, correction, row["updated_at"])
+    row = {**row, "correction": correction or None}
     outbox.vote_written(conn, None, row)
     audit.record(conn, action="create", actor=actor, old=None, new=row)
     return row

@@ -108,7 +108,9 @@ def conversation(run: dict, messages: list[dict], *, votes: bool = True, show_sy
                     for call in message.get("tool_calls") or []:
                         _tool_call(call)
                     if votes and message.get("content"):
-                        feedback_panel(run["thread_id"], run["run_id"], message.get("message_id"))
+                        feedback_panel(
+                            run["thread_id"], run["run_id"], message.get("message_id"), answer=message["content"]
+                        )
         elif show_system:
             with st.chat_message("system", avatar=":material/settings:"):
                 st.caption(f"{plain(group[0].get('event_type'))} (system)")

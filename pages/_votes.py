@@ -1,8 +1,9 @@
-"""The vote panel under a run or an ai message: the reviewer's thumbs, comment and reasons, retracting
-their vote (with undo), everyone else's votes, and an admin's delete (after a confirmation).
+"""The vote panel under a run or an ai message: the reviewer's thumbs, comment, reasons and corrected
+answer (`pages/_correction.py`), retracting their vote (with undo), everyone else's votes, and an admin's
+delete (after a confirmation).
 
-Nothing typed is dropped: the thumbs, the comment and the reasons each save the whole vote as soon as
-they change (a comment when it leaves its box), and whatever differs from the stored vote is marked
+Nothing typed is dropped: the thumbs, the comment, the reasons and the correction each save the whole vote
+as soon as they change (a text when it leaves its box), and whatever differs from the stored vote is marked
 "Not saved" beside a Save button. Widget keys are `fb|{reviewer}|{run}|{message}|{name}`, so each
 reviewer keeps their own unsaved input. The panel is drawn in the page's own run, not a fragment: a
 vote's callback runs before the page, so the thread's counts above it are current in the same rerun.
@@ -17,7 +18,7 @@ import streamlit as st
 
 from data_layer import errors, rules
 from data_layer.schema import REASON_TAGS
-from pages import _rubric
+from pages import _correction, _rubric
 from pages._identity import actor, can, reader, reviewer
 from pages._shared import READ_TTL, show_error, store, thumb, when, wrote
 from pages._text import plain, safe_markdown
@@ -44,7 +45,7 @@ def style() -> None:
 
 def _keys(run_id: str, message_id: str | None) -> dict[str, str]:
     base = f"fb|{reviewer()}|{run_id}|{message_id or ''}"
-    return {name: f"{base}|{name}" for name in ("thumb", "comment", "tags", "error", "toast", "undo")}
+    return {name: f"{base}|{name}" for name in ("thumb", "comment", "tags", "correction", "error", "toast", "undo")}
 
 
 def panel_key(run_id: str, message_id: str | None) -> str:
@@ -68,12 +69,15 @@ def _unsaved(state, keys: dict, mine: dict | None) -> bool:
     typed = state.get(keys["comment"]) or ""
     comment = typed if typed.strip() else None
     tags = list(state.get(keys["tags"]) or [])
+    typed = state.get(keys["correction"]) or ""
+    correction = typed if typed.strip() else None
     if mine is None:
-        return rating is not None or bool(comment) or bool(tags)
+        return rating is not None or bool(comment) or bool(tags) or bool(correction)
     return (
         rating != mine["rating"]
         or comment != (mine.get("comment") or None)
         or (rating == -1 and tags != list(mine.get("tags") or []))
+        or correction != (mine.get("correction") or None)
     )
 
 
@@ -89,7 +93,7 @@ def _save(keys: dict, thread_id: str, run_id: str, message_id: str | None, *, re
             owner = getattr(me, "user_id", None)  # nobody signed in: the data layer refuses below
             found = store().feedback.find(run_id=run_id, owner_id=owner, message_id=message_id, actor=me)
             removed = store().feedback.retract(thread_id=thread_id, run_id=run_id, message_id=message_id, actor=me)
-            for name, empty in (("thumb", None), ("comment", ""), ("tags", [])):
+            for name, empty in (("thumb", None), ("comment", ""), ("tags", []), ("correction", "")):
                 state[keys[name]] = empty
             if removed and found:
                 state[keys["undo"]] = {"feedback_id": found["feedback_id"], "at": time.monotonic()}
@@ -103,6 +107,8 @@ def _save(keys: dict, thread_id: str, run_id: str, message_id: str | None, *, re
                 rating=rating,
                 comment=state.get(keys["comment"]) or None,
                 tags=list(state.get(keys["tags"]) or []) if rating == -1 else [],
+                # an emptied box removes the stored correction; a panel that drew no box keeps it
+                correction=state.get(keys["correction"]) if _correction.may_correct(me) else None,
                 actor=me,
             )
             state.pop(keys["undo"], None)
@@ -120,7 +126,7 @@ def _save_details(keys: dict, thread_id: str, run_id: str, message_id: str | Non
         _save(keys, thread_id, run_id, message_id)
         if keys["error"] not in state:
             target = "message" if message_id else "run"
-            state[keys["toast"]] = f"Saved the comment and reasons with your vote on this {target}."
+            state[keys["toast"]] = f"Saved what you wrote with your vote on this {target}."
 
 
 def _undo(keys: dict) -> None:
@@ -137,6 +143,7 @@ def _undo(keys: dict) -> None:
     state[keys["thumb"]] = 1 if vote["rating"] == 1 else 0
     state[keys["comment"]] = vote.get("comment") or ""
     state[keys["tags"]] = list(vote.get("tags") or [])
+    state[keys["correction"]] = vote.get("correction") or ""
     state[keys["toast"]] = f"Your vote {thumb(vote['rating'])} is back."
     state.pop(keys["error"], None)
     wrote()
@@ -175,14 +182,14 @@ def _confirm_delete(keys: dict, vote: dict) -> None:
         st.rerun()
 
 
-def feedback_panel(thread_id: str, run_id: str, message_id: str | None = None) -> None:
-    """Thumbs, comment and reasons for one run (or one ai message of it), the reviewer's own vote
-    and everyone else's."""
+def feedback_panel(thread_id: str, run_id: str, message_id: str | None = None, *, answer: str | None = None) -> None:
+    """Thumbs, comment, reasons and correction for one run (or one ai message of it), the reviewer's own
+    vote and everyone else's; `answer` is the agent's answer judged, which corrections are diffed against."""
     with st.container(key=panel_key(run_id, message_id)):
-        _panel(thread_id, run_id, message_id)
+        _panel(thread_id, run_id, message_id, answer)
 
 
-def _panel(thread_id: str, run_id: str, message_id: str | None) -> None:
+def _panel(thread_id: str, run_id: str, message_id: str | None, answer: str | None) -> None:
     me = reviewer()
     keys = _keys(run_id, message_id)
     try:
@@ -205,6 +212,8 @@ def _panel(thread_id: str, run_id: str, message_id: str | None) -> None:
         state[keys["comment"]] = (mine or {}).get("comment") or ""
     if keys["tags"] not in state:
         state[keys["tags"]] = list((mine or {}).get("tags") or [])
+    if keys["correction"] not in state:
+        state[keys["correction"]] = (mine or {}).get("correction") or ""
     args = (keys, thread_id, run_id, message_id)
     target = "message" if message_id else "run"
     voter = can("vote")
@@ -233,19 +242,20 @@ def _panel(thread_id: str, run_id: str, message_id: str | None) -> None:
             st.caption(f"Your vote on this {target} was retracted.")
             st.button("Undo", icon=":material/undo:", key=f"{keys['undo']}|button", on_click=_undo, args=(keys,))
     if voter and (chosen is not None or unsaved):
-        _details(keys, args, chosen, mine, unsaved)
+        _details(keys, args, chosen, mine, unsaved, answer)
     if others:
         # keyed, so it stays open while its count changes (an admin deleting one vote after another)
         with st.expander(f"Other votes ({len(others)})", key=f"{keys['thumb']}|others"):
             for vote in others:
-                _other_vote(keys, vote)
+                _other_vote(keys, vote, answer)
     pending = state.get(_DELETING)
     if pending and pending["run_id"] == run_id and (pending.get("message_id") or None) == (message_id or None):
         _confirm_delete(keys, pending)
 
 
-def _details(keys: dict, args: tuple, chosen: int | None, mine: dict | None, unsaved: bool) -> None:
-    """The comment and reasons beside a vote, each saved as it changes; Save when anything is not."""
+def _details(keys: dict, args: tuple, chosen: int | None, mine: dict | None, unsaved: bool, answer) -> None:
+    """The comment, reasons and correction beside a vote, each saved as it changes; Save when anything is
+    not."""
     with st.container(horizontal=True, vertical_alignment="bottom"):
         st.text_area(
             "Comment (optional)",
@@ -266,9 +276,14 @@ def _details(keys: dict, args: tuple, chosen: int | None, mine: dict | None, uns
             help="Reasons say what went wrong: they are kept with a thumbs-down.",
             width="stretch",
         )
+    if _correction.may_correct(actor()):
+        _correction.field(keys["correction"], _save_details, args)
+        typed = st.session_state.get(keys["correction"]) or ""
+        if typed.strip():
+            _correction.show(answer, typed)
     with st.container(horizontal=True, vertical_alignment="center"):
         if unsaved and chosen is None:
-            st.caption(":orange[Not saved: choose thumbs up or down to save this comment.]")
+            st.caption(":orange[Not saved: choose thumbs up or down to save what you wrote.]")
         elif unsaved:
             st.button(
                 "Save", type="primary", icon=":material/save:", key=f"{keys['comment']}|save", on_click=_save, args=args
@@ -286,7 +301,7 @@ def _details(keys: dict, args: tuple, chosen: int | None, mine: dict | None, uns
         )
 
 
-def _other_vote(keys: dict, vote: dict) -> None:
+def _other_vote(keys: dict, vote: dict, answer: str | None) -> None:
     tags = f" · {plain(', '.join(vote['tags']))}" if vote.get("tags") else ""
     source = " (end user)" if vote.get("source") == "end_user" else ""
     with st.container(horizontal=True, vertical_alignment="center"):
@@ -308,3 +323,5 @@ def _other_vote(keys: dict, vote: dict) -> None:
         st.markdown(f"> {safe_markdown(vote['comment'])}".replace("\n", "\n> "))
     if vote.get("scores"):
         st.caption(f"Rubric: {_rubric.scores_line(vote['scores'])}")
+    if vote.get("correction"):
+        _correction.show(answer, vote["correction"], whose=f"Correction of {plain(vote['owner_id'] or 'anonymous')}")

@@ -74,6 +74,8 @@ def change(value: dict | None) -> str:
         parts.append(", ".join(value["tags"]))
     if value.get("comment"):
         parts.append(json.dumps(value["comment"], ensure_ascii=False)[:200])
+    if value.get("correction"):
+        parts.append("correction " + json.dumps(value["correction"], ensure_ascii=False)[:200])
     return " · ".join(parts)
 
 

@@ -123,4 +123,4 @@ for number, run in enumerate(runs, start=1):
             with st.expander(f"Trace and lifecycle events of run {number}", icon=":material/timeline:"):
                 _conversation.trace([event for event in events if event["run_id"] == run["run_id"]])
         st.markdown(f"**Vote on run {number} as a whole**")
-        _votes.feedback_panel(run["thread_id"], run["run_id"])
+        _votes.feedback_panel(run["thread_id"], run["run_id"], answer=run.get("last_ai_message"))

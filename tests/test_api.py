@@ -113,6 +113,8 @@ def test_health_and_openapi_answer_without_a_token(as_user):
         "/judges",
         "/judges/{judge}",
         "/judges/{judge}/disagreements",
+        "/datasets",
+        "/datasets/{name}/{version}.{extension}",
     }
     assert set(document["paths"]["/threads/{thread_id}/runs/{run_id}/feedback"]) == {"get", "put", "post", "delete"}
 

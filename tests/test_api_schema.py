@@ -51,7 +51,9 @@ def fuzzed_server(tmp_path_factory):
         env={
             "FEEDBACK_API_TOKENS": auth.token_entry("fuzzer", "admin", TOKEN),
             "FEEDBACK_DEMO": "0",
-            "FEEDBACK_API_MAX_BODY": "20000",
+            # above the largest valid vote body: a 10,000-character comment and a 20,000-character correction,
+            # each character sent as a 6-byte \uXXXX escape
+            "FEEDBACK_API_MAX_BODY": "300000",
         },
     )
     yield server

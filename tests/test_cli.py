@@ -52,6 +52,9 @@ PROMISED = {
     ("queue", "list"),
     ("queue", "items"),
     ("queue", "estimate"),
+    ("dataset", "create"),
+    ("dataset", "list"),
+    ("dataset", "export"),
 }
 
 

@@ -34,6 +34,7 @@ PAGES = (
     ("pages/agreement.py", {}),
     ("pages/themes.py", {}),
     ("pages/export.py", {}),
+    ("pages/datasets.py", {}),
     ("pages/audit.py", {}),
     ("pages/notifications.py", {}),
 )

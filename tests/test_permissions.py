@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from data_layer import Store, auth, demo, export, insights, open_store, stats
+from data_layer import Store, auth, datasets, demo, export, insights, open_store, stats
 from data_layer.audit import AuditLog
 from data_layer.auth import SYSTEM, Actor
 from data_layer.errors import Forbidden, NotFound
@@ -202,6 +202,39 @@ def _reviewers(rows) -> set:
     return {row["reviewer"] for row in rows}
 
 
+def _dataset(ctx: Ctx, actor: Actor = SYSTEM) -> dict:
+    """The cell's own dataset, made by `actor`: one good run (two reviewers' thumbs-up, so no blind queue
+    of another cell holds it) in a thread of its own, so the cell's votes stay as they are."""
+    thread, run, model = f"{ctx.thread}-ds", f"{ctx.run}-ds", f"ds-{ctx.run[2:]}"
+    if ctx.store.threads.get(thread) is None:
+        stored = [
+            {"kind": "thread", "thread_id": thread},
+            {"kind": "run", "run_id": run, "thread_id": thread, "status": "success", "model_name": model},
+            ai_message(thread, run, 1, "Kyoto, three days.", f"{ctx.message}-ds"),
+            *(
+                {
+                    "kind": "feedback",
+                    "thread_id": thread,
+                    "run_id": run,
+                    "owner_id": owner,
+                    "rating": 1,
+                    "source": "reviewer",
+                }
+                for owner in (OTHER, "zed")
+            ),
+        ]
+        assert ctx.store.ingest(stored, actor=SYSTEM).ok
+    name = f"d-{ctx.thread}"
+    if actor is SYSTEM and any(d["name"] == name for d in datasets.listing(ctx.store, actor=SYSTEM)):
+        return datasets.get(ctx.store, name, 1, actor=SYSTEM)
+    return datasets.create(ctx.store, name, verdict="good", filters={"model_name": model}, actor=actor)
+
+
+def _dataset_lines(ctx: Ctx) -> list[str]:
+    jsonl = b"".join(datasets.content(ctx.store, _dataset(ctx)["name"], 1, "jsonl", actor=ctx.actor))
+    return [json.loads(line)["run_id"] for line in jsonl.decode().splitlines()]
+
+
 # What a call allowed to go on must answer, per store operation; `who` is the vote's owner the call
 # names: the actor itself ("own") or another user ("other"), for the actions that distinguish them.
 def read_operations(ctx: Ctx) -> dict:
@@ -260,6 +293,20 @@ def read_operations(ctx: Ctx) -> dict:
         ),
         "insights.themes": (lambda: insights.themes(s, model, actor=a)["negative_comments"], 1),
         "insights.feedback_by_ids": (lambda: _owners(insights.feedback_by_ids(s, [ctx.other], actor=a)), {OTHER}),
+        "datasets.listing": (
+            lambda: (_dataset(ctx)["name"], 1) in {(d["name"], d["version"]) for d in datasets.listing(s, actor=a)},
+            True,
+        ),
+        "datasets.get": (lambda: datasets.get(s, _dataset(ctx)["name"], 1, actor=a)["items"], 1),
+        "datasets.content": (lambda: _dataset_lines(ctx), [f"{ctx.run}-ds"]),
+        "datasets.write_file": (
+            lambda: (
+                datasets.write_file(s, _dataset(ctx)["name"], 1, "card", ctx.tmp / f"{ctx.thread}.md", actor=a)
+                .read_text()
+                .startswith("---")
+            ),
+            True,
+        ),
     }
 
 
@@ -342,6 +389,9 @@ def other_operations(ctx: Ctx) -> dict:
                 ],
                 "bad",
             ),
+        },
+        "manage_datasets": {
+            "datasets.create": (lambda: _dataset(ctx, a)["items"], 1),
         },
         "view_progress": {
             "queues.reviewers": (lambda: _reviewers(s.queues.reviewers(ctx.queue, actor=a)), {a.user_id, OTHER}),
@@ -436,6 +486,12 @@ def test_the_table_names_every_operation_on_peoples_data():
         *(f"notify.{n}" for n, _ in inspect.getmembers(NotifyRepo, inspect.isfunction) if not n.startswith("_")),
         *(f"judges.{n}" for n, _ in inspect.getmembers(JudgeRepo, inspect.isfunction) if not n.startswith("_")),
         *(n for n in ("ingest", "ingest_numbered", "import_file", "import_deerflow") if hasattr(Store, n)),
+        *(
+            f"datasets.{n}"
+            for n in datasets.__all__
+            if inspect.isfunction(getattr(datasets, n))
+            and "actor" in inspect.signature(getattr(datasets, n)).parameters
+        ),
         *checked,
     }
     assert public <= named, public - named
@@ -537,6 +593,7 @@ def walk_the_api(clients: dict, action: str, role: str, grant: str | None) -> No
             ("own", "GET", path + "/stats", {}, 200),
             ("own", "GET", f"/runs/{run}/feedback", {}, 200),
             ("own", "GET", f"/threads/{thread}/feedback", {}, 200),
+            ("own", "GET", "/datasets", {}, 200),
         ],
         "vote": [
             ("own", "POST", path, {"json": {"rating": -1, "message_id": message}}, 201),

@@ -19,7 +19,7 @@ from fastapi_offline import FastAPIOffline
 from starlette.routing import Match
 
 from data_layer import auth, config
-from data_layer.api import judge_routes, queue_routes
+from data_layer.api import dataset_routes, judge_routes, queue_routes
 from data_layer.api.routes import ROUTES
 from data_layer.errors import DataLayerError, Unavailable
 
@@ -59,7 +59,7 @@ def create_api() -> FastAPI:
     )
     for error, answer in handlers:
         api.add_exception_handler(error, answer)
-    for path, endpoint, options in (*ROUTES, *queue_routes.ROUTES, *judge_routes.ROUTES):
+    for path, endpoint, options in (*ROUTES, *queue_routes.ROUTES, *judge_routes.ROUTES, *dataset_routes.ROUTES):
         api.add_api_route(path, endpoint, **options)
     _without_422(api)
     return api

@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 from fastapi import Path
 from pydantic import BaseModel
 
-from data_layer import config, ingest, rules
+from data_layer import config, corrections, ingest, rules
 from data_layer.queues.rubric import NAME_PATTERN
 from data_layer.schema import REASON_TAGS, FeedbackSource, ReasonTag
 
@@ -41,6 +41,8 @@ class Feedback(BaseModel):
     updated_at: datetime
     # Present only on a vote with rubric scores, so the source system's fields stay as they are.
     scores: dict[str, bool | int | str] | None = None
+    # Present only on a vote with a corrected answer (data_layer/corrections.py), for the same reason.
+    correction: str | None = None
 
 
 class Stats(BaseModel):
@@ -72,8 +74,8 @@ class ImportResult(BaseModel):
 
 
 def public(row: dict) -> dict:
-    """A stored vote as a `Feedback` (with `scores` only when it has some: the routes leave unset
-    fields out of the answer)."""
+    """A stored vote as a `Feedback` (with `scores` and `correction` only when it has them: the routes leave
+    unset fields out of the answer)."""
     shown = {
         "feedback_id": row["feedback_id"],
         "thread_id": row["thread_id"],
@@ -89,6 +91,8 @@ def public(row: dict) -> dict:
     }
     if row.get("scores"):
         shown["scores"] = row["scores"]
+    if row.get("correction"):
+        shown["correction"] = row["correction"]
     return shown
 
 
@@ -130,6 +134,13 @@ _VOTE_PROPERTIES: dict[str, dict] = {
         "categorical one of its options. A queue's submit must give the queue's required criteria; elsewhere "
         "each criterion must be in the rubric of a queue the run is in. Given, they replace the vote's "
         "scores; left out, the vote keeps them.",
+    },
+    "correction": {
+        "type": ["string", "null"],
+        "maxLength": corrections.MAX_LENGTH,
+        "description": "the answer the agent should have given (markdown), kept with the caller's vote. "
+        "Given, it replaces the vote's correction; an empty one removes it; left out, the vote keeps it. "
+        "Reviewers, leads and admins may send one; an end user's token may not (403).",
     },
 }
 

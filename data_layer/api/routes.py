@@ -66,7 +66,7 @@ def health() -> dict:
 # ---- votes ----------------------------------------------------------------------------------------
 
 
-VOTE_FIELDS = ("rating", "comment", "message_id", "tags", "scores")
+VOTE_FIELDS = ("rating", "comment", "message_id", "tags", "scores", "correction")
 
 
 def vote_fields(raw: bytes, fields: tuple[str, ...] = VOTE_FIELDS) -> dict:

@@ -51,6 +51,7 @@ _ARROW_TYPES = {
     "timestamptz": pa.timestamp("us", tz="UTC"),
     "timestamp": pa.timestamp("us"),
     "date": pa.date32(),
+    "bytea": pa.binary(),
 }
 # Fetched as text and parsed by Arrow (`_parse`): PostgreSQL's ISO output with the session's DateStyle.
 _PARSED = ("int2", "int4", "int8", "float4", "float8", "numeric", "bool", "timestamptz", "timestamp", "date")

@@ -199,6 +199,9 @@ def _event(line: int, r: dict) -> tuple:
 
 
 def _feedback(line: int, r: dict) -> tuple:
+    if r.get("correction") is not None:
+        # Refused rather than dropped: a file's corrections would otherwise vanish without a word.
+        raise InvalidInput("correction: the import takes no corrected answers; send them with the vote (REST API PUT)")
     thread_id = rules.identifier(r.get("thread_id"), "thread_id")
     run_id = rules.identifier(r.get("run_id"), "run_id")
     rating = rules.rating(r.get("rating"))

@@ -127,12 +127,13 @@ def raise_once(conn, kind: str, key: str, at: datetime) -> bool:
 
 
 def vote_data(vote: dict, run: dict | None) -> dict:
-    """A vote event's data: the vote's fields, its rubric scores when it has some, and its run's assistant
-    and model."""
+    """A vote event's data: the vote's fields, its rubric scores and its correction when it has them, and its
+    run's assistant and model."""
     values = plain(vote)
     return {
         **{name: values.get(name) for name in VOTE_FIELDS},
         **({"scores": values["scores"]} if values.get("scores") else {}),
+        **({"correction": values["correction"]} if values.get("correction") else {}),
         "assistant_id": (run or {}).get("assistant_id"),
         "model_name": (run or {}).get("model_name"),
     }

@@ -160,3 +160,13 @@ def shown(actor: auth.Actor | None) -> tuple[str, dict]:
         return "TRUE", {}
     condition, params = run_open(actor, "f.run_id")
     return f"(f.owner_id = $blind_me OR {condition})", params
+
+
+def settled(run: str) -> str:
+    """A condition true when no open blind queue still needs votes on the run whose id is the SQL `run`,
+    so that its votes are blind to no one: what a shared artefact made of votes (a dataset, downloaded by
+    anyone who may read) takes."""
+    return f"""NOT EXISTS (SELECT 1 FROM queue_items sq JOIN queues sx ON sx.name = sq.queue_name
+    JOIN runs sr ON sr.run_id = sq.run_id
+    WHERE sq.run_id = {run} AND sx.blind AND sx.closed_at IS NULL
+      AND sr.panel_positive + sr.panel_negative < sx.reviewers_per_item)"""
