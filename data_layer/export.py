@@ -141,7 +141,7 @@ WHERE {run} AND {vote}
 
 def score_columns(store) -> list[str]:
     """The `score.<criterion>` columns there are: one per criterion some vote has a score for."""
-    with store.engine.read() as conn:
+    with store.engine.stale_read() as conn:
         return _score_columns(conn)
 
 
@@ -224,14 +224,14 @@ def count(store, filters=None, *, actor: auth.Actor) -> int:
     """How many rows an export with these filters writes."""
     auth.authorize(actor, "read")
     parts, params = _where(filters, actor)
-    with store.engine.read() as conn:
+    with store.engine.stale_read() as conn:
         return int(conn.scalar(_COUNT.format(**parts), params))
 
 
 def preview(store, filters=None, *, actor: auth.Actor, columns=None, limit: int = 20) -> list[dict]:
     """The first rows of the export as plain dicts (times ISO 8601, tags lists)."""
     auth.authorize(actor, "read")
-    with store.engine.read() as conn:
+    with store.engine.stale_read() as conn:
         sql, params, schema = _query(filters, columns_of(columns, _score_columns(conn)), actor)
         reader = conn.arrow_batches(f"{sql}\nLIMIT $limit", {**params, "limit": int(limit)}, batch_size=limit)
         rows = [row for batch in reader for row in _conform(batch, schema).to_pylist()]
@@ -248,7 +248,7 @@ def batches(
 
 
 def _batches(store, filters: Filters, columns, batch_size: int, actor: auth.Actor) -> Iterator[pa.RecordBatch]:
-    with store.engine.read() as conn:
+    with store.engine.stale_read() as conn:
         columns = columns_of(columns, _score_columns(conn))
         for sliced, bounds in _slices(conn, filters, actor, max(SLICE_ROWS, batch_size)):
             sql, params, schema = _query(filters, columns, actor, sliced)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import time
-from contextlib import contextmanager, nullcontext
+from contextlib import ExitStack, contextmanager, nullcontext
 
 import psycopg
 import pyarrow as pa
@@ -23,6 +23,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from data_layer import search_index
 from data_layer.config import redact
 from data_layer.engines import SEPARATORS_SQL, SPACES_SQL, bind, pg_copy, pg_schema
+from data_layer.engines.pg_standby import Standby, StaleConn
 from data_layer.engines.faults import FaultPlan, step
 from data_layer.errors import Conflict, InvalidInput, StoreUnavailable, Unavailable
 
@@ -312,7 +313,8 @@ class PostgresEngine:
         index_terms(conn, source)
         return lambda conn: None
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, read_url: str | None = None):
+        """`read_url`: a hot standby of this database, for `stale_read()` (`FEEDBACK_DB_READ`)."""
         self.url = url
         # Recovery after a crash is the server's own.
         self.recovered: str | None = None
@@ -338,6 +340,9 @@ class PostgresEngine:
         except PoolTimeout as error:
             self._pool.close()
             raise StoreUnavailable(f"cannot open a connection pool to {redact(url)}") from error
+        self.standby = (
+            Standby(read_url, configure=_configure, describe=describe_failure, max_size=POOL_SIZE) if read_url else None
+        )
 
     @contextmanager
     def _connection(self):
@@ -355,6 +360,21 @@ class PostgresEngine:
     def read(self):
         with self._connection() as conn:
             yield PgConn(conn)
+
+    @contextmanager
+    def stale_read(self):
+        """A read that may lag the primary by a moment: on the standby while it answers (`engines/pg_standby.py`),
+        else on the primary."""
+        if self.standby is None:
+            with self.read() as conn:
+                yield conn
+            return
+        with ExitStack() as primary:
+            try:
+                with StaleConn(self.standby, PgConn, lambda: primary.enter_context(self.read())).opened() as conn:
+                    yield conn
+            except pg_errors.QueryCanceled as error:
+                raise StoreUnavailable(f"the database took too long to answer: {_short(error)}") from error
 
     def write(self, fn):
         """Run `fn(conn)` in one transaction; retry serialization failures and deadlocks, then `Conflict`.
@@ -391,6 +411,8 @@ class PostgresEngine:
                 conn.execute("SELECT pg_advisory_unlock(%s)", (_MIGRATION_LOCK,))
 
     def close(self) -> None:
+        if self.standby is not None:
+            self.standby.close()
         self._pool.close()
 
 
