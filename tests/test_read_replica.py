@@ -22,6 +22,7 @@ from data_layer.auth import SYSTEM, Actor
 from data_layer.errors import StoreUnavailable
 from tests.conftest import AppServer
 from tests.pg_server import StandbyServer
+from tests.test_browser_review import wait_ready
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -124,3 +125,65 @@ def test_a_duckdb_store_refuses_a_standby(tmp_path, monkeypatch, fresh_streamlit
     # The command line's stores (and any other database than FEEDBACK_DB's) read from their own database.
     with open_store(db) as store:
         assert store.threads.count() == 0
+
+
+def standby_scans(read_url: str) -> int:
+    """Table scans the standby has counted in the test's database (each backend reports its own, at the latest
+    about 10 s after its last statement)."""
+    with psycopg.connect(read_url, autocommit=True) as conn:
+        return conn.execute("SELECT sum(seq_scan + coalesce(idx_scan, 0)) FROM pg_stat_user_tables").fetchone()[0]
+
+
+def metric(page, label: str) -> int:
+    box = page.locator('[data-testid="stMetric"]').filter(has_text=label).first
+    expect(box).to_be_visible(timeout=TIMEOUT)
+    return int(re.sub(r"\D", "", box.locator('[data-testid="stMetricValue"]').inner_text()))
+
+
+def open_page(page, url: str) -> None:
+    page.goto(url)
+    wait_ready(page)
+    assert page.locator('[data-testid="stAlertContentError"]').count() == 0
+
+
+def test_the_app_shows_my_vote_at_once_and_the_stats_from_the_standby_or_the_primary(cluster, page):
+    url, standby, read_url = cluster
+    token = auth.new_token()
+    env = {
+        "FEEDBACK_DB_READ": read_url,
+        "FEEDBACK_DEMO": "0",
+        "FEEDBACK_API_TOKENS": auth.token_entry(ME, "reviewer", token),
+    }
+    server = AppServer(url, env=env)
+    try:
+        headers = {"Authorization": f"Bearer {token}"}
+        with httpx.Client(base_url=f"{server.url}/api", headers=headers, timeout=30) as api:
+            saved = api.put("/threads/t1/runs/r1/feedback", json={"rating": 1, "comment": "seen at once"})
+            assert saved.status_code == 200, saved.text
+            listed = api.get("/threads/t1/runs/r1/feedback")
+            assert [(vote["user_id"], vote["comment"]) for vote in listed.json()] == [(ME, "seen at once")]
+
+        open_page(page, f"{server.url}/thread?thread=t1")
+        caption = page.get_by_text(re.compile(r"runs · last activity"))
+        expect(caption).to_contain_text(re.compile(r"1\s*thumb_up\s*·\s*0\s*thumb_down"), timeout=TIMEOUT)
+
+        scans = standby_scans(read_url)
+        open_page(page, f"{server.url}/stats")
+        # The standby replays an hour late: its stats hold the two cloned votes, not the one just cast.
+        assert metric(page, "Votes") == 2
+        deadline = time.monotonic() + 15
+        while standby_scans(read_url) <= scans and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert standby_scans(read_url) > scans
+
+        standby.kill()
+        # Another filter than before (every run is m1's), so the page's cache does not answer for the database.
+        open_page(page, f"{server.url}/stats?model=m1")
+        assert metric(page, "Votes") == 3
+        open_page(page, f"{server.url}/stats?model=m1&source=reviewer")
+        assert metric(page, "Votes") == 1
+    finally:
+        server.stop()
+    log = server.log.read_text()
+    assert log.count("the read standby does not answer") == 1, log[-3000:]
+    assert "Traceback" not in log, log[-3000:]

@@ -23,8 +23,8 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from data_layer import search_index
 from data_layer.config import redact
 from data_layer.engines import SEPARATORS_SQL, SPACES_SQL, bind, pg_copy, pg_schema
-from data_layer.engines.pg_standby import Standby, StaleConn
 from data_layer.engines.faults import FaultPlan, step
+from data_layer.engines.pg_standby import StaleConn, Standby
 from data_layer.errors import Conflict, InvalidInput, StoreUnavailable, Unavailable
 
 _RETRIES = 8
