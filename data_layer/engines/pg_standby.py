@@ -106,7 +106,7 @@ class Standby:
             self._pool.open(wait=False)
             if self._warned:
                 self._warned = False
-                log.warning("the read standby %s answers again: stale reads go to it", redact(self.url))
+                log.info("the read standby %s answers again: stale reads go to it", redact(self.url))
             return self._pool
 
     def failed(self, pool: ConnectionPool, error: Exception) -> None:
