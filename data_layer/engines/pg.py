@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import time
-from contextlib import ExitStack, contextmanager, nullcontext
+from contextlib import contextmanager, nullcontext
 
 import psycopg
 import pyarrow as pa
@@ -24,7 +24,7 @@ from data_layer import search_index
 from data_layer.config import redact
 from data_layer.engines import SEPARATORS_SQL, SPACES_SQL, bind, pg_copy, pg_schema
 from data_layer.engines.faults import FaultPlan, step
-from data_layer.engines.pg_standby import StaleConn, Standby
+from data_layer.engines.pg_standby import Standby, stale_read
 from data_layer.errors import Conflict, InvalidInput, StoreUnavailable, Unavailable
 
 _RETRIES = 8
@@ -361,20 +361,12 @@ class PostgresEngine:
         with self._connection() as conn:
             yield PgConn(conn)
 
-    @contextmanager
     def stale_read(self):
         """A read that may lag the primary by a moment: on the standby while it answers (`engines/pg_standby.py`),
         else on the primary."""
         if self.standby is None:
-            with self.read() as conn:
-                yield conn
-            return
-        with ExitStack() as primary:
-            try:
-                with StaleConn(self.standby, PgConn, lambda: primary.enter_context(self.read())).opened() as conn:
-                    yield conn
-            except pg_errors.QueryCanceled as error:
-                raise StoreUnavailable(f"the database took too long to answer: {_short(error)}") from error
+            return self.read()
+        return stale_read(self.standby, self.read, PgConn)
 
     def write(self, fn):
         """Run `fn(conn)` in one transaction; retry serialization failures and deadlocks, then `Conflict`.

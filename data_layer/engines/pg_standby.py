@@ -14,7 +14,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 
 import psycopg
 from psycopg import errors as pg_errors
@@ -137,6 +137,19 @@ class Standby:
             pool.close()
 
 
+@contextmanager
+def stale_read(standby: Standby, read: Callable, wrap: Callable) -> Iterator[StaleConn]:
+    """A `StaleConn` on `standby`, with the primary's `read()` opened for it when needed; `wrap(connection)`
+    makes the engine's `Conn`. A statement timeout is `StoreUnavailable`, as on the primary."""
+    with ExitStack() as primary:
+        try:
+            with StaleConn(standby, wrap, lambda: primary.enter_context(read())).opened() as conn:
+                yield conn
+        except pg_errors.QueryCanceled as error:
+            first = str(error).strip().split("\n")[0]
+            raise StoreUnavailable(f"the database took too long to answer: {first}") from error
+
+
 class StaleConn:
     """A read connection whose statements go to the standby while it answers, else to the primary.
 
@@ -174,9 +187,7 @@ class StaleConn:
             self._conn = None
             pool.putconn(connection)
 
-    def _target(self):
-        if self._conn is not None:
-            return self._conn
+    def _primary_conn(self):
         if self._held is None:
             self._held = self._primary()
         return self._held
@@ -195,7 +206,7 @@ class StaleConn:
                 return getattr(self._conn, method)(*args)
             except (psycopg.Error, PoolTimeout) as error:
                 self._passed(error)
-        return getattr(self._target(), method)(*args)
+        return getattr(self._primary_conn(), method)(*args)
 
     def all(self, sql: str, params: dict | None = None) -> list[dict]:
         return self._call("all", sql, params)
@@ -223,7 +234,7 @@ class StaleConn:
                 if sent:
                     raise StoreUnavailable("the read standby stopped answering partway through: try again") from error
                 self._passed(error)
-        yield from self._target().arrow_batches(sql, params, batch_size)
+        yield from self._primary_conn().arrow_batches(sql, params, batch_size)
 
     def snapshot(self) -> None:
         raise TypeError("a stale read reads no snapshot: use the engine's read()")
