@@ -17,11 +17,11 @@ import psycopg
 import pytest
 from playwright.sync_api import expect
 
-from data_layer import auth, open_store, shared_store, stats
+from data_layer import auth, export, open_store, shared_store, stats
 from data_layer.auth import SYSTEM, Actor
 from data_layer.errors import StoreUnavailable
 from tests.conftest import AppServer
-from tests.pg_server import StandbyServer
+from tests.pg_server import PASSWORD, StandbyServer
 from tests.test_browser_review import wait_ready
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
@@ -97,7 +97,7 @@ def test_stale_reads_go_to_the_standby_and_fall_back_while_it_is_down(cluster, c
         assert len(standby_warnings(caplog)) == 1, standby_warnings(caplog)
         assert f"127.0.0.1:{standby.port}" in standby_warnings(caplog)[0]
         assert not [record for record in caplog.records if "feedback-standby" in record.getMessage()]
-        assert "s3cret" not in caplog.text
+        assert PASSWORD not in caplog.text
 
         standby.start()
         time.sleep(1.2)
@@ -113,15 +113,9 @@ def test_a_standby_down_when_the_store_opens_leaves_reads_on_the_primary(cluster
     with open_store(url, read_url=read_url) as store:
         assert store.threads.count() == 2
         assert [row["thread_id"] for row in store.threads.list(order="title asc")] == ["t2", "t1"]
-        rows = [row for batch in store_batches(store) for row in batch.to_pylist()]
+        rows = [row for batch in export.batches(store, actor=SYSTEM) for row in batch.to_pylist()]
         assert sorted(row["rating"] for row in rows) == [-1, 1]
     assert len(standby_warnings(caplog)) == 1
-
-
-def store_batches(store):
-    from data_layer import export
-
-    return export.batches(store, actor=SYSTEM)
 
 
 def test_a_duckdb_store_refuses_a_standby(tmp_path, monkeypatch, fresh_streamlit_caches):
