@@ -117,14 +117,15 @@ class Store:
         self.close()
 
 
-def open_store(url: str | None = None) -> Store:
+def open_store(url: str | None = None, *, read_url: str | None = None) -> Store:
     """Open (creating or migrating) the store at a DuckDB path, `:memory:` or a PostgreSQL URL.
 
-    Without an argument, `FEEDBACK_DB` or the default `data/feedback.duckdb` is used.
+    Without an argument, `FEEDBACK_DB` or the default `data/feedback.duckdb` is used. The reads that may lag
+    a moment go to `read_url`, a hot standby of a PostgreSQL `url`, when given (docs/deploy.md).
     """
     url = config.database_url(url)
     try:
-        engine = open_engine(url)
+        engine = open_engine(url, read_url)
     except StoreDamaged as error:
         raise StoreDamaged(f"{error} {backup.restore_hint(url)}") from error
     try:
@@ -144,13 +145,19 @@ def shared_store(url: str | None = None) -> Store:
     DuckDB lets one process hold a file, and `:memory:` exists once per connection, so the
     dashboard and the API must use the same object. On first open, an empty database is seeded
     with demo data unless `FEEDBACK_DEMO=0`; `store.seeded_demo` then holds the import report; and
-    the scheduled backups start (data_layer/schedule.py).
+    the scheduled backups start (data_layer/schedule.py). The dashboard's and the API's reads that may lag
+    a moment go to `FEEDBACK_DB_READ` when it is set (the command line's, which scripts chain with their
+    writes, stay on the primary).
     """
     key = config.database_url(url)
     with _SHARED_LOCK:
         store = _SHARED.get(key)
         if store is None:
-            store = open_store(key)
+            try:
+                read_url = config.read_database_url(key)
+            except InvalidInput as error:
+                raise StoreUnavailable(str(error)) from error
+            store = open_store(key, read_url=read_url)
             if config.demo_enabled() and store.is_empty():
                 from data_layer import demo
 

@@ -8,6 +8,7 @@ import re
 from data_layer.errors import InvalidInput
 
 DEFAULT_DB = "data/feedback.duckdb"
+READ_VARIABLE = "FEEDBACK_DB_READ"
 API_MAX_BODY_VARIABLE = "FEEDBACK_API_MAX_BODY"
 DEFAULT_API_MAX_BODY = 10 * 1024 * 1024
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -16,6 +17,19 @@ _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 def database_url(override: str | None = None) -> str:
     """`--db` wins, then `FEEDBACK_DB`, then the embedded default file."""
     return override or os.environ.get("FEEDBACK_DB") or DEFAULT_DB
+
+
+def read_database_url(url: str) -> str | None:
+    """`FEEDBACK_DB_READ`: a hot standby of `FEEDBACK_DB` for the reads that may lag a moment; None when unset,
+    or when the store opened is another database than `FEEDBACK_DB`'s (`--db` names another)."""
+    read_url = os.environ.get(READ_VARIABLE, "").strip()
+    if not read_url or url != database_url():
+        return None
+    if not read_url.startswith(("postgresql://", "postgres://")):
+        raise InvalidInput(
+            f"{READ_VARIABLE} must be a postgresql:// URL of a hot standby, got {redact(read_url)[:60]!r}"
+        )
+    return read_url
 
 
 def demo_enabled() -> bool:

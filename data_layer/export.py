@@ -154,7 +154,7 @@ WHERE {run} AND {vote}
 
 def score_columns(store) -> list[str]:
     """The `score.<criterion>` columns there are: one per criterion some vote has a score for."""
-    with store.engine.read() as conn:
+    with store.engine.stale_read() as conn:
         return _score_columns(conn)
 
 
@@ -244,14 +244,14 @@ def count(store, filters=None, *, actor: auth.Actor) -> int:
     """How many rows an export with these filters writes."""
     auth.authorize(actor, "read")
     parts, params = _where(filters, actor)
-    with store.engine.read() as conn:
+    with store.engine.stale_read() as conn:
         return int(conn.scalar(_COUNT.format(**parts), params))
 
 
 def preview(store, filters=None, *, actor: auth.Actor, columns=None, limit: int = 20) -> list[dict]:
     """The first rows of the export as plain dicts (times ISO 8601, tags lists)."""
     auth.authorize(actor, "read")
-    with store.engine.read() as conn:
+    with store.engine.stale_read() as conn:
         columns = columns_of(columns, _score_columns(conn), judges=export_judges.judged(filters))
         sql, params, schema = _query(filters, columns, actor)
         reader = conn.arrow_batches(f"{sql}\nLIMIT $limit", {**params, "limit": int(limit)}, batch_size=limit)
@@ -269,7 +269,7 @@ def batches(
 
 
 def _batches(store, filters: Filters, columns, batch_size: int, actor: auth.Actor) -> Iterator[pa.RecordBatch]:
-    with store.engine.read() as conn:
+    with store.engine.stale_read() as conn:
         columns = columns_of(columns, _score_columns(conn), judges=export_judges.judged(filters))
         for sliced, bounds in _slices(conn, filters, actor, max(SLICE_ROWS, batch_size)):
             sql, params, schema = _query(filters, columns, actor, sliced)

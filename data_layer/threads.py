@@ -162,17 +162,17 @@ class ThreadRepo:
         sql = (
             f"SELECT {LIST_COLUMNS} FROM threads t WHERE {where} ORDER BY {order_by(order)} LIMIT $limit OFFSET $offset"
         )
-        with self._engine.read() as conn:
+        with self._engine.stale_read() as conn:
             return plain_all(conn.all(sql, params))
 
     def count(self, filters=None) -> int:
         """How many threads `list` pages through under the same `filters`."""
         where, params = self._where(filters)
-        with self._engine.read() as conn:
+        with self._engine.stale_read() as conn:
             return int(conn.scalar(f"SELECT count(*) FROM threads t WHERE {where}", params))
 
     def assistants(self) -> builtins.list[str]:
         """Every assistant id seen, for filter choices."""
-        with self._engine.read() as conn:
+        with self._engine.stale_read() as conn:
             rows = conn.all("SELECT DISTINCT assistant_id FROM runs WHERE assistant_id IS NOT NULL ORDER BY 1")
         return [row["assistant_id"] for row in rows]

@@ -146,3 +146,48 @@ class PostgresServer:
             self._run(f"{self.binaries}/pg_ctl -D {self.data} -m immediate -w stop")
         finally:
             shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class StandbyServer(PostgresServer):
+    """A streaming hot standby of `primary`, cloned with `pg_basebackup -R` (the tests of FEEDBACK_DB_READ).
+
+    `settings` are the standby's own server settings (e.g. `recovery_min_apply_delay`). It keeps its port
+    across `kill()` and `start()`, so that a URL naming it names it again once it is back.
+    """
+
+    def __init__(self, primary: PostgresServer, settings: dict[str, str] | None = None):
+        self.binaries = primary.binaries
+        self.as_postgres = primary.as_postgres
+        self.dir = Path(tempfile.mkdtemp(prefix=_PREFIX))
+        (self.dir / "owner").write_text(str(os.getpid()))
+        self.data = self.dir / "data"
+        self._count = 0
+        # A standby needs at least the primary's max_connections.
+        self.settings = {"hot_standby": "on", "max_connections": "200", **(settings or {})}
+        if self.as_postgres:
+            shutil.chown(self.dir, "postgres", "postgres")
+        # The primary's socket directory trusts local replication connections (initdb's pg_hba.conf).
+        self._run(
+            f"{self.binaries}/pg_basebackup -h {primary.dir} -p {primary.port} -U {USER} -D {self.data} "
+            "-R -X stream -c fast --no-sync"
+        )
+        self.port = _free_port()
+        self.start()
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off" + "".join(
+            f" -c {name}={value}" for name, value in self.settings.items()
+        )
+        self._run(f"{self.binaries}/pg_ctl -D {self.data} -o '{options}' -l {self.dir}/log -w start")
+        self._wait()
+
+    def kill(self) -> None:
+        """Stop at once, as a crash or a pulled cable does (no shutdown handshake with clients)."""
+        self._run(f"{self.binaries}/pg_ctl -D {self.data} -m immediate -w stop")
+
+    def stop(self) -> None:
+        try:
+            if (self.data / "postmaster.pid").exists():
+                self.kill()
+        finally:
+            shutil.rmtree(self.dir, ignore_errors=True)

@@ -18,6 +18,8 @@ from typing import Protocol, TypeVar
 
 import pyarrow as pa
 
+from data_layer.errors import StoreUnavailable
+
 T = TypeVar("T")
 
 
@@ -81,6 +83,12 @@ class Engine(Protocol):
 
     def read(self) -> AbstractContextManager[Conn]: ...
 
+    def stale_read(self) -> AbstractContextManager[Conn]:
+        """A read that may lag the last writes by a moment (lists, counts, aggregates, exports): PostgreSQL's
+        goes to the hot standby of `FEEDBACK_DB_READ` while it answers; elsewhere it is `read()`. A read
+        that must show the reader's own latest writes uses `read()`."""
+        ...
+
     def write(self, fn: Callable[[Conn], T]) -> T: ...
 
     def importing(self) -> AbstractContextManager[None]: ...
@@ -138,12 +146,18 @@ SEPARATORS_SQL = " || ".join(f"chr({ord(char)})" for char in WORD_SEPARATORS)
 SPACES_SQL = f"repeat(' ', {len(WORD_SEPARATORS)})"
 
 
-def open_engine(url: str) -> Engine:
-    """Pick the engine for a `FEEDBACK_DB` value: a PostgreSQL URL, else a DuckDB path."""
+def open_engine(url: str, read_url: str | None = None) -> Engine:
+    """Pick the engine for a `FEEDBACK_DB` value: a PostgreSQL URL, else a DuckDB path. `read_url` names a
+    hot standby of a PostgreSQL database (`FEEDBACK_DB_READ`); a DuckDB file has none."""
     if url.startswith(("postgresql://", "postgres://")):
         from data_layer.engines.pg import PostgresEngine
 
-        return PostgresEngine(url)
+        return PostgresEngine(url, read_url)
+    if read_url:
+        raise StoreUnavailable(
+            "FEEDBACK_DB_READ names a PostgreSQL standby, but FEEDBACK_DB is a DuckDB file, which has none: "
+            "unset FEEDBACK_DB_READ, or set FEEDBACK_DB to the standby's primary"
+        )
     from data_layer.engines.duck import DuckEngine
 
     return DuckEngine(url)

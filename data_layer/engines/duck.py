@@ -239,6 +239,10 @@ class DuckEngine:
         finally:
             cursor.close()
 
+    def stale_read(self):
+        """A read that may lag a moment is a read: the one process holding the file has no standby."""
+        return self.read()
+
     def write(self, fn):
         """Run `fn(conn)` in one transaction; retry conflicts, then report them as `Conflict`.
 

@@ -24,6 +24,7 @@ from data_layer import search_index
 from data_layer.config import redact
 from data_layer.engines import SEPARATORS_SQL, SPACES_SQL, bind, pg_copy, pg_schema
 from data_layer.engines.faults import FaultPlan, step
+from data_layer.engines.pg_standby import Standby, stale_read
 from data_layer.errors import Conflict, InvalidInput, StoreUnavailable, Unavailable
 
 _RETRIES = 8
@@ -313,7 +314,8 @@ class PostgresEngine:
         index_terms(conn, source)
         return lambda conn: None
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, read_url: str | None = None):
+        """`read_url`: a hot standby of this database, for `stale_read()` (`FEEDBACK_DB_READ`)."""
         self.url = url
         # Recovery after a crash is the server's own.
         self.recovered: str | None = None
@@ -339,6 +341,9 @@ class PostgresEngine:
         except PoolTimeout as error:
             self._pool.close()
             raise StoreUnavailable(f"cannot open a connection pool to {redact(url)}") from error
+        self.standby = (
+            Standby(read_url, configure=_configure, describe=describe_failure, max_size=POOL_SIZE) if read_url else None
+        )
 
     @contextmanager
     def _connection(self):
@@ -356,6 +361,13 @@ class PostgresEngine:
     def read(self):
         with self._connection() as conn:
             yield PgConn(conn)
+
+    def stale_read(self):
+        """A read that may lag the primary by a moment: on the standby while it answers (`engines/pg_standby.py`),
+        else on the primary."""
+        if self.standby is None:
+            return self.read()
+        return stale_read(self.standby, self.read, PgConn)
 
     def write(self, fn):
         """Run `fn(conn)` in one transaction; retry serialization failures and deadlocks, then `Conflict`.
@@ -392,6 +404,8 @@ class PostgresEngine:
                 conn.execute("SELECT pg_advisory_unlock(%s)", (_MIGRATION_LOCK,))
 
     def close(self) -> None:
+        if self.standby is not None:
+            self.standby.close()
         self._pool.close()
 
 

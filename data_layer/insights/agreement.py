@@ -133,7 +133,7 @@ def end_user_agreement(store, filters=None) -> dict:
     down], [user down & up, user down & down]], `ties` (reviewers split evenly, left out), percent
     `agreement`, Cohen's `kappa` with `low`/`high`."""
     run, params = _runs(filters, "the end users' agreement")
-    with store.engine.read() as conn:
+    with store.engine.stale_read() as conn:
         cells = conn.all(_PAIR_TABLE.format(run=run), params)
         weeks = conn.all(_PAIR_WEEKS.format(run=run), params)
     out = {**_agreement_row(cells), "by_assistant": [], "by_model": [], "by_week": []}
@@ -164,7 +164,7 @@ def disagreements(store, filters=None, *, actor: auth.Actor, limit: int = 100, o
         "limit": rules.integer(limit, "limit", low=1, high=10_000),
         "offset": rules.integer(offset, "offset", low=0, high=10**9),
     }
-    with store.engine.read() as conn:
+    with store.engine.stale_read() as conn:
         rows = plain_all(conn.all(_DISAGREEMENTS.format(run=run, open=shown), page))
         counts = conn.one(_DISAGREEMENT_COUNT.format(run=run, open=shown), params)
     for row in rows:
@@ -181,7 +181,7 @@ def reviewers(store, filters=None, *, actor: auth.Actor, limit: int = 200) -> li
     reviewer who may click without reading). The actor must be allowed to read."""
     auth.authorize(actor, "read")
     run, params = _runs(filters, "the reviewers")
-    with store.engine.read() as conn:
+    with store.engine.stale_read() as conn:
         rows = conn.all(
             _REVIEWERS.format(run=run), {**params, "limit": rules.integer(limit, "limit", low=1, high=10_000)}
         )

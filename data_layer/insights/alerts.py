@@ -43,7 +43,7 @@ def daily_series(store, filters=None, *, days: int = 60, source: str | None = No
         chosen = replace(chosen, source=source)
     end_of_range = chosen.until_time
     unbounded = replace(chosen, since=None, until=None)
-    with store.engine.read() as conn:
+    with store.engine.stale_read() as conn:
         if until is None:
             last_run, last_params = conditions(unbounded, RUNS)
             last = conn.scalar(_LAST_RUN.format(run=last_run), last_params)

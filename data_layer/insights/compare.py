@@ -38,7 +38,7 @@ def run_and_vote(filters, reader: str) -> tuple[str, str, dict]:
 def slice_counts(store, filters=None) -> dict[str, dict]:
     """Whole-run votes and thumbs-up of one slice, per source: `{"reviewer": {...}, "end_user": {...}}`."""
     run, vote, params = run_and_vote(filters, "a slice")
-    with store.engine.read() as conn:
+    with store.engine.stale_read() as conn:
         return by_source(conn.all(_SLICE_COUNTS.format(run=run, vote=vote), params))
 
 
@@ -53,7 +53,7 @@ def counts_by(store, dimension: str = "model_name", filters=None) -> list[dict]:
     """Whole-run votes per model or assistant and source: rows of `name`, `source`, `votes`, `positive`."""
     column = column_of(dimension)
     run, vote, params = run_and_vote(filters, "the counts")
-    with store.engine.read() as conn:
+    with store.engine.stale_read() as conn:
         rows = conn.all(_COUNTS_BY.format(column=column, run=run, vote=vote), params)
     return int_rows(rows, "votes", "positive")
 

@@ -60,7 +60,7 @@ def themes(
     are people's words: the actor must be allowed to read."""
     auth.authorize(actor, "read")
     run, vote, params = run_and_vote(filters, "the themes")
-    with store.engine.read() as conn:
+    with store.engine.stale_read() as conn:
         rows = conn.all(_CORPUS.format(run=run, vote=vote), {**params, "limit": CORPUS_LIMIT})
     negative: Counter[str] = Counter()
     positive: Counter[str] = Counter()
@@ -110,7 +110,7 @@ def feedback_by_ids(store, ids, *, actor: auth.Actor, limit: int = 500) -> list[
         return []
     shown, hidden = blind.shown(actor)
     params = {"ids": list(ids), "limit": rules.integer(limit, "limit", low=1, high=10_000), **hidden}
-    with store.engine.read() as conn:
+    with store.engine.stale_read() as conn:
         return plain_all(conn.all(_FEEDBACK_BY_IDS.format(shown=shown), params))
 
 
@@ -119,6 +119,6 @@ def tags_by(store, dimension: str = "model_name", filters=None) -> list[dict]:
     `name`, `tag`, `negative`."""
     column = column_of(dimension)
     run, vote, params = run_and_vote(filters, "the reason tags")
-    with store.engine.read() as conn:
+    with store.engine.stale_read() as conn:
         rows = conn.all(_TAGS_BY.format(column=column, run=run, vote=vote), params)
     return int_rows(rows, "negative")

@@ -226,7 +226,7 @@ class JudgeRepo:
 
     def _counts(self, *, judge: str = "", group: str = "'all'", sampled_only: bool = True) -> builtins.list[dict]:
         params = {"judge": judge, "sampled_only": sampled_only}
-        with self._engine.read() as conn:
+        with self._engine.stale_read() as conn:
             return plain_all(conn.all(_COUNTS.format(group=group), params))
 
     def summary(self, *, actor: auth.Actor, sampled_only: bool = True) -> builtins.list[dict]:
@@ -284,5 +284,5 @@ class JudgeRepo:
             "limit": rules.integer(limit, "limit", low=1, high=1000),
             "offset": rules.integer(offset, "offset", low=0, high=10**9),
         }
-        with self._engine.read() as conn:
+        with self._engine.stale_read() as conn:
             return plain_all(conn.all(_DISAGREEMENTS.format(open=shown), params))

@@ -34,7 +34,7 @@ def compare_slices(engine, judge: str, numbers: dict, a=None, b=None) -> dict:
     """Slice B against slice A by `judge`'s verdicts (only the slices' runs count: time, assistant, model),
     with `numbers` its calibration: `raw` as `analysis.compare` gives it, and `corrected` with each
     slice's corrected rate and the corrected difference, or the `reason` the judge cannot be corrected."""
-    with engine.read() as conn:
+    with engine.stale_read() as conn:
         counts_a, counts_b = _counts(conn, judge, a), _counts(conn, judge, b)
     raw = analysis.compare(counts_a, counts_b)
     table = tuple(numbers["table"][cell] for cell in ("tp", "fn", "fp", "tn"))

@@ -60,21 +60,21 @@ LIMIT 1000
 
 def overview(store) -> dict:
     """Headline counts over the whole store, with the positive rate (None when there are no votes)."""
-    with store.engine.read() as conn:
+    with store.engine.stale_read() as conn:
         counts = {key: int(value) for key, value in conn.one(_OVERVIEW).items()}
     return {**counts, "positive_rate": round(counts["positive"] / counts["votes"], 4) if counts["votes"] else None}
 
 
 def bounds(store) -> dict:
     """First and last run times in the store (ISO 8601), None when there are no runs."""
-    with store.engine.read() as conn:
+    with store.engine.stale_read() as conn:
         return data_bounds(conn)
 
 
 def reviewers_seen(store, *, actor: auth.Actor) -> list[str]:
     """Every reviewer who voted as a reviewer, for filter choices (reviewer ids: the actor must read)."""
     auth.authorize(actor, "read")
-    with store.engine.read() as conn:
+    with store.engine.stale_read() as conn:
         return [row["owner_id"] for row in conn.all(_REVIEWERS)]
 
 
@@ -86,7 +86,7 @@ def dashboard(store, filters=None, *, actor: auth.Actor, worst: int = 20) -> dic
     auth.authorize(actor, "read")
     chosen = Filters.of(filters, takes=TAKES, reader="the stats")
     limit = rules.integer(worst, "worst", low=1, high=10_000)
-    with store.engine.read() as conn:
+    with store.engine.stale_read() as conn:
         data = data_bounds(conn)
         bucket = bucket_for(chosen, data)
         return {
