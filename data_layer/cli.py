@@ -169,6 +169,7 @@ def _add_filter_options(sub: argparse.ArgumentParser, *, judges: bool = False) -
     sub.add_argument("--assistant", help="only runs of this assistant")
     sub.add_argument("--model", help="only runs of this model")
     sub.add_argument("--reviewer", help="only votes by this reviewer (owner id)")
+    sources: tuple[str, ...]
     if judges:
         sources, said = ("reviewer", "end_user", "judge"), "only votes from this source (judge: judges' verdicts)"
     else:

@@ -99,7 +99,12 @@ COLUMNS: dict[str, Column] = {
 
 # The export's filters: the insight pages' runs and votes, the vote's rating; source `judge`: verdicts.
 TAKES = (*RUNS, *VOTES, "rating")
-_TAKES = {"takes": TAKES, "reader": "the export", "judges": True}
+
+
+def _chosen(filters) -> Filters:
+    return Filters.of(filters, takes=TAKES, reader="the export", judges=True)
+
+
 _VOTES: Table = {**VOTES, "rating": "f.rating = $rating"}
 # The columns every export may name, after `COLUMNS`: a judge export's defaults, empty on people's votes.
 JUDGE_COLUMNS = {name: Column(sql, kind, text) for name, (sql, _, kind, text) in export_judges.COLUMNS.items()}
@@ -183,7 +188,7 @@ def columns_of(columns, scores: list[str] | tuple[str, ...] = (), *, judges: boo
 def _where(filters, actor: auth.Actor) -> tuple[dict, dict]:
     """The filters' conditions on runs and votes (`votes`: people's, or judges' verdicts in their shape);
     the votes' leave out those the blind rule hides from `actor` (`queues/blind.py`)."""
-    chosen = Filters.of(filters, **_TAKES)
+    chosen = _chosen(filters)
     run, run_params = conditions(chosen, RUNS)
     vote, vote_params = conditions(chosen, _VOTES)
     shown, shown_params = blind.shown(actor)
@@ -265,7 +270,7 @@ def batches(
     """The export's rows as Arrow record batches of the declared column types, streamed (the actor is
     asked at the call, not at the first batch)."""
     auth.authorize(actor, "read")
-    return _batches(store, Filters.of(filters, **_TAKES), columns, batch_size, actor)
+    return _batches(store, _chosen(filters), columns, batch_size, actor)
 
 
 def _batches(store, filters: Filters, columns, batch_size: int, actor: auth.Actor) -> Iterator[pa.RecordBatch]:
@@ -305,7 +310,7 @@ def write(
         raise InvalidInput(f"{target} is a directory; give a file name")
     if not target.parent.is_dir():
         raise InvalidInput(f"directory {target.parent} does not exist")
-    filters = Filters.of(filters, **_TAKES)
+    filters = _chosen(filters)
     columns = columns_of(columns, score_columns(store) if columns is None else (), judges=export_judges.judged(filters))
     _, _, schema = _query(filters, columns, actor)  # validates before anything touches the disk
     partial = target.with_name(f".{target.name}.part")

@@ -21,7 +21,7 @@ from collections import Counter
 from data_layer import analysis
 from data_layer.errors import InvalidInput
 from data_layer.judges import calibration
-from data_layer.queues.rubric import Criterion
+from data_layer.queues.rubric import Criterion, Kind
 
 # The judge's scored whole-run verdicts (`{sampled}`: the condition on the run `j.run_id` that the
 # calibration's choice of runs asks), and the reviewers' whole-run scores on those runs.
@@ -47,7 +47,7 @@ def _majority(values: list[str]) -> str | None:
     return ranked[0][0]
 
 
-def _judge_value(criterion: str, kind: str, given) -> str | None:
+def _judge_value(criterion: str, kind: Kind, given) -> str | None:
     """The judge's score as the text a reviewer's would be stored as, or None when it does not read as
     one of the kind (a categorical value is compared as given)."""
     if kind == "categorical":

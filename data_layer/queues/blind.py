@@ -21,6 +21,8 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
+from typing_extensions import TypeIs
+
 from data_layer import auth
 
 # The items of blind queues held open for `$blind_me` (aliases `bq` the item, `bx` its queue, `br` its
@@ -51,7 +53,7 @@ _ALL = {"limit": 2**62, "offset": 0}
 _THREAD_VOTES = "SELECT run_id, owner_id, rating FROM feedback WHERE thread_id = $thread_id"
 
 
-def blinded(actor: auth.Actor | None) -> bool:
+def blinded(actor: auth.Actor | None) -> TypeIs[auth.Actor]:
     """Whether the blind rule can hide anything from `actor`: someone who works queues."""
     return actor is not None and actor.role != "system" and auth.can(actor, "queue")
 
@@ -79,8 +81,9 @@ def blind_runs(conn, thread_id: str, actor: auth.Actor | None) -> dict[str, list
     return hidden(conn, [thread_id], actor).get(thread_id, {})
 
 
-def _shown(votes: list[dict], actor: auth.Actor, runs) -> list[dict]:
-    return [vote for vote in votes if vote["owner_id"] == actor.user_id or vote["run_id"] not in runs]
+def _shown(votes: list[dict], actor: auth.Actor | None, runs) -> list[dict]:
+    me = actor.user_id if actor else None
+    return [vote for vote in votes if vote["owner_id"] == me or vote["run_id"] not in runs]
 
 
 def page(conn, thread_id: str, actor: auth.Actor | None, sql: str, params: dict, window: dict) -> list[dict]:

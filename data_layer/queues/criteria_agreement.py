@@ -64,7 +64,7 @@ def measure(rubric: Rubric, rows: list[dict], k: int) -> list[dict]:
     found = []
     for criterion in rubric.criteria:
         counts, weight = table(criterion, [row for row in rows if row["criterion"] == criterion.name])
-        level = "ordinal" if criterion.kind == "ordinal" else "nominal"
+        level: agreement.Level = "ordinal" if criterion.kind == "ordinal" else "nominal"
         found.append(
             {
                 "criterion": criterion.name,
