@@ -11,7 +11,7 @@ import sys
 import pyarrow.parquet as pq
 import pytest
 
-from data_layer import demo, export, open_store, stats
+from data_layer import demo, export, export_csv, open_store, stats
 from data_layer.auth import SYSTEM
 from data_layer.errors import InvalidInput
 from data_layer.filters import Filters
@@ -82,7 +82,7 @@ def _jsonl_rows(path):
 def test_csv_neutralizes_formulas_and_keeps_awkward_text(hostile, tmp_path):
     path = tmp_path / "out.csv"
     assert export.write(hostile, path, "csv", actor=SYSTEM) == len(HOSTILE) + 1
-    assert path.read_bytes().startswith(export.CSV_BOM)
+    assert path.read_bytes().startswith(export_csv.CSV_BOM)
     rows = {row["reviewer"]: row for row in _csv_rows(path)}
     for name, text in HOSTILE.items():
         expected = "'" + text if name in RISKY else text

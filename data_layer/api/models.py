@@ -113,9 +113,12 @@ def errors(*statuses: int) -> dict:
     return {status: {"model": Error, "description": _DESCRIPTIONS[status]} for status in statuses}
 
 
+# Texts are refused with a NUL byte in them (`rules.text`): the schema says so, as a pattern.
+NO_NUL = "^[^\\x00]*$"
+
 _VOTE_PROPERTIES: dict[str, dict] = {
     "rating": {"type": "integer", "enum": [1, -1], "description": "1 (thumbs up) or -1"},
-    "comment": {"type": ["string", "null"], "maxLength": rules.MAX_COMMENT},
+    "comment": {"type": ["string", "null"], "maxLength": rules.MAX_COMMENT, "pattern": NO_NUL},
     "message_id": {
         "type": ["string", "null"],
         "pattern": ID_PATTERN,
@@ -138,6 +141,7 @@ _VOTE_PROPERTIES: dict[str, dict] = {
     "correction": {
         "type": ["string", "null"],
         "maxLength": corrections.MAX_LENGTH,
+        "pattern": NO_NUL,
         "description": "the answer the agent should have given (markdown), kept with the caller's vote. "
         "Given, it replaces the vote's correction; an empty one removes it; left out, the vote keeps it. "
         "Reviewers, leads and admins may send one; an end user's token may not (403).",

@@ -24,7 +24,7 @@ from collections.abc import Iterator
 
 import pyarrow as pa
 
-from data_layer import auth, scores
+from data_layer import auth, export_csv, scores
 from data_layer import export as votes_export
 from data_layer.errors import InvalidInput
 from data_layer.queues import blind, estimate
@@ -143,7 +143,7 @@ def _neutralized(table: list[list], width: int) -> list[list]:
         values = [row[index] for row in table]
         if any(isinstance(value, str) for value in values):
             texts = pa.array([None if value is None else str(value) for value in values], pa.string())
-            values = votes_export.neutralize(texts).to_pylist()
+            values = export_csv.neutralize(texts).to_pylist()
         columns.append(values)
     return [list(row) for row in zip(*columns, strict=True)] if table else []
 
