@@ -19,7 +19,7 @@ from __future__ import annotations
 import random
 from collections import defaultdict
 
-from data_layer.errors import Conflict
+from data_layer.errors import Conflict, InvalidInput
 from data_layer.queues import QueueSpec
 
 # Each judge: its sensitivity, its specificity, and the share of runs it leaves unjudged.
@@ -89,7 +89,8 @@ def _truths(records: list[dict], adjudicated: dict[str, str], rng: random.Random
 
 def verdicts(records: list[dict], adjudicated: dict[str, str], seed: int) -> list[dict]:
     """Both judges' verdicts on the runs of `records` (the demo's import records), given the runs a lead
-    adjudicated (run id to `good` or `bad`): `JudgeRepo.put_many`'s fields."""
+    adjudicated (run id to `good` or `bad`): `JudgeRepo.put_many`'s fields, and an import record's but for
+    its kind and source."""
     # the judges' own stream, apart from the demo's; at the default seed its calibration runs show both judges
     # near the hit rates of `JUDGES` (as a few of the neighbouring streams do not, by chance)
     rng = random.Random(seed * 7919 + 8)
@@ -122,8 +123,9 @@ def verdicts(records: list[dict], adjudicated: dict[str, str], seed: int) -> lis
 
 
 def seed(store, records: list[dict], seed: int, *, actor) -> int:
-    """Define the queue that calibrates the judges (`CALIBRATION`) unless it exists, and write both judges'
-    verdicts on the demo's runs into `store`; returns how many verdicts were written."""
+    """Define the queue that calibrates the judges (`CALIBRATION`) unless it exists, and import both judges'
+    verdicts on the demo's runs into `store` as `actor` (the demo's other records arrive the same way);
+    returns how many verdicts were written."""
     try:
         store.queues.create(CALIBRATION, actor=actor)
     except Conflict:
@@ -133,4 +135,8 @@ def seed(store, records: list[dict], seed: int, *, actor) -> int:
         for row in store.queues.adjudications("weekly-sample", actor=actor)
         if row["verdict"] is not None
     }
-    return store.judges.put_many(verdicts(records, adjudicated, seed), actor=actor)
+    given = [{"kind": "feedback", "source": "judge", **verdict} for verdict in verdicts(records, adjudicated, seed)]
+    report = store.ingest(given, actor=actor)
+    if not report.ok:
+        raise InvalidInput(f"the demo judges' verdicts were refused: {report.errors[:1]}")
+    return report.counts.get("judge", 0)

@@ -159,11 +159,12 @@ with right:
         help="Choose at least one column" if not columns else ("No rows match" if total == 0 else None),
     )
 
-if _identity.can("manage_datasets"):
-    st.page_link(
+# A button, not a link: the filters ride in the next page's address, never in an href drawn from them.
+if _identity.can("manage_datasets") and st.button(
+    "Save the reviewed runs of these filters as an evaluation dataset", icon=":material/dataset:"
+):
+    st.switch_page(
         "pages/datasets.py",
-        label="Save the reviewed runs of these filters as an evaluation dataset",
-        icon=":material/dataset:",
         query_params={name: value for name, value in st.query_params.to_dict().items() if name in _filters.PARAMS},
     )
 try:

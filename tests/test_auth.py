@@ -31,7 +31,7 @@ def test_a_lead_is_signed_in_below_an_admin_and_above_a_reviewer():
     assert rules.role_for("pat@partner.com", "pat@partner.com", ["leads"]) == "lead"
     assert auth.parse_roles({"lead": ["*@x.com"], "default": "lead"}).role_for("anyone") == "lead"
     assert auth.signed_in("sub-9", "Lee@X.com", (), rules) == auth.Actor("lee@x.com", "lead")
-    assert auth.allowed("lead") == auth.allowed("reviewer") | {"adjudicate", "view_progress"}
+    assert auth.allowed("lead") == auth.allowed("reviewer") | {"adjudicate", "view_progress", "manage_datasets"}
 
 
 @pytest.mark.parametrize(

@@ -403,6 +403,12 @@ def other_operations(ctx: Ctx) -> dict:
                 ],
                 a.user_id,
             ),
+            "judges.put_many": (
+                lambda: s.judges.put_many(
+                    [{"judge": a.user_id, "thread_id": ctx.thread, "run_id": ctx.run, "rating": -1}], actor=a
+                ),
+                1,
+            ),
         },
         "audit": {
             "audit.list": (lambda: len(s.audit.list({"thread_id": ctx.thread}, actor=a)), 2),
