@@ -215,7 +215,7 @@ def test_the_fast_reader_stages_verdicts_as_the_record_path_does(tmp_path):
     assert [row["judge"] for row in quick["judge"]] == [JUDGE, JUDGE, JUDGE, OTHER]
     assert [row["rationale"] for row in quick["judge"]] == ['fine, "quoted"\nand more', "said as a comment", None, ""]
     assert len(quick["feedback"]) == 2
-    # a file of people's votes alone is staged as before, with no verdicts' table
+    # a file of people's votes alone stages no verdicts' table
     quick, slow = staged_both_ways(jsonl(tmp_path, base() + records[-2:], "people.jsonl"))
     assert quick is not None and quick == slow and "judge" not in quick
 

@@ -55,7 +55,7 @@ def test_the_export_page_lists_judges_verdicts_when_the_source_asks(app, store):
         "=correct, says 4",
         "wrong answer",
     ]
-    # people's rows, as before, without the judges' columns
+    # people's rows keep their own columns, without the judges'
     people = opened(AppTest.from_file("../app.py", default_timeout=30), "pages/export.py", **EVERYTHING)
     assert people.metric[0].value == "2"
     assert "judge" not in people.multiselect(key="export_columns").value
