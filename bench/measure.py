@@ -14,13 +14,14 @@ import random
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from datetime import timedelta
 
-from bench.generate import ANCHOR, SCALES, SEARCH_TERMS, max_rss_mib, write_import_file
+from bench.generate import ANCHOR, SCALES, SEARCH_TERMS, is_postgres, max_rss_mib, write_import_file
 from data_layer import open_store
 from data_layer.auth import SYSTEM
 
-GROUPS = ("browse", "search", "upsert", "stats", "export", "import")
+GROUPS = ("browse", "search", "upsert", "stats", "export", "import", "import_real")
 
 # Threads page filter combinations: (label, the filters of threads.list / threads.count, the order and
 # offset of threads.list).
@@ -193,12 +194,88 @@ def import_jsonl(store, reps: int, records: int) -> dict:
     }
 
 
+def real_files(folder: str, records: int) -> list[str]:
+    """The real-text import files of a run (`bench/realtext.py`): a warm-up and three timed ones, written
+    once by `bench.run` into `folder` so that every engine imports the very same lines."""
+    paths = [os.path.join(folder, f"real-{seed}.jsonl") for seed in (0, 1, 2, 3)]
+    for seed, path in enumerate(paths):
+        if not os.path.exists(path):
+            from bench import realtext
+
+            realtext.write_file(path, records, seed=300 + seed)
+    return paths
+
+
+@contextmanager
+def empty_store(db: str):
+    """A new empty store beside `db`: a DuckDB file in a temporary folder, or a new database on the
+    PostgreSQL server of `db`, dropped afterwards."""
+    if not is_postgres(db):
+        with tempfile.TemporaryDirectory(prefix="bench-empty-") as folder:
+            store = open_store(os.path.join(folder, "empty.duckdb"))
+            try:
+                yield store
+            finally:
+                store.close()
+        return
+    import psycopg
+
+    name = f"bench_empty_{os.getpid()}"
+    with psycopg.connect(db, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        store = open_store(f"{db.rsplit('/', 1)[0]}/{name}")
+        try:
+            yield store
+        finally:
+            store.close()
+    finally:
+        with psycopg.connect(db, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+def _import_timed(store, path: str) -> float:
+    started = time.perf_counter()
+    report = store.import_file(path, actor=SYSTEM)
+    seconds = time.perf_counter() - started
+    if not report.ok:
+        raise SystemExit(f"benchmark import of {path} failed: {report.summary()[:500]}")
+    store.engine.settle()
+    return seconds
+
+
+def import_real(db: str, store, files: list[str]) -> dict:
+    """Imports of real-length chat text (`real_files`): each timed file into a new empty store (after the
+    warm-up file went into one, untimed), then each into the large store. Each import is timed until it
+    returns committed; the store then settles before the next."""
+    records = [sum(1 for _ in open(path, encoding="utf-8")) for path in files]
+    warm_up, timed_files = files[0], files[1:]
+    with empty_store(db) as empty:
+        _import_timed(empty, warm_up)
+    out: dict = {}
+    for where in ("empty store", "large store"):
+        times, rates = [], []
+        for index, path in enumerate(timed_files):
+            if where == "empty store":
+                with empty_store(db) as empty:
+                    seconds = _import_timed(empty, path)
+            else:
+                seconds = _import_timed(store, path)
+            times.append(round(seconds * 1000, 1))
+            rates.append(round(records[index + 1] / seconds))
+        out[f"import_real[{where}]"] = times
+        out[f"import_real_records_per_s[{where}]"] = rates
+    out["import_real_records"] = records[1]
+    return out
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--db", required=True)
     parser.add_argument("--group", choices=GROUPS, required=True)
     parser.add_argument("--scale", choices=SCALES, default="small")
     parser.add_argument("--reps", type=int, default=10)
+    parser.add_argument("--real-files", help="the folder of the real-text import files (group import_real)")
     args = parser.parse_args(argv)
     store = open_store(args.db)
     try:
@@ -212,8 +289,11 @@ def main(argv=None) -> None:
             result = stats_all(store, args.reps)
         elif args.group == "export":
             result = export_csv(store, 3)
-        else:
+        elif args.group == "import":
             result = import_jsonl(store, 3, SCALES[args.scale].import_records)
+        else:
+            files = real_files(args.real_files or tempfile.mkdtemp(), SCALES[args.scale].import_records)
+            result = import_real(args.db, store, files)
     finally:
         store.close()
     result["max_rss_mib"] = max_rss_mib()

@@ -31,7 +31,7 @@ from bench.generate import SCALES, database_bytes
 from tests.pg_server import PostgresServer, find_binaries
 
 ROOT = Path(__file__).resolve().parent.parent
-GROUPS = ("browse", "search", "upsert", "stats", "export", "import")
+GROUPS = ("browse", "search", "upsert", "stats", "export", "import", "import_real")
 DOCS = ROOT / "docs" / "benchmarks.md"
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 
@@ -139,8 +139,11 @@ def run(
             "bench.sqlite_baseline", "--build", "--duckdb", str(duck), "--sqlite", str(lite)
         )
         print(f"built SQLite baseline in {result['sqlite_build']['seconds']} s", file=sys.stderr)
+    real = folder / "real-text"
+    real.mkdir(exist_ok=True)
     for engine in engines:
         raw, memory = {}, {}
+        settled = _settle(engines, where)
         for group in GROUPS:
             started = time.perf_counter()
             if engine == "sqlite":
@@ -150,7 +153,8 @@ def run(
             else:
                 args = ("bench.measure", "--db", where[engine])
                 engine_reps = reps
-            found = _child(*args, "--group", group, "--scale", scale, "--reps", str(engine_reps))
+            more = ("--real-files", str(real)) if group == "import_real" else ()
+            found = _child(*args, "--group", group, "--scale", scale, "--reps", str(engine_reps), *more)
             memory[group] = found.pop("max_rss_mib")
             raw.update(found)
             print(f"{engine} {group}: {time.perf_counter() - started:.1f} s", file=sys.stderr)
@@ -166,6 +170,8 @@ def run(
             "max_rss_mib": memory,
             "file_bytes": file_bytes,
             "raw_ms": raw,
+            "settle_s": settled,
+            "load_average_at_start": [round(value, 2) for value in os.getloadavg()],
         }
     if "duckdb" in engines:
         duck_ops = result["engines"]["duckdb"]["ops"]
@@ -179,6 +185,25 @@ def run(
                 }
     result["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
     return result
+
+
+def _settle(engines: list[str], where: dict) -> float:
+    """Let every engine finish what its last load left to do, so that the next engine is measured with the
+    others idle: PostgreSQL's `VACUUM ANALYZE` and `CHECKPOINT` (else its checkpointer and autovacuum go on
+    writing out a bulk load for minutes), DuckDB's checkpoint. Returns the seconds it took."""
+    started = time.perf_counter()
+    if "postgresql" in engines:
+        import psycopg
+
+        with psycopg.connect(where["postgresql"], autocommit=True) as conn:
+            conn.execute("VACUUM ANALYZE")
+            conn.execute("CHECKPOINT")
+    if "duckdb" in engines:
+        import duckdb
+
+        with duckdb.connect(where["duckdb"]) as conn:
+            conn.execute("CHECKPOINT")
+    return round(time.perf_counter() - started, 1)
 
 
 def _server_version(url: str) -> str:
@@ -237,7 +262,7 @@ def markdown(result: dict) -> str:
     ]
     names = list(dict.fromkeys(name for engine in engines for name in result["engines"][engine]["ops"]))
     for name in names:
-        if name == "import_records_per_s":
+        if name.startswith(("import_records_per_s", "import_real_records_per_s")):
             continue
         cells = [name]
         for engine in engines:
@@ -264,6 +289,23 @@ def markdown(result: dict) -> str:
         target = IMPORT_TARGET.get(engine)
         cells += [text, "", f"> {target:,}/s" if target else "", _met(target, rate, above=True)]
     lines.append("| " + " | ".join(cells + [""] * len(ratios)) + " |")
+    for where in ("empty store", "large store"):
+        name = f"import_real_records_per_s[{where}]"
+        baseline = result["engines"].get("sqlite", {}).get("ops", {}).get(name, {}).get("median")
+        if not any(name in result["engines"][engine]["ops"] for engine in engines):
+            continue
+        cells = [f"real-text import records/s, {where}"]
+        for engine in engines:
+            rate = result["engines"][engine]["ops"].get(name, {}).get("median")
+            text = "" if rate is None else f"{rate:,.0f}"
+            if engine == "sqlite":
+                cells.append(text)
+                continue
+            # DuckDB's target is the SQLite baseline's rate on the same file; PostgreSQL's its import target.
+            target = baseline if engine == "duckdb" else IMPORT_TARGET.get(engine)
+            label = "> SQLite's" if engine == "duckdb" else f"> {IMPORT_TARGET[engine]:,}/s"
+            cells += [text, "", label if target else "", _met(target, rate, above=True)]
+        lines.append("| " + " | ".join(cells + [""] * len(ratios)) + " |")
     cells = ["import records/s with the checkpoint after (sustained)"]
     for engine in engines:
         rate = result["engines"][engine]["extra"].get("import_sustained_records_per_s")
@@ -298,6 +340,14 @@ def markdown(result: dict) -> str:
             + ", ".join(f"{step} {value:,.0f}" for step, value in steps.items())
             + f"; database {data['file_bytes'] / 2**20:,.0f} MiB."
         )
+    lines.append(
+        "Load average at the start of each engine's measurements (each measured alone, after every engine "
+        "settled): "
+        + ", ".join(
+            f"{LABELS[engine]} {result['engines'][engine].get('load_average_at_start', '?')}" for engine in engines
+        )
+        + "."
+    )
     if "sqlite" in engines:
         lines.append(f"SQLite: file {result['engines']['sqlite']['file_bytes'] / 2**20:,.0f} MiB.")
     if "postgresql" in engines:

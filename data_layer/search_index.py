@@ -51,6 +51,33 @@ THREADS = """(SELECT thread_no, thread_id FROM search_threads
     UNION ALL SELECT thread_no, thread_id FROM _search_new_threads)"""
 
 
+# The message events of table `source` (a format field) whose threads the index does not number yet,
+# numbered after the largest stored number in the order of their ids.
+NEW_THREADS_SELECT = """
+    SELECT m.top + row_number() OVER (ORDER BY n.thread_id) AS thread_no, n.thread_id
+    FROM (
+        SELECT DISTINCT e.thread_id FROM {source} e
+        WHERE e.category = 'message' AND e.text <> ''
+          AND NOT EXISTS (SELECT 1 FROM search_threads s WHERE s.thread_id = e.thread_id)
+    ) n
+    CROSS JOIN (SELECT coalesce(max(thread_no), 0) AS top FROM search_threads) m
+    """
+
+
+def ids_select(words: str) -> str:
+    """Each row of `words` (a query of distinct words in a column `word`, and any other columns) with
+    `fresh` (a word the index lacks) and its `word_id`: the stored one, else the next free one, in
+    alphabetical order so that the ids of the words sharing a prefix are neighbours."""
+    return f"""
+        SELECT n.*, v.word_id IS NULL AS fresh,
+               coalesce(v.word_id, m.top + row_number() OVER (PARTITION BY v.word_id IS NULL ORDER BY n.word))
+                   AS word_id
+        FROM ({words}) n
+        LEFT JOIN search_words v ON v.word = n.word
+        CROSS JOIN (SELECT coalesce(max(word_id), 0) AS top FROM search_words) m
+        """
+
+
 def compute_statements(source: str, tokens: str) -> list[str]:
     """The statements working out the threads and words that adding the message events of table `source`
     brings, as temporary tables: `_search_new_threads`, `_search_tokens` and `_search_ids` (`fresh` for a
@@ -60,28 +87,9 @@ def compute_statements(source: str, tokens: str) -> list[str]:
     """
     return [
         *(f"DROP TABLE IF EXISTS {table}" for table in _TEMP),
-        f"""
-        CREATE TEMP TABLE _search_new_threads AS
-        SELECT m.top + row_number() OVER (ORDER BY n.thread_id) AS thread_no, n.thread_id
-        FROM (
-            SELECT DISTINCT e.thread_id FROM {source} e
-            WHERE e.category = 'message' AND e.text <> ''
-              AND NOT EXISTS (SELECT 1 FROM search_threads s WHERE s.thread_id = e.thread_id)
-        ) n
-        CROSS JOIN (SELECT coalesce(max(thread_no), 0) AS top FROM search_threads) m
-        """,
+        f"CREATE TEMP TABLE _search_new_threads AS {NEW_THREADS_SELECT.format(source=source)}",
         f"CREATE TEMP TABLE _search_tokens AS {tokens}",
-        # Each distinct word of the new messages with its id: the stored one, else the next free one,
-        # in alphabetical order so that the ids of the words sharing a prefix are neighbours.
-        """
-        CREATE TEMP TABLE _search_ids AS
-        SELECT n.word, v.word_id IS NULL AS fresh,
-               coalesce(v.word_id, m.top + row_number() OVER (PARTITION BY v.word_id IS NULL ORDER BY n.word))
-                   AS word_id
-        FROM (SELECT DISTINCT unnest(words) AS word FROM _search_tokens) n
-        LEFT JOIN search_words v ON v.word = n.word
-        CROSS JOIN (SELECT coalesce(max(word_id), 0) AS top FROM search_words) m
-        """,
+        f"CREATE TEMP TABLE _search_ids AS {ids_select('SELECT DISTINCT unnest(words) AS word FROM _search_tokens')}",
     ]
 
 

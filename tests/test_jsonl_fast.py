@@ -200,9 +200,6 @@ def votes(draw) -> dict:
             )
         )
     )
-    if "feedback_id" not in record and isinstance(record.get("comment"), str) and not record["comment"].isascii():
-        # The derived id hashes an ASCII-escaped comment: the fast reader declines non-ASCII ones.
-        record["comment"] = record["comment"].encode("ascii", "replace").decode()
     return record
 
 

@@ -37,6 +37,20 @@ def _pystr(expression: str) -> str:
     return f"('\"' || CASE WHEN {plain} THEN {expression} ELSE {escaped} END || '\"')"
 
 
+def _ascii(expression: str) -> str:
+    """`expression` with DEL and every non-ASCII character written as `json.dumps` writes them by default
+    (`\\u00e9`, a surrogate pair beyond the basic plane), so that a key hashed here matches Python's."""
+    hi = "lower(hex(55296 + ((unicode(ch) - 65536) >> 10)))"
+    lo = "lower(hex(56320 + ((unicode(ch) - 65536) & 1023)))"
+    each = (
+        "CASE WHEN unicode(ch) < 127 THEN ch "
+        "WHEN unicode(ch) < 65536 THEN '\\u' || lpad(lower(hex(unicode(ch))), 4, '0') "
+        f"ELSE '\\u' || {hi} || '\\u' || {lo} END"
+    )
+    spelled = f"array_to_string(list_transform(string_split({expression}, ''), lambda ch: {each}), '')"
+    return f"CASE WHEN regexp_matches({expression}, '[^\\x00-\\x7e]') THEN {spelled} ELSE {expression} END"
+
+
 def _id(column: str) -> str:
     return f"regexp_full_match({column}, '{_ID}')"
 
@@ -204,11 +218,12 @@ def _event_sql(objects: bool) -> str:
 
 def _feedback_sql() -> str:
     comment = f"CASE WHEN regexp_matches(comment, '[^{_SPACE[1:]}') THEN comment END"
-    # The id of a vote without one: uuid5 of `json.dumps([...])` (ASCII-escaped, so only for ASCII comments).
+    # The id of a vote without one: uuid5 of `json.dumps([...])`, which escapes every non-ASCII character.
     key = (
         f"'[\"' || thread_id || '\", \"' || run_id || '\", ' || coalesce('\"' || {_OWNER} || '\"', 'null') "
         "|| ', ' || coalesce('\"' || message_id || '\"', 'null') || ', ' || CAST(rating AS VARCHAR) || ', ' "
-        f"|| coalesce({_pystr('comment_v')}, 'null') || ', ' || coalesce('\"' || created_at || '\"', 'null') || ']'"
+        f"|| coalesce({_ascii(_pystr('comment_v'))}, 'null') || ', ' "
+        "|| coalesce('\"' || created_at || '\"', 'null') || ']'"
     )
     derived = (
         "substr(h, 1, 8) || '-' || substr(h, 9, 4) || '-5' || substr(h, 14, 3) || '-' "
@@ -225,7 +240,7 @@ def _feedback_sql() -> str:
             _opt_text("comment", rules.MAX_COMMENT),
             _opt_time("created_at"),
             _opt_id("feedback_id"),
-            "(feedback_id IS NOT NULL OR comment_v IS NULL OR regexp_full_match(comment_v, '[\\x20-\\x7e\\n\\r\\t]*'))",
+            f"(feedback_id IS NOT NULL OR comment_v IS NULL OR NOT regexp_matches(comment_v, '{_ODD_CONTROL}'))",
             f"(tags IS NULL OR len(list_filter(tags, lambda t: coalesce(t NOT IN ({_list(REASON_TAGS)}), true))) = 0)",
             f"(source IS NULL OR source IN ({_list(FEEDBACK_SOURCES)}))",
             # a `judge` names the judge of a verdict (`_verdict_sql`), never a vote's: the per-record path says so
