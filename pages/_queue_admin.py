@@ -103,13 +103,9 @@ def adjudication_section(name: str, reader) -> None:
                     f"Run {code(run_id)} · {row['good_votes']} good, {row['bad_votes']} bad · "
                     f"consensus **{plain(row['consensus'] or '–')}** · {verdict}"
                 )
-            with top[1]:
-                st.page_link(
-                    "pages/thread.py",
-                    label="Open the thread",
-                    icon=":material/forum:",
-                    query_params={"thread": row["thread_id"], "run": run_id},
-                )
+            # A button, not a link: a thread id is content from outside, never drawn into an href.
+            if top[1].button("Open the thread", icon=":material/forum:", key=f"qs_open|{run_id}"):
+                st.switch_page("pages/thread.py", query_params={"thread": row["thread_id"], "run": run_id})
             votes = reviews(run_id, reader)
             for vote in votes:
                 st.markdown(f"{_shared.thumb(vote['rating'])} **{plain(vote['owner_id'])}**")

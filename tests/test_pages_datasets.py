@@ -89,6 +89,8 @@ def test_a_viewer_downloads_and_cannot_save(db):
     assert [b.proto.label for b in at.get("download_button")] == ["JSONL", "Parquet", "Card (README.md)"]
     assert list(at.dataframe[0].value["by"]) == ["system"]
     export = page("vi@x.com", "pages/export.py")
-    assert not [link for link in export.get("page_link") if "dataset" in link.proto.label]
+    assert not [button for button in export.button if "dataset" in button.label]
     lead = page("lee@x.com", "pages/export.py")
-    assert [link.proto.page for link in lead.get("page_link") if "dataset" in link.proto.label]
+    assert [button.label for button in lead.button if "dataset" in button.label] == [
+        "Save the reviewed runs of these filters as an evaluation dataset"
+    ]

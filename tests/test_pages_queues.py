@@ -131,9 +131,10 @@ def test_a_reviewer_sees_their_own_row_and_sets_no_verdict(db):
     assert "a lead sees every reviewer" in text(at) and "Behind:" not in text(at)
     assert not [w for w in at.segmented_control if w.key and w.key.startswith("qs_verdict")]
     assert "a lead or an admin sets it" in text(at)
-    # the votes on the dispute, with their comments, and the link to the thread
+    # the votes on the dispute, with their comments, and the button opening the thread
     assert "Wrong museum." in text(at) and "Right dates." in text(at)
-    assert [link.label for link in at.get("page_link")] == ["Open the thread"]
+    assert [b.label for b in at.button if b.key and b.key.startswith("qs_open|")] == ["Open the thread"]
+    assert not at.get("page_link")
 
 
 def test_a_viewer_sees_the_totals_and_no_row(db):
