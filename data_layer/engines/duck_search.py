@@ -5,6 +5,7 @@ worked out with Arrow and numpy on a side connection beside the writer."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 
 import numpy as np
@@ -69,28 +70,37 @@ def _words(texts: pa.Array) -> tuple[pa.Array, np.ndarray]:
     ends = np.flatnonzero(inside & ~after) + 1
     cuts = np.concatenate(([0], np.cumsum(ends - starts)))
     words = pa.LargeStringArray.from_buffers(len(starts), pa.py_buffer(cuts), pa.py_buffer(data[inside]))
-    return words, np.searchsorted(offsets, starts, side="right") - 1
+    # Each text's first word by a search of its few offsets among the many starts, not the other way round.
+    firsts = np.searchsorted(starts, offsets)
+    return words, np.repeat(np.arange(len(texts)), np.diff(firsts))
 
 
-def _distinct_sorted(columns: list[np.ndarray]) -> list[np.ndarray]:
-    """The distinct rows of non-negative integer `columns`, sorted by the first column, then the next."""
+def _distinct_sorted(columns: list[np.ndarray], keep: np.ndarray | None = None) -> list[np.ndarray]:
+    """The distinct rows of non-negative integer `columns` (only those where `keep`, when given), sorted
+    by the first column, then the next."""
     bits = [max(1, int(column.max(initial=0)).bit_length()) for column in columns]
-    if sum(bits) <= 63:
-        key = np.zeros(len(columns[0]), np.int64)
-        for column, width in zip(columns, bits):
-            key = (key << width) | column
-        # Sorted and compared with the neighbour: numpy's np.unique hashes, 10 times slower here.
-        key.sort()
-        key = key[_first_of_runs([key])]
-        out = []
-        for width in reversed(bits):
-            out.append(key & ((1 << width) - 1))
-            key = key >> width
-        return out[::-1]
-    order = np.lexsort(columns[::-1])
-    rows = [column[order] for column in columns]
-    first = _first_of_runs(rows)
-    return [row[first] for row in rows]
+    if sum(bits) > 63:
+        if keep is not None:
+            columns = [column[keep] for column in columns]
+        order = np.lexsort(columns[::-1])
+        rows = [column[order] for column in columns]
+        first = _first_of_runs(rows)
+        return [row[first] for row in rows]
+    # Packed into one integer each, in place: the temporaries of three columns cost as much as the sort.
+    key = columns[0].astype(np.int64)
+    for column, width in zip(columns[1:], bits[1:]):
+        key <<= width
+        key |= column
+    if keep is not None:
+        key = key[keep]
+    # Sorted and compared with the neighbour: numpy's np.unique hashes, 10 times slower here.
+    key.sort()
+    key = key[_first_of_runs([key])]
+    out = []
+    for width in reversed(bits[1:]):
+        out.append(key & ((1 << width) - 1))
+        key >>= width
+    return [key, *out[::-1]]
 
 
 def _first_of_runs(rows: list[np.ndarray]) -> np.ndarray:
@@ -160,9 +170,12 @@ def compute(read: Callable[[], AbstractContextManager[DuckConn]], messages: pa.T
     sorted_threads, thread_rank = _ranks(thread_of)
     token = word_rank[encoded.indices.to_numpy()]
     thread = thread_rank[text_of]
-    terms = _distinct_sorted([token, thread])
     same = text_of[1:] == text_of[:-1]
-    pairs = _distinct_sorted([token[:-1][same], token[1:][same], thread[:-1][same]])
+    # numpy sorts without the GIL: the terms on a thread of their own while this one sorts the pairs.
+    with ThreadPoolExecutor(1) as pool:
+        sorting = pool.submit(_distinct_sorted, [token, thread])
+        pairs = _distinct_sorted([token[:-1], token[1:], thread[:-1]], keep=same)
+        terms = sorting.result()
     return {
         "_search_new_threads": new_threads.select(["thread_no", "thread_id"]),
         "_search_new_words": pa.table({"word_id": fresh.column("word_id"), "word": fresh.column("word")}),
