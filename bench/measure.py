@@ -292,7 +292,7 @@ def main(argv=None) -> None:
         elif args.group == "import":
             result = import_jsonl(store, 3, SCALES[args.scale].import_records)
         else:
-            files = real_files(args.real_files or tempfile.mkdtemp(), SCALES[args.scale].import_records)
+            files = real_files(args.real_files or tempfile.mkdtemp(), SCALES[args.scale].real_records)
             result = import_real(args.db, store, files)
     finally:
         store.close()

@@ -446,7 +446,7 @@ def main(argv=None) -> None:
             "export": lambda: export_csv(db, 3),
             "import": lambda: import_jsonl(db, 3, SCALES[args.scale].import_records),
             "import_real": lambda: import_real(
-                db, real_files(args.real_files or tempfile.mkdtemp(), SCALES[args.scale].import_records)
+                db, real_files(args.real_files or tempfile.mkdtemp(), SCALES[args.scale].real_records)
             ),
         }[args.group]()
         db.close()

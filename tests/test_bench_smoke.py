@@ -32,6 +32,8 @@ EXPECTED = (
     "export_csv",
     "import_jsonl",
     "import_records_per_s",
+    "import_real[empty store]",
+    "import_real_records_per_s[large store]",
 )
 SMALL = SCALES["small"]
 GENERATED = {
@@ -58,7 +60,7 @@ def small_run(tmp_path_factory):
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=240,
+        timeout=420,
     )
     assert done.returncode == 0, done.stderr[-2000:]
     return json.loads(out.read_text()), done.stdout, engines
