@@ -67,12 +67,14 @@ def _words(texts: pa.Array) -> tuple[pa.Array, np.ndarray]:
     after = np.concatenate((inside[1:], [False]))
     after[offsets[1:] - 1] = False
     starts = np.flatnonzero(inside & ~before)
+    del before
     ends = np.flatnonzero(inside & ~after) + 1
+    del after
     cuts = np.concatenate(([0], np.cumsum(ends - starts)))
     words = pa.LargeStringArray.from_buffers(len(starts), pa.py_buffer(cuts), pa.py_buffer(data[inside]))
     # Each text's first word by a search of its few offsets among the many starts, not the other way round.
     firsts = np.searchsorted(starts, offsets)
-    return words, np.repeat(np.arange(len(texts)), np.diff(firsts))
+    return words, np.repeat(np.arange(len(texts), dtype=np.int32), np.diff(firsts))
 
 
 def _distinct_sorted(columns: list[np.ndarray], keep: np.ndarray | None = None) -> list[np.ndarray]:
@@ -115,7 +117,8 @@ def _first_of_runs(rows: list[np.ndarray]) -> np.ndarray:
 def _ranks(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The distinct `values` sorted, and each value's position among them."""
     distinct, position = np.unique(values, return_inverse=True)
-    return distinct, position
+    # int32 positions: the per-word arrays gathered through them are the import's largest.
+    return distinct, position.astype(np.int32)
 
 
 def _empty() -> dict[str, pa.Table]:
@@ -156,6 +159,7 @@ def compute(read: Callable[[], AbstractContextManager[DuckConn]], messages: pa.T
         finally:
             cursor.unregister(_SOURCE)
         words, text_of = _words(lowered.column("text").combine_chunks())
+        del lowered
         encoded = pc.dictionary_encode(words)
         seen = pa.table({"i": pa.array(np.arange(len(encoded.dictionary))), "word": encoded.dictionary})
         cursor.register(_WORDS, seen)
@@ -168,7 +172,10 @@ def compute(read: Callable[[], AbstractContextManager[DuckConn]], messages: pa.T
     fresh = ids.filter(ids.column("fresh")).sort_by("word_id")
     sorted_ids, word_rank = _ranks(word_id)
     sorted_threads, thread_rank = _ranks(thread_of)
+    # The index's columns are INTEGER: the postings, millions of rows, go out as 32-bit integers.
+    sorted_ids, sorted_threads = sorted_ids.astype(np.int32), sorted_threads.astype(np.int32)
     token = word_rank[encoded.indices.to_numpy()]
+    del encoded, words
     thread = thread_rank[text_of]
     same = text_of[1:] == text_of[:-1]
     # numpy sorts without the GIL: the terms on a thread of their own while this one sorts the pairs.
