@@ -254,10 +254,14 @@ def combine(results: list[dict]) -> dict:
             values = [run["extra"][name] for run in runs if isinstance(run["extra"].get(name), (int, float))]
             if values:
                 data["extra"][name] = round(statistics.median(values))
+        for step in data["max_rss_mib"]:
+            data["max_rss_mib"][step] = statistics.median(run["max_rss_mib"][step] for run in runs)
         data["load_average_at_start"] = [run.get("load_average_at_start") for run in runs]
         if engine in base["generate"]:
             seconds = [result["generate"][engine]["seconds"] for result in results if engine in result["generate"]]
             base["generate"][engine]["seconds"] = round(statistics.median(seconds), 2)
+            peaks = [result["generate"][engine]["max_rss_mib"] for result in results if engine in result["generate"]]
+            base["generate"][engine]["max_rss_mib"] = statistics.median(peaks)
     base["runs"] = [
         {"started_at": result["started_at"], "load_average_at_start": result["machine"]["load_average_at_start"]}
         for result in results
