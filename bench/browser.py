@@ -26,7 +26,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from bench.generate import SCALES
-from bench.run import write_section
+from bench.report import write_section
 from data_layer import open_store
 from tests.conftest import CHROMIUM, AppServer
 

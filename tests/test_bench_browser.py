@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from bench import browser
-from bench.run import write_section
+from bench.report import write_section
 from data_layer import open_store
 from tests.conftest import CHROMIUM, ROOT
 
