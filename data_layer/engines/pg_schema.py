@@ -62,4 +62,20 @@ STEP_SQL: dict[int, str] = {
             CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (next_attempt_at) WHERE status = 'pending';
             CREATE INDEX IF NOT EXISTS outbox_created ON outbox (created_at)
             """,
+    # The threads page at 100,000 threads (docs/benchmarks.md, "PostgreSQL at the large scale"): each sort of
+    # the list as an index, so that a page is the first rows of an index walk instead of a top-N sort of every
+    # thread; the run filters and "not reviewed by" as indexes led by the filter's value, so that a count reads
+    # the matching entries alone instead of every run's or vote's row.
+    17: """
+            CREATE INDEX IF NOT EXISTS threads_last_activity ON threads (last_activity_at DESC NULLS LAST, thread_id DESC);
+            CREATE INDEX IF NOT EXISTS threads_title ON threads (title, thread_id);
+            CREATE INDEX IF NOT EXISTS threads_negative ON threads (negative DESC NULLS LAST, thread_id DESC)
+                WHERE negative > 0;
+            CREATE INDEX IF NOT EXISTS runs_status_thread ON runs (status, thread_id);
+            CREATE INDEX IF NOT EXISTS runs_model_thread ON runs (model_name, thread_id);
+            CREATE INDEX IF NOT EXISTS feedback_owner_thread ON feedback (owner_id, thread_id);
+            ANALYZE threads;
+            ANALYZE runs;
+            ANALYZE feedback
+            """,
 }
