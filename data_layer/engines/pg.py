@@ -417,5 +417,8 @@ class PostgresEngine:
 def _configure(conn: psycopg.Connection) -> None:
     conn.execute(f"SET statement_timeout = {STATEMENT_TIMEOUT_MS}")
     conn.execute("SET TimeZone = 'UTC'")
+    # The queries here are point reads, pages and scans of a few columns: JIT compiling cost more than it saved,
+    # 40 ms on each stats aggregate and 2.6 s on each slice of an export (docs/benchmarks.md).
+    conn.execute("SET jit = off")
     # The output `arrow_batches` parses, whatever the server's default.
     conn.execute("SET DateStyle = 'ISO'")
