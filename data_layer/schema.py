@@ -333,6 +333,7 @@ STEPS += (
     ),
     Step(15, "corrected answers written beside votes", CORRECTION_TABLES_SQL),
     Step(16, "evaluation datasets: snapshots and their files", DATASET_TABLES_SQL),
+    Step(17, "indexes for the threads page and the stats at the large scale on PostgreSQL", ""),
 )
 
 _VERSION_TABLE = """

@@ -40,10 +40,11 @@ _MESSAGE = """t.thread_id IN (SELECT e.thread_id FROM run_events e
 # planner, which cannot know that one pair of common words names 90 % of the threads, looped over every
 # thread for a nested semi-join (3 s at 10,000 threads) but joins the postings to their threads well.
 _WORD_IDS = "(SELECT w.word_id FROM search_words w WHERE w.word LIKE ${})"
+# The conditions on word ids are the engine's `among_words`.
 _TERM = """t.thread_id IN (SELECT s.thread_id FROM message_terms m JOIN search_threads s ON s.thread_no = m.thread_no
-        WHERE m.word_id IN {ids})"""
+        WHERE {word})"""
 _PAIR = """t.thread_id IN (SELECT s.thread_id FROM message_pairs p JOIN search_threads s ON s.thread_no = p.thread_no
-        WHERE p.first_id IN {first} AND p.second_id IN {second})"""
+        WHERE {first} AND {second})"""
 # Three words or more: the texts matched with a regular expression (the engine's own operator,
 # `matches_regex` in engines/duck.py and pg.py). On DuckDB (`narrows_phrases`), only the texts of the
 # threads holding the first and the last pair of adjacent words: it still reads every text, but matches
@@ -93,10 +94,12 @@ def search_clause(text: str, engine) -> tuple[str, dict]:
         ends = "" if index < last or broken_after else "%"
         params[f"word{index}"] = f"{starts}{word}{ends}"
     if last == 0:
-        return f"({_TITLE} OR {_TERM.format(ids=_WORD_IDS.format('word0'))})", params
+        word = engine.among_words.format(column="m.word_id", ids=_WORD_IDS.format("word0"))
+        return f"({_TITLE} OR {_TERM.format(word=word)})", params
     if last == 1:
-        pair = _PAIR.format(first=_WORD_IDS.format("word0"), second=_WORD_IDS.format("word1"))
-        return f"({_TITLE} OR {pair})", params
+        first = engine.among_words.format(column="p.first_id", ids=_WORD_IDS.format("word0"))
+        second = engine.among_words.format(column="p.second_id", ids=_WORD_IDS.format("word1"))
+        return f"({_TITLE} OR {_PAIR.format(first=first, second=second)})", params
     params["words"] = (
         "(?i)"
         + (f"(?:^|{_BREAK})" if broken_before else "")

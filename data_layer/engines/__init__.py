@@ -64,6 +64,8 @@ class Engine(Protocol):
     url: str
     matches_regex: str
     narrows_phrases: bool
+    # A posting's word id (`{column}`) among the ids a search's word matches (`{ids}`, a subquery).
+    among_words: str
     json_object: str
     iso_time: str
     # An integer from 8 hex digits (`{hex}`, an SQL text expression): the queues' sample point.

@@ -107,6 +107,7 @@ class DuckEngine:
     # A search of three words or more matches only the texts of the threads holding its first and last word
     # pairs (data_layer/threads.py).
     narrows_phrases = True
+    among_words = "{column} IN {ids}"
     # A JSON object from `'key', value` pairs, and a time as the text `rows.plain` gives it (Python's
     # `isoformat()` in UTC: no fraction when it is zero), for values built in SQL (the import's audit rows).
     json_object = "json_object({pairs})"

@@ -276,6 +276,11 @@ class PostgresEngine:
     # A search of three words or more matches every text: the trigram index answers the expression alone
     # (data_layer/threads.py).
     narrows_phrases = False
+    # The ids a search's word matches as an array, computed before the postings are planned: PostgreSQL
+    # cannot estimate `word LIKE '%w%'` below 1 in 10,000 of the 3.2 million words, so as `IN (SELECT ...)`
+    # it plans a scan of all 35 million pairs for a pair of words that are one id each (2.3 s for
+    # `outdated pricing`); an array of unknown length lets it probe the postings' index (docs/benchmarks.md).
+    among_words = "{column} = ANY(ARRAY{ids})"
     # A JSON object from `'key', value` pairs, and a time as the text `rows.plain` gives it (Python's
     # `isoformat()` in UTC: no fraction when it is zero), for values built in SQL (the import's audit rows).
     json_object = "json_build_object({pairs})"
@@ -412,5 +417,8 @@ class PostgresEngine:
 def _configure(conn: psycopg.Connection) -> None:
     conn.execute(f"SET statement_timeout = {STATEMENT_TIMEOUT_MS}")
     conn.execute("SET TimeZone = 'UTC'")
+    # The queries here are point reads, pages and scans of a few columns: JIT compiling costs more than it saves,
+    # 30 to 50 ms on each stats aggregate and 2.6 s on each slice of an export (docs/benchmarks.md).
+    conn.execute("SET jit = off")
     # The output `arrow_batches` parses, whatever the server's default.
     conn.execute("SET DateStyle = 'ISO'")

@@ -62,4 +62,31 @@ STEP_SQL: dict[int, str] = {
             CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (next_attempt_at) WHERE status = 'pending';
             CREATE INDEX IF NOT EXISTS outbox_created ON outbox (created_at)
             """,
+    # The threads page and the stats at the large scale (docs/benchmarks.md, "PostgreSQL at the large scale").
+    # Each sort of the threads list is an index, so that a page is the first rows of an index walk instead of a
+    # top-N sort of every thread; the run filters and "not reviewed by" are indexes led by the filter's value, so
+    # that a count reads the matching entries alone instead of every run's or vote's row. The stats read the
+    # runs through narrow indexes holding the columns they count (index-only scans, instead of the heap whose
+    # rows carry each run's first question and last answer): every run's time and tallies, the runs two
+    # reviewers or more rated (agreement), and the runs with a thumbs-down in the order of the worst runs.
+    17: """
+            CREATE INDEX IF NOT EXISTS threads_last_activity
+                ON threads (last_activity_at DESC NULLS LAST, thread_id DESC);
+            CREATE INDEX IF NOT EXISTS threads_title ON threads (title, thread_id);
+            CREATE INDEX IF NOT EXISTS threads_negative ON threads (negative DESC NULLS LAST, thread_id DESC)
+                WHERE negative > 0;
+            CREATE INDEX IF NOT EXISTS runs_status_thread ON runs (status, thread_id);
+            CREATE INDEX IF NOT EXISTS runs_model_thread ON runs (model_name, thread_id);
+            CREATE INDEX IF NOT EXISTS feedback_owner_thread ON feedback (owner_id, thread_id);
+            CREATE INDEX IF NOT EXISTS runs_stats ON runs (created_at) INCLUDE (assistant_id, model_name, status,
+                followed_up, reviewer_positive, reviewer_negative, end_user_positive, end_user_negative);
+            CREATE INDEX IF NOT EXISTS runs_panel ON runs (created_at) INCLUDE (assistant_id, model_name,
+                panel_positive, panel_negative) WHERE panel_positive + panel_negative >= 2;
+            CREATE INDEX IF NOT EXISTS runs_negative
+                ON runs ((reviewer_negative + end_user_negative) DESC, created_at DESC, run_id)
+                WHERE reviewer_negative + end_user_negative > 0;
+            ANALYZE threads;
+            ANALYZE runs;
+            ANALYZE feedback
+            """,
 }
