@@ -7,9 +7,10 @@ Steps, each in its own process so that each reports its own peak memory: generat
 each engine (a DuckDB file; a PostgreSQL database through the engine's COPY), copy the DuckDB rows
 into the SQLite baseline, then, engine by engine and after every engine has settled, time every
 operation group (DuckDB and PostgreSQL through the public data_layer API, SQLite with equivalent
-SQL). Imports come last, since they add rows. The table and the docs are `bench/report.py`'s. PostgreSQL is a throwaway server started for the run (tests/pg_server.py, as the `postgres`
-user, with durable commits) unless --pg-url names an empty database. Files live in a temporary
-folder unless --keep is given.
+SQL). Imports come last, since they add rows. PostgreSQL is a throwaway server started for the run
+(tests/pg_server.py, as the `postgres` user, with durable commits) unless --pg-url names an empty
+database. Files live in a temporary folder unless --keep is given. The table and the docs are
+`bench/report.py`'s.
 """
 
 from __future__ import annotations
