@@ -491,6 +491,12 @@ def generate(db_path: str, scale: Scale, seed: int = 11) -> dict:
     }
 
 
+def random_uuid(rng: np.random.Generator) -> str:
+    """A random UUID-shaped id: new ids spread among the stored ones, as uuid4 thread ids are."""
+    digits = "".join(f"{value:08x}" for value in rng.integers(0, 2**32, 4))
+    return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
+
+
 def write_import_file(path: str, records: int, seed: int = 5, random_ids: bool = False) -> dict:
     """A JSONL file of about `records` new records (threads, runs, message events, votes) for the import benchmark.
 
@@ -504,11 +510,7 @@ def write_import_file(path: str, records: int, seed: int = 5, random_ids: bool =
     thread_no = 0
     with open(path, "w", encoding="utf-8") as out:
         while written < records:
-            if random_ids:
-                digits = "".join(f"{value:08x}" for value in rng.integers(0, 2**32, 4))
-                thread_id = f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
-            else:
-                thread_id = f"imp{seed}-t{thread_no}"
+            thread_id = random_uuid(rng) if random_ids else f"imp{seed}-t{thread_no}"
             start = ANCHOR - timedelta(days=float(rng.uniform(0, 30)))
             lines = [
                 {

@@ -23,7 +23,7 @@ from datetime import timedelta
 
 import numpy as np
 
-from bench.generate import ANCHOR, ASSISTANTS, MODELS
+from bench.generate import ANCHOR, ASSISTANTS, MODELS, random_uuid
 
 REVIEWERS = 50
 TAGS = ("incorrect", "not_as_expected", "slow", "style_tone")
@@ -155,11 +155,7 @@ def write_file(path: str, records: int, seed: int = 5, random_ids: bool = False)
     written = thread_no = text_bytes = 0
     with open(path, "w", encoding="utf-8") as out:
         while written < records:
-            if random_ids:
-                digits = "".join(f"{value:08x}" for value in rng.integers(0, 2**32, 4))
-                thread_id = f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
-            else:
-                thread_id = f"real{seed}-t{thread_no:07d}"
+            thread_id = random_uuid(rng) if random_ids else f"real{seed}-t{thread_no:07d}"
             start = ANCHOR - timedelta(days=float(rng.uniform(0, 30)))
             lines: list[dict] = [
                 {
