@@ -62,6 +62,8 @@ def queue_run(page, after: str | None = None) -> str:
     if after:
         expect(header).not_to_have_text(re.compile(after), timeout=TIMEOUT)
     wait_ready(page)
+    # The keys are the buttons' shortcuts, bound once the buttons are drawn and live.
+    expect(page.get_by_role("button", name="Good (U)")).to_be_enabled(timeout=TIMEOUT)
     return header.inner_text().split()[1]
 
 
