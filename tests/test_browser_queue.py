@@ -82,6 +82,8 @@ def test_twenty_runs_reviewed_by_keyboard_alone(app_server, page):
     page.keyboard.press("?")
     expect(page.get_by_role("dialog").get_by_text("Shift+U / Shift+D")).to_be_visible(timeout=TIMEOUT)
     wait_ready(page)
+    # Escape closes the dialog once it has opened whole, its close button drawn and live.
+    expect(page.get_by_role("dialog").get_by_role("button", name="Close")).to_be_enabled(timeout=TIMEOUT)
     page.keyboard.press("Escape")
     expect(page.get_by_role("dialog")).to_have_count(0, timeout=TIMEOUT)
 
