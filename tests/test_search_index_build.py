@@ -1,7 +1,8 @@
-"""The two ways DuckDB builds the message-search index give the same postings.
+"""The two ways each engine builds the message-search index give the same postings.
 
-An import works the index out with Arrow and numpy beside the writer (`duck_search.compute`); a restore
-or a migration fills it with SQL (`duck_search.index_terms_sql`). Whatever way a message was indexed,
+An import works the index out with Arrow and numpy (`engines/postings.py`: beside the writer on DuckDB,
+`duck_search.compute`; in the writer's transaction on PostgreSQL, `pg_search.index_import`); a restore
+or a migration fills it with SQL (`index_terms_sql`). Whatever way a message was indexed,
 the words it is found by must be the same, on texts meant to catch the difference: separators at the
 edges, runs of them, characters beyond ASCII and beyond the basic plane, a capital dotted I (which
 Python lower-cases to two characters and DuckDB to one), texts with no word at all, and words that are
@@ -18,7 +19,7 @@ import pytest
 from data_layer import open_store
 from data_layer.auth import SYSTEM
 from data_layer.engines import WORD_SEPARATORS
-from data_layer.engines.duck_search import _distinct_sorted
+from data_layer.engines.postings import distinct_sorted
 
 _PIECES = ["invoice", "Invoice", "ÉCOLE", "école", "İstanbul", "信息过时，引用", "😀x", "a", "", "Данные", "ß", "v2"]
 
@@ -67,10 +68,21 @@ def _postings(store) -> tuple[set, set]:
     return {tuple(row.values()) for row in terms}, {tuple(row.values()) for row in pairs}
 
 
-def test_an_import_indexes_as_the_sql_fill_does(tmp_path):
+@pytest.fixture
+def second_url(request, store_url, tmp_path) -> str:
+    """A second store on the same engine as `store_url`."""
+    if store_url.endswith(".duckdb"):
+        return str(tmp_path / "filled.duckdb")
+    server = request.getfixturevalue("pg_server")
+    url = server.create_database("filled")
+    request.addfinalizer(lambda: server.drop_database(url))
+    return url
+
+
+def test_an_import_indexes_as_the_sql_fill_does(store_url, second_url):
     rng = random.Random(3)
     first, second = _records(rng, range(0, 30)), _records(rng, range(20, 60))
-    with open_store(str(tmp_path / "imported.duckdb")) as imported:
+    with open_store(store_url) as imported:
         # Two imports: the second meets stored words and stored threads.
         assert imported.ingest(first, actor=SYSTEM).ok
         assert imported.ingest(second, actor=SYSTEM).ok
@@ -78,7 +90,7 @@ def test_an_import_indexes_as_the_sql_fill_does(tmp_path):
         with imported.engine.read() as conn:
             ids = [row["word_id"] for row in conn.all("SELECT word_id FROM search_words")]
         assert len(set(ids)) == len(ids)
-    with open_store(str(tmp_path / "filled.duckdb")) as filled:
+    with open_store(second_url) as filled:
         assert filled.ingest(first, actor=SYSTEM).ok
         assert filled.ingest(second, actor=SYSTEM).ok
 
@@ -100,5 +112,5 @@ def test_distinct_rows_come_out_sorted_whether_or_not_they_pack_into_one_integer
     rng = np.random.default_rng(5)
     columns = [rng.integers(0, high, 5_000), rng.integers(0, 3, 5_000), rng.integers(0, high, 5_000)]
     columns = [np.concatenate([column, column[:700]]) for column in columns]
-    got = list(zip(*(column.tolist() for column in _distinct_sorted(columns))))
+    got = list(zip(*(column.tolist() for column in distinct_sorted(columns))))
     assert got == sorted(set(zip(*(column.tolist() for column in columns))))

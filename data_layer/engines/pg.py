@@ -20,9 +20,8 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg.types.string import TextLoader
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from data_layer import search_index
 from data_layer.config import redact
-from data_layer.engines import SEPARATORS_SQL, SPACES_SQL, bind, pg_copy, pg_schema
+from data_layer.engines import bind, pg_copy, pg_schema, pg_search
 from data_layer.engines.faults import FaultPlan, step
 from data_layer.engines.pg_standby import Standby, stale_read
 from data_layer.errors import Conflict, InvalidInput, StoreUnavailable, Unavailable
@@ -209,19 +208,6 @@ class PgConn:
                 raise InvalidInput(_short(error)) from error
 
 
-# A message's words in order (empty pieces between separators dropped), and each word with the next.
-_TOKENS = """
-    SELECT s.thread_no,
-           array_remove(regexp_split_to_array(translate(lower(e.text), {separators}, {spaces}), ' +'), '') AS words
-    FROM {source} e JOIN {threads} s ON s.thread_id = e.thread_id
-    WHERE e.category = 'message' AND e.text <> ''
-    """
-_PAIRS = """
-    SELECT DISTINCT thread_no, unnest(words[:cardinality(words) - 1]) AS first_word, unnest(words[2:]) AS second_word
-    FROM _search_tokens
-    """
-# Any lock key of our own: fills of the search index take turns, so that new ids never collide.
-_SEARCH_INDEX_LOCK = 7_410_553_002
 # Thread locks: the two-key advisory locks of class _THREAD_LOCKS (apart from the one-key locks above),
 # keyed by the thread id's hash and taken in the order of the keys. Two ids of one hash share a lock,
 # which only makes their writers take turns.
@@ -230,19 +216,6 @@ _LOCK_THREADS = f"""
     SELECT count(pg_advisory_xact_lock({_THREAD_LOCKS}, k))
     FROM (SELECT DISTINCT hashtext(thread_id) AS k FROM ({{ids}}) AS i ORDER BY k) AS keys
     """
-
-
-def index_terms_sql(source: str) -> list[str]:
-    """The statements adding the message events of table `source` to the search index."""
-    tokens = _TOKENS.format(separators=SEPARATORS_SQL, spaces=SPACES_SQL, source=source, threads=search_index.THREADS)
-    lock = f"SELECT pg_advisory_xact_lock({_SEARCH_INDEX_LOCK})"
-    return [lock, *search_index.fill_statements(source, tokens, _PAIRS)]
-
-
-def index_terms(conn, source: str) -> None:
-    """Add the message events of table `source` to the search index, inside the caller's transaction."""
-    for statement in index_terms_sql(source):
-        conn.execute(statement)
 
 
 def describe_failure(url: str, error: Exception) -> str:
@@ -292,8 +265,8 @@ class PostgresEngine:
         "|| CASE WHEN extract(microseconds FROM {time}) % 1000000 = 0 THEN '' "
         "ELSE to_char({time} AT TIME ZONE 'UTC', '.US') END || '+00:00'"
     )
-    index_terms = staticmethod(index_terms)
-    index_terms_sql = staticmethod(index_terms_sql)
+    index_terms = staticmethod(pg_search.index_terms)
+    index_terms_sql = staticmethod(pg_search.index_terms_sql)
     # PostgreSQL's own statements of the migration steps (data_layer/schema.py), by step version.
     migration_sql = pg_schema.STEP_SQL
     # PostgreSQL alters indexed tables: a migration keeps their indexes.
@@ -314,9 +287,9 @@ class PostgresEngine:
         """Nothing runs on after a write here (the DuckDB engine's checkpoint does)."""
 
     def start_index_terms(self, conn, source: str):
-        """Add the message events of table `source` to the search index now (the DuckDB engine works the
-        words out beside the writer); the function returned has nothing left to do."""
-        index_terms(conn, source)
+        """Add the message events of table `source` to the search index now (`pg_search.index_import`; the
+        DuckDB engine works the words out beside the writer); the function returned has nothing left to do."""
+        pg_search.index_import(conn, source)
         return lambda conn: None
 
     def __init__(self, url: str, read_url: str | None = None):
