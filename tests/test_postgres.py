@@ -381,8 +381,10 @@ def _same(got: list, expected: list) -> bool:
     )
 
 
-def test_load_and_arrow_batches_round_trip_hostile_values(pg_url):
-    """Every import and restore goes through `load`, every export and backup through `arrow_batches`."""
+@pytest.mark.parametrize("read", ["arrow_batches", "bulk_batches"])
+def test_load_and_arrow_batches_round_trip_hostile_values(pg_url, read):
+    """Every import and restore goes through `load`, every backup through `arrow_batches`, every export's rows
+    through `bulk_batches` (COPY's CSV parsed by Arrow): both give back what went in, with the same types."""
     engine = pg.PostgresEngine(pg_url)
     try:
         engine.write(lambda conn: conn.execute(_BULK_TABLE))
@@ -390,7 +392,7 @@ def test_load_and_arrow_batches_round_trip_hostile_values(pg_url):
         engine.write(lambda conn: conn.load("bulk", data))
         with engine.read() as conn:
             stored = conn.all("SELECT *, CAST(doc AS TEXT) AS doc_text FROM bulk ORDER BY n NULLS FIRST")
-            batches = list(conn.arrow_batches("SELECT * FROM bulk ORDER BY n NULLS FIRST", batch_size=4))
+            batches = list(getattr(conn, read)("SELECT * FROM bulk ORDER BY n NULLS FIRST", batch_size=4))
         expected = sorted(data.to_pylist(), key=lambda row: (row["n"] is not None, row["n"] or 0))
         # What psycopg reads back, value by value, is what went in (JSON as the text stored).
         assert [row["label"] for row in stored] == [row["label"] for row in expected]
@@ -409,6 +411,41 @@ def test_load_and_arrow_batches_round_trip_hostile_values(pg_url):
         assert back.schema.field("amount").type == pa.float64()
         for name in data.column_names:
             assert _same(back.column(name).to_pylist(), [row[name] for row in expected]), name
+    finally:
+        engine.close()
+
+
+def test_bulk_batches_inline_parameters_as_literals_and_keep_nulls_apart_from_empty_texts(pg_url):
+    """COPY takes no bind parameters: the values are written in as literals, and a value that looks like SQL
+    is only a value. A one-column result's NULL is an empty line of COPY's CSV."""
+    engine = pg.PostgresEngine(pg_url)
+    hostile = "x'); DROP TABLE words; -- \\ $other \" ünï"
+    try:
+        engine.write(lambda conn: conn.execute("CREATE TABLE words (w TEXT, at TIMESTAMPTZ, b BYTEA)"))
+        rows = [hostile, "", None, "plain", "a,b", '"', "\n", "line\nbreak", "\\N", "tab\there"]
+        for i, word in enumerate(rows):
+            at = datetime(2026, 3, 2, 13, 0, i, tzinfo=UTC)
+            engine.write(
+                lambda conn, w=word, t=at: conn.execute(
+                    "INSERT INTO words VALUES ($w, $t, $b)", {"w": w, "t": t, "b": b"\x00"}
+                )
+            )
+        query = "SELECT w FROM words WHERE (w = $hostile OR w IS NULL OR w <> $hostile) AND at >= $since ORDER BY at"
+        params = {"hostile": hostile, "since": datetime(2026, 3, 2, 13, tzinfo=UTC)}
+        with engine.read() as conn:
+            got = [w for batch in conn.bulk_batches(query, params, batch_size=3) for w in batch.column("w").to_pylist()]
+            assert got == rows
+            only = conn.bulk_batches("SELECT w FROM words WHERE w = $hostile", {"hostile": hostile})
+            assert [batch.column("w").to_pylist() for batch in only] == [[hostile]]
+            # Bytes are not copied out here: the cursor reads them.
+            [batch] = conn.bulk_batches("SELECT b, w FROM words WHERE w = ''")
+            assert batch.to_pylist() == [{"b": b"\x00", "w": ""}]
+            # Stopped early, the copy leaves the connection usable, and its work_mem was the transaction's own.
+            stream = conn.bulk_batches("SELECT g FROM generate_series(1, 200000) g", batch_size=10)
+            assert next(stream).column("g").to_pylist() == list(range(1, 11))
+            stream.close()
+            assert conn.scalar("SELECT count(*) FROM words") == len(rows)
+            assert conn.scalar("SHOW work_mem") != pg.BULK_WORK_MEM
     finally:
         engine.close()
 
