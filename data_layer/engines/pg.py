@@ -2,7 +2,8 @@
 
 The SQL is the data layer's own, shared with DuckDB: `$name` parameters become `$1..$n` and go
 through psycopg's RawCursor unchanged. What differs lives here: bulk loading through `COPY`,
-exports through a server-side cursor, and PostgreSQL's error classes mapped onto the data layer's.
+exports copied out through `COPY ... TO STDOUT` (`pg_arrow.py`), other streamed reads through a
+server-side cursor, and PostgreSQL's error classes mapped onto the data layer's.
 Every session runs in UTC with a statement timeout. No message ever carries the password.
 """
 
@@ -34,10 +35,6 @@ POOL_SIZE = int(os.environ.get("FEEDBACK_PG_POOL_SIZE", "10"))
 _MIGRATION_LOCK = 7_410_553_001
 # Rows of an Arrow table sent to COPY at a time.
 _COPY_ROWS = 65_536
-
-# Memory for each sort and hash of a bulk read (`bulk_batches`): an export slice's sort of 640,000 rows
-# of 690 bytes spilled 400 MB to disk at the server's 64 MB (docs/benchmarks.md).
-BULK_WORK_MEM = os.environ.get("FEEDBACK_PG_BULK_WORK_MEM", "512MB")
 
 
 def _column(values: tuple, kind: pa.DataType, parsed: str | None, is_array: bool) -> pa.Array:
@@ -147,23 +144,21 @@ class PgConn:
         """Stream a large query's whole result as Arrow record batches typed as `arrow_batches` types them,
         copied out in one `COPY ... TO STDOUT` and parsed by Arrow (`engines/pg_arrow.py`): psycopg makes no
         Python object per value, which took half of an export's time. The copy is one statement, so the
-        caller reads it through within the statement timeout. Sorts and hashes get `BULK_WORK_MEM`; a query
-        with bytes among its columns is read by `arrow_batches`.
+        caller reads it through within the statement timeout. A query with bytes among its columns is read
+        by `arrow_batches`.
         """
-        with self.conn.transaction():
-            self.execute("SELECT set_config('work_mem', $work_mem, true)", {"work_mem": BULK_WORK_MEM})
-            with self._cursor() as cursor:
-                # Only the result's columns: a LIMIT 0 stops before the first row is computed.
-                self._run(cursor, f"SELECT * FROM ({sql}) AS q LIMIT 0", params)
-                columns = cursor.description or []
-            kinds = [pg_arrow.result_kind(self.conn, column.type_code) for column in columns]
-            if not all(pg_arrow.copyable(kind) for kind, _, _ in kinds):
-                yield from self.arrow_batches(sql, params, batch_size)
-                return
-            schema = pa.schema([(column.name, kind) for column, (kind, _, _) in zip(columns, kinds)])
-            arrays = [is_array for _, _, is_array in kinds]
-            statement = pg_arrow.copy_statement(self.conn, sql, params, arrays)
-            yield from pg_arrow.copy_batches(self.conn, statement, kinds, schema, batch_size)
+        with self._cursor() as cursor:
+            # Only the result's columns: a LIMIT 0 stops before the first row is computed.
+            self._run(cursor, f"SELECT * FROM ({sql}) AS q LIMIT 0", params)
+            columns = cursor.description or []
+        kinds = [pg_arrow.result_kind(self.conn, column.type_code) for column in columns]
+        if not all(pg_arrow.copyable(kind) for kind, _, _ in kinds):
+            yield from self.arrow_batches(sql, params, batch_size)
+            return
+        schema = pa.schema([(column.name, kind) for column, (kind, _, _) in zip(columns, kinds)])
+        arrays = [is_array for _, _, is_array in kinds]
+        statement = pg_arrow.copy_statement(self.conn, sql, params, arrays)
+        yield from pg_arrow.copy_batches(self.conn, statement, kinds, schema, batch_size)
 
     def load(self, table: str, data: pa.Table) -> None:
         """Append an Arrow table to an existing table with `COPY`, columns matched by name.
