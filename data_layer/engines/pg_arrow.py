@@ -88,7 +88,8 @@ def copyable(kind: pa.DataType) -> bool:
 
 def copy_statement(conn: psycopg.Connection, sql: str, params: dict | None, arrays: list[bool]) -> pg_sql.Composed:
     """`COPY (sql) TO STDOUT` with the query's columns renamed `c0, c1, ...` (its own names may repeat) and
-    each array (`arrays[i]`) as the JSON text of its elements' texts.
+    each array (`arrays[i]`) as the JSON text of its elements' texts. The outer query only renames and
+    converts, so the rows keep the order of `sql`'s ORDER BY (a subquery that sorts is planned on its own).
 
     COPY takes no bind parameters, and a prepared statement cannot be its query (`COPY (EXECUTE ...)` is no
     SQL), so the values are written into the statement as literals by psycopg's `sql.Literal`: quoted and
