@@ -274,7 +274,7 @@ def _batches(store, filters: Filters, columns, batch_size: int, actor: auth.Acto
         columns = columns_of(columns, _score_columns(conn), judges=export_judges.judged(filters))
         for sliced, bounds in _slices(conn, filters, actor, max(SLICE_ROWS, batch_size)):
             sql, params, schema = _query(filters, columns, actor, sliced)
-            for batch in conn.arrow_batches(sql, {**params, **bounds}, batch_size=batch_size):
+            for batch in conn.bulk_batches(sql, {**params, **bounds}, batch_size=batch_size):
                 yield _conform(batch, schema)
 
 

@@ -248,3 +248,66 @@ def test_an_export_cut_into_vote_time_slices_is_byte_identical(demo_store, tmp_p
         monkeypatch.undo()
         assert sliced.read_bytes() == whole.read_bytes()
         assert len(whole.read_bytes()) > 100
+
+
+# Text COPY's CSV, the export's CSV and spreadsheets give a meaning to, set in SQL where the API would refuse it.
+AWKWARD = {
+    "reviewer-plus": {"comment": "", "tags": ["a,b", 'q"x', "back\\slash", "", "ü 日本", "=cmd"]},
+    "reviewer-minus": {"comment": 'tab\tin\\N the middle, \\ "q" \r\nend', "tags": []},
+    "reviewer-at": {"comment": "=cmd|' /C calc'!A0", "tags": ["\\N", None]},
+}
+
+
+def _awkward_store(url):
+    store = open_store(url)
+    on_message = {"kind": "feedback", "thread_id": "t1", "run_id": "r1", "owner_id": "msg-reviewer", "rating": -1}
+    on_message |= {"message_id": "a1", "created_at": "2026-03-02T12:00:00Z"}
+    report = store.ingest([*_records(), on_message], actor=SYSTEM)
+    assert report.ok, report.summary()
+    sql = "UPDATE feedback SET comment = $comment, tags = CAST($tags AS TEXT[]) WHERE owner_id = $owner"
+    for owner, values in AWKWARD.items():
+        store.engine.write(lambda conn, o=owner, v=values: conn.execute(sql, {**v, "owner": o}))
+    title = "UPDATE threads SET title = $title WHERE thread_id = 't1'"
+    store.engine.write(lambda conn: conn.execute(title, {"title": '\t=title, "x"\n\\'}))
+    return store
+
+
+@pytest.mark.postgres
+def test_postgresql_copies_out_the_bytes_duckdb_and_its_cursor_write(pg_url, tmp_path, monkeypatch):
+    """The same data on both engines exports to the same bytes; on PostgreSQL the rows come through COPY
+    (`bulk_batches`), and reading them through the server-side cursor (`arrow_batches`) as before gives the
+    same bytes. NULL and empty texts stay apart, awkward text and tags come back as they were stored."""
+    from data_layer.engines.pg import PgConn
+
+    stores = {"duckdb": _awkward_store(str(tmp_path / "awkward.duckdb")), "postgresql": _awkward_store(pg_url)}
+    try:
+        out = {}
+        for name, store in stores.items():
+            for fmt in ("csv", "jsonl"):
+                export.write(store, tmp_path / f"{name}.{fmt}", fmt, actor=SYSTEM)
+                out[name, fmt] = (tmp_path / f"{name}.{fmt}").read_bytes()
+        monkeypatch.setattr(PgConn, "bulk_batches", PgConn.arrow_batches)
+        for fmt in ("csv", "jsonl"):
+            export.write(stores["postgresql"], tmp_path / f"cursor.{fmt}", fmt, actor=SYSTEM)
+            out["cursor", fmt] = (tmp_path / f"cursor.{fmt}").read_bytes()
+    finally:
+        for store in stores.values():
+            store.close()
+    for fmt in ("csv", "jsonl"):
+        assert out["postgresql", fmt] == out["duckdb", fmt] == out["cursor", fmt], fmt
+    rows = {row["reviewer"]: row for row in _jsonl_rows(tmp_path / "postgresql.jsonl")}
+    for owner, values in AWKWARD.items():
+        assert rows[owner]["comment"] == values["comment"], owner
+        assert rows[owner]["tags"] == values["tags"], owner
+    assert rows["reviewer-unicode"]["comment"] == HOSTILE["unicode"]
+    assert rows["reviewer-formula"]["created_at"] == "2026-03-02T11:00:00.999500+00:00"
+    assert rows["msg-reviewer"]["comment"] is None and rows["msg-reviewer"]["message_id"] == "a1"
+    csv_rows = {row["reviewer"]: row for row in _csv_rows(tmp_path / "postgresql.csv")}
+    assert csv_rows["reviewer-plus"]["tags"] == 'a,b;q"x;back\\slash;;ü 日本;=cmd'
+    assert csv_rows["reviewer-at"]["comment"] == "'=cmd|' /C calc'!A0"
+    assert csv_rows["reviewer-plus"]["thread_title"] == '\'\t=title, "x"\n\\'
+    assert csv_rows["reviewer-formula"]["created_at_utc"] == "2026-03-02 11:00:00"
+    # An empty comment is an empty quoted cell, no comment an empty one.
+    lines = out["postgresql", "csv"].decode("utf-8-sig").split("\r\n" if b"\r\n" in out["postgresql", "csv"] else "\n")
+    assert any('"reviewer-plus"' in line and ',"",' in line for line in lines)
+    assert any('"msg-reviewer"' in line and ",," in line for line in lines)

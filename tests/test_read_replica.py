@@ -60,6 +60,10 @@ def answered_by_standby(engine) -> bool:
         return bool(conn.scalar("SELECT pg_is_in_recovery()"))
 
 
+def export_rows(store) -> list[dict]:
+    return [row for batch in export.batches(store, actor=SYSTEM) for row in batch.to_pylist()]
+
+
 def standby_warnings(caplog) -> list[str]:
     return [
         record.getMessage()
@@ -78,6 +82,8 @@ def test_stale_reads_go_to_the_standby_and_fall_back_while_it_is_down(cluster, c
         assert [vote["owner_id"] for vote in store.feedback.list_by_run("t1", "r1", actor=Actor("ana"))] == ["ana"]
         assert answered_by_standby(store.engine)
         assert stats.overview(store)["votes"] == 2
+        # The export copies its rows out of the standby too (`bulk_batches`): the two cloned votes.
+        assert sorted(row["reviewer"] for row in export_rows(store)) == ["u1", "u2"]
         with store.engine.read() as conn:
             assert conn.scalar("SELECT pg_is_in_recovery()") is False
         # A table the standby has not replayed yet (a migration's): the primary answers that statement alone.
@@ -89,6 +95,7 @@ def test_stale_reads_go_to_the_standby_and_fall_back_while_it_is_down(cluster, c
 
         standby.kill()
         assert stats.overview(store)["votes"] == 3
+        assert sorted(row["reviewer"] for row in export_rows(store)) == ["ana", "u1", "u2"]
         assert store.threads.count({"not_reviewed_by": "ana"}) == 1
         assert not answered_by_standby(store.engine)
         time.sleep(1.2)
@@ -113,8 +120,7 @@ def test_a_standby_down_when_the_store_opens_leaves_reads_on_the_primary(cluster
     with open_store(url, read_url=read_url) as store:
         assert store.threads.count() == 2
         assert [row["thread_id"] for row in store.threads.list(order="title asc")] == ["t2", "t1"]
-        rows = [row for batch in export.batches(store, actor=SYSTEM) for row in batch.to_pylist()]
-        assert sorted(row["rating"] for row in rows) == [-1, 1]
+        assert sorted(row["rating"] for row in export_rows(store)) == [-1, 1]
     assert len(standby_warnings(caplog)) == 1
 
 

@@ -42,6 +42,11 @@ class Conn(Protocol):
         """Stream a query's result as Arrow record batches."""
         ...
 
+    def bulk_batches(self, sql: str, params: dict | None = None, batch_size: int = 65536) -> Iterator[pa.RecordBatch]:
+        """`arrow_batches` for a large read taken whole at once (an export's): PostgreSQL copies it out in one
+        statement, to be read through within the statement timeout."""
+        ...
+
     def load(self, table: str, data: pa.Table) -> None:
         """Bulk-append an Arrow table to an existing table, columns matched by name."""
         ...
@@ -138,6 +143,12 @@ def bind(sql: str, params: dict | None) -> tuple[str, list]:
     if params is None:
         raise KeyError(f"query needs parameters {names}")
     return text, [params[name] for name in names]
+
+
+def inline(sql: str, params: dict | None, literal: Callable[[object], str]) -> str:
+    """`sql` with each `$name` placeholder replaced by `literal(value)`, for a statement that takes no
+    parameters; the placeholders are the ones `bind` finds."""
+    return _NAMED.sub(lambda match: literal((params or {})[match.group(1)]), sql)
 
 
 # Where a word ends for the message-search index (data_layer/search_index.py): ASCII whitespace and punctuation,

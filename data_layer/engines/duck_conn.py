@@ -67,6 +67,10 @@ class DuckConn:
         reader = self.cursor.sql(text, params=args).to_arrow_reader(batch_size)
         yield from reader
 
+    def bulk_batches(self, sql: str, params: dict | None = None, batch_size: int = 65536):
+        """A large read streams as any other here."""
+        return self.arrow_batches(sql, params, batch_size)
+
     def load(self, table: str, data: pa.Table) -> None:
         """Append an Arrow table to an existing table, columns matched by name."""
         view = f"_load_{table}"

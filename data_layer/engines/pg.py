@@ -2,7 +2,8 @@
 
 The SQL is the data layer's own, shared with DuckDB: `$name` parameters become `$1..$n` and go
 through psycopg's RawCursor unchanged. What differs lives here: bulk loading through `COPY`,
-exports through a server-side cursor, and PostgreSQL's error classes mapped onto the data layer's.
+exports copied out through `COPY ... TO STDOUT` (`pg_arrow.py`), other streamed reads through a
+server-side cursor, and PostgreSQL's error classes mapped onto the data layer's.
 Every session runs in UTC with a statement timeout. No message ever carries the password.
 """
 
@@ -14,14 +15,13 @@ from contextlib import contextmanager, nullcontext
 
 import psycopg
 import pyarrow as pa
-import pyarrow.compute as pc
 from psycopg import errors as pg_errors
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.types.string import TextLoader
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from data_layer.config import redact
-from data_layer.engines import bind, pg_copy, pg_schema, pg_search
+from data_layer.engines import bind, pg_arrow, pg_copy, pg_schema, pg_search
 from data_layer.engines.faults import FaultPlan, step
 from data_layer.engines.pg_standby import Standby, stale_read
 from data_layer.errors import Conflict, InvalidInput, StoreUnavailable, Unavailable
@@ -35,55 +35,13 @@ _MIGRATION_LOCK = 7_410_553_001
 # Rows of an Arrow table sent to COPY at a time.
 _COPY_ROWS = 65_536
 
-_ARROW_TYPES = {
-    "text": pa.string(),
-    "varchar": pa.string(),
-    "bpchar": pa.string(),
-    "json": pa.string(),
-    "jsonb": pa.string(),
-    "int2": pa.int16(),
-    "int4": pa.int32(),
-    "int8": pa.int64(),
-    "float4": pa.float32(),
-    "float8": pa.float64(),
-    "numeric": pa.float64(),
-    "bool": pa.bool_(),
-    "timestamptz": pa.timestamp("us", tz="UTC"),
-    "timestamp": pa.timestamp("us"),
-    "date": pa.date32(),
-    "bytea": pa.binary(),
-}
-# Fetched as text and parsed by Arrow (`_parse`): PostgreSQL's ISO output with the session's DateStyle.
-_PARSED = ("int2", "int4", "int8", "float4", "float8", "numeric", "bool", "timestamptz", "timestamp", "date")
-
-
-def _result_kind(conn: psycopg.Connection, oid: int) -> tuple[pa.DataType, str | None, bool]:
-    """A result column's Arrow type, its PostgreSQL element type name when fetched as text to be parsed
-    by Arrow, and whether it is an array (a list of its element type)."""
-    info = conn.adapters.types.get(oid)
-    if info is None:
-        return pa.string(), None, False
-    element = _ARROW_TYPES.get(info.name, pa.string())
-    parsed = info.name if info.name in _PARSED else None
-    if oid == info.array_oid:
-        return pa.list_(element), parsed, True
-    return element, parsed, False
-
-
-def _parse(text: pa.Array, name: str) -> pa.Array:
-    """Values PostgreSQL wrote as text (its ISO dates and times, `t`/`f`, `NaN`) as Arrow values of their type."""
-    if name == "bool":
-        return pc.equal(text, "t")
-    return text.cast(_ARROW_TYPES[name])
-
 
 def _column(values: tuple, kind: pa.DataType, parsed: str | None, is_array: bool) -> pa.Array:
     if parsed is None:
         return pa.array(values, type=kind)
     if not is_array:
-        return _parse(pa.array(values, type=pa.string()), parsed)
-    lists = pa.array(values, type=pa.list_(pa.string()))
-    return pa.ListArray.from_arrays(lists.offsets, _parse(lists.values, parsed), mask=lists.is_null())
+        return pg_arrow.parse(pa.array(values, type=pa.string()), parsed)
+    return pg_arrow.parsed_lists(pa.array(values, type=pa.list_(pa.string())), parsed)
 
 
 def _short(error: Exception) -> str:
@@ -166,13 +124,13 @@ class PgConn:
         text, args = bind(sql, params)
         with self.conn.transaction():
             cursor = psycopg.RawServerCursor(self.conn, "feedback_export")
-            for name in ("json", "jsonb", *_PARSED):
+            for name in ("json", "jsonb", *pg_arrow.PARSED):
                 cursor.adapters.register_loader(name, TextLoader)
             try:
                 cursor.execute(text, args)
                 # A query always describes its columns (only a command does not).
                 columns = cursor.description or []
-                kinds = [_result_kind(self.conn, column.type_code) for column in columns]
+                kinds = [pg_arrow.result_kind(self.conn, column.type_code) for column in columns]
                 schema = pa.schema([(column.name, kind[0]) for column, kind in zip(columns, kinds)])
                 while rows := cursor.fetchmany(batch_size):
                     yield pa.RecordBatch.from_arrays(
@@ -180,6 +138,26 @@ class PgConn:
                     )
             finally:
                 cursor.close()
+
+    def bulk_batches(self, sql: str, params: dict | None = None, batch_size: int = 65536):
+        """Stream a large query's whole result as Arrow record batches typed as `arrow_batches` types them,
+        copied out in one `COPY ... TO STDOUT` and parsed by Arrow (`engines/pg_arrow.py`): psycopg makes no
+        Python object per value, which took half of an export's time. The copy is one statement, so the
+        caller reads it through within the statement timeout. A query with bytes among its columns is read
+        by `arrow_batches`.
+        """
+        with self._cursor() as cursor:
+            # Only the result's columns: a LIMIT 0 stops before the first row is computed.
+            self._run(cursor, f"SELECT * FROM ({sql}) AS q LIMIT 0", params)
+            columns = cursor.description or []
+        kinds = [pg_arrow.result_kind(self.conn, column.type_code) for column in columns]
+        if not all(pg_arrow.copyable(kind) for kind, _, _ in kinds):
+            yield from self.arrow_batches(sql, params, batch_size)
+            return
+        schema = pa.schema([(column.name, kind) for column, (kind, _, _) in zip(columns, kinds)])
+        arrays = [is_array for _, _, is_array in kinds]
+        statement = pg_arrow.copy_statement(self.conn, sql, params, arrays)
+        yield from pg_arrow.copy_batches(self.conn, statement, kinds, schema, batch_size)
 
     def load(self, table: str, data: pa.Table) -> None:
         """Append an Arrow table to an existing table with `COPY`, columns matched by name.

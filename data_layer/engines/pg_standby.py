@@ -221,12 +221,18 @@ class StaleConn:
         self._call("execute", sql, params)
 
     def arrow_batches(self, sql: str, params: dict | None = None, batch_size: int = 65536):
+        return self._batches("arrow_batches", sql, params, batch_size)
+
+    def bulk_batches(self, sql: str, params: dict | None = None, batch_size: int = 65536):
+        return self._batches("bulk_batches", sql, params, batch_size)
+
+    def _batches(self, method: str, sql: str, params: dict | None, batch_size: int):
         """The query's batches from the standby; from the primary when the standby fails before the first batch.
         A standby failing partway is `StoreUnavailable`: the rows sent cannot be taken back."""
         if self._conn is not None:
             sent = False
             try:
-                for batch in self._conn.arrow_batches(sql, params, batch_size):
+                for batch in getattr(self._conn, method)(sql, params, batch_size):
                     sent = True
                     yield batch
                 return
@@ -234,7 +240,7 @@ class StaleConn:
                 if sent:
                     raise StoreUnavailable("the read standby stopped answering partway through: try again") from error
                 self._passed(error)
-        yield from self._primary_conn().arrow_batches(sql, params, batch_size)
+        yield from getattr(self._primary_conn(), method)(sql, params, batch_size)
 
     def snapshot(self) -> None:
         raise TypeError("a stale read reads no snapshot: use the engine's read()")
