@@ -59,7 +59,7 @@ def _class(source: str) -> str:
 class Cube:
     table: str
     keys: tuple[str, ...]
-    count: str
+    counts: tuple[str, ...]
     # The rows of the cube from the stored rows of the runs selected by `{runs}` (a condition on `run_id`).
     contribution: str
 
@@ -67,34 +67,38 @@ class Cube:
         return self.contribution.format(runs=runs)
 
     def add(self, rows: str) -> str:
-        """The statement adding `rows` (the cube's keys and `n`, any number per key) to the cube. Cells are
+        """The statement adding `rows` (the cube's keys and counts, any number per key) to the cube. Cells are
         written in key order, so two PostgreSQL writers sharing cells take their row locks in one order."""
         keys = ", ".join(self.keys)
+        sums = ", ".join(f"sum({count})" for count in self.counts)
+        moved = " OR ".join(f"sum({count}) <> 0" for count in self.counts)
+        added = ", ".join(f"{count} = {self.table}.{count} + excluded.{count}" for count in self.counts)
         return f"""
-        INSERT INTO {self.table} ({keys}, {self.count})
-        SELECT {keys}, sum(n) FROM ({rows}) d GROUP BY {keys} HAVING sum(n) <> 0 ORDER BY {keys}
-        ON CONFLICT ({keys}) DO UPDATE SET {self.count} = {self.table}.{self.count} + excluded.{self.count}
+        INSERT INTO {self.table} ({keys}, {", ".join(self.counts)})
+        SELECT {keys}, {sums} FROM ({rows}) d GROUP BY {keys} HAVING {moved} ORDER BY {keys}
+        ON CONFLICT ({keys}) DO UPDATE SET {added}
         """
 
     def negated(self, table: str) -> str:
-        return f"SELECT {', '.join(self.keys)}, -{self.count} AS n FROM {table}"
+        negated = ", ".join(f"-{count} AS {count}" for count in self.counts)
+        return f"SELECT {', '.join(self.keys)}, {negated} FROM {table}"
 
 
 _VOTE_KEYS = ("day", "assistant_key", "model_key", "source")
 VOTES = Cube(
     "vote_counts",
     (*_VOTE_KEYS, "rating"),
-    "votes",
+    ("votes",),
     f"""SELECT {_day("f.run_at")} AS day, {key("f.run_assistant_id")} AS assistant_key,
-           {key("f.run_model_name")} AS model_key, f.source, f.rating, count(*) AS n
+           {key("f.run_model_name")} AS model_key, f.source, f.rating, count(*) AS votes
     FROM feedback f WHERE f.scope = '' AND {{runs}}
     GROUP BY 1, 2, 3, 4, 5""",
 )
 TAGS = Cube(
     "negative_tags",
     (*_VOTE_KEYS, "tag"),
-    "negative",
-    f"""SELECT day, assistant_key, model_key, source, tag, count(*) AS n
+    ("negative",),
+    f"""SELECT day, assistant_key, model_key, source, tag, count(*) AS negative
     FROM (
         SELECT {_day("f.run_at")} AS day, {key("f.run_assistant_id")} AS assistant_key,
                {key("f.run_model_name")} AS model_key, f.source,
@@ -107,15 +111,32 @@ TAGS = Cube(
 RUNS = Cube(
     "run_counts",
     ("day", "assistant_key", "model_key", "success", "followed_up", "reviewer_class", "end_user_class"),
-    "runs",
+    ("runs",),
     f"""SELECT {_day("r.created_at")} AS day, {key("r.assistant_id")} AS assistant_key,
            {key("r.model_name")} AS model_key, r.status = 'success' AS success,
            coalesce(r.followed_up, false) AS followed_up, {_class("reviewer")} AS reviewer_class,
-           {_class("end_user")} AS end_user_class, count(*) AS n
+           {_class("end_user")} AS end_user_class, count(*) AS runs
     FROM runs r WHERE {{runs}}
     GROUP BY 1, 2, 3, 4, 5, 6, 7""",
 )
-CUBES = (VOTES, TAGS, RUNS)
+# A reviewer's runs are their whole-run votes (one per run) plus the runs they rated only message by message.
+REVIEWERS = Cube(
+    "reviewer_counts",
+    ("day", "assistant_key", "model_key", "owner_id"),
+    ("votes", "positive", "negative", "whole", "message_only"),
+    f"""SELECT day, assistant_key, model_key, owner_id, sum(votes) AS votes, sum(positive) AS positive,
+           sum(negative) AS negative, sum(whole) AS whole, count(*) FILTER (WHERE whole = 0) AS message_only
+    FROM (
+        SELECT {_day("f.run_at")} AS day, {key("f.run_assistant_id")} AS assistant_key,
+               {key("f.run_model_name")} AS model_key, f.owner_id, f.run_id, count(*) AS votes,
+               count(*) FILTER (WHERE f.rating = 1) AS positive, count(*) FILTER (WHERE f.rating = -1) AS negative,
+               count(*) FILTER (WHERE f.scope = '') AS whole
+        FROM feedback f WHERE f.source = 'reviewer' AND f.owner_id IS NOT NULL AND {{runs}}
+        GROUP BY 1, 2, 3, 4, 5
+    ) p
+    GROUP BY 1, 2, 3, 4""",
+)
+CUBES = (VOTES, TAGS, RUNS, REVIEWERS)
 
 TABLES_SQL = """
 -- the stats' counts kept on write (data_layer/cubes.py says who keeps them)
@@ -147,6 +168,18 @@ CREATE TABLE IF NOT EXISTS run_counts (
     end_user_class SMALLINT NOT NULL,
     runs           BIGINT NOT NULL,
     PRIMARY KEY (day, assistant_key, model_key, success, followed_up, reviewer_class, end_user_class)
+);
+CREATE TABLE IF NOT EXISTS reviewer_counts (
+    day           INTEGER NOT NULL,
+    assistant_key TEXT NOT NULL,
+    model_key     TEXT NOT NULL,
+    owner_id      TEXT NOT NULL,
+    votes         BIGINT NOT NULL,
+    positive      BIGINT NOT NULL,
+    negative      BIGINT NOT NULL,
+    whole         BIGINT NOT NULL,
+    message_only  BIGINT NOT NULL,
+    PRIMARY KEY (day, assistant_key, model_key, owner_id)
 )
 """
 
@@ -168,8 +201,8 @@ def stale(cube: Cube) -> str:
     keys = ", ".join(cube.keys)
     return f"""
     SELECT count(*) FROM (
-        SELECT {keys}, sum(n) AS n FROM ({cube.of("TRUE")} UNION ALL {cube.negated(cube.table)}) d
-        GROUP BY {keys} HAVING sum(n) <> 0
+        SELECT {keys} FROM ({cube.of("TRUE")} UNION ALL {cube.negated(cube.table)}) d
+        GROUP BY {keys} HAVING {" OR ".join(f"sum({count}) <> 0" for count in cube.counts)}
     ) x
     """
 
@@ -195,8 +228,7 @@ def _merge_runs(cube: Cube) -> str:
 OLD = tuple(f"CREATE TEMP TABLE _cube_old_{cube.table} AS {cube.of(_merge_runs(cube))}" for cube in CUBES)
 NEW_RUNS = "INSERT INTO _cube_runs SELECT run_id FROM _stage_run"
 NEW = tuple(
-    cube.add(f"{cube.of(_merge_runs(cube))} UNION ALL SELECT {', '.join(cube.keys)}, -n FROM _cube_old_{cube.table}")
-    for cube in CUBES
+    cube.add(f"{cube.of(_merge_runs(cube))} UNION ALL {cube.negated(f'_cube_old_{cube.table}')}") for cube in CUBES
 )
 TEMP_TABLES = ("_cube_runs", *(f"_cube_old_{cube.table}" for cube in CUBES))
 
@@ -219,28 +251,74 @@ def _tags(vote: dict) -> list[str]:
     return list(vote["tags"] or []) or [UNTAGGED]
 
 
-def _cells(vote: dict | None, run: dict, sign: int) -> tuple[dict, dict]:
-    votes: dict[tuple, int] = {}
-    tags: dict[tuple, int] = {}
+Cells = dict[tuple, tuple[int, ...]]
+
+
+def _cell(run: dict, *rest) -> tuple:
+    return (day_of(run["created_at"]), _key_of(run["assistant_id"]), _key_of(run["model_name"]), *rest)
+
+
+def _cells(vote: dict | None, run: dict, sign: int) -> tuple[Cells, Cells]:
+    votes: Cells = {}
+    tags: Cells = {}
     if vote is None or vote["message_id"] is not None:
         return votes, tags
-    cell = (day_of(run["created_at"]), _key_of(run["assistant_id"]), _key_of(run["model_name"]), vote["source"])
-    votes[(*cell, vote["rating"])] = sign
+    votes[_cell(run, vote["source"], vote["rating"])] = (sign,)
     if vote["rating"] == -1:
         for tag in _tags(vote):
-            tags[(*cell, tag)] = tags.get((*cell, tag), 0) + sign
+            cell = _cell(run, vote["source"], tag)
+            tags[cell] = (tags.get(cell, (0,))[0] + sign,)
     return votes, tags
 
 
 def moves(old: dict | None, new: dict | None) -> bool:
-    """Whether a vote changing from `old` to `new` moves a vote or tag cell (the run cells move with the
-    run's tallies)."""
+    """Whether a vote changing from `old` to `new` moves a vote or tag cell (the run and reviewer cells move
+    with the run's tallies)."""
     before = (old["source"], old["rating"], sorted(_tags(old))) if old and old["message_id"] is None else None
     after = (new["source"], new["rating"], sorted(_tags(new))) if new and new["message_id"] is None else None
     return before != after
 
 
-# The type of each key column, for the parameters of a vote write's rows (PostgreSQL infers none in VALUES).
+# The owner's reviewer votes on a run, whole-run and on its messages (after the write), through the votes'
+# run_id index (DuckDB uses it for a filter on that column alone).
+_PAIR = """
+WITH f AS MATERIALIZED (SELECT owner_id, source, scope FROM feedback WHERE run_id = $run_id)
+SELECT count(*) FILTER (WHERE scope = '') AS whole, count(*) FILTER (WHERE scope <> '') AS message
+FROM f WHERE owner_id = $owner_id AND source = 'reviewer'
+"""
+
+
+def _reviewer_part(vote: dict | None) -> tuple[int, int] | None:
+    """A vote's share in its owner's reviewer cell: (whole-run, on a message), or None when it has none."""
+    if vote is None or vote["source"] != "reviewer" or vote["owner_id"] is None:
+        return None
+    return (1, 0) if vote["message_id"] is None else (0, 1)
+
+
+def _reviewers(conn, old: dict | None, new: dict | None, run: dict) -> Cells:
+    parts = (_reviewer_part(old), _reviewer_part(new))
+    vote = new or old
+    if vote is None or parts == (None, None):
+        return {}
+    counts = [0, 0, 0, 0, 0]  # votes, positive, negative, whole, message_only
+    for side, part, sign in ((old, parts[0], -1), (new, parts[1], 1)):
+        if side is not None and part is not None:
+            counts[0] += sign
+            counts[1 if side["rating"] == 1 else 2] += sign
+            counts[3] += sign * part[0]
+    if parts[0] != parts[1]:
+        # The run counts once among the owner's runs rated only message by message while the owner has
+        # votes on its messages and none on the whole run.
+        now = conn.one(_PAIR, {"run_id": vote["run_id"], "owner_id": vote["owner_id"]})
+        whole, message = int(now["whole"]), int(now["message"])
+        before = [whole, message]
+        for part, sign in ((parts[1], -1), (parts[0], 1)):
+            if part is not None:
+                before = [before[0] + sign * part[0], before[1] + sign * part[1]]
+        counts[4] = int(message > 0 and whole == 0) - int(before[1] > 0 and before[0] == 0)
+    return {_cell(run, vote["owner_id"]): tuple(counts)}
+
+
 _TYPES = {
     "day": "INTEGER",
     "rating": "SMALLINT",
@@ -248,34 +326,34 @@ _TYPES = {
     "followed_up": "BOOLEAN",
     "reviewer_class": "SMALLINT",
     "end_user_class": "SMALLINT",
-    "n": "BIGINT",
 }
 
 
-def _values(cube: Cube, cells: dict[tuple, int], prefix: str) -> tuple[str, dict]:
+def _values(cube: Cube, cells: Cells, prefix: str) -> tuple[str, dict]:
+    """The cells as a VALUES query; each parameter is cast to its column's type, as PostgreSQL infers none
+    in VALUES (counts BIGINT, other keys TEXT)."""
     rows: list[str] = []
     params: dict[str, object] = {}
-    columns = (*cube.keys, "n")
-    for index, (cell, n) in enumerate(cells.items()):
+    columns = (*cube.keys, *cube.counts)
+    for index, (cell, counts) in enumerate(cells.items()):
         names = [f"{prefix}{index}_{column}" for column in columns]
-        typed = (f"CAST(${name} AS {_TYPES.get(column, 'TEXT')})" for name, column in zip(names, columns, strict=True))
-        rows.append("(" + ", ".join(typed) + ")")
-        params.update(zip(names, (*cell, n), strict=True))
-    keys = ", ".join(cube.keys)
-    return f"SELECT * FROM (VALUES {', '.join(rows)}) AS v ({keys}, n)", params
+        types = [_TYPES.get(column, "TEXT") for column in cube.keys] + ["BIGINT"] * len(cube.counts)
+        rows.append("(" + ", ".join(f"CAST(${name} AS {t})" for name, t in zip(names, types, strict=True)) + ")")
+        params.update(zip(names, (*cell, *counts), strict=True))
+    return f"SELECT * FROM (VALUES {', '.join(rows)}) AS v ({', '.join(columns)})", params
 
 
-def _write(conn, cube: Cube, cells: dict[tuple, int], prefix: str) -> None:
-    cells = {cell: n for cell, n in cells.items() if n}
+def _write(conn, cube: Cube, cells: Cells, prefix: str) -> None:
+    cells = {cell: counts for cell, counts in cells.items() if any(counts)}
     if cells:
         rows, params = _values(cube, cells, prefix)
         conn.execute(cube.add(rows), params)
 
 
-def _merged(first: dict, second: dict) -> dict:
+def _merged(first: Cells, second: Cells) -> Cells:
     out = dict(first)
-    for cell, n in second.items():
-        out[cell] = out.get(cell, 0) + n
+    for cell, counts in second.items():
+        out[cell] = tuple(a + b for a, b in zip(out.get(cell, (0,) * len(counts)), counts, strict=True))
     return out
 
 
@@ -289,11 +367,6 @@ def adjust(conn, old: dict | None, new: dict | None, run: dict, change: dict[str
     before = {name: run[name] - change.get(name, 0) for name in run if name.endswith(("_positive", "_negative"))}
     classes = [(_class_of(tallies, "reviewer"), _class_of(tallies, "end_user")) for tallies in (before, run)]
     if classes[0] != classes[1]:
-        cell = (
-            day_of(run["created_at"]),
-            _key_of(run["assistant_id"]),
-            _key_of(run["model_name"]),
-            run["status"] == "success",
-            bool(run["followed_up"]),
-        )
-        _write(conn, RUNS, {(*cell, *classes[0]): -1, (*cell, *classes[1]): 1}, "r")
+        cell = _cell(run, run["status"] == "success", bool(run["followed_up"]))
+        _write(conn, RUNS, {(*cell, *classes[0]): (-1,), (*cell, *classes[1]): (1,)}, "r")
+    _write(conn, REVIEWERS, _reviewers(conn, old, new, run), "w")

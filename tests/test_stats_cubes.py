@@ -27,6 +27,9 @@ DAY_ALIGNED = (
     {"model_name": "m1", "source": "end_user"},
     {"source": "reviewer", "until": "2026-11-02"},
     {"model_name": "m2", "assistant_id": "other", "since": "2026-10-25", "until": "2026-11-05"},
+    # the reviewers' activity reads its cube, the rest counts the rows
+    {"reviewer": "ann", "since": "2026-10-31"},
+    {"reviewer": "bob", "source": "end_user"},
 )
 
 
@@ -38,13 +41,18 @@ def recount(store) -> dict[str, Counter]:
     """Every cube's cells counted in Python from the runs and the votes, joined here by run id."""
     with store.engine.read() as conn:
         runs = {row["run_id"]: row for row in conn.all("SELECT * FROM runs")}
-        votes = conn.all("SELECT run_id, message_id, source, rating, tags FROM feedback")
+        votes = conn.all("SELECT run_id, owner_id, message_id, source, rating, tags FROM feedback")
     followed = {run["follow_up_to_run_id"] for run in runs.values()}
     out = {cube.table: Counter() for cube in cubes.CUBES}
     classes = {run_id: {"reviewer": 0, "end_user": 0} for run_id in runs}
+    pairs: dict[tuple, list[int]] = {}
     for vote in votes:
         run = runs[vote["run_id"]]
         classes[vote["run_id"]][vote["source"]] |= 1 if vote["rating"] == 1 else 2
+        if vote["source"] == "reviewer" and vote["owner_id"] is not None:
+            pair = pairs.setdefault((vote["run_id"], vote["owner_id"]), [0, 0, 0, 0])
+            pair[0 if vote["rating"] == 1 else 1] += 1
+            pair[2 if vote["message_id"] is None else 3] += 1
         if vote["message_id"] is not None:
             continue
         cell = (
@@ -66,6 +74,20 @@ def recount(store) -> dict[str, Counter]:
             run_id in followed,
         )
         out["run_counts"][(*cell, classes[run_id]["reviewer"], classes[run_id]["end_user"])] += 1
+    reviewers: dict[tuple, list[int]] = {}
+    for (run_id, owner), (positive, negative, whole, message) in pairs.items():
+        run = runs[run_id]
+        cell = (
+            math.floor(run["created_at"].timestamp() / 86400),
+            _key(run["assistant_id"]),
+            _key(run["model_name"]),
+            owner,
+        )
+        counts = reviewers.setdefault(cell, [0, 0, 0, 0, 0])
+        only_messages = int(whole == 0 and message > 0)
+        for index, value in enumerate((positive + negative, positive, negative, whole, only_messages)):
+            counts[index] += value
+    out["reviewer_counts"] = Counter({cell: tuple(counts) for cell, counts in reviewers.items()})
     return out
 
 
@@ -73,15 +95,22 @@ def stored(store) -> dict[str, Counter]:
     out = {}
     with store.engine.read() as conn:
         for cube in cubes.CUBES:
-            rows = conn.all(f"SELECT {', '.join(cube.keys)}, {cube.count} FROM {cube.table} WHERE {cube.count} <> 0")
-            out[cube.table] = Counter({tuple(row.values())[:-1]: int(row[cube.count]) for row in rows})
+            rows = conn.all(f"SELECT * FROM {cube.table}")
+            cells = {row_key(row, cube): tuple(int(row[count]) for count in cube.counts) for row in rows}
+            out[cube.table] = Counter(
+                {cell: counts[0] if len(counts) == 1 else counts for cell, counts in cells.items() if any(counts)}
+            )
     return out
+
+
+def row_key(row: dict, cube) -> tuple:
+    return tuple(row[name] for name in cube.keys)
 
 
 def counted_from_rows(store, filters, monkeypatch) -> dict:
     """The dashboard as the aggregates count it from the votes and runs themselves."""
     with monkeypatch.context() as patch:
-        patch.setattr(stats_cubes, "usable", lambda filters: False)
+        patch.setattr(stats_cubes, "usable", lambda filters, **_: False)
         return stats.dashboard(store, filters, actor=SYSTEM)
 
 
@@ -183,12 +212,18 @@ def _random_writes(store, rng: random.Random, steps: int) -> None:
 def test_the_cubes_equal_a_recount_after_random_writes_and_the_dashboard_equals_counting(mixed, monkeypatch):
     store = mixed
     _random_writes(store, random.Random(11), 160)
+    # A reviewer's run rated only on a message, then as a whole as well, then only on the message again.
+    zed = {"thread_id": "t1", "run_id": "r1", "owner_id": "zed", "actor": SYSTEM}
+    store.feedback.upsert(**zed, message_id="a1", rating=-1)
+    store.feedback.upsert(**zed, rating=1)
+    assert store.feedback.retract(**zed)
     counts = recount(store)
     assert sum(counts["vote_counts"].values()) > 10 and sum(counts["negative_tags"].values()) > 3
+    assert any(cell[4] for cell in counts["reviewer_counts"].values()), "a run rated only message by message"
     assert stored(store) == counts
     assert integrity.check(store) == {}
     for filters in DAY_ALIGNED:
-        assert stats_cubes.usable(Filters.of(filters))
+        assert stats_cubes.usable(Filters.of(filters), by_reviewer=True)
         assert stats.dashboard(store, filters, actor=SYSTEM) == counted_from_rows(store, filters, monkeypatch), filters
 
 

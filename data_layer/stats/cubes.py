@@ -1,7 +1,7 @@
-"""The stats read from the counts kept on write (`data_layer/cubes.py`) when the filters allow: no
-reviewer (the cubes count every owner's votes together) and a date range whose ends, where given, are
-midnights UTC (the cubes count by day). Otherwise the aggregates count the votes and runs themselves,
-with the same results.
+"""The stats read from the counts kept on write (`data_layer/cubes.py`) when the filters allow: a date
+range whose ends, where given, are midnights UTC (the cubes count by day), and no reviewer but for the
+reviewers' activity (the other cubes count every owner's votes together). Otherwise the aggregates count
+the votes and runs themselves, with the same results.
 """
 
 from __future__ import annotations
@@ -21,10 +21,11 @@ _CLASS = {
 }
 
 
-def usable(filters: Filters) -> bool:
-    """Whether the cubes answer these filters."""
+def usable(filters: Filters, *, by_reviewer: bool = False) -> bool:
+    """Whether the cubes answer these filters (`by_reviewer`: the cube of reviewers' activity)."""
     ends = (filters.since_time, filters.until_time)
-    return filters.reviewer is None and all(end is None or (end - _EPOCH) % _DAY == timedelta(0) for end in ends)
+    days = all(end is None or (end - _EPOCH) % _DAY == timedelta(0) for end in ends)
+    return days and (by_reviewer or filters.reviewer is None)
 
 
 def _where(filters: Filters, *, votes: bool) -> tuple[str, dict]:
@@ -151,3 +152,24 @@ def follow_ups(conn, filters: Filters) -> list[dict]:
     """Rows of `rating` (class), `runs`, `followed_up` over the successful runs."""
     where, params = _where(filters, votes=False)
     return conn.all(_FOLLOW_UPS.format(rated=_CLASS[filters.source], where=where), params)
+
+
+_REVIEWERS = """
+SELECT owner_id AS reviewer, CAST(sum(votes) AS BIGINT) AS votes, CAST(sum(positive) AS BIGINT) AS positive,
+       CAST(sum(negative) AS BIGINT) AS negative, CAST(sum(whole) + sum(message_only) AS BIGINT) AS runs
+FROM reviewer_counts WHERE {where}
+GROUP BY owner_id HAVING sum(votes) > 0
+ORDER BY 2 DESC, 1
+LIMIT $limit
+"""
+
+
+def reviewer_activity(conn, filters: Filters, limit: int) -> list[dict]:
+    """Rows of `reviewer`, `votes`, `positive`, `negative`, `runs` (reviewer votes only), most votes first."""
+    where, params = _where(filters, votes=False)
+    if filters.reviewer is not None:
+        where += " AND owner_id = $reviewer"
+        params["reviewer"] = filters.reviewer
+    if filters.source not in (None, "reviewer"):
+        where = "FALSE"
+    return conn.all(_REVIEWERS.format(where=where), {**params, "limit": limit})

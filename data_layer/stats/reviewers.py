@@ -9,6 +9,7 @@ conversation, not reviewers. How end users agree with the reviewers is another s
 from __future__ import annotations
 
 from data_layer.filters import RUNS, Filters, conditions
+from data_layer.stats import cubes
 from data_layer.stats.sql import counted, votes_where
 
 # A reviewer's votes on one run are one per target, so the runs rated as a whole are the whole-run
@@ -44,6 +45,8 @@ LIMIT $limit
 
 def reviewer_activity(conn, filters: Filters, limit: int = 50) -> list[dict]:
     """Votes per reviewer (most active first): `votes`, `positive`, `negative`, `runs`, the rate."""
+    if cubes.usable(filters, by_reviewer=True):
+        return [counted(row) for row in cubes.reviewer_activity(conn, filters, limit)]
     votes, params = votes_where(filters)
     return [counted(row) for row in conn.all(_REVIEWER_ACTIVITY.format(votes=votes), {**params, "limit": limit})]
 
