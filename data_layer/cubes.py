@@ -79,6 +79,18 @@ class Cube:
         ON CONFLICT ({keys}) DO UPDATE SET {added}
         """
 
+    def update_cell(self) -> str:
+        """One cell's counts moved by `$add_<count>`, the cell named by its keys' parameters; returns a row
+        when the cell exists."""
+        added = ", ".join(f"{count} = {count} + $add_{count}" for count in self.counts)
+        where = " AND ".join(f"{name} = ${name}" for name in self.keys)
+        return f"UPDATE {self.table} SET {added} WHERE {where} RETURNING 1"
+
+    def insert_cell(self) -> str:
+        columns = (*self.keys, *self.counts)
+        names = (*self.keys, *(f"add_{count}" for count in self.counts))
+        return f"INSERT INTO {self.table} ({', '.join(columns)}) VALUES ({', '.join(f'${name}' for name in names)})"
+
     def negated(self, table: str) -> str:
         negated = ", ".join(f"-{count} AS {count}" for count in self.counts)
         return f"SELECT {', '.join(self.keys)}, {negated} FROM {table}"
@@ -345,9 +357,21 @@ def _values(cube: Cube, cells: Cells, prefix: str) -> tuple[str, dict]:
 
 def _write(conn, cube: Cube, cells: Cells, prefix: str) -> None:
     cells = {cell: counts for cell, counts in cells.items() if any(counts)}
-    if cells:
+    if not cells:
+        return
+    if not conn.writes_serialized:
         rows, params = _values(cube, cells, prefix)
         conn.execute(cube.add(rows), params)
+        return
+    # DuckDB runs ON CONFLICT as a MERGE: about 13 ms a statement, against 2 ms for an update by key. With
+    # writes serialized in the process, update-or-insert cannot race.
+    for cell, counts in cells.items():
+        params = {
+            **dict(zip(cube.keys, cell, strict=True)),
+            **{f"add_{c}": n for c, n in zip(cube.counts, counts, strict=True)},
+        }
+        if not conn.all(cube.update_cell(), params):
+            conn.execute(cube.insert_cell(), params)
 
 
 def _merged(first: Cells, second: Cells) -> Cells:
