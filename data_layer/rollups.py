@@ -19,7 +19,7 @@ moves the stats' counts of `data_layer.cubes`, which `refresh` recomputes too.
 
 from __future__ import annotations
 
-from data_layer import cubes
+from data_layer import cube_votes, cubes
 
 # The tallies of one run from its votes (alias `f`); a LEFT JOIN's missing vote matches no FILTER.
 TALLIES = """
@@ -68,7 +68,7 @@ WHERE thread_id = $thread_id
 _ADJUST_RUN = f"""
 UPDATE runs SET {", ".join(f"{name} = {name} + ${name}" for name in TALLY_COLUMNS)}
 WHERE run_id = $run_id
-RETURNING {cubes.RUN_COLUMNS}
+RETURNING {cube_votes.RUN_COLUMNS}
 """
 
 
@@ -98,10 +98,10 @@ def adjust(conn, old: dict | None, new: dict | None) -> None:
     run = None
     if any(change[name] for name in TALLY_COLUMNS):
         run = conn.one(_ADJUST_RUN, {"run_id": vote["run_id"], **{name: change[name] for name in TALLY_COLUMNS}})
-    elif cubes.moves(old, new):
-        run = conn.one(cubes.RUN_CELL, {"run_id": vote["run_id"]})
+    elif cube_votes.moves(old, new):
+        run = conn.one(cube_votes.RUN_CELL, {"run_id": vote["run_id"]})
     if run is not None:
-        cubes.adjust(conn, old, new, run, change)
+        cube_votes.adjust(conn, old, new, run, change)
 
 
 def tallies(runs: str) -> str:

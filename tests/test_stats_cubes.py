@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from data_layer import cubes, integrity, open_store, schema, stats
+from data_layer import cube_votes, cubes, integrity, open_store, schema, stats
 from data_layer.auth import SYSTEM
 from data_layer.errors import DataLayerError
 from data_layer.filters import Filters
@@ -46,10 +46,13 @@ def recount(store) -> dict[str, Counter]:
     out = {cube.table: Counter() for cube in cubes.CUBES}
     classes = {run_id: {"reviewer": 0, "end_user": 0} for run_id in runs}
     pairs: dict[tuple, list[int]] = {}
+    panel = {run_id: [0, 0] for run_id in runs}
     for vote in votes:
         run = runs[vote["run_id"]]
         classes[vote["run_id"]][vote["source"]] |= 1 if vote["rating"] == 1 else 2
         if vote["source"] == "reviewer" and vote["owner_id"] is not None:
+            if vote["message_id"] is None:
+                panel[vote["run_id"]][0 if vote["rating"] == 1 else 1] += 1
             pair = pairs.setdefault((vote["run_id"], vote["owner_id"]), [0, 0, 0, 0])
             pair[0 if vote["rating"] == 1 else 1] += 1
             pair[2 if vote["message_id"] is None else 3] += 1
@@ -88,6 +91,14 @@ def recount(store) -> dict[str, Counter]:
         for index, value in enumerate((positive + negative, positive, negative, whole, only_messages)):
             counts[index] += value
     out["reviewer_counts"] = Counter({cell: tuple(counts) for cell, counts in reviewers.items()})
+    out["panel_counts"] = Counter()
+    for run_id, (positive, negative) in panel.items():
+        if positive + negative >= 2:
+            run = runs[run_id]
+            day = math.floor(run["created_at"].timestamp() / 86400)
+            out["panel_counts"][
+                (day, _key(run["assistant_id"]), _key(run["model_name"]), positive + negative, positive)
+            ] += 1
     return out
 
 
@@ -112,6 +123,18 @@ def counted_from_rows(store, filters, monkeypatch) -> dict:
     with monkeypatch.context() as patch:
         patch.setattr(stats_cubes, "usable", lambda filters, **_: False)
         return stats.dashboard(store, filters, actor=SYSTEM)
+
+
+def rounded(value):
+    """`value` with its floats rounded: the agreement sums each run's share once from the runs, once per
+    cell of runs alike from the cube, so the two sums may differ in their last bits."""
+    if isinstance(value, float):
+        return round(value, 9)
+    if isinstance(value, dict):
+        return {key: rounded(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [rounded(item) for item in value]
+    return value
 
 
 def run(run_id: str, thread_id: str, **fields) -> dict:
@@ -220,11 +243,13 @@ def test_the_cubes_equal_a_recount_after_random_writes_and_the_dashboard_equals_
     counts = recount(store)
     assert sum(counts["vote_counts"].values()) > 10 and sum(counts["negative_tags"].values()) > 3
     assert any(cell[4] for cell in counts["reviewer_counts"].values()), "a run rated only message by message"
+    assert counts["panel_counts"], "runs rated by two reviewers or more"
     assert stored(store) == counts
     assert integrity.check(store) == {}
     for filters in DAY_ALIGNED:
         assert stats_cubes.usable(Filters.of(filters), by_reviewer=True)
-        assert stats.dashboard(store, filters, actor=SYSTEM) == counted_from_rows(store, filters, monkeypatch), filters
+        board, counted = stats.dashboard(store, filters, actor=SYSTEM), counted_from_rows(store, filters, monkeypatch)
+        assert rounded(board) == rounded(counted), filters
 
 
 def test_filters_the_cubes_cannot_answer_count_the_rows(mixed, monkeypatch):
@@ -243,7 +268,7 @@ def test_filters_the_cubes_cannot_answer_count_the_rows(mixed, monkeypatch):
 
 def test_a_vote_write_moves_its_cells(mixed):
     store = mixed
-    day = cubes.day_of(datetime(2026, 10, 30, 23, 59, 59, tzinfo=UTC))
+    day = cube_votes.day_of(datetime(2026, 10, 30, 23, 59, 59, tzinfo=UTC))
     vote = store.feedback.create(
         thread_id="u1", run_id="c1", rating=-1, owner_id="ann", tags=["slow", "other"], actor=SYSTEM
     )

@@ -173,3 +173,26 @@ def reviewer_activity(conn, filters: Filters, limit: int) -> list[dict]:
     if filters.source not in (None, "reviewer"):
         where = "FALSE"
     return conn.all(_REVIEWERS.format(where=where), {**params, "limit": limit})
+
+
+_AGREEMENT = f"""
+SELECT {value_of("assistant_key")} AS assistant_id,
+       GROUPING(assistant_key) AS is_total,
+       CAST(coalesce(sum(runs), 0) AS BIGINT) AS runs,
+       CAST(sum(raters * runs) AS BIGINT) AS ratings,
+       CAST(sum(positive * runs) AS BIGINT) AS positive,
+       CAST(coalesce(sum(runs) FILTER (WHERE positive = 0 OR positive = raters), 0) AS BIGINT) AS unanimous,
+       sum(runs * CAST(positive * (positive - 1) + (raters - positive) * (raters - positive - 1) AS DOUBLE PRECISION)
+           / (raters * (raters - 1))) AS agreement_sum
+FROM panel_counts WHERE runs <> 0 AND {{where}}
+GROUP BY GROUPING SETS ((assistant_key), ())
+ORDER BY 2 DESC, 1 NULLS LAST
+"""
+
+
+def agreement(conn, filters: Filters) -> list[dict]:
+    """The agreement sums of `stats.reviewers` per assistant and in total (`is_total`)."""
+    where, params = _where(filters, votes=False)
+    if filters.source not in (None, "reviewer"):
+        where = "FALSE"
+    return conn.all(_AGREEMENT.format(where=where), params)

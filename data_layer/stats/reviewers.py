@@ -104,10 +104,13 @@ def reviewer_agreement(conn, filters: Filters) -> dict:
     percent agreement and Pe = p^2 + (1 - p)^2 from the share p of thumbs-up among those ratings; None
     when every rating is the same (Pe = 1) or there are no such runs. Also per assistant.
     """
-    run, params = conditions(filters, RUNS)
-    if filters.source not in (None, "reviewer"):
-        run = "FALSE"
-    rows = conn.all(_AGREEMENT.format(run=run), params)
+    if cubes.usable(filters, by_reviewer=True):
+        rows = cubes.agreement(conn, filters)
+    else:
+        run, params = conditions(filters, RUNS)
+        if filters.source not in (None, "reviewer"):
+            run = "FALSE"
+        rows = conn.all(_AGREEMENT.format(run=run), params)
     total = next((row for row in rows if row["is_total"]), None)
     per_assistant = [{"assistant_id": row["assistant_id"], **_fleiss(row)} for row in rows if not row["is_total"]]
     return {**_fleiss(total), "by_assistant": per_assistant}
