@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from data_layer import rollups
+from data_layer import cubes, rollups
 
 # Each check counts the rows that break one invariant; a healthy store answers 0 to all.
 CHECKS = {
@@ -65,6 +65,7 @@ CHECKS = {
         LEFT JOIN (SELECT DISTINCT follow_up_to_run_id AS run_id FROM runs) n ON n.run_id = r.run_id
         WHERE r.followed_up IS DISTINCT FROM (n.run_id IS NOT NULL)
     """,
+    **{f"stats counts in {cube.table} out of date": cubes.stale(cube) for cube in cubes.CUBES},
     "message thread missing from the search index": """
         SELECT count(DISTINCT e.thread_id) FROM run_events e
         WHERE e.category = 'message' AND e.text <> ''

@@ -13,10 +13,13 @@ change there) and moves the run's and thread's tallies by the vote's difference 
 importer's merge copies into the votes it inserts, updates the copies of the runs it changes, and
 refreshes tallies and flags of what it touched.
 `refresh(conn)` recomputes everything set-based (bulk loads, restore), and
-`data_layer.integrity` checks them. Each statement writes only the rows that differ.
+`data_layer.integrity` checks them. Each statement writes only the rows that differ. A vote write also
+moves the stats' counts of `data_layer.cubes`, which `refresh` recomputes too.
 """
 
 from __future__ import annotations
+
+from data_layer import cube_votes, cubes
 
 # The tallies of one run from its votes (alias `f`); a LEFT JOIN's missing vote matches no FILTER.
 TALLIES = """
@@ -61,9 +64,11 @@ _ADJUST_THREAD = f"""
 UPDATE threads SET {", ".join(f"{name} = {name} + ${name}" for name in THREAD_TALLY_COLUMNS)}
 WHERE thread_id = $thread_id
 """
+# It returns the run's cells of the stats cubes (data_layer/cubes.py), which the vote moves next.
 _ADJUST_RUN = f"""
 UPDATE runs SET {", ".join(f"{name} = {name} + ${name}" for name in TALLY_COLUMNS)}
 WHERE run_id = $run_id
+RETURNING {cube_votes.RUN_COLUMNS}
 """
 
 
@@ -90,8 +95,13 @@ def adjust(conn, old: dict | None, new: dict | None) -> None:
         conn.execute(
             _ADJUST_THREAD, {"thread_id": vote["thread_id"], **{name: change[name] for name in THREAD_TALLY_COLUMNS}}
         )
+    run = None
     if any(change[name] for name in TALLY_COLUMNS):
-        conn.execute(_ADJUST_RUN, {"run_id": vote["run_id"], **{name: change[name] for name in TALLY_COLUMNS}})
+        run = conn.one(_ADJUST_RUN, {"run_id": vote["run_id"], **{name: change[name] for name in TALLY_COLUMNS}})
+    elif cube_votes.moves(old, new):
+        run = conn.one(cube_votes.RUN_CELL, {"run_id": vote["run_id"]})
+    if run is not None:
+        cube_votes.adjust(conn, old, new, run, change)
 
 
 def tallies(runs: str) -> str:
@@ -134,9 +144,9 @@ REFRESH = (copies(_ALL_RUNS), tallies(_ALL_RUNS), followed_up(_ALL_RUNS))
 
 
 def refresh(conn) -> None:
-    """Recompute every precomputed column of votes and runs, and the threads' vote tallies, from the
-    stored rows (inside a write)."""
-    for statement in (*REFRESH, THREAD_TALLIES):
+    """Recompute every precomputed column of votes and runs, the threads' vote tallies and the stats
+    cubes, from the stored rows (inside a write)."""
+    for statement in (*REFRESH, THREAD_TALLIES, *cubes.REFRESH):
         conn.execute(statement)
 
 

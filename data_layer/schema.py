@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, get_args
 
-from data_layer import search_index
+from data_layer import cubes, search_index
 from data_layer.corrections import TABLES_SQL as CORRECTION_TABLES_SQL
 from data_layer.datasets.tables import TABLES_SQL as DATASET_TABLES_SQL
 from data_layer.judges.tables import TABLES_SQL as JUDGE_TABLES_SQL
@@ -334,6 +334,7 @@ STEPS += (
     Step(15, "corrected answers written beside votes", CORRECTION_TABLES_SQL),
     Step(16, "evaluation datasets: snapshots and their files", DATASET_TABLES_SQL),
     Step(17, "indexes for the threads page and the stats at the large scale on PostgreSQL", ""),
+    Step(18, "stats counts kept on write: votes, negative tags and runs per day", cubes.STEP_SQL),
 )
 
 _VERSION_TABLE = """

@@ -13,7 +13,15 @@ _TOUCHED = """
 # The touched threads are locked first, as every vote write locks its thread (feedback.lock_thread): on
 # PostgreSQL the counts and copies below then include any vote committed on them meanwhile, and two
 # imports, or an import and a voter, wait for each other instead of deadlocking.
-_LOCKED = "SELECT thread_id FROM _touched"
+# Also the threads of the runs the file's runs name as followed up, now or before: the merge moves those
+# runs' cells of the stats cubes (data_layer/cubes.py) by a difference it reads first, which a vote on one
+# of them committed meanwhile would make wrong.
+_LOCKED = """
+    SELECT thread_id FROM _touched
+    UNION SELECT thread_id FROM runs WHERE run_id IN (
+        SELECT follow_up_to_run_id FROM _stage_run
+        UNION SELECT follow_up_to_run_id FROM runs WHERE thread_id IN (SELECT thread_id FROM _touched))
+    """
 # The threads whose stored events and votes the merge looks at, by `conn.writes_serialized`: events are
 # keyed by thread and votes found by their run's thread, so a thread not stored before the import holds
 # none. Where writes are serialized (DuckDB) that is the touched threads stored now; elsewhere another

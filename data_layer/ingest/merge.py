@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from data_layer import audit, rollups
+from data_layer import audit, cubes, rollups
 from data_layer.errors import DataLayerError
 from data_layer.ingest import checks, scores, stages, verdicts, votes
 from data_layer.ingest.step import Step
@@ -69,6 +69,9 @@ _STORED_EVENT_THREADS = (
 
 
 MERGE = (
+    # The stats cubes' cells of every run the merge may change, before it writes (data_layer/cubes.py).
+    Step("cube runs", cubes.MERGE_RUNS),
+    *(Step(f"old cells of {cube.table}", sql) for cube, sql in zip(cubes.CUBES, cubes.OLD, strict=True)),
     # Where re-imported runs pointed before: their `followed_up` flag may have to go. (A stored run of the
     # file is in its thread, which is stored: the "run moved" check.)
     Step(
@@ -304,6 +307,9 @@ MERGE = (
         "thread rollups",
         rollups.REFRESH_THREADS,
     ),
+    # The cubes move by the difference between those runs' cells now, with the file's new runs, and before.
+    Step("new runs in cubes", cubes.NEW_RUNS),
+    *(Step(f"new cells of {cube.table}", sql) for cube, sql in zip(cubes.CUBES, cubes.NEW, strict=True)),
 )
 
 

@@ -4,6 +4,7 @@ the merge, dropped when it commits."""
 
 from __future__ import annotations
 
+from data_layer import cubes
 from data_layer.ingest import scores, verdicts
 from data_layer.ingest.records import STAGES, Staged
 
@@ -21,6 +22,7 @@ _TEMP_TABLES = (
     "_stored_threads",
     "_touched_runs",
     "_follow_old",
+    *cubes.TEMP_TABLES,
     *scores.TEMP_TABLES,
     *verdicts.TEMP_TABLES,
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from data_layer.analysis import rate, wilson
 from data_layer.filters import Filters
+from data_layer.stats import cubes
 from data_layer.stats.sql import per_run
 
 FOLLOW_UP_CLASSES = ("negative", "mixed", "positive", "unrated")
@@ -28,8 +29,12 @@ GROUP BY 1
 def follow_ups(conn, filters: Filters) -> list[dict]:
     """One row per rating class: `negative` (only thumbs-down), `mixed`, `positive` (only thumbs-up),
     `unrated`; each with `runs`, `followed_up`, `rate` and its Wilson interval."""
-    runs, params = per_run(filters)
-    found = {row["rating"]: row for row in conn.all(_FOLLOW_UPS.format(runs=runs), params)}
+    if cubes.usable(filters):
+        rows = cubes.follow_ups(conn, filters)
+    else:
+        runs, params = per_run(filters)
+        rows = conn.all(_FOLLOW_UPS.format(runs=runs), params)
+    found = {row["rating"]: row for row in rows}
     out = []
     for name in FOLLOW_UP_CLASSES:
         row = found.get(name, {"runs": 0, "followed_up": 0})

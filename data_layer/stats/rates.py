@@ -11,6 +11,7 @@ from data_layer.analysis import rate
 from data_layer.errors import InvalidInput
 from data_layer.filters import Filters
 from data_layer.schema import FEEDBACK_SOURCES
+from data_layer.stats import cubes
 from data_layer.stats.sql import BUCKETS, DAY, counted, day_of, per_run, votes_where
 
 UNTAGGED = "untagged"
@@ -34,9 +35,14 @@ GROUP BY f.source
 
 
 def _period(conn, filters: Filters) -> dict:
-    runs, run_params = per_run(filters)
-    votes, params = votes_where(filters, whole_run=True)
-    found = {row["source"]: row for row in conn.all(_VOTES.format(votes=votes), params)}
+    if cubes.usable(filters):
+        found = {row["source"]: row for row in cubes.votes_by_source(conn, filters)}
+        runs_counted = cubes.runs(conn, filters)
+    else:
+        runs, run_params = per_run(filters)
+        votes, params = votes_where(filters, whole_run=True)
+        found = {row["source"]: row for row in conn.all(_VOTES.format(votes=votes), params)}
+        runs_counted = conn.one(_RUNS.format(runs=runs), run_params)
     sources: dict[str, dict] = {}
     for source in FEEDBACK_SOURCES:
         row = found.get(source, {})
@@ -44,9 +50,8 @@ def _period(conn, filters: Filters) -> dict:
         sources[source] = {"votes": votes_of, "positive": positive_of, "positive_rate": rate(positive_of, votes_of)}
     total = sum(side["votes"] for side in sources.values())
     positive = sum(side["positive"] for side in sources.values())
-    runs_counted = {key: int(value) for key, value in conn.one(_RUNS.format(runs=runs), run_params).items()}
     return {
-        **runs_counted,
+        **{key: int(value) for key, value in runs_counted.items()},
         "votes": total,
         "positive": positive,
         "negative": total - positive,
@@ -90,8 +95,11 @@ ORDER BY 1
 def over_time(conn, filters: Filters, bucket: str) -> dict:
     """Votes and positive rate per `bucket` (`day` or `week`) of the runs; each row has `bucket` (its
     first day), `votes`, `positive`, `negative`, the rate and its interval."""
-    votes, params = votes_where(filters, whole_run=True)
-    rows = conn.all(_OVER_TIME.format(bucket=BUCKETS[bucket], votes=votes), params)
+    if cubes.usable(filters):
+        rows = cubes.over_time(conn, filters, BUCKETS[bucket])
+    else:
+        votes, params = votes_where(filters, whole_run=True)
+        rows = conn.all(_OVER_TIME.format(bucket=BUCKETS[bucket], votes=votes), params)
     return {"bucket": bucket, "rows": [counted({**row, "bucket": day_of(row["bucket"])}) for row in rows]}
 
 
@@ -113,6 +121,8 @@ def by_group(conn, filters: Filters, name: str) -> list[dict]:
     more votes first)."""
     if name not in GROUPS:
         raise InvalidInput(f"group {name!r:.40} is not one of {', '.join(GROUPS)}")
+    if cubes.usable(filters):
+        return [counted(row) for row in cubes.by_group(conn, filters, name)]
     votes, params = votes_where(filters, whole_run=True)
     return [counted(row) for row in conn.all(_BY_GROUP.format(name=name, votes=votes), params)]
 
@@ -143,15 +153,20 @@ ORDER BY 1 NULLS LAST, 3 DESC, 2
 def tags_over_time(conn, filters: Filters, bucket: str) -> dict:
     """Reason tags of negative votes per day or week: rows of `bucket`, `tag`, `negative` (a vote with
     two tags counts for each; a negative vote without tags counts as `untagged`)."""
-    votes, params = votes_where(filters, whole_run=True)
-    rows = conn.all(_TAGS_OVER_TIME.format(bucket=BUCKETS[bucket], votes=votes), params)
+    if cubes.usable(filters):
+        rows = cubes.tags_over_time(conn, filters, BUCKETS[bucket])
+    else:
+        votes, params = votes_where(filters, whole_run=True)
+        rows = conn.all(_TAGS_OVER_TIME.format(bucket=BUCKETS[bucket], votes=votes), params)
     out = [{"bucket": day_of(row["bucket"]), "tag": row["tag"], "negative": int(row["negative"])} for row in rows]
     return {"bucket": bucket, "rows": out}
 
 
 def tags_by_assistant(conn, filters: Filters) -> list[dict]:
     """Reason tags of negative votes per assistant: rows of `assistant_id`, `tag`, `negative`."""
-    votes, params = votes_where(filters, whole_run=True)
-    return [
-        {**row, "negative": int(row["negative"])} for row in conn.all(_TAGS_BY_ASSISTANT.format(votes=votes), params)
-    ]
+    if cubes.usable(filters):
+        rows = cubes.tags_by_assistant(conn, filters)
+    else:
+        votes, params = votes_where(filters, whole_run=True)
+        rows = conn.all(_TAGS_BY_ASSISTANT.format(votes=votes), params)
+    return [{**row, "negative": int(row["negative"])} for row in rows]

@@ -9,6 +9,7 @@ conversation, not reviewers. How end users agree with the reviewers is another s
 from __future__ import annotations
 
 from data_layer.filters import RUNS, Filters, conditions
+from data_layer.stats import cubes
 from data_layer.stats.sql import counted, votes_where
 
 # A reviewer's votes on one run are one per target, so the runs rated as a whole are the whole-run
@@ -44,6 +45,8 @@ LIMIT $limit
 
 def reviewer_activity(conn, filters: Filters, limit: int = 50) -> list[dict]:
     """Votes per reviewer (most active first): `votes`, `positive`, `negative`, `runs`, the rate."""
+    if cubes.usable(filters, by_reviewer=True):
+        return [counted(row) for row in cubes.reviewer_activity(conn, filters, limit)]
     votes, params = votes_where(filters)
     return [counted(row) for row in conn.all(_REVIEWER_ACTIVITY.format(votes=votes), {**params, "limit": limit})]
 
@@ -101,10 +104,13 @@ def reviewer_agreement(conn, filters: Filters) -> dict:
     percent agreement and Pe = p^2 + (1 - p)^2 from the share p of thumbs-up among those ratings; None
     when every rating is the same (Pe = 1) or there are no such runs. Also per assistant.
     """
-    run, params = conditions(filters, RUNS)
-    if filters.source not in (None, "reviewer"):
-        run = "FALSE"
-    rows = conn.all(_AGREEMENT.format(run=run), params)
+    if cubes.usable(filters, by_reviewer=True):
+        rows = cubes.agreement(conn, filters)
+    else:
+        run, params = conditions(filters, RUNS)
+        if filters.source not in (None, "reviewer"):
+            run = "FALSE"
+        rows = conn.all(_AGREEMENT.format(run=run), params)
     total = next((row for row in rows if row["is_total"]), None)
     per_assistant = [{"assistant_id": row["assistant_id"], **_fleiss(row)} for row in rows if not row["is_total"]]
     return {**_fleiss(total), "by_assistant": per_assistant}
