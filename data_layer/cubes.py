@@ -48,7 +48,10 @@ def value_of(column: str) -> str:
     return f"CASE WHEN {column} = '' THEN NULL ELSE substr({column}, 2) END"
 
 
-def _day(column: str) -> str:
+def day(column: str) -> str:
+    """The UTC day of a time `column` as days since 1970-01-01, cheaper to group than a timestamp: the day the
+    stats count a run on and the cubes key it by. `date_part` gives a double on both engines; PostgreSQL's
+    `extract` gives a numeric, whose division and floor cost 0.5 s a million votes."""
     return f"CAST(floor(date_part('epoch', {column}) / 86400) AS INTEGER)"
 
 
@@ -105,7 +108,7 @@ VOTES = Cube(
     "vote_counts",
     (*_VOTE_KEYS, "rating"),
     ("votes",),
-    f"""SELECT {_day("f.run_at")} AS day, {key("f.run_assistant_id")} AS assistant_key,
+    f"""SELECT {day("f.run_at")} AS day, {key("f.run_assistant_id")} AS assistant_key,
            {key("f.run_model_name")} AS model_key, f.source, f.rating, count(*) AS votes
     FROM feedback f WHERE f.scope = '' AND {{runs}}
     GROUP BY 1, 2, 3, 4, 5""",
@@ -116,7 +119,7 @@ TAGS = Cube(
     ("negative",),
     f"""SELECT day, assistant_key, model_key, source, tag, count(*) AS negative
     FROM (
-        SELECT {_day("f.run_at")} AS day, {key("f.run_assistant_id")} AS assistant_key,
+        SELECT {day("f.run_at")} AS day, {key("f.run_assistant_id")} AS assistant_key,
                {key("f.run_model_name")} AS model_key, f.source,
                unnest(CASE WHEN coalesce(array_length(f.tags, 1), 0) = 0 THEN ARRAY['{UNTAGGED}'] ELSE f.tags END)
                    AS tag
@@ -128,7 +131,7 @@ RUNS = Cube(
     "run_counts",
     ("day", "assistant_key", "model_key", "success", "followed_up", "reviewer_class", "end_user_class"),
     ("runs",),
-    f"""SELECT {_day("r.created_at")} AS day, {key("r.assistant_id")} AS assistant_key,
+    f"""SELECT {day("r.created_at")} AS day, {key("r.assistant_id")} AS assistant_key,
            {key("r.model_name")} AS model_key, r.status = 'success' AS success,
            coalesce(r.followed_up, false) AS followed_up, {_class("reviewer")} AS reviewer_class,
            {_class("end_user")} AS end_user_class, count(*) AS runs
@@ -143,7 +146,7 @@ REVIEWERS = Cube(
     f"""SELECT day, assistant_key, model_key, owner_id, sum(votes) AS votes, sum(positive) AS positive,
            sum(negative) AS negative, sum(whole) AS whole, count(*) FILTER (WHERE whole = 0) AS message_only
     FROM (
-        SELECT {_day("f.run_at")} AS day, {key("f.run_assistant_id")} AS assistant_key,
+        SELECT {day("f.run_at")} AS day, {key("f.run_assistant_id")} AS assistant_key,
                {key("f.run_model_name")} AS model_key, f.owner_id, f.run_id, count(*) AS votes,
                count(*) FILTER (WHERE f.rating = 1) AS positive, count(*) FILTER (WHERE f.rating = -1) AS negative,
                count(*) FILTER (WHERE f.scope = '') AS whole
@@ -158,7 +161,7 @@ PANELS = Cube(
     "panel_counts",
     ("day", "assistant_key", "model_key", "raters", "positive"),
     ("runs",),
-    f"""SELECT {_day("r.created_at")} AS day, {key("r.assistant_id")} AS assistant_key,
+    f"""SELECT {day("r.created_at")} AS day, {key("r.assistant_id")} AS assistant_key,
            {key("r.model_name")} AS model_key, r.panel_positive + r.panel_negative AS raters,
            r.panel_positive AS positive, count(*) AS runs
     FROM runs r WHERE r.panel_positive + r.panel_negative >= 2 AND {{runs}}

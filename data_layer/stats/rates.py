@@ -8,13 +8,13 @@ gives one number for a slice on every page."""
 from __future__ import annotations
 
 from data_layer.analysis import rate
+from data_layer.cubes import UNTAGGED
 from data_layer.errors import InvalidInput
 from data_layer.filters import Filters
 from data_layer.schema import FEEDBACK_SOURCES
 from data_layer.stats import cubes
 from data_layer.stats.sql import BUCKETS, DAY, counted, day_of, per_run, votes_where
 
-UNTAGGED = "untagged"
 GROUPS = ("assistant_id", "model_name")
 
 # Runs, and runs with a vote, from the runs' tallies (`per_run`): those count a run's votes on its
