@@ -114,6 +114,8 @@ class Session:
         self.settled()
 
     def repetition(self, number: int) -> None:
+        from playwright.sync_api import expect
+
         page = self.page
         self.go("threads")
         self.settled()
@@ -145,6 +147,8 @@ class Session:
 
         self.go("queue", "go to Review queue")
         self.settled()
+        # The keys are the vote buttons' shortcuts, bound once the buttons are drawn and live.
+        expect(page.get_by_role("button", name="Good (U)")).to_be_enabled(timeout=TIMEOUT)
         self.vote("vote in the review queue (key U or D)", lambda: page.keyboard.press("ud"[number % 2]))
         for name in ("compare", "agreement", "themes", "export"):
             self.go(name, f"go to {NAV_LABELS[name]}")
