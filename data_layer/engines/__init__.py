@@ -78,6 +78,9 @@ class Engine(Protocol):
     # What a query claiming rows for this process adds so that other processes skip them (PostgreSQL's
     # `FOR UPDATE SKIP LOCKED`); empty where one process holds the database (the notification sender).
     skip_locked: str
+    # A column naming a table's row for a second read of it within one statement (DuckDB's `rowid`), so a page
+    # can be ordered on its keys before its other columns are read; None where a page is read in one pass.
+    row_id: str | None
     # Whether a table with an index built on it cannot be altered (a migration drops and rebuilds the index).
     alters_only_unindexed: bool
     # What opening the store recovered (an interrupted checkpoint undone), in words; None when nothing was.

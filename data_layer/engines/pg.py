@@ -238,6 +238,8 @@ class PostgresEngine:
     hex32_to_int = "CAST(CAST(('x' || {hex}) AS BIT(32)) AS BIGINT)"
     # Replicas claim deliveries beside each other: a row another one holds is skipped, not waited for.
     skip_locked = "FOR UPDATE SKIP LOCKED"
+    # A page walks an index in its order and reads only its own rows (engines/pg_schema.py).
+    row_id: str | None = None
     iso_time = (
         "to_char({time} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS') "
         "|| CASE WHEN extract(microseconds FROM {time}) % 1000000 = 0 THEN '' "
