@@ -34,6 +34,7 @@ TARGETS = {
         "search_count": 300,
         "feedback_upsert": 10,
         "stats_all": 500,
+        "export_csv": 15000,
     },
 }
 IMPORT_TARGET = {"duckdb": 100_000, "postgresql": 50_000}  # records per second
