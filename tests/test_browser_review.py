@@ -61,10 +61,16 @@ def queue_run(page, after: str | None = None) -> str:
     expect(header).to_be_visible(timeout=TIMEOUT)
     if after:
         expect(header).not_to_have_text(re.compile(after), timeout=TIMEOUT)
-    wait_ready(page)
-    # The keys are the buttons' shortcuts, bound once the buttons are drawn and live.
-    expect(page.get_by_role("button", name="Good (U)")).to_be_enabled(timeout=TIMEOUT)
+    keys_live(page)
     return header.inner_text().split()[1]
+
+
+def keys_live(page) -> None:
+    """Wait until the queue hears its keys: the page idle, the vote buttons drawn and live, and the key
+    listener (`pages/_keys.html`, in its own frame) installed on the page."""
+    wait_ready(page)
+    expect(page.get_by_role("button", name="Good (U)")).to_be_enabled(timeout=TIMEOUT)
+    page.wait_for_function("() => window.__reviewQueueKeys != null", timeout=TIMEOUT)
 
 
 def pick_reason(page, panel, reason: str) -> None:

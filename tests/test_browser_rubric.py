@@ -14,7 +14,7 @@ from data_layer import open_store
 from data_layer.auth import SYSTEM, Actor
 from data_layer.queues import QueueSpec
 from tests.conftest import AppServer
-from tests.test_browser_review import SHOTS, TIMEOUT, wait_ready
+from tests.test_browser_review import SHOTS, TIMEOUT, keys_live, wait_ready
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -115,6 +115,7 @@ def test_a_reviewer_scores_the_rubric_on_the_card_and_the_database_holds_it(rubr
 
     # D before the required criteria: nothing is saved, and the card says what is missing
     page.get_by_role("heading", name="Review queue").click()
+    keys_live(page)
     page.keyboard.press("d")
     wait_ready(page)
     warning = page.get_by_text("this queue's rubric requires factual, helpfulness")
@@ -130,6 +131,7 @@ def test_a_reviewer_scores_the_rubric_on_the_card_and_the_database_holds_it(rubr
     page.screenshot(path=str(SHOTS / "queue_rubric.png"))
     page.set_viewport_size({"width": 1400, "height": 1000})
     page.get_by_role("heading", name="Review queue").click()
+    keys_live(page)
     page.keyboard.press("d")
     expect(page.get_by_text(re.compile(rf"^Saved .* on run {re.escape(run[:8])}"))).to_be_visible(timeout=TIMEOUT)
 
