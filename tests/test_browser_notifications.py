@@ -47,10 +47,14 @@ def test_an_admin_adds_a_webhook_and_sees_its_delivery(page, tmp_path):
         wait_ready(page)
         expect(page.get_by_text("No destinations: nothing is sent.")).to_be_visible(timeout=TIMEOUT)
         page.get_by_text("Add a webhook", exact=True).click()
+        wait_ready(page)
         page.get_by_label("URL", exact=True).fill(receiver.url)
         allow = "Allow a private, loopback or link-local address (a receiver inside this network)"
+        # Under load the click can land before the form's widgets are live: wait for the box, then it must
+        # show the click took.
+        expect(page.get_by_label(allow, exact=True)).to_be_enabled(timeout=TIMEOUT)
+        wait_ready(page)
         page.get_by_text(allow, exact=True).click()
-        # Under load the click can land before the form's widgets are live: the box must show it took.
         expect(page.get_by_label(allow, exact=True)).to_be_checked(timeout=TIMEOUT)
         page.get_by_role("button", name="Add webhook").click()
         wait_ready(page)
