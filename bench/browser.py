@@ -29,6 +29,7 @@ from bench.generate import SCALES
 from bench.report import write_section
 from data_layer import open_store
 from tests.conftest import CHROMIUM, AppServer
+from tests.test_browser_review import keys_live
 
 TIMEOUT = 120_000  # ms: a page slower than this is a failure, not a measurement
 # The targets of issue 18, in ms, by the first part of a row's name.
@@ -114,8 +115,6 @@ class Session:
         self.settled()
 
     def repetition(self, number: int) -> None:
-        from playwright.sync_api import expect
-
         page = self.page
         self.go("threads")
         self.settled()
@@ -147,8 +146,7 @@ class Session:
 
         self.go("queue", "go to Review queue")
         self.settled()
-        # The keys are the vote buttons' shortcuts, bound once the buttons are drawn and live.
-        expect(page.get_by_role("button", name="Good (U)")).to_be_enabled(timeout=TIMEOUT)
+        keys_live(page)
         self.vote("vote in the review queue (key U or D)", lambda: page.keyboard.press("ud"[number % 2]))
         for name in ("compare", "agreement", "themes", "export"):
             self.go(name, f"go to {NAV_LABELS[name]}")
